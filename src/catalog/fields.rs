@@ -1,0 +1,348 @@
+//! Typed reads from a spanned YAML tree, with an error at the exact node.
+//!
+//! `Reader` collects diagnostics instead of failing: a missing or mistyped
+//! field yields `None` plus one diagnostic, and checking goes on.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use crate::catalog::yaml::{Key, Node, Pos, Value};
+use crate::diag::{Diagnostic, Diagnostics, suggest};
+
+pub struct Reader<'d> {
+    pub file: PathBuf,
+    pub diags: &'d mut Diagnostics,
+}
+
+/// The fields of one mapping, already checked for unknown and duplicate keys.
+pub struct Fields<'n> {
+    pub pos: Pos,
+    entries: &'n [(Key, Node)],
+}
+
+impl<'n> Fields<'n> {
+    pub fn get(&self, name: &str) -> Option<&'n Node> {
+        self.entries
+            .iter()
+            .find(|(k, _)| k.name == name)
+            .map(|(_, v)| v)
+    }
+
+    pub fn has(&self, name: &str) -> bool {
+        self.get(name).is_some_and(|n| n.value != Value::Null)
+    }
+}
+
+pub fn type_name(v: &Value) -> &'static str {
+    match v {
+        Value::Null => "null",
+        Value::Bool(_) => "a boolean",
+        Value::Int(_) => "an integer",
+        Value::Float(_) => "a number",
+        Value::Str(_) => "a string",
+        Value::Seq(_) => "a list",
+        Value::Map(_) => "a mapping",
+    }
+}
+
+impl<'d> Reader<'d> {
+    pub fn new(file: &Path, diags: &'d mut Diagnostics) -> Self {
+        Reader {
+            file: file.to_path_buf(),
+            diags,
+        }
+    }
+
+    pub fn error(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diags.push(Diagnostic::error(&self.file, pos, message));
+    }
+
+    pub fn error_help(&mut self, pos: Pos, message: impl Into<String>, help: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::error(&self.file, pos, message).with_help(help));
+    }
+
+    pub fn warning(&mut self, pos: Pos, message: impl Into<String>) {
+        self.diags
+            .push(Diagnostic::warning(&self.file, pos, message));
+    }
+
+    fn wrong_type(&mut self, node: &Node, what: &str, expected: &str) {
+        self.error(
+            node.pos,
+            format!(
+                "`{what}` must be {expected}, found {}",
+                type_name(&node.value)
+            ),
+        );
+    }
+
+    /// Checks that `node` is a mapping whose keys are all in `known` or `tolerated`.
+    pub fn fields<'n>(
+        &mut self,
+        node: &'n Node,
+        what: &str,
+        known: &[&str],
+        tolerated: &[&str],
+    ) -> Option<Fields<'n>> {
+        let Value::Map(entries) = &node.value else {
+            self.wrong_type(node, what, "a mapping");
+            return None;
+        };
+        for (i, (key, _)) in entries.iter().enumerate() {
+            if let Some((first, _)) = entries[..i].iter().find(|(k, _)| k.name == key.name) {
+                self.error(
+                    key.pos,
+                    format!(
+                        "duplicate field `{}` in `{what}` (first set on line {})",
+                        key.name, first.pos.line
+                    ),
+                );
+            }
+            if known.contains(&key.name.as_str()) || tolerated.contains(&key.name.as_str()) {
+                continue;
+            }
+            let message = format!("unknown field `{}` in `{what}`", key.name);
+            match suggest(&key.name, known.iter().copied()) {
+                Some(help) => self.error_help(key.pos, message, help),
+                None => self.error_help(
+                    key.pos,
+                    message,
+                    format!("expected one of: {}", known.join(", ")),
+                ),
+            }
+        }
+        Some(Fields {
+            pos: node.pos,
+            entries,
+        })
+    }
+
+    pub fn required<'n>(
+        &mut self,
+        fields: &Fields<'n>,
+        name: &str,
+        what: &str,
+    ) -> Option<&'n Node> {
+        match fields.get(name) {
+            Some(n) if n.value != Value::Null => Some(n),
+            _ => {
+                self.error(
+                    fields.pos,
+                    format!("`{what}` is missing required field `{name}`"),
+                );
+                None
+            }
+        }
+    }
+
+    /// A non-null optional field.
+    pub fn optional<'n>(&self, fields: &Fields<'n>, name: &str) -> Option<&'n Node> {
+        fields.get(name).filter(|n| n.value != Value::Null)
+    }
+
+    pub fn string(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            _ => {
+                self.wrong_type(node, what, "a string");
+                None
+            }
+        }
+    }
+
+    /// A scalar read as text: `name: 1.0` is the string "1.0".
+    pub fn scalar_text(&mut self, node: &Node, what: &str) -> Option<String> {
+        match &node.value {
+            Value::Str(s) => Some(s.clone()),
+            Value::Int(i) => Some(i.to_string()),
+            Value::Float(f) => Some(f.to_string()),
+            Value::Bool(b) => Some(b.to_string()),
+            _ => {
+                self.wrong_type(node, what, "a string");
+                None
+            }
+        }
+    }
+
+    pub fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
+        match &node.value {
+            Value::Bool(b) => Some(*b),
+            _ => {
+                self.wrong_type(node, what, "`true` or `false`");
+                None
+            }
+        }
+    }
+
+    pub fn positive_int(&mut self, node: &Node, what: &str) -> Option<u32> {
+        match &node.value {
+            Value::Int(i) if *i >= 1 && *i <= u32::MAX as i64 => Some(*i as u32),
+            Value::Int(i) => {
+                self.error(
+                    node.pos,
+                    format!("`{what}` must be a positive integer, found {i}"),
+                );
+                None
+            }
+            _ => {
+                self.wrong_type(node, what, "a positive integer");
+                None
+            }
+        }
+    }
+
+    pub fn list<'n>(&mut self, node: &'n Node, what: &str) -> Option<&'n [Node]> {
+        match &node.value {
+            Value::Seq(items) => Some(items),
+            _ => {
+                self.wrong_type(node, what, "a list");
+                None
+            }
+        }
+    }
+
+    /// A list of strings; a single string is accepted as a list of one.
+    pub fn string_list(&mut self, node: &Node, what: &str) -> Vec<(String, Pos)> {
+        match &node.value {
+            Value::Str(s) => vec![(s.clone(), node.pos)],
+            Value::Seq(items) => items
+                .iter()
+                .filter_map(|item| self.string(item, what).map(|s| (s, item.pos)))
+                .collect(),
+            _ => {
+                self.wrong_type(node, what, "a list of strings");
+                Vec::new()
+            }
+        }
+    }
+
+    /// `15m`, `90s`, `1h30m`, `500ms`, or a bare number of seconds; must be > 0.
+    pub fn duration(&mut self, node: &Node, what: &str) -> Option<Duration> {
+        let parsed = match &node.value {
+            Value::Int(i) if *i > 0 => Ok(Duration::from_secs(*i as u64)),
+            Value::Int(i) => Err(format!("`{what}` must be greater than zero, found {i}")),
+            Value::Float(f) if *f > 0.0 && f.is_finite() && *f < 1e9 => {
+                Ok(Duration::from_secs_f64(*f))
+            }
+            Value::Float(f) => Err(format!("`{what}` must be greater than zero, found {f}")),
+            Value::Str(s) => parse_duration(s).and_then(|d| {
+                if d.is_zero() {
+                    Err(format!("`{what}` must be greater than zero, found `{s}`"))
+                } else {
+                    Ok(d)
+                }
+            }),
+            _ => Err(format!(
+                "`{what}` must be a duration like `15m` or `90s`, found {}",
+                type_name(&node.value)
+            )),
+        };
+        match parsed {
+            Ok(d) => Some(d),
+            Err(message) => {
+                self.error_help(
+                    node.pos,
+                    message,
+                    "write a duration like `90s`, `15m` or `1h30m`",
+                );
+                None
+            }
+        }
+    }
+}
+
+/// Parses `1h30m`, `90s`, `500ms`, `2d`; a bare number is seconds.
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let s = text.trim();
+    if s.starts_with('-') {
+        return Err(format!("duration `{text}` must not be negative"));
+    }
+    if let Ok(secs) = s.parse::<u64>() {
+        return Ok(Duration::from_secs(secs));
+    }
+    let mut total = Duration::ZERO;
+    let mut rest = s;
+    if rest.is_empty() {
+        return Err("duration is empty".into());
+    }
+    while !rest.is_empty() {
+        let digits = rest
+            .find(|c: char| !c.is_ascii_digit() && c != '.')
+            .unwrap_or(rest.len());
+        if digits == 0 {
+            return Err(format!("invalid duration `{text}`"));
+        }
+        let number: f64 = rest[..digits]
+            .parse()
+            .map_err(|_| format!("invalid duration `{text}`"))?;
+        rest = rest[digits..].trim_start();
+        let unit_len = rest
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(rest.len());
+        let unit = &rest[..unit_len];
+        let scale = match unit {
+            "ms" => 0.001,
+            "s" | "sec" | "secs" => 1.0,
+            "m" | "min" | "mins" => 60.0,
+            "h" | "hr" | "hours" | "hour" => 3600.0,
+            "d" | "day" | "days" => 86400.0,
+            _ => return Err(format!("invalid duration `{text}`: unknown unit `{unit}`")),
+        };
+        let secs = number * scale;
+        if !secs.is_finite() || secs > 1e9 {
+            return Err(format!("duration `{text}` is too large"));
+        }
+        total += Duration::from_secs_f64(secs);
+        rest = rest[unit_len..].trim_start();
+    }
+    Ok(total)
+}
+
+/// `1h30m`, `90s`, `1.5s`: short and stable, for plans and logs.
+pub fn format_duration(d: Duration) -> String {
+    let ms = d.as_millis();
+    if ms < 1000 {
+        return format!("{ms}ms");
+    }
+    if ms < 60_000 {
+        let tenths = ms / 100;
+        return if tenths.is_multiple_of(10) {
+            format!("{}s", tenths / 10)
+        } else {
+            format!("{}.{}s", tenths / 10, tenths % 10)
+        };
+    }
+    let secs = d.as_secs();
+    let (h, m, s) = (secs / 3600, (secs % 3600) / 60, secs % 60);
+    let mut out = String::new();
+    if h > 0 {
+        out.push_str(&format!("{h}h"));
+    }
+    if m > 0 {
+        out.push_str(&format!("{m}m"));
+    }
+    if s > 0 {
+        out.push_str(&format!("{s}s"));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("15m"), Ok(Duration::from_secs(900)));
+        assert_eq!(parse_duration("1h30m"), Ok(Duration::from_secs(5400)));
+        assert_eq!(parse_duration("500ms"), Ok(Duration::from_millis(500)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert!(parse_duration("-5s").is_err());
+        assert!(parse_duration("5 parsecs").is_err());
+        assert!(parse_duration("").is_err());
+        assert_eq!(format_duration(Duration::from_secs(5400)), "1h30m");
+        assert_eq!(format_duration(Duration::from_millis(1500)), "1.5s");
+        assert_eq!(format_duration(Duration::from_millis(20)), "20ms");
+    }
+}

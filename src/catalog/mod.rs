@@ -1,0 +1,176 @@
+//! The catalog: every operation and module file under the project root,
+//! parsed with source positions kept.
+//!
+//! It knows YAML and the file formats; it knows nothing of plans or runs.
+
+pub mod fields;
+pub mod module;
+pub mod operation;
+pub mod source;
+pub mod yaml;
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use crate::diag::{Diagnostic, Diagnostics, Sources};
+use fields::Reader;
+pub use module::{Entry, Module};
+pub use operation::{Kind, Operation};
+
+#[derive(Debug, Default)]
+pub struct Catalog {
+    pub root: PathBuf,
+    pub operations: Vec<Operation>,
+    pub modules: Vec<Module>,
+    pub sources: Sources,
+    by_id: HashMap<String, usize>,
+}
+
+impl Catalog {
+    /// Loads every catalog file under `root`; problems go to `diags`, loading goes on.
+    pub fn load(root: &Path, diags: &mut Diagnostics) -> Catalog {
+        let mut catalog = Catalog {
+            root: root.to_path_buf(),
+            ..Catalog::default()
+        };
+        for path in operation_files(root) {
+            catalog.load_operation(&path, diags);
+        }
+        for (folder, path) in module_files(root) {
+            catalog.load_module(&path, folder, diags);
+        }
+        catalog
+    }
+
+    pub fn operation(&self, id: &str) -> Option<&Operation> {
+        self.by_id.get(id).map(|i| &self.operations[*i])
+    }
+
+    /// A module by id or by folder name (`demo` or `00-demo`).
+    pub fn module(&self, name: &str) -> Option<&Module> {
+        self.modules
+            .iter()
+            .find(|m| m.id == name)
+            .or_else(|| self.modules.iter().find(|m| m.folder == name))
+    }
+
+    pub fn shown_path(&self, path: &Path) -> PathBuf {
+        path.strip_prefix(&self.root).unwrap_or(path).to_path_buf()
+    }
+
+    fn read(&mut self, path: &Path, diags: &mut Diagnostics) -> Option<(PathBuf, yaml::Node)> {
+        let shown = self.shown_path(path);
+        match source::load(path, &shown) {
+            Ok((text, node)) => {
+                self.sources.insert(shown.clone(), text);
+                Some((shown, node))
+            }
+            Err(d) => {
+                // Keep what text we can so the diagnostic shows the line.
+                if let Ok(bytes) = std::fs::read(path)
+                    && bytes.len() <= source::MAX_FILE_BYTES
+                {
+                    self.sources
+                        .insert(shown.clone(), String::from_utf8_lossy(&bytes).into_owned());
+                }
+                diags.push(d);
+                None
+            }
+        }
+    }
+
+    fn load_operation(&mut self, path: &Path, diags: &mut Diagnostics) {
+        let Some((shown, node)) = self.read(path, diags) else {
+            return;
+        };
+        let mut r = Reader::new(&shown, diags);
+        let Some(op) = operation::parse(&mut r, &node, &shown) else {
+            return;
+        };
+        if let Some(first) = self.operation(&op.id) {
+            let message = format!(
+                "operation id `{}` is already defined in {}:{}",
+                op.id,
+                first.file.display(),
+                first.id_pos.line
+            );
+            diags.push(Diagnostic::error(&shown, op.id_pos, message).with_help(
+                "operation ids must be unique across the whole catalog; rename one of them",
+            ));
+            return;
+        }
+        self.by_id.insert(op.id.clone(), self.operations.len());
+        self.operations.push(op);
+    }
+
+    fn load_module(&mut self, path: &Path, folder: String, diags: &mut Diagnostics) {
+        let Some((shown, node)) = self.read(path, diags) else {
+            return;
+        };
+        let mut r = Reader::new(&shown, diags);
+        let Some(module) = module::parse(&mut r, &node, folder) else {
+            return;
+        };
+        if let Some(first) = self.modules.iter().find(|m| m.id == module.id) {
+            let message = format!(
+                "module id `{}` is already defined in {}:{}",
+                module.id,
+                first.file.display(),
+                first.id_pos.line
+            );
+            diags.push(Diagnostic::error(&shown, module.id_pos, message));
+            return;
+        }
+        self.modules.push(module);
+    }
+}
+
+fn yaml_files_in(dir: &Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        .collect();
+    files.sort();
+    files
+}
+
+fn subdirs(dir: &Path) -> Vec<PathBuf> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs
+}
+
+/// `capabilities/*/operations/*.yaml` then `modules/*/operations/*.yaml`, sorted.
+fn operation_files(root: &Path) -> Vec<PathBuf> {
+    let mut files = Vec::new();
+    for top in ["capabilities", "modules"] {
+        for dir in subdirs(&root.join(top)) {
+            files.extend(yaml_files_in(&dir.join("operations")));
+        }
+    }
+    files
+}
+
+/// `modules/<folder>/module.yaml`, sorted by folder.
+fn module_files(root: &Path) -> Vec<(String, PathBuf)> {
+    subdirs(&root.join("modules"))
+        .into_iter()
+        .filter_map(|dir| {
+            let file = ["module.yaml", "module.yml"]
+                .iter()
+                .map(|n| dir.join(n))
+                .find(|p| p.is_file())?;
+            let folder = dir.file_name()?.to_string_lossy().into_owned();
+            Some((folder, file))
+        })
+        .collect()
+}

@@ -1,0 +1,155 @@
+//! A module file (`module:`): an ordered list of operation uses with
+//! parallel groups and per-use overrides.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::catalog::fields::Reader;
+use crate::catalog::operation::{RetryPolicy, check_id, parse_locks, parse_retry};
+use crate::catalog::yaml::{Node, Pos};
+
+#[derive(Clone, Debug, PartialEq)]
+pub struct Module {
+    pub id: String,
+    pub id_pos: Pos,
+    /// The folder name under `modules/` (`05-golden-image`); users may name a module by it.
+    pub folder: String,
+    pub name: String,
+    pub description: String,
+    pub version: Option<String>,
+    /// Path relative to the project root.
+    pub file: PathBuf,
+    pub entries: Vec<Entry>,
+    /// Where `operations:` is, for "empty module" errors.
+    pub operations_pos: Pos,
+}
+
+/// One use of an operation in a module.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Entry {
+    pub id: String,
+    pub pos: Pos,
+    pub parallel_group: Option<(u32, Pos)>,
+    pub timeout: Option<Duration>,
+    pub retry: Option<RetryPolicy>,
+    pub continue_on_error: bool,
+    pub depends_on: Vec<(String, Pos)>,
+    pub locks: Vec<(String, Pos)>,
+}
+
+const MODULE_FIELDS: &[&str] = &["id", "name", "description", "version", "operations"];
+const ENTRY_FIELDS: &[&str] = &[
+    "id",
+    "parallel_group",
+    "timeout",
+    "retry",
+    "continue_on_error",
+    "depends_on",
+    "locks",
+];
+/// Bash-engine module fields accepted and ignored.
+const MODULE_TOLERATED: &[&str] = &["author", "tags", "metadata", "prerequisites", "notes"];
+const ENTRY_TOLERATED: &[&str] = &["name", "description", "notes", "enabled"];
+
+pub fn parse(r: &mut Reader<'_>, root: &Node, folder: String) -> Option<Module> {
+    let top = r.fields(root, "file", &["module"], &[])?;
+    let node = r.required(&top, "module", "file")?;
+    let f = r.fields(node, "module", MODULE_FIELDS, MODULE_TOLERATED)?;
+    let id_node = r.required(&f, "id", "module");
+    let id = id_node.and_then(|n| r.scalar_text(n, "id"));
+    if let (Some(id), Some(n)) = (&id, id_node) {
+        check_id(r, id, n.pos, "module");
+    }
+    let text =
+        |r: &mut Reader<'_>, name: &str| r.optional(&f, name).and_then(|n| r.scalar_text(n, name));
+    let name = text(r, "name").unwrap_or_default();
+    let description = text(r, "description").unwrap_or_default();
+    let version = text(r, "version");
+
+    let mut entries = Vec::new();
+    let mut operations_pos = f.pos;
+    match r.optional(&f, "operations") {
+        None => r.error_help(
+            f.pos,
+            "module has no operations",
+            "add `operations:` with at least one `- id: <operation>`",
+        ),
+        Some(list) => {
+            operations_pos = list.pos;
+            if let Some(items) = r.list(list, "operations") {
+                if items.is_empty() {
+                    r.error_help(
+                        list.pos,
+                        "module has no operations",
+                        "add at least one `- id: <operation>`",
+                    );
+                }
+                entries = items
+                    .iter()
+                    .filter_map(|item| parse_entry(r, item))
+                    .collect();
+            }
+        }
+    }
+    Some(Module {
+        id: id?,
+        id_pos: id_node?.pos,
+        folder,
+        name,
+        description,
+        version,
+        file: r.file.clone(),
+        entries,
+        operations_pos,
+    })
+}
+
+fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
+    // `- create-vnet` is shorthand for `- id: create-vnet`.
+    if let crate::catalog::yaml::Value::Str(id) = &item.value {
+        return Some(Entry {
+            id: id.clone(),
+            pos: item.pos,
+            parallel_group: None,
+            timeout: None,
+            retry: None,
+            continue_on_error: false,
+            depends_on: Vec::new(),
+            locks: Vec::new(),
+        });
+    }
+    let f = r.fields(item, "operations[]", ENTRY_FIELDS, ENTRY_TOLERATED)?;
+    let id_node = r.required(&f, "id", "module entry")?;
+    let id = r.string(id_node, "id")?;
+    let parallel_group = r
+        .optional(&f, "parallel_group")
+        .and_then(|n| r.positive_int(n, "parallel_group").map(|g| (g, n.pos)));
+    let timeout = r
+        .optional(&f, "timeout")
+        .and_then(|n| r.duration(n, "timeout"));
+    let retry = r
+        .optional(&f, "retry")
+        .and_then(|n| parse_retry(r, n, "retry"));
+    let continue_on_error = r
+        .optional(&f, "continue_on_error")
+        .and_then(|n| r.bool(n, "continue_on_error"))
+        .unwrap_or(false);
+    let depends_on = r
+        .optional(&f, "depends_on")
+        .map(|n| r.string_list(n, "depends_on"))
+        .unwrap_or_default();
+    let locks = r
+        .optional(&f, "locks")
+        .map(|n| parse_locks(r, n))
+        .unwrap_or_default();
+    Some(Entry {
+        id,
+        pos: id_node.pos,
+        parallel_group,
+        timeout,
+        retry,
+        continue_on_error,
+        depends_on,
+        locks,
+    })
+}

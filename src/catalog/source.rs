@@ -1,0 +1,92 @@
+//! Reading one YAML file safely: size cap, UTF-8 check, parse budget.
+//!
+//! Any failure becomes a `Diagnostic` at the best position we can name, so a
+//! bad file never aborts the load of the others.
+
+use std::path::Path;
+
+use crate::catalog::yaml::{Node, Pos};
+use crate::diag::Diagnostic;
+
+/// Catalog files are hand-written configuration; anything larger is a mistake or an attack.
+pub const MAX_FILE_BYTES: usize = 1024 * 1024;
+/// Deeper nesting than this is never needed by a module or operation.
+const MAX_DEPTH: usize = 64;
+
+/// Reads `path` (shown to users as `shown`) and returns its text and tree.
+pub fn load(path: &Path, shown: &Path) -> Result<(String, Node), Diagnostic> {
+    let bytes = std::fs::read(path)
+        .map_err(|e| Diagnostic::error(shown, Pos::default(), format!("cannot read file: {e}")))?;
+    let text = decode(&bytes, shown)?;
+    let node = parse(&text, shown)?;
+    Ok((text, node))
+}
+
+pub fn decode(bytes: &[u8], shown: &Path) -> Result<String, Diagnostic> {
+    if bytes.len() > MAX_FILE_BYTES {
+        return Err(Diagnostic::error(
+            shown,
+            Pos {
+                line: 1,
+                col: 1,
+                len: 0,
+            },
+            format!(
+                "file is {} bytes, larger than the {} byte limit for catalog files",
+                bytes.len(),
+                MAX_FILE_BYTES
+            ),
+        )
+        .with_help("split it up, or move large scripts into a `powershell: {file: ...}`"));
+    }
+    String::from_utf8(bytes.to_vec()).map_err(|e| {
+        let good = &bytes[..e.utf8_error().valid_up_to()];
+        let line = good.iter().filter(|b| **b == b'\n').count() as u32 + 1;
+        let line_start = good.iter().rposition(|b| *b == b'\n').map_or(0, |i| i + 1);
+        let col = String::from_utf8_lossy(&good[line_start..]).chars().count() as u32 + 1;
+        Diagnostic::error(
+            shown,
+            Pos { line, col, len: 1 },
+            format!(
+                "file is not valid UTF-8 (byte 0x{:02x} at offset {})",
+                bytes[good.len()],
+                good.len()
+            ),
+        )
+        .with_help("save the file as UTF-8")
+    })
+}
+
+pub fn parse(text: &str, shown: &Path) -> Result<Node, Diagnostic> {
+    let mut options = serde_saphyr::Options::default();
+    let mut budget = serde_saphyr::Budget::default();
+    budget.max_depth = MAX_DEPTH;
+    budget.max_events = 200_000;
+    budget.max_aliases = 1_000;
+    budget.max_nodes = 200_000;
+    options.budget = Some(budget);
+    options.with_snippet = false;
+    serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
+        let pos = e
+            .location()
+            .map(|l| Pos {
+                line: l.line() as u32,
+                col: l.column() as u32,
+                len: 1,
+            })
+            .unwrap_or(Pos {
+                line: 1,
+                col: 1,
+                len: 0,
+            });
+        Diagnostic::error(shown, pos, format!("invalid YAML: {}", yaml_message(&e)))
+    })
+}
+
+/// The parser's message without its own location suffix (we print ours in front).
+fn yaml_message(e: &serde_saphyr::Error) -> String {
+    let text = e.without_snippet().to_string();
+    let first = text.lines().next().unwrap_or("").trim();
+    let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
+    cut.trim_end_matches('.').to_string()
+}

@@ -1,0 +1,128 @@
+//! Flags, subcommands and their help text.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
+
+use crate::record::status::FailFast;
+
+const AFTER_HELP: &str = "\
+Examples:
+  goldsmith list                          modules and operations in this project
+  goldsmith validate                      check every file; errors as file:line:col
+  goldsmith plan 00-demo                  stages, locks, dependencies, estimate
+  goldsmith run 00-demo                   run a module
+  goldsmith run demo --only b,c           run two operations of it
+  goldsmith run demo --fail-fast cancel   stop everything at the first failure
+  goldsmith resume demo                   continue the latest run of `demo`
+  goldsmith status                        the latest run as a table
+
+Exit codes: 0 all succeeded, 1 an operation failed, 2 invalid input (nothing ran), 130 cancelled.";
+
+#[derive(Debug, Parser)]
+#[command(name = "goldsmith", version, about = "Builds Azure Virtual Desktop golden images from YAML modules of operations", after_help = AFTER_HELP)]
+pub struct Args {
+    /// Project root holding capabilities/, modules/ and config.yaml [default: $GITHUB_WORKSPACE or the current directory]
+    #[arg(long, global = true, value_name = "DIR")]
+    pub root: Option<PathBuf>,
+
+    /// Config file [default: <root>/config.yaml, optional]
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    /// More logging (-v debug, -vv trace), on stderr
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+impl Args {
+    pub fn root(&self) -> PathBuf {
+        self.root
+            .clone()
+            .or_else(|| std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from))
+            .unwrap_or_else(|| PathBuf::from("."))
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// List modules and operations
+    List,
+    /// Check every file (or the named modules) and print all errors and warnings at once
+    #[command(
+        after_help = "Output: one `file:line:col: error|warning: message` line per finding, then the source line.\nExit code 2 when there are errors."
+    )]
+    Validate {
+        /// Modules to check (id or folder name); all when none are given
+        modules: Vec<String>,
+    },
+    /// Show what a run would do: stages, operations, timeouts, locks, dependencies, estimate
+    Plan {
+        /// Module id or folder name
+        module: String,
+        /// Print the plan as a versioned JSON document
+        #[arg(long)]
+        json: bool,
+        #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+        max_parallel: u16,
+    },
+    /// Run a module
+    Run {
+        /// Module id or folder name
+        module: String,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Continue the latest run of a module: unchanged succeeded operations are not run again
+    Resume {
+        /// Module id or folder name [default: the module of the latest run]
+        module: Option<String>,
+        #[command(flatten)]
+        run: RunFlags,
+    },
+    /// Show the latest run (or one run) as a table
+    Status {
+        /// Only runs of this module
+        module: Option<String>,
+        /// A run id (a folder under artifacts/runs/)
+        #[arg(long, value_name = "RUN_ID")]
+        run: Option<String>,
+    },
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunFlags {
+    /// Run only these operations (comma-separated or repeated); the others are recorded as skipped
+    #[arg(long, value_delimiter = ',', value_name = "IDS")]
+    pub only: Vec<String>,
+    /// Start at this operation; earlier ones are recorded as skipped
+    #[arg(long, value_name = "ID")]
+    pub from: Option<String>,
+    /// At most this many operations at once
+    #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
+    pub max_parallel: u16,
+    /// After a failure: finish the stage, cancel everything, or continue with what does not depend on it
+    #[arg(long, value_enum, default_value_t = FailFast::FinishStage)]
+    pub fail_fast: FailFast,
+    /// How long a terminated operation gets between SIGTERM and SIGKILL
+    #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
+    pub kill_grace: Duration,
+    /// How often to print what is still running
+    #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub progress_interval: Duration,
+}
+
+fn parse_duration(s: &str) -> Result<Duration, String> {
+    crate::catalog::fields::parse_duration(s)
+}
+
+fn parse_positive_duration(s: &str) -> Result<Duration, String> {
+    match parse_duration(s)? {
+        d if d.is_zero() => Err("must be greater than zero".into()),
+        d => Ok(d),
+    }
+}

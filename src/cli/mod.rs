@@ -1,0 +1,101 @@
+//! The command line: flags → settings → one command. Prints the final error
+//! once and maps every outcome to an exit code (0, 1, 2, 130).
+
+mod args;
+mod project;
+mod run_cmd;
+mod status;
+
+use std::io::Write;
+
+use clap::Parser;
+
+pub use args::{Args, Command};
+
+/// Exit codes of ARCHITECTURE.md.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const FAILED: i32 = 1;
+    pub const INVALID: i32 = 2;
+    pub const CANCELLED: i32 = 130;
+}
+
+/// Errors that end a command before or outside a run.
+#[derive(Debug, thiserror::Error)]
+pub enum CliError {
+    /// The user's files or flags are invalid; the diagnostics were printed already.
+    #[error("{0}")]
+    Invalid(String),
+    /// Something outside the user's files failed (disk, a report).
+    #[error(transparent)]
+    Other(#[from] anyhow::Error),
+}
+
+impl CliError {
+    pub fn exit_code(&self) -> i32 {
+        match self {
+            CliError::Invalid(_) => exit::INVALID,
+            CliError::Other(_) => exit::FAILED,
+        }
+    }
+}
+
+pub fn main() -> i32 {
+    let args = match Args::try_parse() {
+        Ok(a) => a,
+        Err(e) => {
+            let code = if e.use_stderr() {
+                exit::INVALID
+            } else {
+                exit::OK
+            };
+            let _ = e.print();
+            return code;
+        }
+    };
+    init_logging(args.verbose);
+    match dispatch(args) {
+        Ok(code) => code,
+        Err(e) => {
+            let mut err = std::io::stderr().lock();
+            let _ = writeln!(err, "error: {e}");
+            if let CliError::Other(e) = &e {
+                for cause in e.chain().skip(1) {
+                    let _ = writeln!(err, "  caused by: {cause}");
+                }
+            }
+            e.exit_code()
+        }
+    }
+}
+
+fn init_logging(verbose: u8) {
+    let level = match verbose {
+        0 => "warn",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("GOLDSMITH_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("goldsmith={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .try_init();
+}
+
+fn dispatch(args: Args) -> Result<i32, CliError> {
+    let root = args.root();
+    match &args.command {
+        Command::List => project::list(&root, &args),
+        Command::Validate { modules } => project::validate(&root, &args, modules),
+        Command::Plan {
+            module,
+            json,
+            max_parallel,
+        } => project::plan(&root, &args, module, *json, *max_parallel),
+        Command::Run { module, run } => run_cmd::run(&root, &args, module, run, false),
+        Command::Resume { module, run } => run_cmd::resume(&root, &args, module.as_deref(), run),
+        Command::Status { module, run } => status::show(&root, module.as_deref(), run.as_deref()),
+    }
+}

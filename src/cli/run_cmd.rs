@@ -1,0 +1,233 @@
+//! `run` and `resume`: plan, prepare the run directory, execute, report.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+
+use super::args::RunFlags;
+use super::project::{self, Project};
+use super::{Args, CliError};
+use crate::plan::{Plan, PlanOptions, Script};
+use crate::record::state::RunState;
+use crate::redact::Redactor;
+use crate::report::{Fanout, console::Console, jsonl::JsonlWriter, state_file::StateWriter};
+use crate::run::{ExecOptions, Executor, Preset, UnitContext};
+use crate::run_dir::{self, RunDir};
+
+pub fn run(
+    root: &Path,
+    args: &Args,
+    module: &str,
+    flags: &RunFlags,
+    _resume: bool,
+) -> Result<i32, CliError> {
+    let (project, plan) = project::load_plan(
+        root,
+        args,
+        module,
+        PlanOptions {
+            secrets_required: true,
+        },
+    )?;
+    let presets = select(&plan, flags)?;
+    execute(&project, plan, flags, presets, None)
+}
+
+pub fn resume(
+    root: &Path,
+    args: &Args,
+    module: Option<&str>,
+    flags: &RunFlags,
+) -> Result<i32, CliError> {
+    let latest = match module {
+        Some(name) => {
+            // Resolve folder names to ids before looking for runs.
+            let mut diags = crate::diag::Diagnostics::default();
+            let project = project::load(root, args, &mut diags)?;
+            let id = project::find_module(&project, name)?.id.clone();
+            run_dir::latest_run(root, Some(&id))
+        }
+        None => run_dir::latest_run(root, None),
+    };
+    let Some((dir, previous)) = latest else {
+        let what = module
+            .map(|m| format!(" of module `{m}`"))
+            .unwrap_or_default();
+        return Err(CliError::Invalid(format!(
+            "no earlier run{what} under {} to resume; start one with `goldsmith run <module>`",
+            run_dir::runs_root(root).display()
+        )));
+    };
+    let (project, plan) = project::load_plan(
+        root,
+        args,
+        &previous.module,
+        PlanOptions {
+            secrets_required: true,
+        },
+    )?;
+    let mut presets = select(&plan, flags)?;
+    for (i, op) in plan.ops.iter().enumerate() {
+        if let Some(prev) = previous.op(&op.id)
+            && prev.status.is_ok()
+            && prev.fingerprint == op.fingerprint
+        {
+            presets.insert(
+                i,
+                Preset::CarriedOver(format!(
+                    "{} in run {}, unchanged",
+                    prev.status, previous.run_id
+                )),
+            );
+        }
+    }
+    tracing::debug!("resuming {} from {}", previous.run_id, dir.display());
+    execute(&project, plan, flags, presets, Some(previous.run_id))
+}
+
+/// `--only` and `--from` as presets for the ops that will not run.
+fn select(plan: &Plan, flags: &RunFlags) -> Result<HashMap<usize, Preset>, CliError> {
+    let index = |id: &str, flag: &str| {
+        plan.ops.iter().position(|o| o.id == id).ok_or_else(|| {
+            let hint = crate::diag::suggest(id, plan.ops.iter().map(|o| o.id.as_str()))
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            CliError::Invalid(format!(
+                "{flag}: `{id}` is not an operation of module `{}`{hint}",
+                plan.module.id
+            ))
+        })
+    };
+    let mut presets = HashMap::new();
+    if !flags.only.is_empty() {
+        let chosen: Vec<usize> = flags
+            .only
+            .iter()
+            .map(|id| index(id, "--only"))
+            .collect::<Result<_, _>>()?;
+        for i in 0..plan.ops.len() {
+            if !chosen.contains(&i) {
+                presets.insert(i, Preset::Skip("not selected (--only)".into()));
+            }
+        }
+    }
+    if let Some(from) = &flags.from {
+        let start = index(from, "--from")?;
+        for i in 0..start {
+            presets.insert(i, Preset::Skip(format!("before `{from}` (--from)")));
+        }
+    }
+    Ok(presets)
+}
+
+fn execute(
+    project: &Project,
+    plan: Plan,
+    flags: &RunFlags,
+    presets: HashMap<usize, Preset>,
+    resumed_from: Option<String>,
+) -> Result<i32, CliError> {
+    let config = &project.config;
+    let dir = RunDir::create(&project.root, &plan.module.id)
+        .context("cannot create the run directory")?;
+    let redactor = sink_redactor(config.secret_values.values());
+
+    std::fs::write(dir.plan(), crate::plan::render::json(&plan))
+        .with_context(|| format!("cannot write {}", dir.plan().display()))?;
+    for op in &plan.ops {
+        if let Script::Bash(text) = &op.script {
+            std::fs::write(dir.script(&op.id, "sh"), text).context("cannot write scripts")?;
+        }
+        if let Some(check) = &op.check {
+            std::fs::write(dir.script(&op.id, "check.sh"), check)
+                .context("cannot write scripts")?;
+        }
+    }
+
+    let external = external_requirements(&project.root, &plan);
+    let initial = RunState::new(
+        &dir.id,
+        &plan.module.id,
+        &plan.module.file.display().to_string(),
+        jiff::Timestamp::now(),
+        plan.ops
+            .iter()
+            .map(|o| (o.id.clone(), o.stage, o.fingerprint.clone()))
+            .collect(),
+    );
+    let mut state = StateWriter::new(&dir.state(), initial, redactor.clone());
+    let mut events = JsonlWriter::create(&dir.events(), redactor.clone())
+        .context("cannot create events.jsonl")?;
+    let shown_dir = dir
+        .path
+        .strip_prefix(&project.root)
+        .unwrap_or(&dir.path)
+        .to_path_buf();
+    let mut console = Console::new(Box::new(std::io::stdout()), redactor.clone(), shown_dir);
+    let mut fanout = Fanout {
+        sinks: vec![&mut console, &mut events, &mut state],
+    };
+
+    let opts = ExecOptions {
+        run_id: dir.id.clone(),
+        max_parallel: flags.max_parallel as usize,
+        fail_fast: flags.fail_fast,
+        progress_interval: flags.progress_interval,
+        presets,
+        external,
+        resumed_from,
+    };
+    let ctx = UnitContext {
+        run_id: dir.id.clone(),
+        run_dir: std::fs::canonicalize(&dir.path).unwrap_or(dir.path.clone()),
+        cwd: std::fs::canonicalize(&project.root).unwrap_or(project.root.clone()),
+        env: config.environment(),
+        grace: flags.kill_grace,
+        redactor: redactor.clone(),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let plan = Arc::new(plan);
+    let status = runtime
+        .block_on(Executor::new(plan, opts, &mut fanout).run(ctx))
+        .context("the run stopped because a report could not be written")?;
+    Ok(status.exit_code())
+}
+
+/// A redactor for every sink: secret values, and their JSON-escaped forms for JSON files.
+pub fn sink_redactor<'a>(secrets: impl Iterator<Item = &'a String>) -> Redactor {
+    let mut forms = Vec::new();
+    for s in secrets {
+        forms.push(s.clone());
+        let json = serde_json::to_string(s).unwrap_or_default();
+        forms.push(json[1..json.len().saturating_sub(1)].to_string());
+    }
+    Redactor::new(forms)
+}
+
+/// For `requires` outside the module: did the op succeed in the newest run that recorded it?
+fn external_requirements(root: &Path, plan: &Plan) -> HashMap<String, bool> {
+    let wanted: Vec<&str> = plan
+        .ops
+        .iter()
+        .flat_map(|o| o.requires_outside.iter().map(|r| r.id.as_str()))
+        .collect();
+    if wanted.is_empty() {
+        return HashMap::new();
+    }
+    let runs = run_dir::all_runs(root);
+    wanted
+        .into_iter()
+        .map(|id| {
+            let ok = runs
+                .iter()
+                .find_map(|(_, s)| s.op(id))
+                .is_some_and(|o| o.status.is_ok());
+            (id.to_string(), ok)
+        })
+        .collect()
+}

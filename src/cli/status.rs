@@ -1,0 +1,83 @@
+//! `status`: a run's state as a table.
+
+use std::io::Write;
+use std::path::Path;
+
+use super::{CliError, exit};
+use crate::catalog::fields::format_duration;
+use crate::record::state::RunState;
+use crate::run_dir;
+
+pub fn show(root: &Path, module: Option<&str>, run: Option<&str>) -> Result<i32, CliError> {
+    let state = match run {
+        Some(id) => {
+            let path = run_dir::runs_root(root).join(id).join("state.json");
+            RunState::read(&path).map_err(|e| {
+                CliError::Invalid(format!(
+                    "{e}: {}",
+                    std::error::Error::source(&e)
+                        .map(|s| s.to_string())
+                        .unwrap_or_default()
+                ))
+            })?
+        }
+        None => match run_dir::latest_run(root, module) {
+            Some((_, s)) => s,
+            None => {
+                let what = module
+                    .map(|m| format!(" of module `{m}`"))
+                    .unwrap_or_default();
+                return Err(CliError::Invalid(format!(
+                    "no runs{what} under {}",
+                    run_dir::runs_root(root).display()
+                )));
+            }
+        },
+    };
+    let mut out = std::io::stdout().lock();
+    let _ = write!(out, "{}", table(&state));
+    Ok(exit::OK)
+}
+
+pub fn table(state: &RunState) -> String {
+    let mut s = format!(
+        "run {}  module {}  status {}  started {}\n",
+        state.run_id, state.module, state.status, state.started_at
+    );
+    if let Some(r) = &state.resumed_from {
+        s.push_str(&format!("resumed from {r}\n"));
+    }
+    let width = state
+        .ops
+        .iter()
+        .map(|o| o.id.len())
+        .max()
+        .unwrap_or(9)
+        .max(9);
+    s.push_str(&format!(
+        "{:<width$}  {:>5}  {:<12}  {:>8}  {:>8}  NOTE\n",
+        "OPERATION", "STAGE", "STATUS", "ATTEMPTS", "DURATION"
+    ));
+    for o in &state.ops {
+        let note = match (&o.failure_class, &o.reason) {
+            (Some(c), Some(r)) => format!("{c}: {r}"),
+            (Some(c), None) => c.to_string(),
+            (None, Some(r)) => r.clone(),
+            (None, None) => String::new(),
+        };
+        let row = format!(
+            "{:<width$}  {:>5}  {:<12}  {:>8}  {:>8}  {}",
+            o.id,
+            o.stage,
+            o.status.name(),
+            o.attempts,
+            o.duration
+                .map(format_duration)
+                .unwrap_or_else(|| "-".into()),
+            note
+        );
+        s.push_str(row.trim_end());
+        s.push('\n');
+    }
+    s
+}

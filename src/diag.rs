@@ -1,0 +1,172 @@
+//! User-facing diagnostics: what is wrong, where (`file:line:col`) and what to do.
+//!
+//! Every check of the catalog, config and plan produces `Diagnostic`s; they are
+//! collected (never stop at the first) and rendered the way `just` renders its
+//! errors: a greppable first line, then the source line with a caret underline.
+
+use std::collections::HashMap;
+use std::fmt::{self, Write as _};
+use std::path::{Path, PathBuf};
+
+use crate::catalog::yaml::Pos;
+
+/// How bad a diagnostic is: errors stop `plan`/`run` (exit 2), warnings do not.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// The input is invalid; nothing runs.
+    Error,
+    /// Suspicious but runnable.
+    Warning,
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Severity::Error => "error",
+            Severity::Warning => "warning",
+        })
+    }
+}
+
+/// One finding about the user's files.
+#[derive(Clone, Debug, PartialEq, serde::Serialize)]
+pub struct Diagnostic {
+    pub severity: Severity,
+    /// Path relative to the project root (as the user would type it).
+    pub file: PathBuf,
+    pub pos: Pos,
+    pub message: String,
+    /// "did you mean", or what to do instead.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub help: Option<String>,
+}
+
+impl Diagnostic {
+    pub fn error(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Error,
+            file: file.to_path_buf(),
+            pos,
+            message: message.into(),
+            help: None,
+        }
+    }
+
+    pub fn warning(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Warning,
+            ..Diagnostic::error(file, pos, message)
+        }
+    }
+
+    pub fn with_help(mut self, help: impl Into<String>) -> Self {
+        self.help = Some(help.into());
+        self
+    }
+
+    /// `file:line:col: severity: message`, the line tools and people grep for.
+    pub fn headline(&self) -> String {
+        format!(
+            "{}:{}:{}: {}: {}",
+            self.file.display(),
+            self.pos.line.max(1),
+            self.pos.col.max(1),
+            self.severity,
+            self.message
+        )
+    }
+
+    /// The headline, the source line with a caret underline, and the help.
+    pub fn render(&self, sources: &Sources) -> String {
+        let mut out = self.headline();
+        out.push('\n');
+        if let Some(line_text) = sources.line(&self.file, self.pos.line) {
+            let number = self.pos.line.to_string();
+            let gutter = " ".repeat(number.len());
+            let line_text = line_text.replace('\t', "    ");
+            let col = self.pos.col.max(1) as usize;
+            let prefix: String = line_text.chars().take(col - 1).collect();
+            let rest = line_text.chars().count().saturating_sub(col - 1);
+            let width = (self.pos.len as usize).clamp(1, rest.max(1));
+            let _ = writeln!(out, "{gutter} |");
+            let _ = writeln!(out, "{number} | {line_text}");
+            let _ = writeln!(
+                out,
+                "{gutter} | {}{}",
+                " ".repeat(prefix.chars().count()),
+                "^".repeat(width)
+            );
+        }
+        if let Some(help) = &self.help {
+            let _ = writeln!(out, "  = help: {help}");
+        }
+        out
+    }
+}
+
+/// The text of every file that was read, kept so diagnostics can show source lines.
+#[derive(Default, Debug)]
+pub struct Sources {
+    texts: HashMap<PathBuf, String>,
+}
+
+impl Sources {
+    pub fn insert(&mut self, file: PathBuf, text: String) {
+        self.texts.insert(file, text);
+    }
+
+    pub fn line(&self, file: &Path, line: u32) -> Option<&str> {
+        if line == 0 {
+            return None;
+        }
+        self.texts.get(file)?.lines().nth(line as usize - 1)
+    }
+}
+
+/// Diagnostics in the order they were found, with helpers to ask about them.
+#[derive(Default, Debug)]
+pub struct Diagnostics {
+    pub items: Vec<Diagnostic>,
+}
+
+impl Diagnostics {
+    pub fn push(&mut self, d: Diagnostic) {
+        self.items.push(d);
+    }
+
+    pub fn has_errors(&self) -> bool {
+        self.items.iter().any(|d| d.severity == Severity::Error)
+    }
+
+    pub fn error_count(&self) -> usize {
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Error)
+            .count()
+    }
+
+    pub fn warning_count(&self) -> usize {
+        self.items.len() - self.error_count()
+    }
+
+    /// Sorted by file, then position, so output is stable across runs.
+    pub fn sorted(&self) -> Vec<&Diagnostic> {
+        let mut v: Vec<&Diagnostic> = self.items.iter().collect();
+        v.sort_by(|a, b| {
+            (&a.file, a.pos.line, a.pos.col, a.severity)
+                .cmp(&(&b.file, b.pos.line, b.pos.col, b.severity))
+        });
+        v
+    }
+}
+
+/// "did you mean `x`?" for the closest candidate within a small edit distance.
+pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    candidates
+        .into_iter()
+        .map(|c| (strsim::levenshtein(word, c), c))
+        .filter(|(d, c)| *d <= 3 && *d < c.len().max(2))
+        .min_by_key(|(d, _)| *d)
+        .map(|(_, c)| format!("did you mean `{c}`?"))
+}

@@ -1,0 +1,18 @@
+//! goldsmith: builds Azure Virtual Desktop golden images from YAML modules of
+//! operations, running them in parallel groups without breaking Azure's and
+//! Windows' one-at-a-time rules, and reporting every operation.
+//!
+//! Data flows one way: `catalog` + `config` → `plan` → `run` → events →
+//! `report`. `record` holds the types the stages hand each other.
+
+pub mod catalog;
+pub mod cli;
+pub mod config;
+pub mod diag;
+pub mod plan;
+pub mod record;
+pub mod redact;
+pub mod report;
+pub mod run;
+pub mod run_dir;
+pub mod template;

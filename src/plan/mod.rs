@@ -1,0 +1,118 @@
+//! The plan: what a run of one module will do, computed before anything runs.
+//!
+//! Built from the catalog and config by `Planner`; every problem found on the
+//! way is a diagnostic at the user's line. The executor takes a `Plan` and
+//! nothing else.
+
+mod planner;
+pub mod render;
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::catalog::Kind;
+use crate::catalog::operation::RetryPolicy;
+pub use planner::{PlanOptions, build, check_operation};
+
+pub const PLAN_VERSION: u32 = 1;
+
+/// Default timeouts when neither the operation nor the module entry sets one.
+pub fn default_timeout(kind: Kind) -> Duration {
+    match kind {
+        Kind::Shell => Duration::from_secs(30 * 60),
+        // Azure's own limit for one run-command.
+        Kind::RunCommand | Kind::InstallApps => Duration::from_secs(90 * 60),
+    }
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Plan {
+    pub version: u32,
+    pub module: ModuleRef,
+    pub stages: Vec<Stage>,
+    pub ops: Vec<PlannedOp>,
+    /// Longest chain of `expected` durations through the dependency graph.
+    #[serde(with = "crate::record::serde_secs")]
+    pub estimated_duration: Duration,
+    /// The operations on that chain, in order.
+    pub critical_path: Vec<String>,
+    /// Operations without an `expected` duration (counted as zero in the estimate).
+    pub ops_without_estimate: usize,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ModuleRef {
+    pub id: String,
+    pub name: String,
+    pub folder: String,
+    pub file: PathBuf,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Stage {
+    /// 1-based.
+    pub number: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parallel_group: Option<u32>,
+    /// Indexes into `Plan::ops`.
+    pub ops: Vec<usize>,
+}
+
+/// A lock name; compared exactly, so callers normalise case where the resource is case-insensitive.
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
+#[serde(transparent)]
+pub struct LockName(pub String);
+
+#[derive(Clone, Debug, Serialize)]
+pub struct PlannedOp {
+    pub id: String,
+    pub name: String,
+    pub capability: String,
+    pub kind: Kind,
+    /// The operation file, relative to the root, and the line of its `id`.
+    pub file: PathBuf,
+    pub line: u32,
+    /// 1-based stage number.
+    pub stage: usize,
+    #[serde(with = "crate::record::serde_secs")]
+    pub timeout: Duration,
+    #[serde(
+        with = "crate::record::serde_opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub expected: Option<Duration>,
+    pub retry: RetryPolicy,
+    pub continue_on_error: bool,
+    /// Explicit `depends_on` plus `requires` that name earlier entries: indexes into `Plan::ops`.
+    /// When empty and `waits_for_stage` is true, the op waits for every earlier stage.
+    pub depends_on: Vec<usize>,
+    /// Whether the op waits for all earlier stages (no `depends_on` given).
+    pub waits_for_stage: bool,
+    pub locks: Vec<LockName>,
+    /// `requires` naming operations outside this module: checked against earlier runs.
+    pub requires_outside: Vec<ExternalRequirement>,
+    #[serde(skip)]
+    pub script: Script,
+    #[serde(skip)]
+    pub check: Option<String>,
+    pub has_idempotency_check: bool,
+    pub fingerprint: String,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct ExternalRequirement {
+    pub id: String,
+    pub optional: bool,
+}
+
+/// What the executor runs for an op.
+#[derive(Clone, Debug, Default)]
+pub enum Script {
+    /// A rendered bash script: placeholders are `${NAME}` references.
+    Bash(String),
+    /// Kinds whose runner has not been written yet; running one fails with this message.
+    #[default]
+    Unsupported,
+}

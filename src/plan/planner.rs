@@ -1,0 +1,464 @@
+//! Module + catalog + config → `Plan`, reporting every problem at its line.
+
+use std::collections::HashMap;
+use std::path::Path;
+
+use sha2::{Digest, Sha256};
+
+use super::{
+    ExternalRequirement, LockName, ModuleRef, PLAN_VERSION, Plan, PlannedOp, Script, Stage,
+    default_timeout,
+};
+use crate::catalog::operation::{RetryPolicy, Text};
+use crate::catalog::{Catalog, Kind, Module, Operation};
+use crate::config::Config;
+use crate::diag::{Diagnostic, Diagnostics, suggest};
+use crate::template;
+
+#[derive(Clone, Copy, Debug)]
+pub struct PlanOptions {
+    /// A run needs every secret; `plan` and `validate` only warn.
+    pub secrets_required: bool,
+}
+
+/// Builds the plan of `module`; returns `None` when there were errors (all of them in `diags`).
+pub fn build(
+    catalog: &Catalog,
+    module: &Module,
+    config: &Config,
+    options: PlanOptions,
+    diags: &mut Diagnostics,
+) -> Option<Plan> {
+    let errors_before = diags.error_count();
+    check_secrets(config, options, diags);
+    let file = module.file.as_path();
+
+    // Resolve entries to operations; report unknown and duplicate entries.
+    let mut first_use: HashMap<&str, u32> = HashMap::new();
+    let mut resolved: Vec<(&crate::catalog::Entry, &Operation)> = Vec::new();
+    for entry in &module.entries {
+        if let Some(line) = first_use.get(entry.id.as_str()) {
+            diags.push(
+                Diagnostic::error(
+                    file,
+                    entry.pos,
+                    format!(
+                        "operation `{}` is listed twice in this module (first on line {line})",
+                        entry.id
+                    ),
+                )
+                .with_help("an operation runs once per module; remove one of the entries"),
+            );
+            continue;
+        }
+        first_use.insert(&entry.id, entry.pos.line);
+        match catalog.operation(&entry.id) {
+            Some(op) => resolved.push((entry, op)),
+            None => {
+                let help = suggest(&entry.id, catalog.operations.iter().map(|o| o.id.as_str()))
+                    .unwrap_or_else(|| "operations live in capabilities/<capability>/operations/<id>.yaml; `goldsmith list` shows them".into());
+                diags.push(
+                    Diagnostic::error(
+                        file,
+                        entry.pos,
+                        format!("no operation has id `{}`", entry.id),
+                    )
+                    .with_help(help),
+                );
+            }
+        }
+    }
+
+    let stages = stages(&resolved, file, diags);
+    let index: HashMap<&str, usize> = resolved
+        .iter()
+        .enumerate()
+        .map(|(i, (e, _))| (e.id.as_str(), i))
+        .collect();
+    let mut stage_of = vec![0; resolved.len()];
+    for stage in &stages {
+        for &i in &stage.ops {
+            stage_of[i] = stage.number;
+        }
+    }
+
+    let mut ops = Vec::with_capacity(resolved.len());
+    for (i, (entry, op)) in resolved.iter().enumerate() {
+        let mut depends_on = Vec::new();
+        for (dep, pos) in &entry.depends_on {
+            match index.get(dep.as_str()) {
+                Some(&d) if d < i => depends_on.push(d),
+                Some(_) if dep == &entry.id => diags.push(Diagnostic::error(file, *pos, format!("`{}` depends on itself", entry.id))),
+                Some(_) => diags.push(
+                    Diagnostic::error(file, *pos, format!("`{}` depends on `{dep}`, which comes later in the module", entry.id))
+                        .with_help("`depends_on` may only name earlier entries; move the entry below the one it depends on"),
+                ),
+                None => {
+                    let help = suggest(dep, resolved[..i].iter().map(|(e, _)| e.id.as_str()))
+                        .unwrap_or_else(|| "`depends_on` names earlier entries of this module".into());
+                    diags.push(Diagnostic::error(file, *pos, format!("`{}` depends on `{dep}`, which is not an entry of this module", entry.id)).with_help(help));
+                }
+            }
+        }
+        let waits_for_stage = entry.depends_on.is_empty();
+        let mut requires_outside = Vec::new();
+        for req in &op.requires {
+            match index.get(req.id.as_str()) {
+                Some(&d) if d < i => {
+                    if !depends_on.contains(&d) {
+                        depends_on.push(d);
+                    }
+                }
+                Some(_) => diags.push(
+                    Diagnostic::error(
+                        &op.file,
+                        req.pos,
+                        format!(
+                            "`{}` requires `{}`, which runs later in module `{}`",
+                            op.id, req.id, module.id
+                        ),
+                    )
+                    .with_help(format!(
+                        "move `{}` above `{}` in {}",
+                        req.id,
+                        op.id,
+                        file.display()
+                    )),
+                ),
+                None if catalog.operation(&req.id).is_none() && !req.optional => {
+                    let help = suggest(&req.id, catalog.operations.iter().map(|o| o.id.as_str()))
+                        .unwrap_or_else(|| "`requires` names operation ids".into());
+                    diags.push(
+                        Diagnostic::error(
+                            &op.file,
+                            req.pos,
+                            format!("`{}` requires unknown operation `{}`", op.id, req.id),
+                        )
+                        .with_help(help),
+                    );
+                }
+                None => requires_outside.push(ExternalRequirement {
+                    id: req.id.clone(),
+                    optional: req.optional,
+                }),
+            }
+        }
+        depends_on.sort_unstable();
+
+        let mut locks: Vec<LockName> = op
+            .locks
+            .iter()
+            .chain(&entry.locks)
+            .map(|(l, _)| LockName(l.clone()))
+            .collect();
+        locks.sort();
+        locks.dedup();
+
+        let (script, check) = check_operation(catalog, op, config, diags);
+        let fingerprint = fingerprint(op, &script, check.as_deref(), config);
+        ops.push(PlannedOp {
+            id: op.id.clone(),
+            name: op.name.clone(),
+            capability: op.capability.clone(),
+            kind: op.kind,
+            file: op.file.clone(),
+            line: op.id_pos.line,
+            stage: stage_of[i],
+            timeout: entry
+                .timeout
+                .or(op.timeout)
+                .unwrap_or_else(|| default_timeout(op.kind)),
+            expected: op.expected,
+            retry: entry
+                .retry
+                .clone()
+                .or_else(|| op.retry.clone())
+                .unwrap_or_else(RetryPolicy::none),
+            continue_on_error: entry.continue_on_error,
+            depends_on,
+            waits_for_stage,
+            locks,
+            requires_outside,
+            has_idempotency_check: check.is_some(),
+            script,
+            check,
+            fingerprint,
+        });
+    }
+
+    if diags.error_count() > errors_before {
+        return None;
+    }
+    let (estimated_duration, critical_path, ops_without_estimate) = estimate(&ops, &stages);
+    Some(Plan {
+        version: PLAN_VERSION,
+        module: ModuleRef {
+            id: module.id.clone(),
+            name: module.name.clone(),
+            folder: module.folder.clone(),
+            file: module.file.clone(),
+        },
+        stages,
+        ops,
+        estimated_duration,
+        critical_path,
+        ops_without_estimate,
+    })
+}
+
+fn check_secrets(config: &Config, options: PlanOptions, diags: &mut Diagnostics) {
+    let file = config.file.clone().unwrap_or_else(|| "config.yaml".into());
+    for (name, pos) in config.missing_secrets() {
+        let message = format!("secret `{name}` is not set in the environment");
+        let help = format!("export {name}=… before running (secrets are never read from files)");
+        let d = if options.secrets_required {
+            Diagnostic::error(&file, *pos, message)
+        } else {
+            Diagnostic::warning(&file, *pos, message)
+        };
+        diags.push(d.with_help(help));
+    }
+}
+
+/// Consecutive entries with one `parallel_group` form a stage; an entry without one is a stage alone.
+fn stages(
+    resolved: &[(&crate::catalog::Entry, &Operation)],
+    file: &Path,
+    diags: &mut Diagnostics,
+) -> Vec<Stage> {
+    let mut stages: Vec<Stage> = Vec::new();
+    let mut group_first_line: HashMap<u32, (usize, u32)> = HashMap::new();
+    for (i, (entry, _)) in resolved.iter().enumerate() {
+        let group = entry.parallel_group.map(|(g, _)| g);
+        let continues =
+            matches!((stages.last(), group), (Some(s), Some(g)) if s.parallel_group == Some(g));
+        if continues {
+            stages.last_mut().expect("checked above").ops.push(i);
+            continue;
+        }
+        if let Some((g, pos)) = entry.parallel_group
+            && let Some((stage, line)) = group_first_line.get(&g)
+        {
+            diags.push(
+                Diagnostic::error(
+                    file,
+                    pos,
+                    format!("parallel_group {g} appears again after a different stage (first used on line {line}, stage {stage})"),
+                )
+                .with_help("entries of one parallel group must be listed together; goldsmith never reorders entries"),
+            );
+        }
+        let number = stages.len() + 1;
+        if let Some(g) = group {
+            group_first_line
+                .entry(g)
+                .or_insert((number, entry.pos.line));
+        }
+        stages.push(Stage {
+            number,
+            parallel_group: group,
+            ops: vec![i],
+        });
+    }
+    stages
+}
+
+fn undefined_placeholder(
+    op: &Operation,
+    text: &Text,
+    ph: &template::Placeholder,
+    catalog: &Catalog,
+    config: &Config,
+) -> Diagnostic {
+    let pos = template::position(&catalog.sources, &op.file, text, ph.start);
+    let help = suggest(&ph.name, config.names()).unwrap_or_else(|| {
+        format!(
+            "define it in config.yaml (`{}`) or list it under `secrets:`",
+            ph.name.to_ascii_lowercase().replacen('_', ".", 1)
+        )
+    });
+    Diagnostic::error(
+        &op.file,
+        pos,
+        format!("undefined placeholder `{{{{{}}}}}`", ph.name),
+    )
+    .with_help(help)
+}
+
+/// Checks every placeholder of `text` and returns the placeholders found.
+fn check_text(
+    op: &Operation,
+    text: &Text,
+    catalog: &Catalog,
+    config: &Config,
+    diags: &mut Diagnostics,
+) -> Vec<template::Placeholder> {
+    let (found, malformed) = template::scan(&text.value);
+    for m in malformed {
+        let pos = template::position(&catalog.sources, &op.file, text, m.start);
+        diags.push(
+            Diagnostic::error(&op.file, pos, m.message)
+                .with_help("placeholders look like `{{NAME}}` with NAME in UPPER_SNAKE"),
+        );
+    }
+    for ph in &found {
+        if !config.is_defined(&ph.name) {
+            diags.push(undefined_placeholder(op, text, ph, catalog, config));
+        }
+    }
+    found
+}
+
+fn render_bash(
+    op: &Operation,
+    text: &Text,
+    catalog: &Catalog,
+    config: &Config,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    let found = check_text(op, text, catalog, config, diags);
+    match template::shell::render(&text.value, &found) {
+        Ok(rendered) => Some(rendered),
+        Err(problems) => {
+            for p in problems {
+                let pos = template::position(&catalog.sources, &op.file, text, p.start);
+                diags.push(Diagnostic::error(&op.file, pos, p.message).with_help(p.help));
+            }
+            None
+        }
+    }
+}
+
+/// Renders what the executor runs; checks placeholders of the fields later kinds render.
+pub fn check_operation(
+    catalog: &Catalog,
+    op: &Operation,
+    config: &Config,
+    diags: &mut Diagnostics,
+) -> (Script, Option<String>) {
+    let check = op
+        .idempotency
+        .as_ref()
+        .and_then(|t| render_bash(op, t, catalog, config, diags));
+    let script = match op.kind {
+        Kind::Shell => op
+            .script
+            .as_ref()
+            .and_then(|t| render_bash(op, t, catalog, config, diags))
+            .map_or(Script::Unsupported, Script::Bash),
+        Kind::RunCommand | Kind::InstallApps => {
+            let mut texts: Vec<&Text> = Vec::new();
+            if let Some(t) = &op.target {
+                texts.extend([&t.vm, &t.resource_group]);
+            }
+            if let Some(crate::catalog::operation::PowerShellSource::Inline(t)) = &op.powershell {
+                texts.push(t);
+            }
+            texts.extend(op.parameters.iter().map(|(_, t)| t));
+            for app in &op.apps {
+                texts.push(&app.url);
+                texts.extend(app.args.iter());
+            }
+            for t in texts {
+                check_text(op, t, catalog, config, diags);
+            }
+            Script::Unsupported
+        }
+    };
+    (script, check)
+}
+
+/// Hash of what the op will do: kind, rendered scripts and the values of the variables they use.
+/// Secret values are left out, so that no hash of a secret is ever written to disk.
+fn fingerprint(op: &Operation, script: &Script, check: Option<&str>, config: &Config) -> String {
+    let mut h = Sha256::new();
+    h.update(op.kind.name());
+    h.update([0]);
+    if let Script::Bash(s) = script {
+        h.update(s);
+    }
+    h.update([0]);
+    h.update(check.unwrap_or(""));
+    h.update([0]);
+    let mut texts: Vec<&str> = op
+        .script
+        .iter()
+        .chain(op.idempotency.iter())
+        .map(|t| t.value.as_str())
+        .collect();
+    if let Some(crate::catalog::operation::PowerShellSource::Inline(t)) = &op.powershell {
+        texts.push(&t.value);
+        h.update(&t.value);
+    }
+    if let Some(t) = &op.target {
+        texts.extend([t.vm.value.as_str(), t.resource_group.value.as_str()]);
+    }
+    let mut names: Vec<String> = texts
+        .iter()
+        .flat_map(|t| template::scan(t).0)
+        .map(|p| p.name)
+        .collect();
+    names.sort();
+    names.dedup();
+    for name in names {
+        if let Some(var) = config.vars.get(&name) {
+            h.update(&name);
+            h.update([b'=']);
+            h.update(&var.value);
+            h.update([0]);
+        }
+    }
+    hex::encode(h.finalize())[..16].to_string()
+}
+
+/// Longest chain of expected durations, following the same waits the executor uses.
+fn estimate(ops: &[PlannedOp], stages: &[Stage]) -> (std::time::Duration, Vec<String>, usize) {
+    use std::time::Duration;
+    let mut finish = vec![Duration::ZERO; ops.len()];
+    let mut prev: Vec<Option<usize>> = vec![None; ops.len()];
+    // The op that finishes last among all stages before stage n, for stage-waiting ops.
+    let mut last_before_stage: Vec<Option<usize>> = vec![None; stages.len() + 2];
+    let mut running_max: Option<usize> = None;
+    for stage in stages {
+        last_before_stage[stage.number] = running_max;
+        for &i in &stage.ops {
+            let op = &ops[i];
+            let mut start = Duration::ZERO;
+            let mut from = None;
+            let waits: Vec<usize> = if op.waits_for_stage {
+                last_before_stage[stage.number]
+                    .into_iter()
+                    .chain(op.depends_on.iter().copied())
+                    .collect()
+            } else {
+                op.depends_on.clone()
+            };
+            for d in waits {
+                if finish[d] >= start {
+                    start = finish[d];
+                    from = Some(d);
+                }
+            }
+            finish[i] = start + op.expected.unwrap_or_default();
+            prev[i] = from;
+        }
+        for &i in &stage.ops {
+            if running_max.is_none_or(|m| finish[i] > finish[m]) {
+                running_max = Some(i);
+            }
+        }
+    }
+    let mut path = Vec::new();
+    let mut cur = running_max;
+    while let Some(i) = cur {
+        path.push(ops[i].id.clone());
+        cur = prev[i];
+    }
+    path.reverse();
+    let total = running_max.map_or(Duration::ZERO, |i| finish[i]);
+    (
+        total,
+        path,
+        ops.iter().filter(|o| o.expected.is_none()).count(),
+    )
+}

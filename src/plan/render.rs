@@ -1,0 +1,107 @@
+//! The plan as people read it (`goldsmith plan`) and as programs read it (`--json`).
+
+use std::fmt::Write;
+
+use super::Plan;
+use crate::catalog::fields::format_duration;
+
+pub fn text(plan: &Plan, max_parallel: usize) -> String {
+    let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "module {} ({}): {} operations in {} stages, max-parallel {}",
+        plan.module.id,
+        plan.module.file.display(),
+        plan.ops.len(),
+        plan.stages.len(),
+        max_parallel
+    );
+    let mut estimate = format!(
+        "estimated duration: {}",
+        format_duration(plan.estimated_duration)
+    );
+    if !plan.critical_path.is_empty() && !plan.estimated_duration.is_zero() {
+        let _ = write!(
+            estimate,
+            " (longest chain: {})",
+            plan.critical_path.join(" -> ")
+        );
+    }
+    if plan.ops_without_estimate > 0 {
+        let _ = write!(
+            estimate,
+            "; {} operations have no expected duration",
+            plan.ops_without_estimate
+        );
+    }
+    let _ = writeln!(out, "{estimate}");
+    let width = plan.ops.iter().map(|o| o.id.len()).max().unwrap_or(0);
+    for stage in &plan.stages {
+        let _ = writeln!(out);
+        match stage.parallel_group {
+            Some(g) => {
+                let _ = writeln!(
+                    out,
+                    "stage {} (parallel group {g}, {} operations)",
+                    stage.number,
+                    stage.ops.len()
+                );
+            }
+            None => {
+                let _ = writeln!(out, "stage {}", stage.number);
+            }
+        }
+        for &i in &stage.ops {
+            let op = &plan.ops[i];
+            let mut line = format!(
+                "  {:<width$}  {:<12}  timeout {:<6}",
+                op.id,
+                op.kind.name(),
+                format_duration(op.timeout)
+            );
+            if let Some(e) = op.expected {
+                let _ = write!(line, "  expected {}", format_duration(e));
+            }
+            if op.retry.attempts > 1 {
+                let on: Vec<&str> = op.retry.on.iter().map(|c| c.name()).collect();
+                let _ = write!(line, "  retry {}x on {}", op.retry.attempts, on.join(","));
+            }
+            if !op.locks.is_empty() {
+                let locks: Vec<&str> = op.locks.iter().map(|l| l.0.as_str()).collect();
+                let _ = write!(line, "  locks {}", locks.join(","));
+            }
+            if !op.waits_for_stage || !op.depends_on.is_empty() {
+                let deps: Vec<&str> = op
+                    .depends_on
+                    .iter()
+                    .map(|d| plan.ops[*d].id.as_str())
+                    .collect();
+                let _ = write!(
+                    line,
+                    "  after {}",
+                    if deps.is_empty() {
+                        "-".to_string()
+                    } else {
+                        deps.join(",")
+                    }
+                );
+            }
+            if !op.requires_outside.is_empty() {
+                let reqs: Vec<&str> = op.requires_outside.iter().map(|r| r.id.as_str()).collect();
+                let _ = write!(line, "  requires {}", reqs.join(","));
+            }
+            if op.has_idempotency_check {
+                line.push_str("  (idempotency check)");
+            }
+            if op.continue_on_error {
+                line.push_str("  (continue on error)");
+            }
+            let _ = writeln!(out, "{}", line.trim_end());
+        }
+    }
+    out
+}
+
+pub fn json(plan: &Plan) -> String {
+    serde_json::to_string_pretty(plan).expect("a plan is always serializable")
+}

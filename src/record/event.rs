@@ -1,0 +1,151 @@
+//! The event stream of a run: what `run/` emits and every reporter consumes.
+//!
+//! The same types, one JSON object per line, make `events.jsonl`. Each line
+//! has `version`, `time` (UTC, RFC 3339) and `type`; bump `EVENTS_VERSION`
+//! when a field changes meaning or disappears.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::{Deserialize, Serialize};
+
+use crate::record::failure::FailureClass;
+use crate::record::status::{FailFast, OpStatus, RunStatus};
+
+pub const EVENTS_VERSION: u32 = 1;
+
+/// One line of `events.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct EventLine {
+    pub version: u32,
+    pub time: Timestamp,
+    #[serde(flatten)]
+    pub event: Event,
+}
+
+/// How one attempt ended.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptOutcome {
+    /// True when the attempt did what it should.
+    pub passed: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exit_code: Option<i32>,
+    /// The signal that ended the script, when one did.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub signal: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure_class: Option<FailureClass>,
+    /// One line a person reads: "exit code 2", "timed out after 15m".
+    pub message: String,
+    /// A process of the script outlived it and was killed.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub leaked: bool,
+    /// Findings that do not fail the attempt (stderr output, reboot required).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub warnings: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    RunStarted {
+        run_id: String,
+        module: String,
+        module_file: String,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        resumed_from: Option<String>,
+        max_parallel: usize,
+        fail_fast: FailFast,
+        /// Operation ids in plan order, with their stage numbers (1-based).
+        ops: Vec<PlannedOpRef>,
+        stages: usize,
+    },
+    StageStarted {
+        stage: usize,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        group: Option<u32>,
+    },
+    StageFinished {
+        stage: usize,
+    },
+    OpStarted {
+        op: String,
+        stage: usize,
+        /// How long the operation was ready but waited for a lock another operation held.
+        #[serde(with = "crate::record::serde_secs")]
+        lock_wait: Duration,
+    },
+    OpCheckFinished {
+        op: String,
+        /// The idempotency check exited 0: the work is already done.
+        done: bool,
+        #[serde(with = "crate::record::serde_secs")]
+        duration: Duration,
+    },
+    OpAttemptStarted {
+        op: String,
+        attempt: u32,
+    },
+    OpAttemptFinished {
+        op: String,
+        attempt: u32,
+        outcome: AttemptOutcome,
+        #[serde(with = "crate::record::serde_secs")]
+        duration: Duration,
+        /// Set when another attempt follows after this delay.
+        #[serde(
+            with = "crate::record::serde_opt_secs",
+            skip_serializing_if = "Option::is_none",
+            default
+        )]
+        retry_in: Option<Duration>,
+    },
+    OpFinished {
+        op: String,
+        status: OpStatus,
+        attempts: u32,
+        #[serde(with = "crate::record::serde_secs")]
+        duration: Duration,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        exit_code: Option<i32>,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        failure_class: Option<FailureClass>,
+        /// Why it ended this way, for people: the failure message or the skip reason.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        reason: Option<String>,
+        /// Its failure does not fail the run (`continue_on_error: true`).
+        #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+        continue_on_error: bool,
+        /// The last lines of its log (redacted), when it failed.
+        #[serde(skip_serializing_if = "Vec::is_empty", default)]
+        log_tail: Vec<String>,
+    },
+    /// Operations still running, emitted every progress interval.
+    Progress {
+        running: Vec<RunningOp>,
+    },
+    /// The run stops early: a signal, or `fail-fast: cancel` after a failure.
+    RunCancelling {
+        reason: String,
+    },
+    RunFinished {
+        status: RunStatus,
+        #[serde(with = "crate::record::serde_secs")]
+        duration: Duration,
+        /// The engine's own peak resident memory, in KiB.
+        peak_rss_kib: u64,
+    },
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct PlannedOpRef {
+    pub id: String,
+    pub stage: usize,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunningOp {
+    pub op: String,
+    #[serde(with = "crate::record::serde_secs")]
+    pub elapsed: Duration,
+}

@@ -1,0 +1,239 @@
+//! The console: one line per start and finish, the last log lines of a
+//! failure, a line every progress interval naming what still runs, and a
+//! closing summary. Stable, greppable text.
+
+use std::collections::HashMap;
+use std::io::Write;
+use std::path::PathBuf;
+
+use crate::catalog::fields::format_duration;
+use crate::record::event::{Event, EventLine};
+use crate::record::status::OpStatus;
+use crate::redact::Redactor;
+use crate::run::{EventSink, SinkError};
+
+pub struct Console {
+    out: Box<dyn Write + Send>,
+    redactor: Redactor,
+    run_dir: PathBuf,
+    stages: usize,
+    counts: HashMap<OpStatus, usize>,
+    flaky: usize,
+}
+
+impl Console {
+    pub fn new(out: Box<dyn Write + Send>, redactor: Redactor, run_dir: PathBuf) -> Self {
+        Console {
+            out,
+            redactor,
+            run_dir,
+            stages: 0,
+            counts: HashMap::new(),
+            flaky: 0,
+        }
+    }
+
+    fn line(&mut self, text: &str) -> Result<(), SinkError> {
+        let text = self.redactor.redact(text);
+        writeln!(self.out, "{text}").map_err(|source| SinkError {
+            what: "cannot write to the console".into(),
+            source,
+        })
+    }
+}
+
+const COL: usize = 7;
+
+impl EventSink for Console {
+    fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
+        match &line.event {
+            Event::RunStarted {
+                run_id,
+                module,
+                ops,
+                stages,
+                max_parallel,
+                fail_fast,
+                resumed_from,
+                ..
+            } => {
+                self.stages = *stages;
+                let resumed = resumed_from
+                    .as_ref()
+                    .map(|r| format!(", resuming {r}"))
+                    .unwrap_or_default();
+                self.line(&format!(
+                    "goldsmith: run {run_id}: module `{module}`, {} operations in {stages} stages (max-parallel {max_parallel}, fail-fast {}{resumed})",
+                    ops.len(),
+                    fail_fast.name()
+                ))
+            }
+            Event::StageStarted { stage, group } => {
+                let group = group
+                    .map(|g| format!(" (parallel group {g})"))
+                    .unwrap_or_default();
+                self.line(&format!("stage {stage}/{}{group}", self.stages))
+            }
+            Event::StageFinished { .. } => Ok(()),
+            Event::OpStarted { op, lock_wait, .. } => {
+                let wait = if lock_wait.as_secs_f64() >= 0.1 {
+                    format!(" (waited {} for a lock)", format_duration(*lock_wait))
+                } else {
+                    String::new()
+                };
+                self.line(&format!("  {:<COL$}{op}{wait}", "START"))
+            }
+            Event::OpCheckFinished { .. } | Event::OpAttemptStarted { .. } => Ok(()),
+            Event::OpAttemptFinished {
+                op,
+                attempt,
+                outcome,
+                retry_in,
+                ..
+            } => {
+                for w in &outcome.warnings {
+                    self.line(&format!("  {:<COL$}{op}: {w}", "WARN"))?;
+                }
+                match retry_in {
+                    Some(delay) => self.line(&format!(
+                        "  {:<COL$}{op}: attempt {attempt} failed ({}: {}); retrying in {}",
+                        "RETRY",
+                        outcome.failure_class.map(|c| c.name()).unwrap_or("failure"),
+                        outcome.message,
+                        format_duration(*delay)
+                    )),
+                    None => Ok(()),
+                }
+            }
+            Event::OpFinished {
+                op,
+                status,
+                attempts,
+                duration,
+                failure_class,
+                reason,
+                continue_on_error,
+                log_tail,
+                ..
+            } => {
+                *self.counts.entry(*status).or_default() += 1;
+                let took = format_duration(*duration);
+                let text = match status {
+                    OpStatus::Succeeded if *attempts == 0 => format!(
+                        "  {:<COL$}{op} ({})",
+                        "KEEP",
+                        reason.as_deref().unwrap_or("succeeded before")
+                    ),
+                    OpStatus::Succeeded if *attempts > 1 => {
+                        self.flaky += 1;
+                        format!(
+                            "  {:<COL$}{op} [{took}] (flaky: passed on attempt {attempts})",
+                            "PASS"
+                        )
+                    }
+                    OpStatus::Succeeded => format!("  {:<COL$}{op} [{took}]", "PASS"),
+                    OpStatus::AlreadyDone => format!(
+                        "  {:<COL$}{op} [{took}] (already done: idempotency check passed)",
+                        "DONE"
+                    ),
+                    OpStatus::Failed => {
+                        let class = failure_class.map(|c| format!("{c}: ")).unwrap_or_default();
+                        let tries = if *attempts > 1 {
+                            format!(" after {attempts} attempts")
+                        } else {
+                            String::new()
+                        };
+                        let ignored = if *continue_on_error {
+                            " (continue_on_error: not counted)"
+                        } else {
+                            ""
+                        };
+                        format!(
+                            "  {:<COL$}{op} [{took}] {class}{}{tries}{ignored}",
+                            "FAIL",
+                            reason.as_deref().unwrap_or("failed")
+                        )
+                    }
+                    OpStatus::Skipped => format!(
+                        "  {:<COL$}{op}: {}",
+                        "SKIP",
+                        reason.as_deref().unwrap_or("skipped")
+                    ),
+                    OpStatus::Cancelled => format!(
+                        "  {:<COL$}{op}: {}",
+                        "CANCEL",
+                        reason.as_deref().unwrap_or("cancelled")
+                    ),
+                    OpStatus::Pending | OpStatus::Running => {
+                        format!("  {:<COL$}{op}", status.name())
+                    }
+                };
+                self.line(&text)?;
+                if !log_tail.is_empty() {
+                    let log = self.run_dir.join("logs").join(format!("{op}.log"));
+                    self.line(&format!(
+                        "  {:COL$}| last {} lines of {}:",
+                        "",
+                        log_tail.len(),
+                        log.display()
+                    ))?;
+                    for l in log_tail.clone() {
+                        self.line(&format!("  {:COL$}| {l}", ""))?;
+                    }
+                }
+                Ok(())
+            }
+            Event::Progress { running } => {
+                let list: Vec<String> = running
+                    .iter()
+                    .map(|r| {
+                        format!(
+                            "{} ({})",
+                            r.op,
+                            format_duration(std::time::Duration::from_secs(r.elapsed.as_secs()))
+                        )
+                    })
+                    .collect();
+                self.line(&format!(
+                    "  {:<COL$}still running: {}",
+                    "...",
+                    list.join(", ")
+                ))
+            }
+            Event::RunCancelling { reason } => self.line(&format!("goldsmith: {reason}")),
+            Event::RunFinished {
+                status, duration, ..
+            } => {
+                let n = |s| self.counts.get(&s).copied().unwrap_or(0);
+                let mut parts = vec![format!("{} succeeded", n(OpStatus::Succeeded))];
+                if self.flaky > 0 {
+                    parts.push(format!("{} flaky", self.flaky));
+                }
+                for s in [
+                    OpStatus::AlreadyDone,
+                    OpStatus::Failed,
+                    OpStatus::Skipped,
+                    OpStatus::Cancelled,
+                ] {
+                    if n(s) > 0 || s == OpStatus::Failed {
+                        parts.push(format!("{} {}", n(s), s.name()));
+                    }
+                }
+                let dir = self.run_dir.display().to_string();
+                self.line(&format!(
+                    "goldsmith: run {status} in {}: {}",
+                    format_duration(*duration),
+                    parts.join(", ")
+                ))?;
+                self.line(&format!("goldsmith: logs, state and events in {dir}"))
+            }
+        }
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.out.flush().map_err(|source| SinkError {
+            what: "cannot write to the console".into(),
+            source,
+        })
+    }
+}

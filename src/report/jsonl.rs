@@ -1,0 +1,44 @@
+//! `events.jsonl`: every event, one JSON object per line, redacted.
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+
+use crate::record::event::EventLine;
+use crate::redact::Redactor;
+use crate::run::{EventSink, SinkError};
+
+pub struct JsonlWriter {
+    path: PathBuf,
+    out: BufWriter<File>,
+    redactor: Redactor,
+}
+
+impl JsonlWriter {
+    pub fn create(path: &Path, redactor: Redactor) -> std::io::Result<Self> {
+        Ok(JsonlWriter {
+            path: path.to_path_buf(),
+            out: BufWriter::new(File::create(path)?),
+            redactor,
+        })
+    }
+
+    fn error(&self, source: std::io::Error) -> SinkError {
+        SinkError {
+            what: format!("cannot write {}", self.path.display()),
+            source,
+        }
+    }
+}
+
+impl EventSink for JsonlWriter {
+    fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
+        let json = serde_json::to_string(line).map_err(|e| self.error(std::io::Error::other(e)))?;
+        let json = self.redactor.redact(&json);
+        writeln!(self.out, "{json}").map_err(|e| self.error(e))
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.out.flush().map_err(|e| self.error(e))
+    }
+}

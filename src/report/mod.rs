@@ -1,0 +1,42 @@
+//! Consumers of the event stream: console, events.jsonl, state.json.
+//!
+//! Reporters see only `record` types; they never touch a process. Each one
+//! redacts at its own sink.
+
+pub mod console;
+pub mod jsonl;
+pub mod state_file;
+
+use crate::record::event::EventLine;
+use crate::run::{EventSink, SinkError};
+
+/// Feeds every event to each reporter in turn; the first error wins.
+pub struct Fanout<'a> {
+    pub sinks: Vec<&'a mut dyn EventSink>,
+}
+
+impl EventSink for Fanout<'_> {
+    fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
+        let mut first = Ok(());
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.event(line)
+                && first.is_ok()
+            {
+                first = Err(e);
+            }
+        }
+        first
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        let mut first = Ok(());
+        for sink in &mut self.sinks {
+            if let Err(e) = sink.flush()
+                && first.is_ok()
+            {
+                first = Err(e);
+            }
+        }
+        first
+    }
+}

@@ -1,0 +1,13 @@
+//! Running a plan: the coordinator, one unit per operation, child processes.
+//!
+//! Emits events through `EventSink`; knows nothing about GitHub or how events
+//! are shown or stored.
+
+mod backoff;
+pub mod executor;
+mod oplog;
+pub mod process;
+pub mod unit;
+
+pub use executor::{EventSink, ExecOptions, Executor, Preset, SinkError};
+pub use unit::UnitContext;

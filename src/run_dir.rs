@@ -1,0 +1,109 @@
+//! The run directory `artifacts/runs/<run-id>/` and its files.
+//!
+//! Run ids start with a UTC timestamp so they sort by time; the module id
+//! follows so a listing is readable.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::record::state::RunState;
+
+pub struct RunDir {
+    pub id: String,
+    pub path: PathBuf,
+}
+
+pub fn runs_root(root: &Path) -> PathBuf {
+    root.join("artifacts").join("runs")
+}
+
+impl RunDir {
+    /// Creates a fresh, uniquely named run directory for `module`.
+    pub fn create(root: &Path, module: &str) -> std::io::Result<RunDir> {
+        let base = runs_root(root);
+        std::fs::create_dir_all(&base)?;
+        let stamp = jiff::Timestamp::now()
+            .strftime("%Y%m%dT%H%M%S%.3fZ")
+            .to_string();
+        for n in 0..1000 {
+            let id = if n == 0 {
+                format!("{stamp}-{module}")
+            } else {
+                format!("{stamp}-{module}-{n}")
+            };
+            let path = base.join(&id);
+            match std::fs::create_dir(&path) {
+                Ok(()) => {
+                    for sub in ["logs", "scripts", "outputs"] {
+                        std::fs::create_dir(path.join(sub))?;
+                    }
+                    return Ok(RunDir { id, path });
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
+                Err(e) => return Err(e),
+            }
+        }
+        Err(std::io::Error::other(
+            "could not find a free run directory name",
+        ))
+    }
+
+    pub fn log(&self, op: &str) -> PathBuf {
+        self.path.join("logs").join(format!("{op}.log"))
+    }
+
+    pub fn script(&self, op: &str, ext: &str) -> PathBuf {
+        self.path.join("scripts").join(format!("{op}.{ext}"))
+    }
+
+    pub fn state(&self) -> PathBuf {
+        self.path.join("state.json")
+    }
+
+    pub fn events(&self) -> PathBuf {
+        self.path.join("events.jsonl")
+    }
+
+    pub fn plan(&self) -> PathBuf {
+        self.path.join("plan.json")
+    }
+}
+
+/// Every run's state, newest first. Runs without a readable state are passed over.
+pub fn all_runs(root: &Path) -> Vec<(PathBuf, RunState)> {
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(runs_root(root))
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| p.is_dir())
+        .collect();
+    dirs.sort();
+    dirs.reverse();
+    dirs.into_iter()
+        .filter_map(|d| RunState::read(&d.join("state.json")).ok().map(|s| (d, s)))
+        .collect()
+}
+
+/// The newest run of `module` (by id), if any.
+pub fn latest_run(root: &Path, module: Option<&str>) -> Option<(PathBuf, RunState)> {
+    all_runs(root)
+        .into_iter()
+        .find(|(_, s)| module.is_none_or(|m| s.module == m))
+}
+
+/// Replaces `path` with `bytes` so a reader never sees a half-written file.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let tmp = dir.join(format!(".{name}.tmp"));
+    {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_data()?;
+    }
+    std::fs::rename(&tmp, path)
+}
