@@ -66,6 +66,8 @@ pub fn parse(text: &str, shown: &Path) -> Result<Node, Diagnostic> {
     budget.max_nodes = 200_000;
     options.budget = Some(budget);
     options.with_snippet = false;
+    // YAML 1.2: only `true`/`false` are booleans, so `on:` stays a key (as in GitHub workflows).
+    options.strict_booleans = true;
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let pos = e
             .location()

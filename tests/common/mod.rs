@@ -1,0 +1,155 @@
+//! A project in a temp dir, and the real `goldsmith` binary run on it.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+pub struct Project {
+    pub dir: tempfile::TempDir,
+}
+
+pub struct Run {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Project {
+    pub fn new() -> Project {
+        Project {
+            dir: tempfile::tempdir().expect("tempdir"),
+        }
+    }
+
+    pub fn root(&self) -> &Path {
+        self.dir.path()
+    }
+
+    /// Writes a file relative to the root, creating folders.
+    #[track_caller]
+    pub fn file(&self, rel: &str, text: &str) -> &Self {
+        let path = self.root().join(rel);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, text).expect("write");
+        self
+    }
+
+    /// A shell operation `capabilities/test/operations/<id>.yaml` with `extra` lines and a script.
+    #[track_caller]
+    pub fn shell_op(&self, id: &str, extra: &str, script: &str) -> &Self {
+        let script: String = script.lines().map(|l| format!("    {l}\n")).collect();
+        let extra: String = extra.lines().map(|l| format!("  {l}\n")).collect();
+        self.file(
+            &format!("capabilities/test/operations/{id}.yaml"),
+            &format!("operation:\n  id: {id}\n  kind: shell\n{extra}  script: |\n{script}"),
+        )
+    }
+
+    /// `modules/<id>/module.yaml` with the given entries (YAML list items, already indented by 4).
+    #[track_caller]
+    pub fn module(&self, id: &str, entries: &str) -> &Self {
+        self.file(
+            &format!("modules/{id}/module.yaml"),
+            &format!("module:\n  id: {id}\n  name: test module\n  operations:\n{entries}"),
+        )
+    }
+
+    pub fn command(&self, args: &[&str]) -> Command {
+        let mut cmd = Command::new(env!("CARGO_BIN_EXE_goldsmith"));
+        cmd.arg("--root").arg(self.root()).args(args);
+        cmd.env_remove("GITHUB_WORKSPACE");
+        cmd.env_remove("GITHUB_ACTIONS");
+        cmd
+    }
+
+    pub fn run(&self, args: &[&str]) -> Run {
+        self.run_env(args, &[])
+    }
+
+    pub fn run_env(&self, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let mut cmd = self.command(args);
+        for (k, v) in env {
+            cmd.env(k, v);
+        }
+        to_run(cmd.output().expect("goldsmith runs"))
+    }
+
+    /// The only run directory (panics when there is not exactly one).
+    pub fn run_dirs(&self) -> Vec<PathBuf> {
+        let mut dirs: Vec<PathBuf> = std::fs::read_dir(self.root().join("artifacts/runs"))
+            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .unwrap_or_default();
+        dirs.sort();
+        dirs
+    }
+
+    pub fn latest_run_dir(&self) -> PathBuf {
+        self.run_dirs().pop().expect("a run directory")
+    }
+
+    pub fn events(&self) -> Vec<serde_json::Value> {
+        let text =
+            std::fs::read_to_string(self.latest_run_dir().join("events.jsonl")).expect("events");
+        text.lines()
+            .map(|l| serde_json::from_str(l).expect("event json"))
+            .collect()
+    }
+
+    pub fn state(&self) -> serde_json::Value {
+        let text =
+            std::fs::read_to_string(self.latest_run_dir().join("state.json")).expect("state");
+        serde_json::from_str(&text).expect("state json")
+    }
+}
+
+pub fn to_run(out: Output) -> Run {
+    Run {
+        code: out.status.code().unwrap_or(-1),
+        stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
+        stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+}
+
+/// Events of one type for one op.
+pub fn events_of<'a>(
+    events: &'a [serde_json::Value],
+    kind: &str,
+    op: &str,
+) -> Vec<&'a serde_json::Value> {
+    events
+        .iter()
+        .filter(|e| e["type"] == kind && e["op"] == op)
+        .collect()
+}
+
+pub fn time_of(e: &serde_json::Value) -> jiff::Timestamp {
+    e["time"].as_str().expect("time").parse().expect("rfc3339")
+}
+
+/// Status of an op in state.json.
+pub fn op_status(state: &serde_json::Value, op: &str) -> String {
+    state["ops"]
+        .as_array()
+        .expect("ops")
+        .iter()
+        .find(|o| o["id"] == op)
+        .map(|o| o["status"].as_str().expect("status").to_string())
+        .expect("op in state")
+}
+
+/// Every file under `dir`, recursively.
+pub fn all_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).into_iter().flatten().flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
