@@ -116,6 +116,10 @@ impl Sources {
         self.texts.insert(file, text);
     }
 
+    pub fn text(&self, file: &Path) -> Option<&str> {
+        self.texts.get(file).map(String::as_str)
+    }
+
     pub fn line(&self, file: &Path, line: u32) -> Option<&str> {
         if line == 0 {
             return None;

@@ -5,6 +5,7 @@
 //! Data flows one way: `catalog` + `config` → `plan` → `run` → events →
 //! `report`. `record` holds the types the stages hand each other.
 
+pub mod azure;
 pub mod catalog;
 pub mod cli;
 pub mod config;

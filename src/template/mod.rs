@@ -7,6 +7,8 @@
 
 pub mod shell;
 
+use std::path::Path;
+
 use crate::catalog::operation::Text;
 use crate::catalog::yaml::Pos;
 use crate::diag::Sources;
@@ -60,51 +62,41 @@ pub fn scan(text: &str) -> (Vec<Placeholder>, Vec<Malformed>) {
     (found, bad)
 }
 
-/// The file position of byte `offset` inside `text`, which starts at `text.pos`.
+/// The file position of the `{{` at byte `offset` inside `text`.
 ///
-/// Block scalars (`|`, `>`) start on the line after their indicator; their
-/// content lines sit at the indentation of the file line.
-pub fn position(sources: &Sources, file: &std::path::Path, text: &Text, offset: usize) -> Pos {
-    let before = &text.value[..offset.min(text.value.len())];
-    let line_in_value = before.matches('\n').count() as u32;
-    let col_in_line = before.rsplit('\n').next().unwrap_or("").chars().count() as u32;
-    let indicator = sources
-        .line(file, text.pos.line)
-        .and_then(|l| l.chars().nth(text.pos.col.saturating_sub(1) as usize));
-    let len = text.value[offset.min(text.value.len())..]
+/// The value of a block scalar (`|`, `>`) has its indentation removed, a
+/// quoted one its quotes, a folded one its line breaks; so rather than undo
+/// those, this finds the same `{{` in the file: the n-th one from where the
+/// scalar starts. Falls back to the start of the scalar.
+pub fn position(sources: &Sources, file: &Path, text: &Text, offset: usize) -> Pos {
+    let offset = offset.min(text.value.len());
+    let len = text.value[offset..]
         .find("}}")
         .map_or(2, |e| e as u32 + 2);
-    match indicator {
-        Some('|') | Some('>') => {
-            let line = text.pos.line + 1 + line_in_value;
-            let indent = sources
-                .line(file, line)
-                .map_or(0, |l| l.chars().take_while(|c| *c == ' ').count() as u32);
-            Pos {
-                line,
-                col: indent + col_in_line + 1,
-                len,
-            }
-        }
-        Some(q @ ('"' | '\'')) if line_in_value == 0 => {
-            let _ = q;
-            Pos {
-                line: text.pos.line,
-                col: text.pos.col + 1 + col_in_line,
-                len,
-            }
-        }
-        _ if line_in_value == 0 => Pos {
-            line: text.pos.line,
-            col: text.pos.col + col_in_line,
-            len,
-        },
-        _ => Pos {
-            line: text.pos.line + line_in_value,
-            col: col_in_line + 1,
-            len,
-        },
+    let nth = text.value[..offset].matches("{{").count();
+    match find_in_source(sources, file, text.pos, nth) {
+        Some((line, col)) => Pos { line, col, len },
+        None => Pos { len, ..text.pos },
     }
+}
+
+/// Line and column of the `nth` `{{` (0-based) at or after `start` in `file`.
+fn find_in_source(sources: &Sources, file: &Path, start: Pos, nth: usize) -> Option<(u32, u32)> {
+    let source = sources.text(file)?;
+    let line_start = source
+        .split_inclusive('\n')
+        .take(start.line.checked_sub(1)? as usize)
+        .map(str::len)
+        .sum::<usize>();
+    let from = source[line_start..]
+        .char_indices()
+        .nth(start.col.saturating_sub(1) as usize)
+        .map_or(source.len(), |(i, _)| line_start + i);
+    let (at, _) = source[from..].match_indices("{{").nth(nth)?;
+    let before = &source[..from + at];
+    let line = before.matches('\n').count() as u32 + 1;
+    let col = before.rsplit('\n').next().unwrap_or("").chars().count() as u32 + 1;
+    Some((line, col))
 }
 
 #[cfg(test)]
@@ -131,5 +123,41 @@ mod tests {
         );
         assert_eq!(bad.len(), 2);
         assert_eq!(bad[0].message, "`{{bad name}}` is not a valid placeholder");
+    }
+
+    /// Parses `yaml` as `key: <scalar>` and returns the position of the `n`-th `{{` of the value.
+    fn pos_of_nth(yaml: &str, n: usize) -> (u32, u32) {
+        let file = Path::new("op.yaml");
+        let root = crate::catalog::source::parse(yaml, file).expect("yaml");
+        let crate::catalog::yaml::Value::Map(entries) = root.value else {
+            panic!("a mapping");
+        };
+        let node = &entries[0].1;
+        let crate::catalog::yaml::Value::Str(value) = &node.value else {
+            panic!("a string");
+        };
+        let text = Text {
+            value: value.clone(),
+            pos: node.pos,
+        };
+        let mut sources = Sources::default();
+        sources.insert(file.to_path_buf(), yaml.to_string());
+        let offset = value.match_indices("{{").nth(n).expect("placeholder").0;
+        let pos = position(&sources, file, &text, offset);
+        (pos.line, pos.col)
+    }
+
+    #[test]
+    fn positions_are_file_lines_and_columns() {
+        let block = "script: |\n  echo {{A}}\n    echo \"{{B}}\"\n";
+        assert_eq!(pos_of_nth(block, 0), (2, 8));
+        assert_eq!(pos_of_nth(block, 1), (3, 11));
+        let leading_blank = "script: |\n\n  x\n  {{A}}\n";
+        assert_eq!(pos_of_nth(leading_blank, 0), (4, 3));
+        let folded = "script: >\n  a\n  b {{A}}\n";
+        assert_eq!(pos_of_nth(folded, 0), (3, 5));
+        assert_eq!(pos_of_nth("script: \"x {{A}}\"\n", 0), (1, 12));
+        assert_eq!(pos_of_nth("script: x {{A}} {{B}}\n", 1), (1, 17));
+        assert_eq!(pos_of_nth("script: caf\u{e9} {{A}}\n", 0), (1, 14));
     }
 }

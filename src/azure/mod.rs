@@ -1,0 +1,7 @@
+//! Everything goldsmith knows about Azure: run-command invocation and output,
+//! the failure classifier, Windows Installer codes, and the simulated Azure.
+//!
+//! It plugs into the executor through a small interface (build the command,
+//! classify the result) and knows nothing about scheduling or reports.
+
+pub mod sim;
