@@ -4,4 +4,8 @@
 //! It plugs into the executor through a small interface (build the command,
 //! classify the result) and knows nothing about scheduling or reports.
 
+pub mod classify;
+pub mod msi;
+pub mod powershell;
+pub mod run_command;
 pub mod sim;

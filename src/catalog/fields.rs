@@ -18,6 +18,8 @@ pub struct Reader<'d> {
 pub struct Fields<'n> {
     pub pos: Pos,
     entries: &'n [(Key, Node)],
+    /// Keys reported as unknown, so a misspelt required field is not reported twice.
+    unknown: Vec<&'n str>,
 }
 
 impl<'n> Fields<'n> {
@@ -30,6 +32,11 @@ impl<'n> Fields<'n> {
 
     pub fn has(&self, name: &str) -> bool {
         self.get(name).is_some_and(|n| n.value != Value::Null)
+    }
+
+    /// Whether an unknown key looks like a misspelling of `name` (and was reported as one).
+    pub fn misspells(&self, name: &str) -> bool {
+        self.unknown.iter().any(|k| suggest(k, [name]).is_some())
     }
 }
 
@@ -77,6 +84,15 @@ impl<'d> Reader<'d> {
         );
     }
 
+    /// A string that would be the right value without its quotes.
+    fn quoted(&mut self, node: &Node, what: &str, expected: &str, text: &str) {
+        self.error_help(
+            node.pos,
+            format!("`{what}` must be {expected}, found the string \"{text}\""),
+            format!("remove the quotes: `{}: {}`", leaf(what), text.trim()),
+        );
+    }
+
     /// Checks that `node` is a mapping whose keys are all in `known` or `tolerated`.
     pub fn fields<'n>(
         &mut self,
@@ -89,6 +105,7 @@ impl<'d> Reader<'d> {
             self.wrong_type(node, what, "a mapping");
             return None;
         };
+        let mut unknown = Vec::new();
         for (i, (key, _)) in entries.iter().enumerate() {
             if let Some((first, _)) = entries[..i].iter().find(|(k, _)| k.name == key.name) {
                 self.error(
@@ -102,6 +119,7 @@ impl<'d> Reader<'d> {
             if known.contains(&key.name.as_str()) || tolerated.contains(&key.name.as_str()) {
                 continue;
             }
+            unknown.push(key.name.as_str());
             let message = format!("unknown field `{}` in `{what}`", key.name);
             match suggest(&key.name, known.iter().copied()) {
                 Some(help) => self.error_help(key.pos, message, help),
@@ -115,6 +133,7 @@ impl<'d> Reader<'d> {
         Some(Fields {
             pos: node.pos,
             entries,
+            unknown,
         })
     }
 
@@ -126,6 +145,8 @@ impl<'d> Reader<'d> {
     ) -> Option<&'n Node> {
         match fields.get(name) {
             Some(n) if n.value != Value::Null => Some(n),
+            // "unknown field `scirpt`… did you mean `script`?" already says it.
+            _ if fields.misspells(name) => None,
             _ => {
                 self.error(
                     fields.pos,
@@ -168,6 +189,10 @@ impl<'d> Reader<'d> {
     pub fn bool(&mut self, node: &Node, what: &str) -> Option<bool> {
         match &node.value {
             Value::Bool(b) => Some(*b),
+            Value::Str(s) if s.parse::<bool>().is_ok() => {
+                self.quoted(node, what, "`true` or `false`", s);
+                None
+            }
             _ => {
                 self.wrong_type(node, what, "`true` or `false`");
                 None
@@ -183,6 +208,10 @@ impl<'d> Reader<'d> {
                     node.pos,
                     format!("`{what}` must be a positive integer, found {i}"),
                 );
+                None
+            }
+            Value::Str(s) if s.trim().parse::<u32>().is_ok_and(|i| i >= 1) => {
+                self.quoted(node, what, "a positive integer", s);
                 None
             }
             _ => {
@@ -226,6 +255,9 @@ impl<'d> Reader<'d> {
                 Ok(Duration::from_secs_f64(*f))
             }
             Value::Float(f) => Err(format!("`{what}` must be greater than zero, found {f}")),
+            Value::Str(s) if s.trim_start().starts_with('-') => {
+                Err(format!("`{what}` must be greater than zero, found `{s}`"))
+            }
             Value::Str(s) => parse_duration(s).and_then(|d| {
                 if d.is_zero() {
                     Err(format!("`{what}` must be greater than zero, found `{s}`"))
@@ -250,6 +282,11 @@ impl<'d> Reader<'d> {
             }
         }
     }
+}
+
+/// `retry.attempts` → `attempts`: the key as written in the file.
+fn leaf(what: &str) -> &str {
+    what.rsplit('.').next().unwrap_or(what)
 }
 
 /// Parses `1h30m`, `90s`, `500ms`, `2d`; a bare number is seconds.

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use crate::catalog::fields::Reader;
 use crate::catalog::operation::{RetryPolicy, check_id, parse_locks, parse_retry};
-use crate::catalog::yaml::{Node, Pos};
+use crate::catalog::yaml::{Node, Pos, Value};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Module {
@@ -69,6 +69,7 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, folder: String) -> Option<Module> 
     let mut entries = Vec::new();
     let mut operations_pos = f.pos;
     match r.optional(&f, "operations") {
+        None if f.misspells("operations") => {}
         None => r.error_help(
             f.pos,
             "module has no operations",
@@ -104,9 +105,17 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, folder: String) -> Option<Module> 
     })
 }
 
+fn no_operation(r: &mut Reader<'_>, pos: Pos) {
+    r.error_help(
+        pos,
+        "module entry names no operation",
+        "add `id: <operation id>` to the entry",
+    );
+}
+
 fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
     // `- create-vnet` is shorthand for `- id: create-vnet`.
-    if let crate::catalog::yaml::Value::Str(id) = &item.value {
+    if let Value::Str(id) = &item.value {
         return Some(Entry {
             id: id.clone(),
             pos: item.pos,
@@ -118,8 +127,17 @@ fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
             locks: Vec::new(),
         });
     }
+    if item.value == Value::Null {
+        no_operation(r, item.pos);
+        return None;
+    }
     let f = r.fields(item, "operations[]", ENTRY_FIELDS, ENTRY_TOLERATED)?;
-    let id_node = r.required(&f, "id", "module entry")?;
+    let Some(id_node) = r.optional(&f, "id") else {
+        if !f.misspells("id") {
+            no_operation(r, f.pos);
+        }
+        return None;
+    };
     let id = r.string(id_node, "id")?;
     let parallel_group = r
         .optional(&f, "parallel_group")

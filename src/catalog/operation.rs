@@ -612,7 +612,7 @@ fn check_kind_fields(
 ) {
     match kind {
         Kind::Shell => {
-            if script.is_none() {
+            if script.is_none() && !f.misspells("script") {
                 r.error_help(
                     f.pos,
                     "shell operation has no script",

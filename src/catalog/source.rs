@@ -68,6 +68,8 @@ pub fn parse(text: &str, shown: &Path) -> Result<Node, Diagnostic> {
     options.with_snippet = false;
     // YAML 1.2: only `true`/`false` are booleans, so `on:` stays a key (as in GitHub workflows).
     options.strict_booleans = true;
+    // Duplicate keys reach `Reader::fields`, which names the field and both lines.
+    options.duplicate_keys = serde_saphyr::DuplicateKeyPolicy::PassThrough;
     serde_saphyr::from_str_with_options::<Node>(text, options).map_err(|e| {
         let pos = e
             .location()
@@ -81,13 +83,87 @@ pub fn parse(text: &str, shown: &Path) -> Result<Node, Diagnostic> {
                 col: 1,
                 len: 0,
             });
-        Diagnostic::error(shown, pos, format!("invalid YAML: {}", yaml_message(&e)))
+        let (message, help) = explain(e.without_snippet());
+        let d = Diagnostic::error(shown, pos, message);
+        match help {
+            Some(help) => d.with_help(help),
+            None => d,
+        }
     })
 }
 
+/// The parser's error as a message for people, and what to do about it when we know.
+fn explain(e: &serde_saphyr::Error) -> (String, Option<String>) {
+    use serde_saphyr::budget::BudgetBreach;
+    let nested = (
+        "YAML is nested too deeply".to_string(),
+        Some(format!(
+            "catalog files need at most {MAX_DEPTH} levels; look for unclosed `[` or `{{`"
+        )),
+    );
+    match e {
+        serde_saphyr::Error::Budget { breach, .. } => match breach {
+            BudgetBreach::Depth { .. } => nested,
+            BudgetBreach::Aliases { .. } | BudgetBreach::AliasAnchorRatio { .. } => (
+                "YAML uses too many aliases (`*name`)".into(),
+                Some("write the values out instead of repeating aliases".into()),
+            ),
+            _ => (
+                "YAML has too many nodes for a catalog file".into(),
+                Some("split the file up".into()),
+            ),
+        },
+        serde_saphyr::Error::MultipleDocuments { .. } => (
+            "file holds more than one YAML document".into(),
+            Some("keep one document per file: remove the second `---` and what follows, or move it to its own file".into()),
+        ),
+        _ => {
+            let message = parser_message(e);
+            if message == "recursion limit exceeded" {
+                return nested;
+            }
+            let help = syntax_help(&message).map(str::to_string);
+            (format!("invalid YAML: {message}"), help)
+        }
+    }
+}
+
+/// What to do about the parser's syntax errors people make most.
+fn syntax_help(message: &str) -> Option<&'static str> {
+    const HELP: &[(&str, &str)] = &[
+        (
+            "unclosed bracket",
+            "close the bracket, or quote the value if the bracket is part of the text",
+        ),
+        (
+            "unclosed quote",
+            "close the quote; for text over several lines use a block scalar (`key: |`)",
+        ),
+        (
+            "tabs",
+            "indent with spaces; YAML does not allow tabs for indentation",
+        ),
+        (
+            "mapping values are not allowed",
+            "quote a value that contains `: `, or check the indentation of this line",
+        ),
+        (
+            "did not find expected",
+            "check the indentation: keys of one mapping, and items of one list, start in the same column",
+        ),
+        (
+            "simple key expected",
+            "check the indentation: keys of one mapping, and items of one list, start in the same column",
+        ),
+    ];
+    HELP.iter()
+        .find(|(needle, _)| message.contains(needle))
+        .map(|(_, help)| *help)
+}
+
 /// The parser's message without its own location suffix (we print ours in front).
-fn yaml_message(e: &serde_saphyr::Error) -> String {
-    let text = e.without_snippet().to_string();
+fn parser_message(e: &serde_saphyr::Error) -> String {
+    let text = e.to_string();
     let first = text.lines().next().unwrap_or("").trim();
     let cut = first.find(" at line ").map_or(first, |i| &first[..i]);
     cut.trim_end_matches('.').to_string()

@@ -95,7 +95,7 @@ pub fn build(
                 ),
                 None => {
                     let help = suggest(dep, resolved[..i].iter().map(|(e, _)| e.id.as_str()))
-                        .unwrap_or_else(|| "`depends_on` names earlier entries of this module".into());
+                        .unwrap_or_else(|| earlier_entries_help(&resolved[..i]));
                     diags.push(Diagnostic::error(file, *pos, format!("`{}` depends on `{dep}`, which is not an entry of this module", entry.id)).with_help(help));
                 }
             }
@@ -243,16 +243,14 @@ fn stages(
                 Diagnostic::error(
                     file,
                     pos,
-                    format!("parallel_group {g} appears again after a different stage (first used on line {line}, stage {stage})"),
+                    format!("`parallel_group: {g}` appears again after a different stage (first used on line {line}, stage {stage})"),
                 )
                 .with_help("entries of one parallel group must be listed together; goldsmith never reorders entries"),
             );
         }
         let number = stages.len() + 1;
-        if let Some(g) = group {
-            group_first_line
-                .entry(g)
-                .or_insert((number, entry.pos.line));
+        if let Some((g, pos)) = entry.parallel_group {
+            group_first_line.entry(g).or_insert((number, pos.line));
         }
         stages.push(Stage {
             number,
@@ -261,6 +259,26 @@ fn stages(
         });
     }
     stages
+}
+
+/// What `depends_on` may name at this point of the module.
+fn earlier_entries_help(earlier: &[(&crate::catalog::Entry, &Operation)]) -> String {
+    if earlier.is_empty() {
+        return "`depends_on` names earlier entries of this module, and this is the first one; remove `depends_on`".into();
+    }
+    const SHOWN: usize = 8;
+    let mut names: Vec<String> = earlier
+        .iter()
+        .take(SHOWN)
+        .map(|(e, _)| format!("`{}`", e.id))
+        .collect();
+    if earlier.len() > SHOWN {
+        names.push(format!("and {} more", earlier.len() - SHOWN));
+    }
+    format!(
+        "`depends_on` names earlier entries of this module: {}",
+        names.join(", ")
+    )
 }
 
 fn undefined_placeholder(

@@ -43,6 +43,25 @@ pub struct AttemptOutcome {
     /// Findings that do not fail the attempt (stderr output, reboot required).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub warnings: Vec<String>,
+    /// Installer results the script reported (`##goldsmith-msi:<name>:<code>`).
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub installs: Vec<InstallResult>,
+    /// An install needs a restart to finish (3010).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub reboot_required: bool,
+    /// An install restarted the VM (1641).
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub reboot_started: bool,
+}
+
+/// One Windows Installer result reported by a script.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallResult {
+    pub name: String,
+    pub code: i64,
+    /// Windows Installer's name for the code (`ERROR_SUCCESS_REBOOT_REQUIRED`).
+    pub meaning: String,
+    pub ok: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -37,6 +37,9 @@ pub struct ProcessSpec {
     pub cwd: PathBuf,
     pub timeout: Duration,
     pub grace: Duration,
+    /// Keep stdout and stderr apart in memory (for a program whose output is
+    /// data, like az's JSON) instead of streaming both to the log.
+    pub capture: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -52,13 +55,58 @@ pub enum Exit {
 #[derive(Clone, Debug)]
 pub struct ProcessResult {
     pub exit: Exit,
+    /// With `capture`: what the process wrote, each capped at `CAPTURE_LIMIT`.
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
     /// A process of the group still held the output pipe after the script exited.
     pub leaked: bool,
     pub duration: Duration,
 }
 
-/// How long the group may keep the pipe open after the script exits.
+/// How long the group may keep a pipe open after the script exits.
 const LEAK_TIMEOUT: Duration = Duration::from_millis(200);
+/// Captured output beyond this is dropped from the front: the end matters most.
+const CAPTURE_LIMIT: usize = 8 * 1024 * 1024;
+
+/// One pipe from the child and where its bytes go.
+struct Stream {
+    pipe: tokio::net::unix::pipe::Receiver,
+    open: bool,
+    /// `None`: the op log; `Some`: a capture buffer.
+    buffer: Option<Vec<u8>>,
+}
+
+impl Stream {
+    fn take(&mut self, bytes: &[u8], log: &mut OpLog) {
+        match &mut self.buffer {
+            None => log.write(bytes),
+            Some(buf) => {
+                buf.extend_from_slice(bytes);
+                if buf.len() > CAPTURE_LIMIT {
+                    let excess = buf.len() - CAPTURE_LIMIT;
+                    buf.drain(..excess);
+                }
+            }
+        }
+    }
+}
+
+/// Reads the next chunk of a stream, or waits forever when there is none.
+async fn next_chunk(stream: &mut Option<Stream>, buf: &mut [u8]) -> std::io::Result<usize> {
+    match stream {
+        Some(s) if s.open => s.pipe.read(buf).await,
+        _ => std::future::pending().await,
+    }
+}
+
+fn on_chunk(stream: &mut Option<Stream>, n: std::io::Result<usize>, buf: &[u8], log: &mut OpLog) {
+    if let Some(s) = stream {
+        match n {
+            Ok(0) | Err(_) => s.open = false,
+            Ok(n) => s.take(&buf[..n], log),
+        }
+    }
+}
 
 pub async fn run(
     spec: &ProcessSpec,
@@ -66,20 +114,23 @@ pub async fn run(
     mut stop: watch::Receiver<Stop>,
 ) -> ProcessResult {
     let started = Instant::now();
-    let spawned = spawn(spec);
-    let (mut child, mut pipe) = match spawned {
+    let (mut child, streams) = match spawn(spec) {
         Ok(x) => x,
         Err(e) => {
             return ProcessResult {
                 exit: Exit::SpawnFailed(format!("cannot start {}: {e}", spec.program.display())),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
                 leaked: false,
                 duration: started.elapsed(),
             };
         }
     };
     let pgid = child.id().map(|p| p as i32);
+    let mut streams = streams.into_iter();
+    let (mut out, mut err) = (streams.next(), streams.next());
     let mut buf = vec![0u8; 64 * 1024];
-    let mut pipe_open = true;
+    let mut buf2 = vec![0u8; 64 * 1024];
     let deadline = tokio::time::Instant::now() + spec.timeout;
     let mut terminated_for: Option<Exit> = None;
     let mut kill_at: Option<tokio::time::Instant> = None;
@@ -99,10 +150,8 @@ pub async fn run(
         };
         tokio::select! {
             status = child.wait() => break status,
-            n = pipe.read(&mut buf), if pipe_open => match n {
-                Ok(0) | Err(_) => pipe_open = false,
-                Ok(n) => log.write(&buf[..n]),
-            },
+            n = next_chunk(&mut out, &mut buf) => on_chunk(&mut out, n, &buf, log),
+            n = next_chunk(&mut err, &mut buf2) => on_chunk(&mut err, n, &buf2, log),
             _ = tokio::time::sleep_until(deadline), if terminated_for.is_none() => {
                 terminated_for = Some(Exit::TimedOut);
                 log.note(&format!("timed out after {}: sending SIGTERM to the process group", crate::catalog::fields::format_duration(spec.timeout)));
@@ -138,35 +187,20 @@ pub async fn run(
         }
     };
 
-    // The script has exited; its output may still be in the pipe, or a
-    // background process of the group may hold the pipe open.
-    let mut leaked = false;
-    if pipe_open {
-        let drain = async {
-            loop {
-                match pipe.read(&mut buf).await {
-                    Ok(0) | Err(_) => break,
-                    Ok(n) => log.write(&buf[..n]),
-                }
-            }
-        };
-        if tokio::time::timeout(LEAK_TIMEOUT, drain).await.is_err() {
-            leaked = true;
-        }
-    }
+    // The script has exited; its output may still be in the pipes, or a
+    // background process of the group may hold a pipe open.
+    let leaked = tokio::time::timeout(LEAK_TIMEOUT, drain([&mut out, &mut err], &mut buf, log))
+        .await
+        .is_err();
     // Whatever is left of the group goes, leaked or not.
     signal_group(pgid, libc::SIGKILL);
     if leaked {
         log.note("a background process of the script still held its output after it exited; killed the process group");
-        // Read what the killed processes left in the pipe, without waiting on holders outside the group.
-        let _ = tokio::time::timeout(Duration::from_millis(500), async {
-            while let Ok(n) = pipe.read(&mut buf).await {
-                if n == 0 {
-                    break;
-                }
-                log.write(&buf[..n]);
-            }
-        })
+        // Read what the killed processes left, without waiting on holders outside the group.
+        let _ = tokio::time::timeout(
+            Duration::from_millis(500),
+            drain([&mut out, &mut err], &mut buf, log),
+        )
         .await;
     }
     log.finish();
@@ -180,34 +214,62 @@ pub async fn run(
         },
         (None, Err(e)) => Exit::SpawnFailed(format!("lost track of the script: {e}")),
     };
+    let captured = |s: Option<Stream>| s.and_then(|s| s.buffer).unwrap_or_default();
     ProcessResult {
         exit,
+        stdout: captured(out),
+        stderr: captured(err),
         leaked,
         duration: started.elapsed(),
     }
 }
 
-fn spawn(
-    spec: &ProcessSpec,
-) -> std::io::Result<(tokio::process::Child, tokio::net::unix::pipe::Receiver)> {
-    // std's pipe, not tokio's: both ends are created O_CLOEXEC atomically, and
-    // the child gets a blocking write end as programs expect.
-    let (reader, writer) = std::io::pipe()?;
+async fn drain(streams: [&mut Option<Stream>; 2], buf: &mut [u8], log: &mut OpLog) {
+    for stream in streams.into_iter().flatten() {
+        while stream.open {
+            match stream.pipe.read(buf).await {
+                Ok(0) | Err(_) => stream.open = false,
+                Ok(n) => stream.take(&buf[..n], log),
+            }
+        }
+    }
+}
+
+fn spawn(spec: &ProcessSpec) -> std::io::Result<(tokio::process::Child, Vec<Stream>)> {
+    // std's pipes, not tokio's: both ends are created O_CLOEXEC atomically, and
+    // the child gets blocking write ends as programs expect.
+    let (out_reader, out_writer) = std::io::pipe()?;
     let mut cmd = std::process::Command::new(&spec.program);
     cmd.args(&spec.args)
         .current_dir(&spec.cwd)
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
-        .stdout(writer.try_clone()?)
-        .stderr(writer)
         .process_group(0);
+    let mut readers = vec![out_reader];
+    if spec.capture {
+        let (err_reader, err_writer) = std::io::pipe()?;
+        cmd.stdout(out_writer).stderr(err_writer);
+        readers.push(err_reader);
+    } else {
+        // One pipe for both: the log keeps the order the script wrote in.
+        cmd.stdout(out_writer.try_clone()?).stderr(out_writer);
+    }
     let mut cmd = tokio::process::Command::from(cmd);
     let child = cmd.spawn()?;
-    // Dropping the command closes our copies of the write end, so EOF means
-    // every process holding it has gone.
+    // Dropping the command closes our copies of the write ends, so EOF means
+    // every process holding them has gone.
     drop(cmd);
-    let pipe = tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(reader))?;
-    Ok((child, pipe))
+    let streams = readers
+        .into_iter()
+        .map(|r| {
+            Ok(Stream {
+                pipe: tokio::net::unix::pipe::Receiver::from_owned_fd(OwnedFd::from(r))?,
+                open: true,
+                buffer: spec.capture.then(Vec::new),
+            })
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    Ok((child, streams))
 }
 
 fn begin_terminate(pgid: Option<i32>, grace: Duration) -> tokio::time::Instant {

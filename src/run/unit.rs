@@ -123,6 +123,8 @@ pub async fn run(
             Ok(spec) => process::run(&spec, &mut log, stop.clone()).await,
             Err(e) => process::ProcessResult {
                 exit: Exit::SpawnFailed(e),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
                 leaked: false,
                 duration: Duration::ZERO,
             },
@@ -188,6 +190,8 @@ pub async fn run(
             Ok(spec) => process::run(&spec, &mut log, stop.clone()).await,
             Err(e) => process::ProcessResult {
                 exit: Exit::SpawnFailed(e),
+                stdout: Vec::new(),
+                stderr: Vec::new(),
                 leaked: false,
                 duration: Duration::ZERO,
             },
@@ -304,6 +308,7 @@ fn bash_spec(
         cwd: ctx.cwd.clone(),
         timeout,
         grace: ctx.grace,
+        capture: false,
     })
 }
 
@@ -345,6 +350,9 @@ pub fn classify(result: &process::ProcessResult) -> AttemptOutcome {
         message,
         leaked: result.leaked,
         warnings,
+        installs: Vec::new(),
+        reboot_required: false,
+        reboot_started: false,
     }
 }
 

@@ -70,9 +70,7 @@ pub fn scan(text: &str) -> (Vec<Placeholder>, Vec<Malformed>) {
 /// scalar starts. Falls back to the start of the scalar.
 pub fn position(sources: &Sources, file: &Path, text: &Text, offset: usize) -> Pos {
     let offset = offset.min(text.value.len());
-    let len = text.value[offset..]
-        .find("}}")
-        .map_or(2, |e| e as u32 + 2);
+    let len = text.value[offset..].find("}}").map_or(2, |e| e as u32 + 2);
     let nth = text.value[..offset].matches("{{").count();
     match find_in_source(sources, file, text.pos, nth) {
         Some((line, col)) => Pos { line, col, len },
