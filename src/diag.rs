@@ -18,6 +18,8 @@ pub enum Severity {
     Error,
     /// Suspicious but runnable.
     Warning,
+    /// Something goldsmith decided for the user and says so (an inferred lock).
+    Note,
 }
 
 impl fmt::Display for Severity {
@@ -25,6 +27,7 @@ impl fmt::Display for Severity {
         f.write_str(match self {
             Severity::Error => "error",
             Severity::Warning => "warning",
+            Severity::Note => "note",
         })
     }
 }
@@ -60,6 +63,13 @@ impl Diagnostic {
         }
     }
 
+    pub fn note(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
+        Diagnostic {
+            severity: Severity::Note,
+            ..Diagnostic::error(file, pos, message)
+        }
+    }
+
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
@@ -84,10 +94,15 @@ impl Diagnostic {
         if let Some(line_text) = sources.line(&self.file, self.pos.line) {
             let number = self.pos.line.to_string();
             let gutter = " ".repeat(number.len());
-            let line_text = line_text.replace('\t', "    ");
+            // Columns count the file's characters; tabs are shown as four spaces.
             let col = self.pos.col.max(1) as usize;
-            let prefix: String = line_text.chars().take(col - 1).collect();
+            let prefix = line_text
+                .chars()
+                .take(col - 1)
+                .collect::<String>()
+                .replace('\t', "    ");
             let rest = line_text.chars().count().saturating_sub(col - 1);
+            let line_text = line_text.replace('\t', "    ");
             let width = (self.pos.len as usize).clamp(1, rest.max(1));
             let _ = writeln!(out, "{gutter} |");
             let _ = writeln!(out, "{number} | {line_text}");
@@ -151,7 +166,19 @@ impl Diagnostics {
     }
 
     pub fn warning_count(&self) -> usize {
-        self.items.len() - self.error_count()
+        self.items
+            .iter()
+            .filter(|d| d.severity == Severity::Warning)
+            .count()
+    }
+
+    /// `--strict`: every warning becomes an error.
+    pub fn make_warnings_errors(&mut self) {
+        for d in &mut self.items {
+            if d.severity == Severity::Warning {
+                d.severity = Severity::Error;
+            }
+        }
     }
 
     /// Sorted by file, then position, so output is stable across runs.
@@ -173,4 +200,25 @@ pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) ->
         .filter(|(d, c)| *d <= 3 && *d < c.len().max(2))
         .min_by_key(|(d, _)| *d)
         .map(|(_, c)| format!("did you mean `{c}`?"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caret_sits_under_the_column_after_tabs() {
+        let mut sources = Sources::default();
+        sources.insert("f.yaml".into(), "k: |\n\techo {{X}}\n".into());
+        let pos = Pos {
+            line: 2,
+            col: 7,
+            len: 5,
+        };
+        let text = Diagnostic::error(Path::new("f.yaml"), pos, "m").render(&sources);
+        assert_eq!(
+            text,
+            "f.yaml:2:7: error: m\n  |\n2 |     echo {{X}}\n  |          ^^^^^\n"
+        );
+    }
 }

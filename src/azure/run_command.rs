@@ -184,18 +184,7 @@ pub struct Invocation<'a> {
 
 /// Decides one attempt from what az printed. Returns the outcome and, on success, the VM's streams.
 pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
-    let mut outcome = AttemptOutcome {
-        passed: false,
-        exit_code: None,
-        signal: None,
-        failure_class: None,
-        message: String::new(),
-        leaked: false,
-        warnings: Vec::new(),
-        installs: Vec::new(),
-        reboot_required: false,
-        reboot_started: false,
-    };
+    let mut outcome = AttemptOutcome::new(false, "");
     if inv.az_exit != 0 {
         outcome.failure_class = Some(classify::classify(inv.az_exit, inv.az_stderr));
         outcome.message = format!(

@@ -84,9 +84,10 @@ impl Catalog {
             return;
         };
         let mut r = Reader::new(&shown, diags);
-        let Some(op) = operation::parse(&mut r, &node, &shown) else {
+        let Some(mut op) = operation::parse(&mut r, &node, &shown) else {
             return;
         };
+        self.read_powershell_file(&mut op, diags);
         if let Some(first) = self.operation(&op.id) {
             let message = format!(
                 "operation id `{}` is already defined in {}:{}",
@@ -101,6 +102,31 @@ impl Catalog {
         }
         self.by_id.insert(op.id.clone(), self.operations.len());
         self.operations.push(op);
+    }
+
+    /// Reads `powershell: {file}` (relative to the operation file) into the operation.
+    fn read_powershell_file(&mut self, op: &mut Operation, diags: &mut Diagnostics) {
+        let Some(operation::PowerShellSource::File { path, pos, text }) = &mut op.powershell else {
+            return;
+        };
+        let shown = normalise(&op.file.parent().unwrap_or(Path::new("")).join(&*path));
+        let read = std::fs::read(self.root.join(&shown))
+            .map_err(|e| {
+                Diagnostic::error(
+                    &op.file,
+                    *pos,
+                    format!("cannot read PowerShell file {}: {e}", shown.display()),
+                )
+            })
+            .and_then(|bytes| source::decode(&bytes, &shown));
+        match read {
+            Ok(content) => {
+                text.value = content.clone();
+                self.sources.insert(shown.clone(), content);
+                *path = shown;
+            }
+            Err(d) => diags.push(d),
+        }
     }
 
     fn load_module(&mut self, path: &Path, folder: String, diags: &mut Diagnostics) {
@@ -123,6 +149,21 @@ impl Catalog {
         }
         self.modules.push(module);
     }
+}
+
+/// `a/b/../c` → `a/c`, without touching the file system.
+fn normalise(path: &Path) -> PathBuf {
+    let mut out = PathBuf::new();
+    for part in path.components() {
+        match part {
+            std::path::Component::ParentDir if out.file_name().is_some() => {
+                out.pop();
+            }
+            std::path::Component::CurDir => {}
+            other => out.push(other),
+        }
+    }
+    out
 }
 
 fn yaml_files_in(dir: &Path) -> Vec<PathBuf> {

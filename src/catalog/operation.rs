@@ -42,10 +42,12 @@ pub struct Text {
 #[derive(Clone, Debug, PartialEq)]
 pub enum PowerShellSource {
     Inline(Text),
-    /// Relative to the operation file.
+    /// `powershell: {file}`: the path relative to the project root, where
+    /// `file:` was written, and the script text (filled in by the catalog).
     File {
         path: PathBuf,
         pos: Pos,
+        text: Text,
     },
 }
 
@@ -74,6 +76,12 @@ pub struct RetryPolicy {
     #[serde(with = "crate::record::serde_secs")]
     pub max_delay: Duration,
     pub on: Vec<FailureClass>,
+    /// No new attempt starts once this much time has passed since the first.
+    #[serde(
+        with = "crate::record::serde_opt_secs",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub budget: Option<Duration>,
 }
 
 impl RetryPolicy {
@@ -83,6 +91,7 @@ impl RetryPolicy {
             delay: Duration::from_secs(5),
             max_delay: Duration::from_secs(300),
             on: Vec::new(),
+            budget: None,
         }
     }
 }
@@ -191,7 +200,12 @@ pub fn parse_text(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<Text> {
 }
 
 pub fn parse_retry(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<RetryPolicy> {
-    let f = r.fields(node, what, &["attempts", "delay", "max_delay", "on"], &[])?;
+    let f = r.fields(
+        node,
+        what,
+        &["attempts", "delay", "max_delay", "on", "budget"],
+        &[],
+    )?;
     let mut policy = RetryPolicy::none();
     policy.on = vec![FailureClass::ExitCode, FailureClass::Timeout];
     if let Some(n) = r.optional(&f, "attempts") {
@@ -202,6 +216,9 @@ pub fn parse_retry(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<RetryP
     }
     if let Some(n) = r.optional(&f, "max_delay") {
         policy.max_delay = r.duration(n, "retry.max_delay")?;
+    }
+    if let Some(n) = r.optional(&f, "budget") {
+        policy.budget = Some(r.duration(n, "retry.budget")?);
     }
     if policy.max_delay < policy.delay {
         r.error(f.pos, "`retry.max_delay` is shorter than `retry.delay`");
@@ -401,6 +418,14 @@ fn parse_powershell(r: &mut Reader<'_>, node: &Node) -> Option<PowerShellSource>
         }
         (Some(text), None) => Some(PowerShellSource::Inline(text)),
         (None, Some((path, pos))) => Some(PowerShellSource::File {
+            text: Text {
+                value: String::new(),
+                pos: Pos {
+                    line: 1,
+                    col: 1,
+                    len: 0,
+                },
+            },
             path: PathBuf::from(path),
             pos,
         }),

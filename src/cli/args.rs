@@ -59,6 +59,9 @@ pub enum Command {
     Validate {
         /// Modules to check (id or folder name); all when none are given
         modules: Vec<String>,
+        /// Treat warnings as errors
+        #[arg(long)]
+        strict: bool,
     },
     /// Show what a run would do: stages, operations, timeouts, locks, dependencies, estimate
     Plan {
@@ -114,6 +117,22 @@ pub struct RunFlags {
     /// How often to print what is still running
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub progress_interval: Duration,
+    /// Run against goldsmith's simulated Azure instead of a subscription (no login, nothing created)
+    #[arg(long, env = "GOLDSMITH_SIMULATE", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
+    pub simulate: bool,
+    /// Simulated seconds per real second (with --simulate); the engine's own waits scale with it
+    #[arg(long, default_value_t = 60.0, value_name = "F", requires = "simulate", value_parser = parse_speed)]
+    pub sim_speed: f64,
+    /// Faults to inject into the simulated Azure (with --simulate); see docs/simulator.md
+    #[arg(long, value_name = "FILE", requires = "simulate")]
+    pub sim_scenario: Option<PathBuf>,
+}
+
+fn parse_speed(s: &str) -> Result<f64, String> {
+    match s.parse::<f64>() {
+        Ok(f) if f.is_finite() && f > 0.0 && f <= 100_000.0 => Ok(f),
+        _ => Err("must be a number greater than 0 (and at most 100000)".into()),
+    }
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {

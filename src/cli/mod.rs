@@ -88,7 +88,7 @@ fn dispatch(args: Args) -> Result<i32, CliError> {
     let root = args.root();
     match &args.command {
         Command::List => project::list(&root, &args),
-        Command::Validate { modules } => project::validate(&root, &args, modules),
+        Command::Validate { modules, strict } => project::validate(&root, &args, modules, *strict),
         Command::Plan {
             module,
             json,

@@ -163,7 +163,12 @@ pub fn list(root: &Path, args: &Args) -> Result<i32, CliError> {
     })
 }
 
-pub fn validate(root: &Path, args: &Args, modules: &[String]) -> Result<i32, CliError> {
+pub fn validate(
+    root: &Path,
+    args: &Args,
+    modules: &[String],
+    strict: bool,
+) -> Result<i32, CliError> {
     let mut diags = Diagnostics::default();
     let project = load(root, args, &mut diags)?;
     let selected: Vec<&Module> = if modules.is_empty() {
@@ -199,6 +204,9 @@ pub fn validate(root: &Path, args: &Args, modules: &[String]) -> Result<i32, Cli
     }
     // Missing secrets are reported once per module; keep one.
     dedup(&mut diags);
+    if strict {
+        diags.make_warnings_errors();
+    }
     print_diagnostics(&project, &diags);
     let mut out = std::io::stdout().lock();
     if diags.has_errors() {

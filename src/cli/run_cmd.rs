@@ -137,8 +137,13 @@ fn execute(
     std::fs::write(dir.plan(), crate::plan::render::json(&plan))
         .with_context(|| format!("cannot write {}", dir.plan().display()))?;
     for op in &plan.ops {
-        if let Script::Bash(text) = &op.script {
-            std::fs::write(dir.script(&op.id, "sh"), text).context("cannot write scripts")?;
+        match &op.script {
+            Script::Bash(text) => {
+                std::fs::write(dir.script(&op.id, "sh"), text).context("cannot write scripts")?
+            }
+            Script::RunCommand(rc) => std::fs::write(dir.script(&op.id, "ps1"), &rc.shown)
+                .context("cannot write scripts")?,
+            Script::Unsupported => {}
         }
         if let Some(check) = &op.check {
             std::fs::write(dir.script(&op.id, "check.sh"), check)
@@ -179,13 +184,29 @@ fn execute(
         external,
         resumed_from,
     };
+    let run_dir = std::fs::canonicalize(&dir.path).unwrap_or(dir.path.clone());
+    let mut env = config.environment();
+    let mut time_scale = 1.0;
+    if flags.simulate {
+        let scenario = flags
+            .sim_scenario
+            .as_ref()
+            .map(|s| std::fs::canonicalize(s).unwrap_or(s.clone()));
+        env.extend(
+            crate::azure::sim::prepare(&run_dir, flags.sim_speed, scenario.as_deref())
+                .context("cannot prepare the simulated Azure")?,
+        );
+        time_scale = 1.0 / flags.sim_speed;
+    }
     let ctx = UnitContext {
         run_id: dir.id.clone(),
-        run_dir: std::fs::canonicalize(&dir.path).unwrap_or(dir.path.clone()),
+        run_dir,
         cwd: std::fs::canonicalize(&project.root).unwrap_or(project.root.clone()),
-        env: config.environment(),
+        env,
         grace: flags.kill_grace,
         redactor: redactor.clone(),
+        time_scale,
+        rebooting: Default::default(),
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -6,6 +6,7 @@
 
 mod planner;
 pub mod render;
+mod vm;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -112,7 +113,21 @@ pub struct ExternalRequirement {
 pub enum Script {
     /// A rendered bash script: placeholders are `${NAME}` references.
     Bash(String),
+    /// PowerShell sent to a VM with `az vm run-command invoke`.
+    RunCommand(RunCommandScript),
     /// Kinds whose runner has not been written yet; running one fails with this message.
     #[default]
     Unsupported,
+}
+
+#[derive(Clone, Debug)]
+pub struct RunCommandScript {
+    pub target: crate::azure::run_command::VmTarget,
+    /// The wrapped script as sent: it holds the values it uses, secrets included.
+    pub wrapped: String,
+    /// The same with secret values masked: what goes into the run directory.
+    pub shown: String,
+    /// `--parameters name=value`, resolved.
+    pub parameters: Vec<(String, String)>,
+    pub strict_stderr: bool,
 }

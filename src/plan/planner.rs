@@ -13,6 +13,7 @@ use crate::catalog::operation::{RetryPolicy, Text};
 use crate::catalog::{Catalog, Kind, Module, Operation};
 use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics, suggest};
+use crate::record::failure::FailureClass;
 use crate::template;
 
 #[derive(Clone, Copy, Debug)]
@@ -151,10 +152,16 @@ pub fn build(
             .chain(&entry.locks)
             .map(|(l, _)| LockName(l.clone()))
             .collect();
+        let (script, check) = check_operation(catalog, op, config, diags);
+        match (&script, op.kind) {
+            (Script::RunCommand(rc), _) => locks.push(super::vm::lock(&rc.target)),
+            (_, Kind::InstallApps) => locks
+                .extend(super::vm::target(op, config, catalog, diags).map(|t| super::vm::lock(&t))),
+            (_, Kind::Shell) => locks.extend(super::vm::inferred_lock(op, config, catalog, diags)),
+            _ => {}
+        }
         locks.sort();
         locks.dedup();
-
-        let (script, check) = check_operation(catalog, op, config, diags);
         let fingerprint = fingerprint(op, &script, check.as_deref(), config);
         ops.push(PlannedOp {
             id: op.id.clone(),
@@ -173,7 +180,7 @@ pub fn build(
                 .retry
                 .clone()
                 .or_else(|| op.retry.clone())
-                .unwrap_or_else(RetryPolicy::none),
+                .unwrap_or_else(|| default_retry(op.kind)),
             continue_on_error: entry.continue_on_error,
             depends_on,
             waits_for_stage,
@@ -190,7 +197,7 @@ pub fn build(
         return None;
     }
     let (estimated_duration, critical_path, ops_without_estimate) = estimate(&ops, &stages);
-    Some(Plan {
+    let plan = Plan {
         version: PLAN_VERSION,
         module: ModuleRef {
             id: module.id.clone(),
@@ -203,7 +210,31 @@ pub fn build(
         estimated_duration,
         critical_path,
         ops_without_estimate,
-    })
+    };
+    let entry_pos: Vec<_> = resolved.iter().map(|(e, _)| e.pos).collect();
+    super::vm::warn_shared_vms(&plan, file, &entry_pos, diags);
+    Some(plan)
+}
+
+/// Without a `retry` of their own, VM operations retry what is worth retrying:
+/// a busy run-command slot, an agent that is not ready, a busy installer,
+/// throttling (az itself already retried responses carrying Retry-After).
+fn default_retry(kind: Kind) -> RetryPolicy {
+    match kind {
+        Kind::Shell => RetryPolicy::none(),
+        Kind::RunCommand | Kind::InstallApps => RetryPolicy {
+            attempts: 1000,
+            delay: std::time::Duration::from_secs(15),
+            max_delay: std::time::Duration::from_secs(300),
+            on: vec![
+                FailureClass::RunCommandConflict,
+                FailureClass::AgentNotReady,
+                FailureClass::MsiBusy,
+                FailureClass::Throttled,
+            ],
+            budget: Some(std::time::Duration::from_secs(90 * 60)),
+        },
+    }
 }
 
 fn check_secrets(config: &Config, options: PlanOptions, diags: &mut Diagnostics) {
@@ -364,7 +395,9 @@ pub fn check_operation(
             .as_ref()
             .and_then(|t| render_bash(op, t, catalog, config, diags))
             .map_or(Script::Unsupported, Script::Bash),
-        Kind::RunCommand | Kind::InstallApps => {
+        Kind::RunCommand => super::vm::run_command(op, config, catalog, diags)
+            .map_or(Script::Unsupported, Script::RunCommand),
+        Kind::InstallApps => {
             let mut texts: Vec<&Text> = Vec::new();
             if let Some(t) = &op.target {
                 texts.extend([&t.vm, &t.resource_group]);
@@ -392,8 +425,16 @@ fn fingerprint(op: &Operation, script: &Script, check: Option<&str>, config: &Co
     let mut h = Sha256::new();
     h.update(op.kind.name());
     h.update([0]);
-    if let Script::Bash(s) = script {
-        h.update(s);
+    match script {
+        Script::Bash(s) => h.update(s),
+        Script::RunCommand(rc) => {
+            h.update(&rc.shown);
+            h.update(rc.target.lock_name());
+            for (k, v) in &rc.parameters {
+                h.update(format!("{k}={v}\0"));
+            }
+        }
+        Script::Unsupported => {}
     }
     h.update([0]);
     h.update(check.unwrap_or(""));

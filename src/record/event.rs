@@ -54,6 +54,23 @@ pub struct AttemptOutcome {
     pub reboot_started: bool,
 }
 
+impl AttemptOutcome {
+    pub fn new(passed: bool, message: impl Into<String>) -> Self {
+        AttemptOutcome {
+            passed,
+            exit_code: None,
+            signal: None,
+            failure_class: None,
+            message: message.into(),
+            leaked: false,
+            warnings: Vec::new(),
+            installs: Vec::new(),
+            reboot_required: false,
+            reboot_started: false,
+        }
+    }
+}
+
 /// One Windows Installer result reported by a script.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallResult {
@@ -93,6 +110,20 @@ pub enum Event {
         /// How long the operation was ready but waited for a lock another operation held.
         #[serde(with = "crate::record::serde_secs")]
         lock_wait: Duration,
+    },
+    /// The op is ready but another op holds (or is ahead in line for) one of its locks.
+    LockWait {
+        op: String,
+        lock: String,
+        /// The op it waits for.
+        holder: String,
+    },
+    /// The op holds the lock and starts.
+    LockAcquired {
+        op: String,
+        lock: String,
+        #[serde(with = "crate::record::serde_secs")]
+        waited: Duration,
     },
     OpCheckFinished {
         op: String,

@@ -148,6 +148,8 @@ impl RunState {
             Event::StageStarted { .. }
             | Event::StageFinished { .. }
             | Event::OpCheckFinished { .. }
+            | Event::LockWait { .. }
+            | Event::LockAcquired { .. }
             | Event::Progress { .. }
             | Event::RunCancelling { .. } => false,
         }

@@ -83,7 +83,13 @@ impl EventSink for Console {
                 };
                 self.line(&format!("  {:<COL$}{op}{wait}", "START"))
             }
-            Event::OpCheckFinished { .. } | Event::OpAttemptStarted { .. } => Ok(()),
+            Event::LockWait { op, lock, holder } => self.line(&format!(
+                "  {:<COL$}{op}: waiting for lock {lock} (held by {holder})",
+                "WAIT"
+            )),
+            Event::LockAcquired { .. }
+            | Event::OpCheckFinished { .. }
+            | Event::OpAttemptStarted { .. } => Ok(()),
             Event::OpAttemptFinished {
                 op,
                 attempt,

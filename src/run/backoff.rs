@@ -26,6 +26,7 @@ mod tests {
             delay: Duration::from_secs(15),
             max_delay: Duration::from_secs(300),
             on: vec![],
+            budget: None,
         };
         let secs: Vec<u64> = (1..=7).map(|a| delay(&p, a, 1.0).as_secs()).collect();
         assert_eq!(secs, [15, 30, 60, 120, 240, 300, 300]);

@@ -424,6 +424,13 @@ impl<'s> Executor<'s> {
         self.slots[i].status = OpStatus::Running;
         self.slots[i].started = Some(Instant::now());
         self.running += 1;
+        for lock in &op.locks {
+            self.emit(Event::LockAcquired {
+                op: op.id.clone(),
+                lock: lock.0.clone(),
+                waited: lock_wait,
+            });
+        }
         self.emit(Event::OpStarted {
             op: op.id.clone(),
             stage,

@@ -8,6 +8,7 @@ pub mod executor;
 mod oplog;
 pub mod process;
 pub mod unit;
+mod vm_attempt;
 
 pub use executor::{EventSink, ExecOptions, Executor, Preset, SinkError};
 pub use unit::UnitContext;

@@ -3,14 +3,18 @@
 //! A unit never decides what the user sees: it reports to the coordinator
 //! over a channel, and the coordinator turns that into events.
 
-use std::sync::Arc;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
 use super::backoff;
 use super::oplog::OpLog;
-use super::process::{self, Exit, ProcessSpec, Stop};
+use super::process::{self, Exit, ProcessResult, ProcessSpec, Stop};
+use super::vm_attempt;
+use crate::catalog::fields::format_duration;
 use crate::plan::{PlannedOp, Script};
 use crate::record::event::AttemptOutcome;
 use crate::record::failure::FailureClass;
@@ -54,11 +58,42 @@ pub enum UnitMsg {
 /// Everything a unit needs, shared by all units of a run.
 pub struct UnitContext {
     pub run_id: String,
-    pub run_dir: std::path::PathBuf,
-    pub cwd: std::path::PathBuf,
+    pub run_dir: PathBuf,
+    pub cwd: PathBuf,
     pub env: Vec<(String, String)>,
     pub grace: Duration,
     pub redactor: Redactor,
+    /// Multiplies every timeout and wait of the engine: 1 for real Azure,
+    /// 1/speed on the simulator, whose clock runs faster.
+    pub time_scale: f64,
+    /// VMs (by lock name) restarted by an installer (1641): the next
+    /// run-command on one first waits for its VM agent.
+    pub rebooting: Mutex<HashSet<String>>,
+}
+
+impl UnitContext {
+    pub fn scaled(&self, d: Duration) -> Duration {
+        d.mul_f64(self.time_scale)
+    }
+
+    pub fn script_path(&self, op: &str, ext: &str) -> PathBuf {
+        self.run_dir.join("scripts").join(format!("{op}.{ext}"))
+    }
+
+    /// The environment of every process of `op`.
+    pub fn env_for(&self, op: &str, attempt: u32) -> Vec<(String, String)> {
+        let mut env = self.env.clone();
+        env.extend([
+            ("GOLDSMITH_RUN_ID".to_string(), self.run_id.clone()),
+            (
+                "GOLDSMITH_RUN_DIR".to_string(),
+                self.run_dir.display().to_string(),
+            ),
+            ("GOLDSMITH_OP".to_string(), op.to_string()),
+            ("GOLDSMITH_ATTEMPT".to_string(), attempt.to_string()),
+        ]);
+        env
+    }
 }
 
 pub async fn run(
@@ -91,9 +126,9 @@ pub async fn run(
             }
         };
 
-    let Script::Bash(script) = &op.script else {
+    if let Script::Unsupported = &op.script {
         let reason = format!(
-            "`{}` operations cannot run yet in this version of goldsmith",
+            "`{}` operations cannot run in this version of goldsmith",
             op.kind.name()
         );
         log.note(&reason);
@@ -107,28 +142,12 @@ pub async fn run(
             Some(reason),
         ));
         return;
-    };
+    }
 
-    if let Some(check) = &op.check {
+    if op.check.is_some() {
         log.note("running the idempotency check");
-        let spec = bash_spec(
-            &ctx,
-            &op,
-            "check.sh",
-            check,
-            op.timeout.min(CHECK_TIMEOUT),
-            0,
-        );
-        let result = match spec {
-            Ok(spec) => process::run(&spec, &mut log, stop.clone()).await,
-            Err(e) => process::ProcessResult {
-                exit: Exit::SpawnFailed(e),
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-                leaked: false,
-                duration: Duration::ZERO,
-            },
-        };
+        let spec = bash_spec(&ctx, &op, "check.sh", op.timeout.min(CHECK_TIMEOUT), 0);
+        let result = process::run(&spec, &mut log, stop.clone()).await;
         let done = result.exit == Exit::Code(0);
         let _ = tx.send(UnitMsg::CheckFinished {
             op: index,
@@ -166,6 +185,7 @@ pub async fn run(
     }
 
     let max = op.retry.attempts.max(1);
+    let budget = op.retry.budget.map(|b| ctx.scaled(b));
     let mut last = None;
     let mut made = 0;
     for attempt in 1..=max {
@@ -183,20 +203,28 @@ pub async fn run(
         }
         let _ = tx.send(UnitMsg::AttemptStarted { op: index, attempt });
         log.note(&format!(
-            "attempt {attempt} of {max} started at {}",
+            "attempt {attempt} started at {}",
             jiff::Timestamp::now()
         ));
-        let result = match bash_spec(&ctx, &op, "sh", script, op.timeout, attempt) {
-            Ok(spec) => process::run(&spec, &mut log, stop.clone()).await,
-            Err(e) => process::ProcessResult {
-                exit: Exit::SpawnFailed(e),
-                stdout: Vec::new(),
-                stderr: Vec::new(),
-                leaked: false,
-                duration: Duration::ZERO,
-            },
+        let (outcome, duration, cancelled) = match &op.script {
+            Script::Bash(_) => {
+                let result = process::run(
+                    &bash_spec(&ctx, &op, "sh", ctx.scaled(op.timeout), attempt),
+                    &mut log,
+                    stop.clone(),
+                )
+                .await;
+                (
+                    classify(&result),
+                    result.duration,
+                    result.exit == Exit::Cancelled,
+                )
+            }
+            Script::RunCommand(rc) => {
+                vm_attempt::run(&ctx, &op, rc, attempt, &mut log, stop.clone()).await
+            }
+            Script::Unsupported => unreachable!("handled before the first attempt"),
         };
-        let outcome = classify(&result);
         log.note(&format!(
             "attempt {attempt} {}",
             if outcome.passed {
@@ -208,20 +236,25 @@ pub async fn run(
         if let Some(e) = log.error.take() {
             tracing::warn!("cannot write the log of {}: {e}", op.id);
         }
-        let cancelled = result.exit == Exit::Cancelled;
-        let retryable = !outcome.passed
-            && !cancelled
-            && attempt < max
-            && outcome
-                .failure_class
-                .is_some_and(|c| op.retry.on.contains(&c));
-        let retry_in =
-            retryable.then(|| backoff::delay(&op.retry, attempt, backoff::random_jitter()));
+        let class_listed = outcome
+            .failure_class
+            .is_some_and(|c| op.retry.on.contains(&c));
+        let mut retry_in = (!outcome.passed && !cancelled && attempt < max && class_listed)
+            .then(|| ctx.scaled(backoff::delay(&op.retry, attempt, backoff::random_jitter())));
+        if let (Some(delay), Some(budget)) = (retry_in, budget)
+            && started.elapsed() + delay > budget
+        {
+            log.note(&format!(
+                "not retrying: the retry budget of {} is used up",
+                format_duration(budget)
+            ));
+            retry_in = None;
+        }
         let _ = tx.send(UnitMsg::AttemptFinished {
             op: index,
             attempt,
             outcome: outcome.clone(),
-            duration: result.duration,
+            duration,
             retry_in,
         });
         if outcome.passed {
@@ -249,10 +282,7 @@ pub async fn run(
         }
         last = Some(outcome);
         let Some(delay) = retry_in else { break };
-        log.note(&format!(
-            "retrying in {}",
-            crate::catalog::fields::format_duration(delay)
-        ));
+        log.note(&format!("retrying in {}", format_duration(delay)));
         let mut stop_wait = stop.clone();
         tokio::select! {
             _ = tokio::time::sleep(delay) => {}
@@ -271,48 +301,32 @@ pub async fn run(
     ));
 }
 
-/// Writes the script file and describes how bash runs it.
+/// How bash runs the script file `scripts/<op>.<ext>` (written before the run starts).
 fn bash_spec(
     ctx: &UnitContext,
     op: &PlannedOp,
     ext: &str,
-    script: &str,
     timeout: Duration,
     attempt: u32,
-) -> Result<ProcessSpec, String> {
-    let path = ctx.run_dir.join("scripts").join(format!("{}.{ext}", op.id));
-    if !path.exists() {
-        std::fs::write(&path, script)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-    }
-    let mut env = ctx.env.clone();
-    env.extend([
-        ("GOLDSMITH_RUN_ID".to_string(), ctx.run_id.clone()),
-        (
-            "GOLDSMITH_RUN_DIR".to_string(),
-            ctx.run_dir.display().to_string(),
-        ),
-        ("GOLDSMITH_OP".to_string(), op.id.clone()),
-        ("GOLDSMITH_ATTEMPT".to_string(), attempt.to_string()),
-    ]);
-    Ok(ProcessSpec {
+) -> ProcessSpec {
+    ProcessSpec {
         program: "bash".into(),
         args: vec![
             "--noprofile".into(),
             "--norc".into(),
             "-euo".into(),
             "pipefail".into(),
-            path.into(),
+            ctx.script_path(&op.id, ext).into(),
         ],
-        env,
+        env: ctx.env_for(&op.id, attempt),
         cwd: ctx.cwd.clone(),
         timeout,
         grace: ctx.grace,
         capture: false,
-    })
+    }
 }
 
-fn describe(exit: &Exit) -> String {
+pub fn describe(exit: &Exit) -> String {
     match exit {
         Exit::Code(c) => format!("exit code {c}"),
         Exit::Signal(s) => format!("killed by signal {s} ({})", signal_name(*s)),
@@ -322,7 +336,8 @@ fn describe(exit: &Exit) -> String {
     }
 }
 
-pub fn classify(result: &process::ProcessResult) -> AttemptOutcome {
+/// The outcome of a process whose exit code is its result (a shell op).
+pub fn classify(result: &ProcessResult) -> AttemptOutcome {
     let (passed, exit_code, signal, failure_class) = match &result.exit {
         Exit::Code(0) => (true, Some(0), None, None),
         Exit::Code(c) => (false, Some(*c), None, Some(FailureClass::ExitCode)),
@@ -331,29 +346,21 @@ pub fn classify(result: &process::ProcessResult) -> AttemptOutcome {
         Exit::Cancelled => (false, None, None, None),
         Exit::SpawnFailed(_) => (false, None, None, Some(FailureClass::Spawn)),
     };
-    let mut message = describe(&result.exit);
-    if result.exit == Exit::TimedOut {
-        message = format!(
-            "timed out after {}",
-            crate::catalog::fields::format_duration(result.duration)
-        );
-    }
-    let mut warnings = Vec::new();
+    let message = match result.exit {
+        Exit::TimedOut => format!("timed out after {}", format_duration(result.duration)),
+        _ => describe(&result.exit),
+    };
+    let mut outcome = AttemptOutcome::new(passed, message);
+    outcome.exit_code = exit_code;
+    outcome.signal = signal;
+    outcome.failure_class = failure_class;
+    outcome.leaked = result.leaked;
     if result.leaked {
-        warnings.push("a background process outlived the script and was killed".to_string());
+        outcome
+            .warnings
+            .push("a background process outlived the script and was killed".to_string());
     }
-    AttemptOutcome {
-        passed,
-        exit_code,
-        signal,
-        failure_class,
-        message,
-        leaked: result.leaked,
-        warnings,
-        installs: Vec::new(),
-        reboot_required: false,
-        reboot_started: false,
-    }
+    outcome
 }
 
 pub fn signal_name(sig: i32) -> &'static str {

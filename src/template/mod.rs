@@ -97,6 +97,33 @@ fn find_in_source(sources: &Sources, file: &Path, start: Pos, nth: usize) -> Opt
     Some((line, col))
 }
 
+/// The file position of any byte `offset` inside `text` (a syntax error, say).
+///
+/// Exact for a whole file (`text.pos` at 1:1 of `file`) and for literal block
+/// scalars (`|`), whose lines are the file's lines less their indentation;
+/// otherwise the line is right and the column approximate.
+pub fn offset_position(sources: &Sources, file: &Path, text: &Text, offset: usize) -> Pos {
+    let offset = offset.min(text.value.len());
+    let before = &text.value[..offset];
+    let line_in_value = before.matches('\n').count() as u32;
+    let col_in_line = before.rsplit('\n').next().unwrap_or("").chars().count() as u32;
+    let first = sources.line(file, text.pos.line).unwrap_or("");
+    let indicator = first.chars().nth(text.pos.col.saturating_sub(1) as usize);
+    let (line, col) = if matches!(indicator, Some('|' | '>')) {
+        let line = text.pos.line + 1 + line_in_value;
+        let indent = sources
+            .line(file, line)
+            .map_or(0, |l| l.chars().take_while(|c| *c == ' ').count() as u32);
+        (line, indent + col_in_line + 1)
+    } else if line_in_value == 0 {
+        let quote = u32::from(matches!(indicator, Some('"' | '\'')));
+        (text.pos.line, text.pos.col + quote + col_in_line)
+    } else {
+        (text.pos.line + line_in_value, col_in_line + 1)
+    };
+    Pos { line, col, len: 1 }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,368 @@
+//! Planning operations that run inside a VM: the rendered, wrapped
+//! PowerShell, the VM each targets, and the per-VM lock that keeps two
+//! run-commands (or two MSI installs) off one VM at once.
+
+use std::path::{Path, PathBuf};
+
+use super::{LockName, Plan, RunCommandScript};
+use crate::azure::powershell;
+use crate::azure::run_command::VmTarget;
+use crate::catalog::operation::{PowerShellSource, Text};
+use crate::catalog::{Catalog, Operation};
+use crate::config::Config;
+use crate::diag::{Diagnostic, Diagnostics};
+use crate::redact::MASK;
+use crate::template;
+
+/// A templated field resolved to plain text (an argument, never code), or `None` with a diagnostic.
+fn resolve(
+    op: &Operation,
+    text: &Text,
+    what: &str,
+    config: &Config,
+    catalog: &Catalog,
+    diags: &mut Diagnostics,
+) -> Option<String> {
+    let (found, _) = template::scan(&text.value);
+    let mut out = String::new();
+    let mut last = 0;
+    for ph in &found {
+        out.push_str(&text.value[last..ph.start]);
+        if config.secrets.iter().any(|(n, _)| n == &ph.name) {
+            let pos = template::position(&catalog.sources, &op.file, text, ph.start);
+            diags.push(Diagnostic::error(&op.file, pos, format!("`{what}` may not use the secret `{}`", ph.name)).with_help("secrets may only appear inside scripts, where goldsmith can keep them out of logs"));
+            return None;
+        }
+        out.push_str(config.vars.get(&ph.name).map_or("", |v| v.value.as_str()));
+        last = ph.end;
+    }
+    out.push_str(&text.value[last..]);
+    Some(out)
+}
+
+/// The VM an operation targets, with config values filled in.
+pub fn target(
+    op: &Operation,
+    config: &Config,
+    catalog: &Catalog,
+    diags: &mut Diagnostics,
+) -> Option<VmTarget> {
+    let t = op.target.as_ref()?;
+    let vm = resolve(op, &t.vm, "target.vm", config, catalog, diags)?;
+    let resource_group = resolve(
+        op,
+        &t.resource_group,
+        "target.resource_group",
+        config,
+        catalog,
+        diags,
+    )?;
+    if vm.trim().is_empty() || resource_group.trim().is_empty() {
+        diags.push(
+            Diagnostic::error(
+                &op.file,
+                t.vm.pos,
+                "`target` resolves to an empty VM or resource group name",
+            )
+            .with_help("set the config values it uses"),
+        );
+        return None;
+    }
+    Some(VmTarget { resource_group, vm })
+}
+
+/// The script text of `powershell:` and the file its positions refer to.
+fn source(op: &Operation) -> Option<(PathBuf, &Text)> {
+    match op.powershell.as_ref()? {
+        PowerShellSource::Inline(t) => Some((op.file.clone(), t)),
+        PowerShellSource::File { path, text, .. } => Some((path.clone(), text)),
+    }
+}
+
+/// Renders, checks and wraps the PowerShell of a run-command operation.
+pub fn run_command(
+    op: &Operation,
+    config: &Config,
+    catalog: &Catalog,
+    diags: &mut Diagnostics,
+) -> Option<RunCommandScript> {
+    let (file, text) = source(op)?;
+    let (found, malformed) = template::scan(&text.value);
+    let mut ok = true;
+    for m in malformed {
+        let pos = template::position(&catalog.sources, &file, text, m.start);
+        diags.push(
+            Diagnostic::error(&file, pos, m.message)
+                .with_help("placeholders look like `{{NAME}}` with NAME in UPPER_SNAKE"),
+        );
+        ok = false;
+    }
+    for ph in found.iter().filter(|p| !config.is_defined(&p.name)) {
+        let pos = template::position(&catalog.sources, &file, text, ph.start);
+        let help = crate::diag::suggest(&ph.name, config.names())
+            .unwrap_or_else(|| "define it in config.yaml or list it under `secrets:`".into());
+        diags.push(
+            Diagnostic::error(
+                &file,
+                pos,
+                format!("undefined placeholder `{{{{{}}}}}`", ph.name),
+            )
+            .with_help(help),
+        );
+        ok = false;
+    }
+    let rendered = match powershell::render(&text.value, &found) {
+        Ok(r) => r,
+        Err(problems) => {
+            for p in problems {
+                let pos = if text.value[p.start..].starts_with("{{") {
+                    template::position(&catalog.sources, &file, text, p.start)
+                } else {
+                    template::offset_position(&catalog.sources, &file, text, p.start)
+                };
+                diags.push(Diagnostic::error(&file, pos, p.message).with_help(p.help));
+            }
+            return None;
+        }
+    };
+    let target = target(op, config, catalog, diags);
+    let mut parameters = Vec::new();
+    for (name, value) in &op.parameters {
+        parameters.push((
+            name.clone(),
+            resolve(
+                op,
+                value,
+                &format!("parameters.{name}"),
+                config,
+                catalog,
+                diags,
+            )?,
+        ));
+    }
+    if !ok {
+        return None;
+    }
+    let mut names: Vec<&str> = found.iter().map(|p| p.name.as_str()).collect();
+    names.sort();
+    names.dedup();
+    let value = |name: &str, mask: bool| -> String {
+        if let Some(v) = config.vars.get(name) {
+            return v.value.clone();
+        }
+        if mask {
+            MASK.to_string()
+        } else {
+            config.secret_values.get(name).cloned().unwrap_or_default()
+        }
+    };
+    let values: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.to_string(), value(n, false)))
+        .collect();
+    let masked: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.to_string(), value(n, true)))
+        .collect();
+    let wrapped = powershell::wrap(&op.id, &rendered, &values);
+    let shown = powershell::wrap(&op.id, &rendered, &masked);
+    match (wrapped, shown, target) {
+        (Ok(wrapped), Ok(shown), Some(target)) => Some(RunCommandScript {
+            target,
+            wrapped,
+            shown,
+            parameters,
+            strict_stderr: op.strict_stderr,
+        }),
+        (Err(e), _, _) => {
+            diags.push(
+                Diagnostic::error(&file, text.pos, e).with_help("indent the line or change it"),
+            );
+            None
+        }
+        _ => None,
+    }
+}
+
+pub fn lock(target: &VmTarget) -> LockName {
+    LockName(target.lock_name())
+}
+
+/// For bash-engine shell operations that call `az vm run-command invoke`
+/// themselves: the VM named by `--name`/`-n` and `--resource-group`/`-g`.
+/// Returns the lock and a note saying where it was inferred, or a warning
+/// when the VM could not be worked out.
+pub fn inferred_lock(
+    op: &Operation,
+    config: &Config,
+    catalog: &Catalog,
+    diags: &mut Diagnostics,
+) -> Option<LockName> {
+    let text = op.script.as_ref()?;
+    let joined = text.value.replace("\\\n", " ");
+    let at = joined.find("az vm run-command invoke")?;
+    let line_of_call = text.value[..text
+        .value
+        .find("az vm run-command invoke")
+        .unwrap_or(at)
+        .min(text.value.len())]
+        .matches('\n')
+        .count();
+    let call = joined[at..].lines().next().unwrap_or("");
+    let words = shell_words(call);
+    let arg = |long: &str, short: &str| {
+        words
+            .windows(2)
+            .find(|w| w[0] == long || w[0] == short)
+            .map(|w| w[1].clone())
+            .or_else(|| {
+                words
+                    .iter()
+                    .find_map(|w| w.strip_prefix(&format!("{long}=")).map(str::to_string))
+            })
+    };
+    let pos = template::offset_position(
+        &catalog.sources,
+        &op.file,
+        text,
+        text.value
+            .match_indices('\n')
+            .nth(line_of_call.saturating_sub(1))
+            .map_or(0, |(i, _)| if line_of_call == 0 { 0 } else { i + 1 }),
+    );
+    let resolved = (
+        arg("--resource-group", "-g").and_then(|v| expand(&v, config)),
+        arg("--name", "-n").and_then(|v| expand(&v, config)),
+    );
+    match resolved {
+        (Some(resource_group), Some(vm)) => {
+            let lock = lock(&VmTarget { resource_group, vm });
+            diags.push(Diagnostic::note(
+                &op.file,
+                pos,
+                format!(
+                    "`{}` calls `az vm run-command invoke`: holding lock `{}`",
+                    op.id, lock.0
+                ),
+            ));
+            Some(lock)
+        }
+        _ => {
+            diags.push(
+                Diagnostic::warning(&op.file, pos, format!("`{}` calls `az vm run-command invoke` on a VM goldsmith cannot work out, so it holds no VM lock", op.id))
+                    .with_help("use config placeholders for `--name` and `--resource-group`, or add `locks: [vm:<resource-group>/<vm>]`"),
+            );
+            None
+        }
+    }
+}
+
+/// A value as written in a script: `{{NAME}}`, `$NAME`, `${NAME}` (config names) or a literal.
+fn expand(word: &str, config: &Config) -> Option<String> {
+    let (found, _) = template::scan(word);
+    if let [ph] = found.as_slice() {
+        return config.vars.get(&ph.name).map(|v| v.value.clone());
+    }
+    if let Some(name) = word
+        .strip_prefix("${")
+        .and_then(|w| w.strip_suffix('}'))
+        .or_else(|| word.strip_prefix('$'))
+    {
+        return config.vars.get(name).map(|v| v.value.clone());
+    }
+    (!word.contains(['$', '`', '(', '{'])).then(|| word.to_string())
+}
+
+/// Splits a command line into words, removing quotes.
+fn shell_words(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut cur = String::new();
+    let mut quote: Option<char> = None;
+    let mut any = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => cur.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                any = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if any || !cur.is_empty() {
+                    words.push(std::mem::take(&mut cur));
+                }
+                any = false;
+            }
+            (None, ';' | '|' | '&') => break,
+            (None, c) => cur.push(c),
+        }
+    }
+    if any || !cur.is_empty() {
+        words.push(cur);
+    }
+    words
+}
+
+/// Warns at both entries when two operations of one parallel group run on one VM.
+pub fn warn_shared_vms(
+    plan: &Plan,
+    module_file: &Path,
+    entry_pos: &[crate::catalog::yaml::Pos],
+    diags: &mut Diagnostics,
+) {
+    for stage in &plan.stages {
+        let Some(group) = stage.parallel_group else {
+            continue;
+        };
+        for (n, &a) in stage.ops.iter().enumerate() {
+            for &b in &stage.ops[n + 1..] {
+                let (oa, ob) = (&plan.ops[a], &plan.ops[b]);
+                let Some(shared) = oa
+                    .locks
+                    .iter()
+                    .find(|l| l.0.starts_with("vm:") && ob.locks.contains(l))
+                else {
+                    continue;
+                };
+                let vm = shared.0.rsplit('/').next().unwrap_or(&shared.0);
+                let message = format!(
+                    "{} and {} both run on VM {vm} in parallel group {group}; goldsmith will run them one at a time. One install-apps operation downloads in parallel instead.",
+                    oa.id, ob.id
+                );
+                for i in [a, b] {
+                    diags.push(Diagnostic::warning(
+                        module_file,
+                        entry_pos[i],
+                        message.clone(),
+                    ));
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn words_of_an_az_call() {
+        assert_eq!(
+            shell_words(
+                r#"az vm run-command invoke -g "$RG" --name '{{VM}}' --scripts "a b"; echo x"#
+            ),
+            [
+                "az",
+                "vm",
+                "run-command",
+                "invoke",
+                "-g",
+                "$RG",
+                "--name",
+                "{{VM}}",
+                "--scripts",
+                "a b"
+            ]
+        );
+    }
+}

@@ -1,0 +1,212 @@
+//! One attempt of a run-command operation: wait for a restarted VM's agent
+//! if needed, send the wrapped script with `az vm run-command invoke`, and
+//! let `azure::run_command` decide what happened from az's output.
+
+use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::oplog::OpLog;
+use super::process::{self, Exit, ProcessSpec, Stop};
+use super::unit::{UnitContext, describe};
+use crate::azure::run_command::{self, Invocation, VmTarget};
+use crate::plan::{PlannedOp, RunCommandScript};
+use crate::record::event::AttemptOutcome;
+use crate::record::failure::FailureClass;
+
+/// How long a restarted VM's agent gets to come back.
+const AGENT_WAIT: Duration = Duration::from_secs(20 * 60);
+const AGENT_POLL: Duration = Duration::from_secs(15);
+
+/// Returns the outcome, how long the attempt took, and whether it was cancelled.
+pub async fn run(
+    ctx: &UnitContext,
+    op: &PlannedOp,
+    rc: &RunCommandScript,
+    attempt: u32,
+    log: &mut OpLog,
+    stop: watch::Receiver<Stop>,
+) -> (AttemptOutcome, Duration, bool) {
+    let started = Instant::now();
+    let lock = rc.target.lock_name();
+    let rebooting = ctx
+        .rebooting
+        .lock()
+        .map(|s| s.contains(&lock))
+        .unwrap_or(false);
+    if rebooting {
+        if let Err(outcome) = wait_for_agent(ctx, op, &rc.target, attempt, log, stop.clone()).await
+        {
+            return (outcome, started.elapsed(), false);
+        }
+        if let Ok(mut set) = ctx.rebooting.lock() {
+            set.remove(&lock);
+        }
+    }
+
+    // The script as sent holds the values it uses; with secrets among them it
+    // is written owner-only and removed after the attempt. `scripts/<op>.ps1`
+    // keeps the masked copy.
+    let shown_path = ctx.script_path(&op.id, "ps1");
+    let holds_secrets = rc.wrapped != rc.shown;
+    let send_path = if holds_secrets {
+        ctx.script_path(&format!(".{}.attempt{attempt}", op.id), "ps1")
+    } else {
+        shown_path.clone()
+    };
+    if holds_secrets && let Err(e) = write_private(&send_path, &rc.wrapped) {
+        let mut outcome =
+            AttemptOutcome::new(false, format!("cannot write {}: {e}", send_path.display()));
+        outcome.failure_class = Some(FailureClass::Spawn);
+        return (outcome, started.elapsed(), false);
+    }
+    let args = run_command::invoke_args(&rc.target, &send_path, &rc.parameters);
+    log.note(&format!(
+        "az vm run-command invoke --resource-group {} --name {} --command-id RunPowerShellScript --scripts @{}{}",
+        rc.target.resource_group,
+        rc.target.vm,
+        shown_path.strip_prefix(&ctx.run_dir).unwrap_or(&shown_path).display(),
+        if rc.parameters.is_empty() { String::new() } else { format!(" --parameters ({} values)", rc.parameters.len()) }
+    ));
+    let spec = ProcessSpec {
+        program: "az".into(),
+        args,
+        env: ctx.env_for(&op.id, attempt),
+        cwd: ctx.cwd.clone(),
+        timeout: ctx.scaled(op.timeout),
+        grace: ctx.grace,
+        capture: true,
+    };
+    let result = process::run(&spec, log, stop).await;
+    if holds_secrets {
+        let _ = std::fs::remove_file(&send_path);
+    }
+    let cancelled = result.exit == Exit::Cancelled;
+    let az_stdout = String::from_utf8_lossy(&result.stdout);
+    let az_stderr = String::from_utf8_lossy(&result.stderr);
+    let outcome = match &result.exit {
+        Exit::Code(code) => {
+            let (outcome, vm) = run_command::decide(&Invocation {
+                az_exit: *code,
+                az_stdout: &az_stdout,
+                az_stderr: &az_stderr,
+                strict_stderr: rc.strict_stderr,
+            });
+            keep_output(ctx, op, &az_stdout);
+            match vm {
+                Some(vm) => {
+                    log.note("stdout of the script (the last 4,096 bytes, as Azure returns them):");
+                    log.write(vm.stdout.as_bytes());
+                    if !vm.stderr.is_empty() {
+                        log.note("stderr of the script:");
+                        log.write(vm.stderr.as_bytes());
+                    }
+                }
+                None => {
+                    log.note(&format!("az exited with {code}; its stderr:"));
+                    log.write(az_stderr.as_bytes());
+                }
+            }
+            log.finish();
+            outcome
+        }
+        other => {
+            let mut outcome = super::unit::classify(&result);
+            if !az_stderr.is_empty() {
+                log.note("az's stderr:");
+                log.write(az_stderr.as_bytes());
+                log.finish();
+            }
+            outcome.message = format!("az {}", describe(other));
+            outcome
+        }
+    };
+    if outcome.reboot_started
+        && let Ok(mut set) = ctx.rebooting.lock()
+    {
+        set.insert(lock);
+    }
+    (outcome, result.duration, cancelled)
+}
+
+/// Polls the VM agent's status until it is `Ready`.
+async fn wait_for_agent(
+    ctx: &UnitContext,
+    op: &PlannedOp,
+    target: &VmTarget,
+    attempt: u32,
+    log: &mut OpLog,
+    stop: watch::Receiver<Stop>,
+) -> Result<(), AttemptOutcome> {
+    log.note(&format!(
+        "{} was restarted by an installer: waiting for its VM agent",
+        target.vm
+    ));
+    let deadline = Instant::now() + ctx.scaled(AGENT_WAIT);
+    loop {
+        let spec = ProcessSpec {
+            program: "az".into(),
+            args: [
+                "vm",
+                "get-instance-view",
+                "--resource-group",
+                &target.resource_group,
+                "--name",
+                &target.vm,
+                "--query",
+                "instanceView.vmAgent.statuses[0].displayStatus",
+                "--output",
+                "tsv",
+            ]
+            .iter()
+            .map(Into::into)
+            .collect(),
+            env: ctx.env_for(&op.id, attempt),
+            cwd: ctx.cwd.clone(),
+            timeout: ctx.scaled(Duration::from_secs(120)),
+            grace: ctx.grace,
+            capture: true,
+        };
+        let result = process::run(&spec, log, stop.clone()).await;
+        if result.exit == Exit::Code(0) && String::from_utf8_lossy(&result.stdout).trim() == "Ready"
+        {
+            log.note("the VM agent is ready");
+            return Ok(());
+        }
+        if result.exit == Exit::Cancelled || Instant::now() > deadline {
+            let mut outcome = AttemptOutcome::new(
+                false,
+                format!(
+                    "the VM agent of {} did not become ready after the restart",
+                    target.vm
+                ),
+            );
+            outcome.failure_class = Some(FailureClass::AgentNotReady);
+            return Err(outcome);
+        }
+        tokio::time::sleep(ctx.scaled(AGENT_POLL)).await;
+    }
+}
+
+fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .mode(0o600)
+        .open(path)?;
+    f.write_all(text.as_bytes())
+}
+
+/// `outputs/<op>.json`: what az printed, redacted.
+fn keep_output(ctx: &UnitContext, op: &PlannedOp, stdout: &str) {
+    if stdout.is_empty() {
+        return;
+    }
+    let path = ctx.run_dir.join("outputs").join(format!("{}.json", op.id));
+    if let Err(e) = std::fs::write(&path, ctx.redactor.redact(stdout).as_bytes()) {
+        tracing::warn!("cannot write {}: {e}", path.display());
+    }
+}
