@@ -212,12 +212,13 @@ pub fn validate(
     if diags.has_errors() {
         Ok(exit::INVALID)
     } else {
+        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
         let _ = writeln!(
             out,
-            "ok: {} modules, {} operations, {} warnings",
-            selected.len(),
-            project.catalog.operations.len(),
-            diags.warning_count()
+            "ok: {}, {}, {}",
+            plural(selected.len(), "module"),
+            plural(project.catalog.operations.len(), "operation"),
+            plural(diags.warning_count(), "warning")
         );
         Ok(exit::OK)
     }

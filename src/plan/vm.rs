@@ -199,16 +199,11 @@ pub fn inferred_lock(
     diags: &mut Diagnostics,
 ) -> Option<LockName> {
     let text = op.script.as_ref()?;
-    let joined = text.value.replace("\\\n", " ");
-    let at = joined.find("az vm run-command invoke")?;
-    let line_of_call = text.value[..text
-        .value
-        .find("az vm run-command invoke")
-        .unwrap_or(at)
-        .min(text.value.len())]
-        .matches('\n')
-        .count();
-    let call = joined[at..].lines().next().unwrap_or("");
+    let call_at = text.value.find("az vm run-command invoke")?;
+    let pos = template::offset_position(&catalog.sources, &op.file, text, call_at);
+    // Continuation lines belong to the call.
+    let joined = text.value[call_at..].replace("\\\n", " ");
+    let call = joined.lines().next().unwrap_or("");
     let words = shell_words(call);
     let arg = |long: &str, short: &str| {
         words
@@ -221,15 +216,6 @@ pub fn inferred_lock(
                     .find_map(|w| w.strip_prefix(&format!("{long}=")).map(str::to_string))
             })
     };
-    let pos = template::offset_position(
-        &catalog.sources,
-        &op.file,
-        text,
-        text.value
-            .match_indices('\n')
-            .nth(line_of_call.saturating_sub(1))
-            .map_or(0, |(i, _)| if line_of_call == 0 { 0 } else { i + 1 }),
-    );
     let resolved = (
         arg("--resource-group", "-g").and_then(|v| expand(&v, config)),
         arg("--name", "-n").and_then(|v| expand(&v, config)),

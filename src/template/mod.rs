@@ -99,27 +99,30 @@ fn find_in_source(sources: &Sources, file: &Path, start: Pos, nth: usize) -> Opt
 
 /// The file position of any byte `offset` inside `text` (a syntax error, say).
 ///
-/// Exact for a whole file (`text.pos` at 1:1 of `file`) and for literal block
-/// scalars (`|`), whose lines are the file's lines less their indentation;
-/// otherwise the line is right and the column approximate.
+/// Exact for a whole file and for literal block scalars (`|`), whose span
+/// starts at their first content line and whose lines keep the block's
+/// indentation; for other multi-line scalars the line is right and the column
+/// approximate.
 pub fn offset_position(sources: &Sources, file: &Path, text: &Text, offset: usize) -> Pos {
     let offset = offset.min(text.value.len());
     let before = &text.value[..offset];
     let line_in_value = before.matches('\n').count() as u32;
     let col_in_line = before.rsplit('\n').next().unwrap_or("").chars().count() as u32;
-    let first = sources.line(file, text.pos.line).unwrap_or("");
-    let indicator = first.chars().nth(text.pos.col.saturating_sub(1) as usize);
-    let (line, col) = if matches!(indicator, Some('|' | '>')) {
-        let line = text.pos.line + 1 + line_in_value;
-        let indent = sources
-            .line(file, line)
-            .map_or(0, |l| l.chars().take_while(|c| *c == ' ').count() as u32);
-        (line, indent + col_in_line + 1)
+    let whole_file = sources.text(file) == Some(text.value.as_str());
+    let quoted = !whole_file
+        && sources
+            .line(file, text.pos.line)
+            .and_then(|l| l.chars().nth(text.pos.col.saturating_sub(1) as usize))
+            .is_some_and(|c| c == '"' || c == '\'');
+    let (line, col) = if whole_file {
+        (1 + line_in_value, 1 + col_in_line)
     } else if line_in_value == 0 {
-        let quote = u32::from(matches!(indicator, Some('"' | '\'')));
-        (text.pos.line, text.pos.col + quote + col_in_line)
+        (
+            text.pos.line,
+            text.pos.col + u32::from(quoted) + col_in_line,
+        )
     } else {
-        (text.pos.line + line_in_value, col_in_line + 1)
+        (text.pos.line + line_in_value, text.pos.col + col_in_line)
     };
     Pos { line, col, len: 1 }
 }
@@ -170,6 +173,44 @@ mod tests {
         let offset = value.match_indices("{{").nth(n).expect("placeholder").0;
         let pos = position(&sources, file, &text, offset);
         (pos.line, pos.col)
+    }
+
+    #[test]
+    fn offsets_map_to_file_positions() {
+        let file = Path::new("op.yaml");
+        let yaml = "script: |\n  if (x {\n    y\n";
+        let root = crate::catalog::source::parse(yaml, file).expect("yaml");
+        let crate::catalog::yaml::Value::Map(entries) = root.value else {
+            panic!("a mapping")
+        };
+        let node = &entries[0].1;
+        let crate::catalog::yaml::Value::Str(value) = &node.value else {
+            panic!("a string")
+        };
+        let text = Text {
+            value: value.clone(),
+            pos: node.pos,
+        };
+        let mut sources = Sources::default();
+        sources.insert(file.to_path_buf(), yaml.to_string());
+        let at = |needle: &str| {
+            let p = offset_position(&sources, file, &text, value.find(needle).expect("needle"));
+            (p.line, p.col)
+        };
+        assert_eq!(at("x"), (2, 7));
+        assert_eq!(at("y"), (3, 5));
+        let whole = Path::new("s.ps1");
+        sources.insert(whole.to_path_buf(), "a\n bc\n".to_string());
+        let t = Text {
+            value: "a\n bc\n".into(),
+            pos: Pos {
+                line: 1,
+                col: 1,
+                len: 0,
+            },
+        };
+        let p = offset_position(&sources, whole, &t, 4);
+        assert_eq!((p.line, p.col), (2, 3));
     }
 
     #[test]
