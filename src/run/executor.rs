@@ -14,7 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::process::Stop;
-use super::unit::{self, UnitContext, UnitMsg};
+use super::unit::{self, Report, UnitContext, UnitMsg};
 use crate::plan::{LockName, Plan};
 use crate::record::event::{EVENTS_VERSION, Event, EventLine, PlannedOpRef, RunningOp};
 use crate::record::failure::FailureClass;
@@ -133,9 +133,14 @@ impl<'s> Executor<'s> {
     }
 
     fn emit(&mut self, event: Event) {
+        self.emit_at(jiff::Timestamp::now(), event);
+    }
+
+    /// Emits an event that happened at `time` (a unit's report, handled a little later).
+    fn emit_at(&mut self, time: jiff::Timestamp, event: Event) {
         let line = EventLine {
             version: EVENTS_VERSION,
-            time: jiff::Timestamp::now(),
+            time,
             event,
         };
         if let Err(e) = self.sink.event(&line) {
@@ -159,7 +164,7 @@ impl<'s> Executor<'s> {
     pub async fn run(mut self, ctx: UnitContext) -> Result<RunStatus, SinkError> {
         let started = Instant::now();
         let ctx = Arc::new(ctx);
-        let (tx, mut rx) = mpsc::unbounded_channel::<UnitMsg>();
+        let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
         let mut units: JoinSet<()> = JoinSet::new();
         let mut unit_of_task: HashMap<tokio::task::Id, usize> = HashMap::new();
         let mut sigint = signal(SignalKind::interrupt()).ok();
@@ -222,7 +227,7 @@ impl<'s> Executor<'s> {
                         && let Some(&i) = unit_of_task.get(&e.id())
                         && !self.slots[i].status.is_terminal()
                     {
-                        self.handle(UnitMsg::Finished {
+                        self.handle((jiff::Timestamp::now(), UnitMsg::Finished {
                             op: i,
                             status: OpStatus::Failed,
                             attempts: 0,
@@ -231,7 +236,7 @@ impl<'s> Executor<'s> {
                             failure_class: Some(FailureClass::Spawn),
                             reason: Some(format!("internal error in goldsmith: {e} (this is a bug in goldsmith)")),
                             log_tail: Vec::new(),
-                        });
+                        }));
                     }
                 }
                 Some(()) = recv_signal(&mut sigint) => self.on_signal("SIGINT"),
@@ -306,7 +311,7 @@ impl<'s> Executor<'s> {
     fn schedule(
         &mut self,
         ctx: &Arc<UnitContext>,
-        tx: &mpsc::UnboundedSender<UnitMsg>,
+        tx: &mpsc::UnboundedSender<Report>,
         units: &mut JoinSet<()>,
         unit_of_task: &mut HashMap<tokio::task::Id, usize>,
     ) {
@@ -406,7 +411,7 @@ impl<'s> Executor<'s> {
         &mut self,
         i: usize,
         ctx: &Arc<UnitContext>,
-        tx: &mpsc::UnboundedSender<UnitMsg>,
+        tx: &mpsc::UnboundedSender<Report>,
         units: &mut JoinSet<()>,
         unit_of_task: &mut HashMap<tokio::task::Id, usize>,
     ) {
@@ -453,27 +458,30 @@ impl<'s> Executor<'s> {
         failure_class: Option<FailureClass>,
         reason: String,
     ) {
-        self.handle(UnitMsg::Finished {
-            op: i,
-            status,
-            attempts: 0,
-            duration: Duration::ZERO,
-            exit_code: None,
-            failure_class,
-            reason: Some(reason),
-            log_tail: Vec::new(),
-        });
+        self.handle((
+            jiff::Timestamp::now(),
+            UnitMsg::Finished {
+                op: i,
+                status,
+                attempts: 0,
+                duration: Duration::ZERO,
+                exit_code: None,
+                failure_class,
+                reason: Some(reason),
+                log_tail: Vec::new(),
+            },
+        ));
     }
 
-    fn handle(&mut self, msg: UnitMsg) {
+    fn handle(&mut self, (at, msg): Report) {
         match msg {
             UnitMsg::CheckFinished { op, done, duration } => {
                 let op = self.plan.ops[op].id.clone();
-                self.emit(Event::OpCheckFinished { op, done, duration });
+                self.emit_at(at, Event::OpCheckFinished { op, done, duration });
             }
             UnitMsg::AttemptStarted { op, attempt } => {
                 let op = self.plan.ops[op].id.clone();
-                self.emit(Event::OpAttemptStarted { op, attempt });
+                self.emit_at(at, Event::OpAttemptStarted { op, attempt });
             }
             UnitMsg::AttemptFinished {
                 op,
@@ -483,13 +491,16 @@ impl<'s> Executor<'s> {
                 retry_in,
             } => {
                 let op = self.plan.ops[op].id.clone();
-                self.emit(Event::OpAttemptFinished {
-                    op,
-                    attempt,
-                    outcome,
-                    duration,
-                    retry_in,
-                });
+                self.emit_at(
+                    at,
+                    Event::OpAttemptFinished {
+                        op,
+                        attempt,
+                        outcome,
+                        duration,
+                        retry_in,
+                    },
+                );
             }
             UnitMsg::Finished {
                 op: i,
@@ -514,20 +525,23 @@ impl<'s> Executor<'s> {
                     status == OpStatus::Failed && !op.continue_on_error;
                 let id = op.id.clone();
                 let stage = op.stage;
-                self.emit(Event::OpFinished {
-                    op: id.clone(),
-                    status,
-                    attempts,
-                    duration,
-                    exit_code,
-                    failure_class,
-                    reason,
-                    continue_on_error,
-                    log_tail,
-                });
+                self.emit_at(
+                    at,
+                    Event::OpFinished {
+                        op: id.clone(),
+                        status,
+                        attempts,
+                        duration,
+                        exit_code,
+                        failure_class,
+                        reason,
+                        continue_on_error,
+                        log_tail,
+                    },
+                );
                 self.stage_remaining[stage] -= 1;
                 if self.stage_remaining[stage] == 0 && self.stage_started[stage] {
-                    self.emit(Event::StageFinished { stage });
+                    self.emit_at(at, Event::StageFinished { stage });
                 }
                 while self.done_prefix < self.plan.stages.len()
                     && self.stage_remaining[self.done_prefix + 1] == 0

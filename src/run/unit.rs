@@ -55,6 +55,14 @@ pub enum UnitMsg {
     },
 }
 
+/// A message and when it happened (the coordinator may handle it later).
+pub type Report = (jiff::Timestamp, UnitMsg);
+
+/// Sends `msg` stamped with the current time; a closed channel means the run is over.
+fn report(tx: &mpsc::UnboundedSender<Report>, msg: UnitMsg) {
+    let _ = tx.send((jiff::Timestamp::now(), msg));
+}
+
 /// Everything a unit needs, shared by all units of a run.
 pub struct UnitContext {
     pub run_id: String,
@@ -101,7 +109,7 @@ pub async fn run(
     index: usize,
     op: PlannedOp,
     stop: watch::Receiver<Stop>,
-    tx: mpsc::UnboundedSender<UnitMsg>,
+    tx: mpsc::UnboundedSender<Report>,
 ) {
     let started = Instant::now();
     let mut log = OpLog::open(
@@ -133,14 +141,17 @@ pub async fn run(
         );
         log.note(&reason);
         log.finish();
-        let _ = tx.send(finish(
-            &log,
-            OpStatus::Failed,
-            0,
-            None,
-            Some(FailureClass::Spawn),
-            Some(reason),
-        ));
+        report(
+            &tx,
+            finish(
+                &log,
+                OpStatus::Failed,
+                0,
+                None,
+                Some(FailureClass::Spawn),
+                Some(reason),
+            ),
+        );
         return;
     }
 
@@ -149,33 +160,42 @@ pub async fn run(
         let spec = bash_spec(&ctx, &op, "check.sh", op.timeout.min(CHECK_TIMEOUT), 0);
         let result = process::run(&spec, &mut log, stop.clone()).await;
         let done = result.exit == Exit::Code(0);
-        let _ = tx.send(UnitMsg::CheckFinished {
-            op: index,
-            done,
-            duration: result.duration,
-        });
+        report(
+            &tx,
+            UnitMsg::CheckFinished {
+                op: index,
+                done,
+                duration: result.duration,
+            },
+        );
         if done {
             log.note("idempotency check exited 0: already done, not running");
             log.finish();
-            let _ = tx.send(finish(
-                &log,
-                OpStatus::AlreadyDone,
-                0,
-                None,
-                None,
-                Some("idempotency check passed".into()),
-            ));
+            report(
+                &tx,
+                finish(
+                    &log,
+                    OpStatus::AlreadyDone,
+                    0,
+                    None,
+                    None,
+                    Some("idempotency check passed".into()),
+                ),
+            );
             return;
         }
         if result.exit == Exit::Cancelled {
-            let _ = tx.send(finish(
-                &log,
-                OpStatus::Cancelled,
-                0,
-                None,
-                None,
-                Some("cancelled during the idempotency check".into()),
-            ));
+            report(
+                &tx,
+                finish(
+                    &log,
+                    OpStatus::Cancelled,
+                    0,
+                    None,
+                    None,
+                    Some("cancelled during the idempotency check".into()),
+                ),
+            );
             return;
         }
         log.note(&format!(
@@ -191,17 +211,20 @@ pub async fn run(
     for attempt in 1..=max {
         made = attempt;
         if *stop.borrow() != Stop::No {
-            let _ = tx.send(finish(
-                &log,
-                OpStatus::Cancelled,
-                attempt - 1,
-                None,
-                None,
-                Some("cancelled before the next attempt".into()),
-            ));
+            report(
+                &tx,
+                finish(
+                    &log,
+                    OpStatus::Cancelled,
+                    attempt - 1,
+                    None,
+                    None,
+                    Some("cancelled before the next attempt".into()),
+                ),
+            );
             return;
         }
-        let _ = tx.send(UnitMsg::AttemptStarted { op: index, attempt });
+        report(&tx, UnitMsg::AttemptStarted { op: index, attempt });
         log.note(&format!(
             "attempt {attempt} started at {}",
             jiff::Timestamp::now()
@@ -250,34 +273,43 @@ pub async fn run(
             ));
             retry_in = None;
         }
-        let _ = tx.send(UnitMsg::AttemptFinished {
-            op: index,
-            attempt,
-            outcome: outcome.clone(),
-            duration,
-            retry_in,
-        });
+        report(
+            &tx,
+            UnitMsg::AttemptFinished {
+                op: index,
+                attempt,
+                outcome: outcome.clone(),
+                duration,
+                retry_in,
+            },
+        );
         if outcome.passed {
             log.finish();
-            let _ = tx.send(finish(
-                &log,
-                OpStatus::Succeeded,
-                attempt,
-                outcome.exit_code,
-                None,
-                None,
-            ));
+            report(
+                &tx,
+                finish(
+                    &log,
+                    OpStatus::Succeeded,
+                    attempt,
+                    outcome.exit_code,
+                    None,
+                    None,
+                ),
+            );
             return;
         }
         if cancelled {
-            let _ = tx.send(finish(
-                &log,
-                OpStatus::Cancelled,
-                attempt,
-                None,
-                None,
-                Some(outcome.message),
-            ));
+            report(
+                &tx,
+                finish(
+                    &log,
+                    OpStatus::Cancelled,
+                    attempt,
+                    None,
+                    None,
+                    Some(outcome.message),
+                ),
+            );
             return;
         }
         last = Some(outcome);
@@ -291,14 +323,17 @@ pub async fn run(
     }
     let outcome = last.expect("the loop ran at least once and failed");
     log.finish();
-    let _ = tx.send(finish(
-        &log,
-        OpStatus::Failed,
-        made,
-        outcome.exit_code,
-        outcome.failure_class,
-        Some(outcome.message),
-    ));
+    report(
+        &tx,
+        finish(
+            &log,
+            OpStatus::Failed,
+            made,
+            outcome.exit_code,
+            outcome.failure_class,
+            Some(outcome.message),
+        ),
+    );
 }
 
 /// How bash runs the script file `scripts/<op>.<ext>` (written before the run starts).
