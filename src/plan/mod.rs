@@ -75,6 +75,8 @@ pub struct PlannedOp {
     /// The operation file, relative to the root, and the line of its `id`.
     pub file: PathBuf,
     pub line: u32,
+    /// The line of this operation's entry in the module file.
+    pub entry_line: u32,
     /// 1-based stage number.
     pub stage: usize,
     #[serde(with = "crate::record::serde_secs")]

@@ -170,6 +170,7 @@ pub fn build(
             kind: op.kind,
             file: op.file.clone(),
             line: op.id_pos.line,
+            entry_line: entry.pos.line,
             stage: stage_of[i],
             timeout: entry
                 .timeout

@@ -191,6 +191,24 @@ pub enum Event {
 pub struct PlannedOpRef {
     pub id: String,
     pub stage: usize,
+    #[serde(default)]
+    pub name: String,
+    /// `shell`, `run-command` or `install-apps`.
+    #[serde(default)]
+    pub kind: String,
+    #[serde(default)]
+    pub capability: String,
+    /// The operation file, relative to the project root.
+    #[serde(default)]
+    pub file: String,
+    /// The line of the operation's `id` in `file`.
+    #[serde(default)]
+    pub line: u32,
+    /// The module file and the line of this operation's entry in it.
+    #[serde(default)]
+    pub entry_line: u32,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub locks: Vec<String>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

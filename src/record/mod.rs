@@ -5,6 +5,7 @@
 
 pub mod event;
 pub mod failure;
+pub mod run_record;
 pub mod state;
 pub mod status;
 

@@ -188,6 +188,13 @@ impl<'s> Executor<'s> {
                 .map(|o| PlannedOpRef {
                     id: o.id.clone(),
                     stage: o.stage,
+                    name: o.name.clone(),
+                    kind: o.kind.name().to_string(),
+                    capability: o.capability.clone(),
+                    file: o.file.display().to_string(),
+                    line: o.line,
+                    entry_line: o.entry_line,
+                    locks: o.locks.iter().map(|l| l.0.clone()).collect(),
                 })
                 .collect(),
             stages: self.plan.stages.len(),

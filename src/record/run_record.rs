@@ -1,0 +1,222 @@
+//! The whole story of one run, folded from its events: what the reports at
+//! the end (JUnit, step summary, annotations, outputs, check run) read.
+
+use std::time::Duration;
+
+use jiff::Timestamp;
+use serde::Serialize;
+
+use crate::record::event::{AttemptOutcome, Event, EventLine, PlannedOpRef};
+use crate::record::failure::FailureClass;
+use crate::record::status::{OpStatus, RunStatus};
+
+#[derive(Clone, Debug, Default, Serialize)]
+pub struct RunRecord {
+    pub run_id: String,
+    pub module: String,
+    pub module_file: String,
+    pub resumed_from: Option<String>,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    /// `None` until `run_finished`.
+    pub status: Option<RunStatus>,
+    #[serde(with = "crate::record::serde_secs")]
+    pub duration: Duration,
+    pub stages: usize,
+    pub ops: Vec<OpRecord>,
+    /// Why the run stopped early, when it did.
+    pub cancel_reason: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct OpRecord {
+    pub meta: PlannedOpRef,
+    pub status: OpStatus,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    #[serde(with = "crate::record::serde_secs")]
+    pub duration: Duration,
+    #[serde(with = "crate::record::serde_secs")]
+    pub lock_wait: Duration,
+    pub attempts: Vec<AttemptRecord>,
+    pub exit_code: Option<i32>,
+    pub failure_class: Option<FailureClass>,
+    /// The failure message or the skip reason.
+    pub reason: Option<String>,
+    pub continue_on_error: bool,
+    /// The last lines of the log (redacted), when it failed.
+    pub log_tail: Vec<String>,
+    /// The idempotency check found the work done.
+    pub already_done: bool,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct AttemptRecord {
+    pub number: u32,
+    pub started_at: Option<Timestamp>,
+    pub finished_at: Option<Timestamp>,
+    #[serde(with = "crate::record::serde_secs")]
+    pub duration: Duration,
+    pub outcome: AttemptOutcome,
+    /// Another attempt followed after this delay.
+    #[serde(with = "crate::record::serde_opt_secs")]
+    pub retry_in: Option<Duration>,
+}
+
+impl OpRecord {
+    /// Succeeded, but only after a failed attempt.
+    pub fn is_flaky(&self) -> bool {
+        self.status == OpStatus::Succeeded && self.attempts.len() > 1
+    }
+
+    /// Whether this op's failure fails the run.
+    pub fn counts_as_failure(&self) -> bool {
+        self.status == OpStatus::Failed && !self.continue_on_error
+    }
+
+    pub fn reboot_required(&self) -> bool {
+        self.attempts
+            .last()
+            .is_some_and(|a| a.outcome.reboot_required || a.outcome.reboot_started)
+    }
+}
+
+impl RunRecord {
+    pub fn op(&self, id: &str) -> Option<&OpRecord> {
+        self.ops.iter().find(|o| o.meta.id == id)
+    }
+
+    fn op_mut(&mut self, id: &str) -> Option<&mut OpRecord> {
+        self.ops.iter_mut().find(|o| o.meta.id == id)
+    }
+
+    pub fn count(&self, status: OpStatus) -> usize {
+        self.ops.iter().filter(|o| o.status == status).count()
+    }
+
+    pub fn apply(&mut self, line: &EventLine) {
+        let time = line.time;
+        match &line.event {
+            Event::RunStarted {
+                run_id,
+                module,
+                module_file,
+                resumed_from,
+                ops,
+                stages,
+                ..
+            } => {
+                self.run_id = run_id.clone();
+                self.module = module.clone();
+                self.module_file = module_file.clone();
+                self.resumed_from = resumed_from.clone();
+                self.started_at = Some(time);
+                self.stages = *stages;
+                self.ops = ops
+                    .iter()
+                    .map(|meta| OpRecord {
+                        meta: meta.clone(),
+                        status: OpStatus::Pending,
+                        started_at: None,
+                        finished_at: None,
+                        duration: Duration::ZERO,
+                        lock_wait: Duration::ZERO,
+                        attempts: Vec::new(),
+                        exit_code: None,
+                        failure_class: None,
+                        reason: None,
+                        continue_on_error: false,
+                        log_tail: Vec::new(),
+                        already_done: false,
+                    })
+                    .collect();
+            }
+            Event::OpStarted { op, lock_wait, .. } => {
+                if let Some(o) = self.op_mut(op) {
+                    o.status = OpStatus::Running;
+                    o.started_at = Some(time);
+                    o.lock_wait = *lock_wait;
+                }
+            }
+            Event::OpCheckFinished { op, done, .. } => {
+                if let Some(o) = self.op_mut(op) {
+                    o.already_done = *done;
+                }
+            }
+            Event::OpAttemptStarted { op, attempt } => {
+                if let Some(o) = self.op_mut(op) {
+                    o.attempts.push(AttemptRecord {
+                        number: *attempt,
+                        started_at: Some(time),
+                        finished_at: None,
+                        duration: Duration::ZERO,
+                        outcome: AttemptOutcome::new(false, "running"),
+                        retry_in: None,
+                    });
+                }
+            }
+            Event::OpAttemptFinished {
+                op,
+                attempt,
+                outcome,
+                duration,
+                retry_in,
+            } => {
+                if let Some(o) = self.op_mut(op)
+                    && let Some(a) = o.attempts.iter_mut().rev().find(|a| a.number == *attempt)
+                {
+                    a.finished_at = Some(time);
+                    a.duration = *duration;
+                    a.outcome = outcome.clone();
+                    a.retry_in = *retry_in;
+                }
+            }
+            Event::OpFinished {
+                op,
+                status,
+                duration,
+                exit_code,
+                failure_class,
+                reason,
+                continue_on_error,
+                log_tail,
+                ..
+            } => {
+                if let Some(o) = self.op_mut(op) {
+                    o.status = *status;
+                    o.finished_at = Some(time);
+                    o.duration = *duration;
+                    o.exit_code = *exit_code;
+                    o.failure_class = *failure_class;
+                    o.reason = reason.clone();
+                    o.continue_on_error = *continue_on_error;
+                    o.log_tail = log_tail.clone();
+                }
+            }
+            Event::RunCancelling { reason } => {
+                self.cancel_reason.get_or_insert_with(|| reason.clone());
+            }
+            Event::RunFinished {
+                status, duration, ..
+            } => {
+                self.status = Some(*status);
+                self.duration = *duration;
+                self.finished_at = Some(time);
+            }
+            Event::StageStarted { .. }
+            | Event::StageFinished { .. }
+            | Event::LockWait { .. }
+            | Event::LockAcquired { .. }
+            | Event::Progress { .. } => {}
+        }
+    }
+
+    /// Rebuilds a record from an `events.jsonl` file.
+    pub fn from_events(text: &str) -> Result<RunRecord, serde_json::Error> {
+        let mut record = RunRecord::default();
+        for line in text.lines().filter(|l| !l.trim().is_empty()) {
+            record.apply(&serde_json::from_str(line)?);
+        }
+        Ok(record)
+    }
+}
