@@ -87,6 +87,8 @@ pub enum Command {
         #[command(flatten)]
         run: RunFlags,
     },
+    /// Run as the GitHub Action: read the inputs from `INPUT_*` variables (the container's entry point)
+    Action,
     /// Show the latest run (or one run) as a table
     Status {
         /// Only runs of this module
@@ -117,6 +119,9 @@ pub struct RunFlags {
     /// How often to print what is still running
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub progress_interval: Duration,
+    /// Where to write the JUnit report [default: <run-dir>/junit.xml]
+    #[arg(long, value_name = "FILE")]
+    pub junit_path: Option<PathBuf>,
     /// Run against goldsmith's simulated Azure instead of a subscription (no login, nothing created)
     #[arg(long, env = "GOLDSMITH_SIMULATE", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub simulate: bool,

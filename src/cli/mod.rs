@@ -1,6 +1,7 @@
 //! The command line: flags → settings → one command. Prints the final error
 //! once and maps every outcome to an exit code (0, 1, 2, 130).
 
+mod action;
 mod args;
 mod project;
 mod run_cmd;
@@ -87,6 +88,16 @@ fn init_logging(verbose: u8) {
 fn dispatch(args: Args) -> Result<i32, CliError> {
     let root = args.root();
     match &args.command {
+        Command::Action => {
+            let env: std::collections::HashMap<String, String> = std::env::vars().collect();
+            let argv = action::argv_from_inputs(&env)?;
+            tracing::debug!("inputs mean: {argv:?}");
+            let inner = Args::try_parse_from(&argv).map_err(|e| CliError::Invalid(format!("invalid action inputs: {e}")))?;
+            if matches!(inner.command, Command::Action) {
+                return Err(CliError::Invalid("input `command` cannot be `action`".into()));
+            }
+            dispatch(inner)
+        }
         Command::List => project::list(&root, &args),
         Command::Validate { modules, strict } => project::validate(&root, &args, modules, *strict),
         Command::Plan {

@@ -1,0 +1,27 @@
+# syntax=docker/dockerfile:1
+# goldsmith as a container action: a static (musl) binary on an image with
+# bash and the Azure CLI. tini is PID 1: it reaps orphaned processes and
+# forwards signals to goldsmith, which forwards them to the operations.
+
+FROM rust:1.95-slim-bookworm AS build
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends musl-tools \
+ && rm -rf /var/lib/apt/lists/* \
+ && rustup target add x86_64-unknown-linux-musl
+ENV CC_x86_64_unknown_linux_musl=musl-gcc
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+RUN cargo build --release --locked --target x86_64-unknown-linux-musl \
+ && cp target/x86_64-unknown-linux-musl/release/goldsmith /goldsmith
+
+FROM python:3.12-slim-bookworm
+ARG AZURE_CLI_VERSION=2.91.0
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends bash tini ca-certificates \
+ && rm -rf /var/lib/apt/lists/* \
+ && pip install --no-cache-dir "azure-cli==${AZURE_CLI_VERSION}" \
+ && az config set core.collect_telemetry=false --only-show-errors
+COPY --from=build /goldsmith /usr/local/bin/goldsmith
+ENV AZURE_CORE_COLLECT_TELEMETRY=false
+ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/goldsmith", "action"]

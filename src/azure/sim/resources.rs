@@ -1,0 +1,311 @@
+//! Create, show, update, list and delete for any ARM resource type the
+//! simulator knows (see `types`): the resource appears at once with a
+//! `Creating`/`Updating`/`Deleting` provisioning state and settles when the
+//! simulated operation ends, so concurrent `az` calls see what ARM would show.
+
+use serde_json::{Value, json};
+
+use super::ctx::{Ctx, Outcome};
+use super::error::AzError;
+use super::ids;
+use super::state::{Busy, BusyOp, Resource, State};
+use super::types::{self, Base, Parent, TypeSpec};
+
+/// Simulated seconds a read takes.
+pub const READ_SECS: f64 = 1.0;
+
+/// The resource group, and the names from the outermost parent to the resource.
+struct Target {
+    resource_group: String,
+    names: Vec<String>,
+    id: String,
+}
+
+fn target(ctx: &Ctx, spec: &TypeSpec, extra_required: &[&str]) -> Result<Target, AzError> {
+    if let Some(id) = ctx.args.one("ids")? {
+        let (resource_group, names) = ids::parse_id(&id).ok_or_else(|| {
+            AzError::usage(format!("argument --ids: invalid resource id: '{id}'"))
+        })?;
+        let id = ids::resource_id(ctx.sub(), &resource_group, spec.arm_type, &names);
+        return Ok(Target {
+            resource_group,
+            names,
+            id,
+        });
+    }
+    let mut required: Vec<&str> = vec![spec.name_opt, "resource-group"];
+    required.extend(spec.parents.iter().filter_map(|p| match p {
+        Parent::Opt(o) => Some(*o),
+        Parent::Fixed(_) => None,
+    }));
+    required.extend(extra_required);
+    ctx.args.require(&required)?;
+    let resource_group = ctx.args.req("resource-group")?;
+    let mut names = Vec::new();
+    for parent in spec.parents {
+        names.push(match parent {
+            Parent::Opt(o) => last_segment(&ctx.args.req(o)?),
+            Parent::Fixed(f) => f.to_string(),
+        });
+    }
+    names.push(ctx.args.req(spec.name_opt)?);
+    let id = ids::resource_id(ctx.sub(), &resource_group, spec.arm_type, &names);
+    Ok(Target {
+        resource_group,
+        names,
+        id,
+    })
+}
+
+/// Options that accept a name or a full id use the name.
+fn last_segment(value: &str) -> String {
+    value
+        .trim_end_matches('/')
+        .rsplit('/')
+        .next()
+        .unwrap_or(value)
+        .to_string()
+}
+
+/// The 404 ARM gives for a missing group, parent or resource.
+fn check_exists(state: &State, sub: &str, spec: &TypeSpec, t: &Target) -> Result<(), AzError> {
+    if !state.group_exists(sub, &t.resource_group) {
+        return Err(AzError::group_not_found(&t.resource_group));
+    }
+    let mut segments: Vec<&str> = spec.arm_type.split('/').collect();
+    let namespace = segments.remove(0);
+    for depth in 1..=t.names.len() {
+        let id = ids::resource_id(
+            sub,
+            &t.resource_group,
+            &format!("{namespace}/{}", segments[..depth].join("/")),
+            &t.names[..depth],
+        );
+        if !state.resources.contains_key(&ids::key(&id)) {
+            if depth == 1 {
+                return Err(AzError::resource_not_found(
+                    &format!("{namespace}/{}/{}", segments[0], t.names[0]),
+                    &t.resource_group,
+                ));
+            }
+            return Err(AzError::child_not_found(&id));
+        }
+    }
+    Ok(())
+}
+
+fn check_parents(state: &State, sub: &str, spec: &TypeSpec, t: &Target) -> Result<(), AzError> {
+    let parent = Target {
+        resource_group: t.resource_group.clone(),
+        names: t.names[..t.names.len() - 1].to_vec(),
+        id: String::new(),
+    };
+    check_exists(state, sub, spec, &parent)
+}
+
+/// The resource as `show` prints it: its provisioning state while an
+/// operation runs, and its children (a network's subnets) filled in.
+pub fn render(state: &State, resource: &Resource) -> Value {
+    let mut body = resource.body.clone();
+    if let Some(busy) = resource.busy {
+        let shown = Value::String(busy.op.provisioning_state().to_string());
+        if body.get("provisioningState").is_some() {
+            body["provisioningState"] = shown;
+        } else if body.pointer("/properties/provisioningState").is_some() {
+            body["properties"]["provisioningState"] = shown;
+        }
+    }
+    if let Some(spec) = types::by_kind(&resource.kind) {
+        for (field, child_kind) in spec.children {
+            body[*field] = Value::Array(children(state, &resource.id, child_kind));
+        }
+    }
+    body
+}
+
+fn children(state: &State, parent_id: &str, kind: &str) -> Vec<Value> {
+    let prefix = format!("{}/", ids::key(parent_id));
+    state
+        .resources
+        .iter()
+        .filter(|(k, r)| r.kind == kind && k.starts_with(&prefix))
+        .map(|(_, r)| render(state, r))
+        .collect()
+}
+
+pub fn rendered(state: &State, id: &str) -> Option<Value> {
+    state
+        .resources
+        .get(&ids::key(id))
+        .map(|r| render(state, r))
+}
+
+pub fn create(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
+    let t = target(ctx, spec, spec.required)?;
+    let location = ctx.location()?;
+    let base = Base {
+        id: t.id.clone(),
+        name: t.names.last().cloned().unwrap_or_default(),
+        resource_group: t.resource_group.clone(),
+        names: t.names.clone(),
+        location,
+        tags: ctx.tags(),
+    };
+    let mut body = (spec.build)(ctx, &base)?;
+    decorate(&mut body, spec, &base);
+    let extras = (spec.extras)(ctx, &base)?;
+    let sub = ctx.sub().to_string();
+    ctx.sim.transact(|state, now| {
+        check_parents(state, &sub, spec, &t)?;
+        let key = ids::key(&t.id);
+        let op = if state.resources.contains_key(&key) {
+            BusyOp::Updating
+        } else {
+            BusyOp::Creating
+        };
+        let busy = Some(Busy {
+            op,
+            until: now + spec.create_secs,
+        });
+        state.resources.insert(
+            key,
+            Resource {
+                id: t.id.clone(),
+                kind: spec.kind.to_string(),
+                body,
+                busy,
+            },
+        );
+        for extra in extras {
+            state.resources.insert(
+                ids::key(&extra.id),
+                Resource { busy, ..extra },
+            );
+        }
+        Ok::<(), AzError>(())
+    })??;
+    if ctx.no_wait()? {
+        return Ok(None);
+    }
+    ctx.delay(spec.create_secs);
+    let shown = finished(ctx, spec, &t)?;
+    Ok(Some(match spec.wrap {
+        Some(key) => json!({ key: shown }),
+        None => shown,
+    }))
+}
+
+/// The resource after its operation, or the 404 if someone deleted it meanwhile.
+fn finished(ctx: &Ctx, spec: &TypeSpec, t: &Target) -> Result<Value, AzError> {
+    let sub = ctx.sub().to_string();
+    ctx.sim.transact(|state, _| {
+        check_exists(state, &sub, spec, t)?;
+        rendered(state, &t.id).ok_or_else(|| AzError::child_not_found(&t.id))
+    })?
+}
+
+/// The fields every resource has.
+fn decorate(body: &mut Value, spec: &TypeSpec, base: &Base) {
+    if !body.is_object() {
+        *body = json!({});
+    }
+    body["id"] = Value::String(base.id.clone());
+    body["name"] = Value::String(base.name.clone());
+    body["resourceGroup"] = Value::String(base.resource_group.clone());
+    body["type"] = Value::String(spec.shown_type.unwrap_or(spec.arm_type).to_string());
+    if body.get("provisioningState").is_none() {
+        body["provisioningState"] = Value::String("Succeeded".into());
+    }
+}
+
+pub fn show(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
+    let t = target(ctx, spec, &[])?;
+    ctx.delay(READ_SECS);
+    finished(ctx, spec, &t).map(Some)
+}
+
+pub fn update(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
+    let t = target(ctx, spec, &[])?;
+    let sub = ctx.sub().to_string();
+    // Values are computed before the lock: they may fail on bad input.
+    let edit = (spec.update)(ctx)?;
+    ctx.sim.transact(|state, now| {
+        check_exists(state, &sub, spec, &t)?;
+        if let Some(r) = state.resources.get_mut(&ids::key(&t.id)) {
+            edit(&mut r.body);
+            r.busy = Some(Busy {
+                op: BusyOp::Updating,
+                until: now + spec.update_secs,
+            });
+        }
+        Ok::<(), AzError>(())
+    })??;
+    if ctx.no_wait()? {
+        return Ok(None);
+    }
+    ctx.delay(spec.update_secs);
+    finished(ctx, spec, &t).map(Some)
+}
+
+pub fn delete(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
+    let t = target(ctx, spec, &[])?;
+    if spec.confirm_delete {
+        ctx.confirm()?;
+    }
+    let sub = ctx.sub().to_string();
+    let found = ctx.sim.transact(|state, now| {
+        if !state.group_exists(&sub, &t.resource_group) {
+            return Err(AzError::group_not_found(&t.resource_group));
+        }
+        // ARM answers 204 for a delete of something that does not exist.
+        let Some(r) = state.resources.get_mut(&ids::key(&t.id)) else {
+            return Ok(false);
+        };
+        r.busy = Some(Busy {
+            op: BusyOp::Deleting,
+            until: now + spec.delete_secs,
+        });
+        Ok(true)
+    })??;
+    if found && !ctx.no_wait()? {
+        ctx.delay(spec.delete_secs);
+    }
+    Ok(None)
+}
+
+pub fn list(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
+    let resource_group = ctx.args.one("resource-group")?;
+    let sub = ctx.sub().to_string();
+    let parent_names: Vec<String> = spec
+        .parents
+        .iter()
+        .map(|p| match p {
+            Parent::Opt(o) => ctx.args.req(o).map(|v| last_segment(&v)),
+            Parent::Fixed(f) => Ok(f.to_string()),
+        })
+        .collect::<Result<_, _>>()?;
+    if !spec.parents.is_empty() && resource_group.is_none() {
+        ctx.args.require(&["resource-group"])?;
+    }
+    ctx.delay(READ_SECS);
+    let items = ctx.sim.transact(|state, _| {
+        let prefix = match &resource_group {
+            None => format!("/subscriptions/{sub}/").to_ascii_lowercase(),
+            Some(rg) => {
+                if !state.group_exists(&sub, rg) {
+                    return Err(AzError::group_not_found(rg));
+                }
+                let mut names = parent_names.clone();
+                names.push(String::new());
+                ids::key(&ids::resource_id(&sub, rg, spec.arm_type, &names))
+            }
+        };
+        Ok(state
+            .resources
+            .iter()
+            .filter(|(k, r)| r.kind == spec.kind && k.starts_with(&prefix))
+            .map(|(_, r)| render(state, r))
+            .collect::<Vec<_>>())
+    })??;
+    Ok(Some(Value::Array(items)))
+}
