@@ -5,6 +5,7 @@
 //! classify the result) and knows nothing about scheduling or reports.
 
 pub mod classify;
+pub mod install_apps;
 pub mod login;
 pub mod msi;
 pub mod powershell;

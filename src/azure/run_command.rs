@@ -203,6 +203,7 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
         }
     };
     outcome.installs = installs(&vm.stdout);
+    outcome.apps = super::install_apps::results(&vm.stdout);
     for install in &outcome.installs {
         match msi::verdict(install.code) {
             MsiVerdict::RebootRequired => outcome.reboot_required = true,

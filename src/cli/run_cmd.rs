@@ -143,7 +143,7 @@ fn execute(
             }
             Script::RunCommand(rc) => std::fs::write(dir.script(&op.id, "ps1"), &rc.shown)
                 .context("cannot write scripts")?,
-            Script::Unsupported => {}
+            Script::Invalid => {}
         }
         if let Some(check) = &op.check {
             std::fs::write(dir.script(&op.id, "check.sh"), check)

@@ -117,9 +117,9 @@ pub enum Script {
     Bash(String),
     /// PowerShell sent to a VM with `az vm run-command invoke`.
     RunCommand(RunCommandScript),
-    /// Kinds whose runner has not been written yet; running one fails with this message.
+    /// Rendering failed; such a plan has errors and never runs.
     #[default]
-    Unsupported,
+    Invalid,
 }
 
 #[derive(Clone, Debug)]

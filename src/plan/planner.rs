@@ -395,27 +395,10 @@ pub fn check_operation(
             .script
             .as_ref()
             .and_then(|t| render_bash(op, t, catalog, config, diags))
-            .map_or(Script::Unsupported, Script::Bash),
+            .map_or(Script::Invalid, Script::Bash),
         Kind::RunCommand => super::vm::run_command(op, config, catalog, diags)
-            .map_or(Script::Unsupported, Script::RunCommand),
-        Kind::InstallApps => {
-            let mut texts: Vec<&Text> = Vec::new();
-            if let Some(t) = &op.target {
-                texts.extend([&t.vm, &t.resource_group]);
-            }
-            if let Some(crate::catalog::operation::PowerShellSource::Inline(t)) = &op.powershell {
-                texts.push(t);
-            }
-            texts.extend(op.parameters.iter().map(|(_, t)| t));
-            for app in &op.apps {
-                texts.push(&app.url);
-                texts.extend(app.args.iter());
-            }
-            for t in texts {
-                check_text(op, t, catalog, config, diags);
-            }
-            Script::Unsupported
-        }
+            .map_or(Script::Invalid, Script::RunCommand),
+        Kind::InstallApps => super::vm::install_apps(op, config, catalog, diags).map_or(Script::Invalid, Script::RunCommand),
     };
     (script, check)
 }
@@ -435,7 +418,7 @@ fn fingerprint(op: &Operation, script: &Script, check: Option<&str>, config: &Co
                 h.update(format!("{k}={v}\0"));
             }
         }
-        Script::Unsupported => {}
+        Script::Invalid => {}
     }
     h.update([0]);
     h.update(check.unwrap_or(""));

@@ -46,6 +46,9 @@ pub struct AttemptOutcome {
     /// Installer results the script reported (`##goldsmith-msi:<name>:<code>`).
     #[serde(skip_serializing_if = "Vec::is_empty", default)]
     pub installs: Vec<InstallResult>,
+    /// Per-app download and install results of an install-apps script.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub apps: Vec<AppResult>,
     /// An install needs a restart to finish (3010).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub reboot_required: bool,
@@ -65,10 +68,21 @@ impl AttemptOutcome {
             leaked: false,
             warnings: Vec::new(),
             installs: Vec::new(),
+            apps: Vec::new(),
             reboot_required: false,
             reboot_started: false,
         }
     }
+}
+
+/// One phase of one app of an install-apps operation (`##goldsmith-app:` lines).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AppResult {
+    pub name: String,
+    /// `download` or `install`.
+    pub phase: String,
+    pub ok: bool,
+    pub seconds: f64,
 }
 
 /// One Windows Installer result reported by a script.

@@ -3,9 +3,12 @@
 //! Reporters see only `record` types; they never touch a process. Each one
 //! redacts at its own sink.
 
+pub mod annotations;
 pub mod console;
 pub mod jsonl;
+pub mod junit;
 pub mod state_file;
+pub mod summary;
 
 use crate::record::event::EventLine;
 use crate::run::{EventSink, SinkError};

@@ -134,11 +134,8 @@ pub async fn run(
             }
         };
 
-    if let Script::Unsupported = &op.script {
-        let reason = format!(
-            "`{}` operations cannot run in this version of goldsmith",
-            op.kind.name()
-        );
+    if let Script::Invalid = &op.script {
+        let reason = "the operation's script could not be rendered (this is a bug in goldsmith: the plan should have failed)".to_string();
         log.note(&reason);
         log.finish();
         report(
@@ -246,7 +243,7 @@ pub async fn run(
             Script::RunCommand(rc) => {
                 vm_attempt::run(&ctx, &op, rc, attempt, &mut log, stop.clone()).await
             }
-            Script::Unsupported => unreachable!("handled before the first attempt"),
+            Script::Invalid => unreachable!("handled before the first attempt"),
         };
         log.note(&format!(
             "attempt {attempt} {}",

@@ -1,6 +1,8 @@
 //! The handler's view of one `az` call: its options and the helpers every
 //! command shares (location, tags, `--no-wait`, `--yes`, simulated delays).
 
+use std::cell::RefCell;
+
 use serde_json::{Map, Value};
 
 use super::args::Args;
@@ -16,6 +18,8 @@ pub struct Ctx<'a> {
     /// The command words, e.g. `network vnet create`.
     pub command: &'a str,
     pub args: Args,
+    /// `WARNING: …` lines for stderr; they do not fail the command.
+    pub warnings: RefCell<Vec<String>>,
 }
 
 impl Ctx<'_> {
@@ -47,6 +51,10 @@ impl Ctx<'_> {
         } else {
             Err(AzError::no_tty_confirmation())
         }
+    }
+
+    pub fn warn(&self, message: impl Into<String>) {
+        self.warnings.borrow_mut().push(message.into());
     }
 
     pub fn delay(&self, seconds: f64) {

@@ -34,9 +34,10 @@ pub struct State {
     /// Resource groups and every other ARM resource, keyed by the lower-cased id.
     #[serde(default)]
     pub resources: BTreeMap<String, Resource>,
-    /// Registered resource providers: lower-cased namespace → namespace as written.
+    /// Resource providers asked to register: lower-cased namespace → the
+    /// simulated time the registration completes.
     #[serde(default)]
-    pub providers: BTreeMap<String, String>,
+    pub providers: BTreeMap<String, f64>,
     #[serde(default)]
     pub ad_groups: Vec<Value>,
     /// Entra group id → member object ids.

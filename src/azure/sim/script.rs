@@ -1,0 +1,124 @@
+//! "Running" a script on a simulated VM: turns its directives into what it
+//! prints, how long it takes and what it leaves behind, honouring the VM's
+//! Windows Installer mutex (a held mutex makes an MSI install return 1618).
+
+use super::directives::{DEFAULT_SECONDS, Directives, Step};
+use super::power::PowerState;
+
+/// What goldsmith's run-command wrapper prints as its last stdout line.
+pub const EXIT_MARKER: &str = "##goldsmith-exit:";
+/// ERROR_INSTALL_ALREADY_RUNNING.
+pub const MSI_BUSY: i32 = 1618;
+/// Azure returns only the end of each stream.
+pub const TAIL_BYTES: usize = 4096;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub seconds: f64,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+    /// When the last MSI install of this script releases the mutex.
+    pub installer_busy_until: f64,
+    pub reboot: bool,
+    pub power: Option<PowerState>,
+}
+
+/// Plays the script from simulated time `start`; `installer_busy_until` is
+/// when the VM's installer mutex becomes free.
+pub fn run(d: &Directives, script: &str, start: f64, installer_busy_until: f64) -> Run {
+    let mut clock = start;
+    let mut installer = installer_busy_until;
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    for step in &d.steps {
+        match step {
+            Step::Stdout(s) => stdout.push(s.clone()),
+            Step::Stderr(s) => stderr.push(s.clone()),
+            Step::Filler(n) => stdout.push(filler(*n)),
+            Step::Msi(m) => {
+                let code = if installer > clock {
+                    MSI_BUSY
+                } else {
+                    clock += m.seconds;
+                    installer = clock;
+                    m.code
+                };
+                stdout.push(format!("##goldsmith-msi:{}:{code}", m.name));
+            }
+        }
+    }
+    if script.contains(EXIT_MARKER) && !d.no_marker {
+        stdout.push(format!("{EXIT_MARKER}{}", d.exit));
+    }
+    Run {
+        seconds: d.duration.unwrap_or(DEFAULT_SECONDS).max(clock - start),
+        stdout,
+        stderr,
+        installer_busy_until: installer,
+        reboot: d.reboot,
+        power: d.power,
+    }
+}
+
+/// `n` bytes of output in lines of 100 (never ending in a newline).
+fn filler(n: usize) -> String {
+    (0..n)
+        .map(|i| if i % 100 == 99 && i + 1 < n { '\n' } else { '.' })
+        .collect()
+}
+
+/// The last `max` bytes of `text`, starting on a character boundary.
+pub fn tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn directives(script: &str) -> Directives {
+        Directives::parse(script).unwrap()
+    }
+
+    #[test]
+    fn marker_only_for_the_wrapper() {
+        let d = directives("# goldsmith-sim: stdout=hello exit=0\n");
+        assert_eq!(run(&d, "x", 0.0, 0.0).stdout, vec!["hello"]);
+        let d = directives("# goldsmith-sim: exit=2\n");
+        let r = run(&d, "echo ##goldsmith-exit:$?", 0.0, 0.0);
+        assert_eq!(r.stdout, vec!["##goldsmith-exit:2"]);
+        assert_eq!(r.seconds, DEFAULT_SECONDS);
+        let d = directives("# goldsmith-sim: no-marker\n");
+        assert!(run(&d, "##goldsmith-exit:", 0.0, 0.0).stdout.is_empty());
+    }
+
+    #[test]
+    fn msi_waits_for_nobody_and_reports_1618() {
+        let d = directives("# goldsmith-sim: msi=a:0:40s msi=b:3010:40s\n");
+        let r = run(&d, "", 10.0, 0.0);
+        assert_eq!(r.stdout, vec!["##goldsmith-msi:a:0", "##goldsmith-msi:b:3010"]);
+        assert_eq!(r.seconds, 80.0);
+        assert_eq!(r.installer_busy_until, 90.0);
+        let r = run(&d, "", 10.0, 60.0);
+        assert_eq!(r.stdout, vec!["##goldsmith-msi:a:1618", "##goldsmith-msi:b:1618"]);
+        assert_eq!(r.seconds, DEFAULT_SECONDS);
+    }
+
+    #[test]
+    fn filler_and_tail() {
+        let f = filler(250);
+        assert_eq!(f.len(), 250);
+        assert!(!f.ends_with('\n'));
+        assert_eq!(f.matches('\n').count(), 2);
+        assert_eq!(tail("abcdef", 4), "cdef");
+        assert_eq!(tail("aé", 1), "");
+        assert_eq!(tail("short", 4096), "short");
+    }
+}
