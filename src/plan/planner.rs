@@ -398,7 +398,8 @@ pub fn check_operation(
             .map_or(Script::Invalid, Script::Bash),
         Kind::RunCommand => super::vm::run_command(op, config, catalog, diags)
             .map_or(Script::Invalid, Script::RunCommand),
-        Kind::InstallApps => super::vm::install_apps(op, config, catalog, diags).map_or(Script::Invalid, Script::RunCommand),
+        Kind::InstallApps => super::vm::install_apps(op, config, catalog, diags)
+            .map_or(Script::Invalid, Script::RunCommand),
     };
     (script, check)
 }
@@ -462,6 +463,9 @@ fn estimate(ops: &[PlannedOp], stages: &[Stage]) -> (std::time::Duration, Vec<St
     // The op that finishes last among all stages before stage n, for stage-waiting ops.
     let mut last_before_stage: Vec<Option<usize>> = vec![None; stages.len() + 2];
     let mut running_max: Option<usize> = None;
+    // The previous holder of each lock: lock holders run one after the other in list order.
+    let mut last_holder: std::collections::HashMap<&LockName, usize> =
+        std::collections::HashMap::new();
     for stage in stages {
         last_before_stage[stage.number] = running_max;
         for &i in &stage.ops {
@@ -476,7 +480,15 @@ fn estimate(ops: &[PlannedOp], stages: &[Stage]) -> (std::time::Duration, Vec<St
             } else {
                 op.depends_on.clone()
             };
-            for d in waits {
+            let lock_waits: Vec<usize> = op
+                .locks
+                .iter()
+                .filter_map(|l| last_holder.get(l).copied())
+                .collect();
+            for l in &op.locks {
+                last_holder.insert(l, i);
+            }
+            for d in waits.into_iter().chain(lock_waits) {
                 if finish[d] >= start {
                     start = finish[d];
                     from = Some(d);

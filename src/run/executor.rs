@@ -389,16 +389,20 @@ impl<'s> Executor<'s> {
                 );
                 continue;
             }
-            let lock_free = op.locks.iter().all(|l| {
-                self.lock_queues[l]
+            // Locks go in list order: the first unfinished holder of each lock may take it.
+            let blocked = op.locks.iter().find_map(|l| {
+                let first = *self.lock_queues[l]
                     .iter()
-                    .find(|&&j| !self.slots[j].status.is_terminal())
-                    == Some(&i)
+                    .find(|&&j| !self.slots[j].status.is_terminal())?;
+                (first != i).then(|| (l.0.clone(), first))
             });
-            if !lock_free {
-                self.slots[i]
-                    .lock_wait_since
-                    .get_or_insert_with(Instant::now);
+            if let Some((lock, holder)) = blocked {
+                if self.slots[i].lock_wait_since.is_none() {
+                    self.slots[i].lock_wait_since = Some(Instant::now());
+                    let op = self.plan.ops[i].id.clone();
+                    let holder = self.plan.ops[holder].id.clone();
+                    self.emit(Event::LockWait { op, lock, holder });
+                }
                 continue;
             }
             if self.running >= self.opts.max_parallel {
