@@ -25,12 +25,18 @@ pub struct Credentials {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
-    #[error("no Azure credentials: give `client-id` and `tenant-id` with `permissions: id-token: write` (OIDC) or a `client-secret`, or set AZURE_CONFIG_DIR to a logged-in az configuration")]
+    #[error(
+        "no Azure credentials: give `client-id` and `tenant-id` with `permissions: id-token: write` (OIDC) or a `client-secret`, or set AZURE_CONFIG_DIR to a logged-in az configuration"
+    )]
     NoCredentials,
     #[error("the OIDC token request to the runner failed: {0}")]
     Oidc(String),
     #[error("`az {step}` failed (exit code {code}): {stderr}")]
-    Az { step: String, code: i32, stderr: String },
+    Az {
+        step: String,
+        code: i32,
+        stderr: String,
+    },
     #[error("cannot run az: {0}")]
     Spawn(#[source] std::io::Error),
 }
@@ -54,10 +60,40 @@ pub fn login(creds: &Credentials, az: &str) -> Result<(Method, Secrets), LoginEr
             if let Some((url, bearer)) = &creds.oidc_request {
                 let token = request_id_token(url, bearer)?;
                 secrets.push(token.clone());
-                run_az(az, "login", &["login", "--service-principal", "--username", client, "--tenant", tenant, "--federated-token", &token, "--output", "none"])?;
+                run_az(
+                    az,
+                    "login",
+                    &[
+                        "login",
+                        "--service-principal",
+                        "--username",
+                        client,
+                        "--tenant",
+                        tenant,
+                        "--federated-token",
+                        &token,
+                        "--output",
+                        "none",
+                    ],
+                )?;
                 Method::Oidc
             } else if let Some(secret) = &creds.client_secret {
-                run_az(az, "login", &["login", "--service-principal", "--username", client, "--tenant", tenant, "--password", secret, "--output", "none"])?;
+                run_az(
+                    az,
+                    "login",
+                    &[
+                        "login",
+                        "--service-principal",
+                        "--username",
+                        client,
+                        "--tenant",
+                        tenant,
+                        "--password",
+                        secret,
+                        "--output",
+                        "none",
+                    ],
+                )?;
                 Method::ClientSecret
             } else {
                 return Err(LoginError::NoCredentials);
@@ -67,7 +103,11 @@ pub fn login(creds: &Credentials, az: &str) -> Result<(Method, Secrets), LoginEr
         _ => return Err(LoginError::NoCredentials),
     };
     if let Some(sub) = &creds.subscription_id {
-        run_az(az, "account set", &["account", "set", "--subscription", sub])?;
+        run_az(
+            az,
+            "account set",
+            &["account", "set", "--subscription", sub],
+        )?;
     }
     Ok((method, secrets))
 }
@@ -107,7 +147,11 @@ fn percent_encode(s: &str) -> String {
 }
 
 fn run_az(az: &str, step: &str, args: &[&str]) -> Result<(), LoginError> {
-    let out = Command::new(az).args(args).stdin(std::process::Stdio::null()).output().map_err(LoginError::Spawn)?;
+    let out = Command::new(az)
+        .args(args)
+        .stdin(std::process::Stdio::null())
+        .output()
+        .map_err(LoginError::Spawn)?;
     if out.status.success() {
         return Ok(());
     }

@@ -26,7 +26,10 @@ impl<'e> Inputs<'e> {
     }
 
     pub fn get(&self, name: &str) -> Option<&'e str> {
-        self.env.get(&input_var(name)).map(|v| v.trim()).filter(|v| !v.is_empty())
+        self.env
+            .get(&input_var(name))
+            .map(|v| v.trim())
+            .filter(|v| !v.is_empty())
     }
 
     /// `true`/`True`/`TRUE` or `false`/`False`/`FALSE`, as `getBooleanInput` accepts.
@@ -45,7 +48,10 @@ impl<'e> Inputs<'e> {
 /// The command line the inputs stand for: `goldsmith [globals] <command> <module> [flags]`.
 pub fn argv_from_inputs(env: &HashMap<String, String>) -> Result<Vec<OsString>, CliError> {
     let inputs = Inputs::new(env);
-    let workspace = env.get("GITHUB_WORKSPACE").map(PathBuf::from).unwrap_or_else(|| PathBuf::from("."));
+    let workspace = env
+        .get("GITHUB_WORKSPACE")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("."));
     let root = match inputs.get("working-directory") {
         Some(dir) => workspace.join(dir),
         None => workspace,
@@ -59,7 +65,11 @@ pub fn argv_from_inputs(env: &HashMap<String, String>) -> Result<Vec<OsString>, 
     let module = inputs.get("module");
     match command {
         "run" | "plan" => {
-            let module = module.ok_or_else(|| CliError::Invalid("input `module` is required (the module to run, by id or folder name)".into()))?;
+            let module = module.ok_or_else(|| {
+                CliError::Invalid(
+                    "input `module` is required (the module to run, by id or folder name)".into(),
+                )
+            })?;
             argv.push(module.into());
         }
         "validate" | "resume" | "status" => argv.extend(module.map(OsString::from)),
@@ -99,7 +109,10 @@ mod tests {
     use super::*;
 
     fn env(pairs: &[(&str, &str)]) -> HashMap<String, String> {
-        pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect()
+        pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
     }
 
     #[test]
@@ -120,10 +133,27 @@ mod tests {
             ("INPUT_WORKING-DIRECTORY", "infra"),
             ("INPUT_SUMMARY", "true"),
         ]);
-        let argv: Vec<String> = argv_from_inputs(&e).expect("valid").into_iter().map(|a| a.into_string().expect("utf8")).collect();
+        let argv: Vec<String> = argv_from_inputs(&e)
+            .expect("valid")
+            .into_iter()
+            .map(|a| a.into_string().expect("utf8"))
+            .collect();
         assert_eq!(
             argv,
-            ["goldsmith", "--root", "/github/workspace/infra", "run", "05-golden-image", "--only", "a,b", "--max-parallel", "4", "--fail-fast", "cancel", "--simulate"]
+            [
+                "goldsmith",
+                "--root",
+                "/github/workspace/infra",
+                "run",
+                "05-golden-image",
+                "--only",
+                "a,b",
+                "--max-parallel",
+                "4",
+                "--fail-fast",
+                "cancel",
+                "--simulate"
+            ]
         );
     }
 
@@ -132,6 +162,8 @@ mod tests {
         let e = env(&[("INPUT_MODULE", "m"), ("INPUT_SIMULATE", "yes")]);
         assert!(argv_from_inputs(&e).is_err());
         assert!(argv_from_inputs(&env(&[])).is_err());
-        assert!(argv_from_inputs(&env(&[("INPUT_COMMAND", "deploy"), ("INPUT_MODULE", "m")])).is_err());
+        assert!(
+            argv_from_inputs(&env(&[("INPUT_COMMAND", "deploy"), ("INPUT_MODULE", "m")])).is_err()
+        );
     }
 }

@@ -3,6 +3,7 @@
 
 mod action;
 mod args;
+mod gha;
 mod project;
 mod run_cmd;
 mod status;
@@ -92,9 +93,12 @@ fn dispatch(args: Args) -> Result<i32, CliError> {
             let env: std::collections::HashMap<String, String> = std::env::vars().collect();
             let argv = action::argv_from_inputs(&env)?;
             tracing::debug!("inputs mean: {argv:?}");
-            let inner = Args::try_parse_from(&argv).map_err(|e| CliError::Invalid(format!("invalid action inputs: {e}")))?;
+            let inner = Args::try_parse_from(&argv)
+                .map_err(|e| CliError::Invalid(format!("invalid action inputs: {e}")))?;
             if matches!(inner.command, Command::Action) {
-                return Err(CliError::Invalid("input `command` cannot be `action`".into()));
+                return Err(CliError::Invalid(
+                    "input `command` cannot be `action`".into(),
+                ));
             }
             dispatch(inner)
         }

@@ -208,6 +208,18 @@ pub fn validate(
         diags.make_warnings_errors();
     }
     print_diagnostics(&project, &diags);
+    if let Some(gha) = super::gha::Actions::detect()
+        && gha.annotations_on()?
+    {
+        // In a pull request, every finding lands on the line that caused it.
+        let found = crate::report::annotations::for_diagnostics(&diags.sorted());
+        let mut out = std::io::stdout().lock();
+        for a in
+            crate::report::annotations::limit(found, "run `goldsmith validate` for the full list")
+        {
+            let _ = writeln!(out, "{}", crate::github::commands::annotation_line(&a));
+        }
+    }
     let mut out = std::io::stdout().lock();
     if diags.has_errors() {
         Ok(exit::INVALID)

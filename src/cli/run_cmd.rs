@@ -7,12 +7,15 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::args::RunFlags;
+use super::gha::{self, Actions};
 use super::project::{self, Project};
 use super::{Args, CliError};
 use crate::plan::{Plan, PlanOptions, Script};
 use crate::record::state::RunState;
 use crate::redact::Redactor;
-use crate::report::{Fanout, console::Console, jsonl::JsonlWriter, state_file::StateWriter};
+use crate::report::{
+    Fanout, console::Console, finish::FinalReports, jsonl::JsonlWriter, state_file::StateWriter,
+};
 use crate::run::{ExecOptions, Executor, Preset, UnitContext};
 use crate::run_dir::{self, RunDir};
 
@@ -130,9 +133,19 @@ fn execute(
     resumed_from: Option<String>,
 ) -> Result<i32, CliError> {
     let config = &project.config;
+    let actions = Actions::detect();
+    let mut secrets: Vec<String> = config.secret_values.values().cloned().collect();
+    if let Some(gha) = &actions {
+        secrets.extend(gha.input_secrets());
+        // Before anything else is printed: the runner masks these in its log.
+        gha::mask(&secrets);
+    }
+    if let Some(gha) = actions.as_ref().filter(|_| !flags.simulate) {
+        sign_in(gha, &mut secrets)?;
+    }
     let dir = RunDir::create(&project.root, &plan.module.id)
         .context("cannot create the run directory")?;
-    let redactor = sink_redactor(config.secret_values.values());
+    let redactor = sink_redactor(secrets.iter());
 
     std::fs::write(dir.plan(), crate::plan::render::json(&plan))
         .with_context(|| format!("cannot write {}", dir.plan().display()))?;
@@ -170,9 +183,31 @@ fn execute(
         .strip_prefix(&project.root)
         .unwrap_or(&dir.path)
         .to_path_buf();
-    let mut console = Console::new(Box::new(std::io::stdout()), redactor.clone(), shown_dir);
+    let mut console = Console::new(
+        Box::new(std::io::stdout()),
+        redactor.clone(),
+        shown_dir.clone(),
+    );
+    let run_dir = std::fs::canonicalize(&dir.path).unwrap_or(dir.path.clone());
+    if actions.is_some() {
+        console = console.with_log_groups(run_dir.join("logs"));
+    }
+    let junit_path = match &flags.junit_path {
+        Some(p) if p.is_absolute() => p.clone(),
+        Some(p) => project.root.join(p),
+        None => run_dir.join("junit.xml"),
+    };
+    let targets = actions.as_ref().map(Actions::targets).transpose()?;
+    let mut reports = FinalReports::new(
+        &run_dir,
+        &shown_dir,
+        junit_path,
+        redactor.clone(),
+        targets,
+        Box::new(std::io::stdout()),
+    );
     let mut fanout = Fanout {
-        sinks: vec![&mut console, &mut events, &mut state],
+        sinks: vec![&mut console, &mut events, &mut state, &mut reports],
     };
 
     let opts = ExecOptions {
@@ -184,7 +219,6 @@ fn execute(
         external,
         resumed_from,
     };
-    let run_dir = std::fs::canonicalize(&dir.path).unwrap_or(dir.path.clone());
     let mut env = config.environment();
     let mut time_scale = 1.0;
     if flags.simulate {
@@ -192,10 +226,16 @@ fn execute(
             .sim_scenario
             .as_ref()
             .map(|s| std::fs::canonicalize(s).unwrap_or(s.clone()));
-        env.extend(
-            crate::azure::sim::prepare(&run_dir, flags.sim_speed, scenario.as_deref())
-                .context("cannot prepare the simulated Azure")?,
-        );
+        let sim_env = crate::azure::sim::prepare(&run_dir, flags.sim_speed, scenario.as_deref())
+            .map_err(|e| match e.kind() {
+                std::io::ErrorKind::InvalidData | std::io::ErrorKind::NotFound => {
+                    CliError::Invalid(format!("--sim-scenario: {e}"))
+                }
+                _ => CliError::Other(
+                    anyhow::Error::new(e).context("cannot prepare the simulated Azure"),
+                ),
+            })?;
+        env.extend(sim_env);
         time_scale = 1.0 / flags.sim_speed;
     }
     let ctx = UnitContext {
@@ -217,6 +257,30 @@ fn execute(
         .block_on(Executor::new(plan, opts, &mut fanout).run(ctx))
         .context("the run stopped because a report could not be written")?;
     Ok(status.exit_code())
+}
+
+/// Signs the Azure CLI in with the action's credentials; a token fetched on the way is masked at once.
+fn sign_in(gha: &Actions, secrets: &mut Vec<String>) -> Result<(), CliError> {
+    let creds = gha.credentials();
+    if creds.client_id.is_none() && creds.tenant_id.is_none() && creds.client_secret.is_none() {
+        if creds.azure_config_dir.is_none() {
+            println!(
+                "goldsmith: no Azure credentials given (inputs client-id and tenant-id); az uses the configuration it finds"
+            );
+        }
+        return Ok(());
+    }
+    match crate::azure::login::login(&creds, "az") {
+        Ok((method, new_secrets)) => {
+            gha::mask(&new_secrets);
+            secrets.extend(new_secrets);
+            println!("goldsmith: signed in to Azure ({method:?})");
+            Ok(())
+        }
+        Err(e) => Err(CliError::Other(
+            anyhow::Error::new(e).context("cannot sign in to Azure"),
+        )),
+    }
 }
 
 /// A redactor for every sink: secret values, and their JSON-escaped forms for JSON files.

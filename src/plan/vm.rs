@@ -154,14 +154,21 @@ pub fn run_command(
             strict_stderr: op.strict_stderr,
         }),
         Err(e) => {
-            diags.push(Diagnostic::error(&file, text.pos, e).with_help("indent the line or change it"));
+            diags.push(
+                Diagnostic::error(&file, text.pos, e).with_help("indent the line or change it"),
+            );
             None
         }
     }
 }
 
 /// The script wrapped twice: with the values it uses (as sent), and with secret values masked (as kept).
-fn wrap<'n>(op: &Operation, script: &str, names: impl Iterator<Item = &'n str>, config: &Config) -> Result<(String, String), String> {
+fn wrap<'n>(
+    op: &Operation,
+    script: &str,
+    names: impl Iterator<Item = &'n str>,
+    config: &Config,
+) -> Result<(String, String), String> {
     let mut names: Vec<&str> = names.collect();
     names.sort();
     names.dedup();
@@ -172,29 +179,79 @@ fn wrap<'n>(op: &Operation, script: &str, names: impl Iterator<Item = &'n str>, 
             None => config.secret_values.get(name).cloned().unwrap_or_default(),
         }
     };
-    let values: Vec<(String, String)> = names.iter().map(|n| (n.to_string(), value(n, false))).collect();
-    let masked: Vec<(String, String)> = names.iter().map(|n| (n.to_string(), value(n, true))).collect();
-    Ok((powershell::wrap(&op.id, script, &values)?, powershell::wrap(&op.id, script, &masked)?))
+    let values: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.to_string(), value(n, false)))
+        .collect();
+    let masked: Vec<(String, String)> = names
+        .iter()
+        .map(|n| (n.to_string(), value(n, true)))
+        .collect();
+    Ok((
+        powershell::wrap(&op.id, script, &values)?,
+        powershell::wrap(&op.id, script, &masked)?,
+    ))
 }
 
 /// Generates, checks and wraps the script of an install-apps operation.
-pub fn install_apps(op: &Operation, config: &Config, catalog: &Catalog, diags: &mut Diagnostics) -> Option<RunCommandScript> {
+pub fn install_apps(
+    op: &Operation,
+    config: &Config,
+    catalog: &Catalog,
+    diags: &mut Diagnostics,
+) -> Option<RunCommandScript> {
     let errors_before = diags.error_count();
     let mut scanned = Vec::new();
     for app in &op.apps {
-        if !app.name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.')) || app.name.is_empty() {
-            diags.push(Diagnostic::error(&op.file, app.pos, format!("app name `{}` may only use letters, digits, `-`, `_` and `.`", app.name)).with_help("it names files and result lines inside the VM"));
+        if !app
+            .name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.'))
+            || app.name.is_empty()
+        {
+            diags.push(
+                Diagnostic::error(
+                    &op.file,
+                    app.pos,
+                    format!(
+                        "app name `{}` may only use letters, digits, `-`, `_` and `.`",
+                        app.name
+                    ),
+                )
+                .with_help("it names files and result lines inside the VM"),
+            );
         }
         if let Some(sha) = &app.sha256
             && (sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()))
         {
-            diags.push(Diagnostic::error(&op.file, app.pos, format!("`sha256` of app `{}` is not 64 hexadecimal digits", app.name)));
+            diags.push(Diagnostic::error(
+                &op.file,
+                app.pos,
+                format!(
+                    "`sha256` of app `{}` is not 64 hexadecimal digits",
+                    app.name
+                ),
+            ));
         }
         if !app.url.value.starts_with("https://") && !app.url.value.starts_with("{{") {
-            diags.push(Diagnostic::warning(&op.file, app.url.pos, format!("app `{}` downloads over `{}` without TLS", app.name, app.url.value.split(':').next().unwrap_or(""))).with_help("use an https:// URL"));
+            diags.push(
+                Diagnostic::warning(
+                    &op.file,
+                    app.url.pos,
+                    format!(
+                        "app `{}` downloads over `{}` without TLS",
+                        app.name,
+                        app.url.value.split(':').next().unwrap_or("")
+                    ),
+                )
+                .with_help("use an https:// URL"),
+            );
         }
         let url = check_placeholders(op, &app.url, config, catalog, diags);
-        let args = app.args.as_ref().map(|t| check_placeholders(op, t, config, catalog, diags));
+        let args = app
+            .args
+            .as_ref()
+            .map(|t| check_placeholders(op, t, config, catalog, diags));
         scanned.push((url, args));
     }
     let target = target(op, config, catalog, diags);
@@ -210,11 +267,18 @@ pub fn install_apps(op: &Operation, config: &Config, catalog: &Catalog, diags: &
             kind: &app.kind,
             url: (&app.url.value, url),
             sha256: app.sha256.as_deref(),
-            args: app.args.as_ref().zip(args.as_ref()).map(|(t, p)| (t.value.as_str(), p.as_slice())),
+            args: app
+                .args
+                .as_ref()
+                .zip(args.as_ref())
+                .map(|(t, p)| (t.value.as_str(), p.as_slice())),
         })
         .collect();
     let script = install_apps::script(&specs, op.download_parallelism.unwrap_or(4));
-    let names = scanned.iter().flat_map(|(u, a)| u.iter().chain(a.iter().flatten())).map(|p| p.name.as_str());
+    let names = scanned
+        .iter()
+        .flat_map(|(u, a)| u.iter().chain(a.iter().flatten()))
+        .map(|p| p.name.as_str());
     match wrap(op, &script, names, config) {
         Ok((wrapped, shown)) => Some(RunCommandScript {
             target: target?,
@@ -231,16 +295,33 @@ pub fn install_apps(op: &Operation, config: &Config, catalog: &Catalog, diags: &
 }
 
 /// Reports malformed and undefined placeholders of `text`; returns the placeholders.
-fn check_placeholders(op: &Operation, text: &Text, config: &Config, catalog: &Catalog, diags: &mut Diagnostics) -> Vec<template::Placeholder> {
+fn check_placeholders(
+    op: &Operation,
+    text: &Text,
+    config: &Config,
+    catalog: &Catalog,
+    diags: &mut Diagnostics,
+) -> Vec<template::Placeholder> {
     let (found, malformed) = template::scan(&text.value);
     for m in malformed {
         let pos = template::position(&catalog.sources, &op.file, text, m.start);
-        diags.push(Diagnostic::error(&op.file, pos, m.message).with_help("placeholders look like `{{NAME}}` with NAME in UPPER_SNAKE"));
+        diags.push(
+            Diagnostic::error(&op.file, pos, m.message)
+                .with_help("placeholders look like `{{NAME}}` with NAME in UPPER_SNAKE"),
+        );
     }
     for ph in found.iter().filter(|p| !config.is_defined(&p.name)) {
         let pos = template::position(&catalog.sources, &op.file, text, ph.start);
-        let help = crate::diag::suggest(&ph.name, config.names()).unwrap_or_else(|| "define it in config.yaml or list it under `secrets:`".into());
-        diags.push(Diagnostic::error(&op.file, pos, format!("undefined placeholder `{{{{{}}}}}`", ph.name)).with_help(help));
+        let help = crate::diag::suggest(&ph.name, config.names())
+            .unwrap_or_else(|| "define it in config.yaml or list it under `secrets:`".into());
+        diags.push(
+            Diagnostic::error(
+                &op.file,
+                pos,
+                format!("undefined placeholder `{{{{{}}}}}`", ph.name),
+            )
+            .with_help(help),
+        );
     }
     found
 }

@@ -19,7 +19,12 @@ pub struct Console {
     stages: usize,
     counts: HashMap<OpStatus, usize>,
     flaky: usize,
+    /// In GitHub Actions: the logs folder; each finished op's log is printed in a group.
+    groups: Option<PathBuf>,
 }
+
+/// The most of one log printed in its group; the file keeps everything.
+const GROUP_LOG_BYTES: u64 = 1024 * 1024;
 
 impl Console {
     pub fn new(out: Box<dyn Write + Send>, redactor: Redactor, run_dir: PathBuf) -> Self {
@@ -30,7 +35,54 @@ impl Console {
             stages: 0,
             counts: HashMap::new(),
             flaky: 0,
+            groups: None,
         }
+    }
+
+    /// GitHub Actions: print each op's log in a `::group::` when it finishes.
+    pub fn with_log_groups(mut self, logs_dir: PathBuf) -> Self {
+        self.groups = Some(logs_dir);
+        self
+    }
+
+    /// The op's whole log (its last MiB) in one group, printed at once so parallel
+    /// ops never interleave. Operations print untrusted text: commands are off
+    /// inside, under a fresh token the text cannot guess.
+    fn log_group(
+        &mut self,
+        op: &str,
+        status: OpStatus,
+        duration: std::time::Duration,
+    ) -> Result<(), SinkError> {
+        let Some(dir) = &self.groups else {
+            return Ok(());
+        };
+        let path = dir.join(format!("{op}.log"));
+        let Ok(mut file) = std::fs::File::open(&path) else {
+            return Ok(());
+        };
+        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
+        let mut text = Vec::new();
+        use std::io::{Read, Seek, SeekFrom};
+        if size > GROUP_LOG_BYTES {
+            let _ = file.seek(SeekFrom::Start(size - GROUP_LOG_BYTES));
+        }
+        let _ = file.read_to_end(&mut text);
+        let stop = crate::github::commands::StopCommands::new();
+        self.line(&crate::github::commands::group(&format!(
+            "{op} ({status}, {})",
+            format_duration(duration)
+        )))?;
+        self.line(&stop.stop())?;
+        if size > GROUP_LOG_BYTES {
+            self.line(&format!("[goldsmith] log cut: showing the last {GROUP_LOG_BYTES} of {size} bytes; the whole log is in the run directory"))?;
+        }
+        let text = String::from_utf8_lossy(&text);
+        for l in text.lines() {
+            self.line(l)?;
+        }
+        self.line(&stop.resume())?;
+        self.line(&crate::github::commands::endgroup())
     }
 
     fn line(&mut self, text: &str) -> Result<(), SinkError> {
@@ -123,6 +175,9 @@ impl EventSink for Console {
                 ..
             } => {
                 *self.counts.entry(*status).or_default() += 1;
+                if *attempts > 0 || *status == OpStatus::AlreadyDone {
+                    self.log_group(op, *status, *duration)?;
+                }
                 let took = format_duration(*duration);
                 let text = match status {
                     OpStatus::Succeeded if *attempts == 0 => format!(

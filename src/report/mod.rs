@@ -5,6 +5,7 @@
 
 pub mod annotations;
 pub mod console;
+pub mod finish;
 pub mod jsonl;
 pub mod junit;
 pub mod state_file;

@@ -9,13 +9,15 @@ use super::resources::READ_SECS;
 
 /// A provider registration completes this long after `provider register`.
 const REGISTER_SECS: f64 = 30.0;
+pub const LOGIN_ALIASES: &[(&str, &str)] =
+    &[("-u", "username"), ("-p", "password"), ("-t", "tenant")];
 pub const PROVIDER_ALIASES: &[(&str, &str)] = &[("-n", "namespace")];
 pub const CLI_VERSION: &str = "2.91.0";
 
 fn subscription(ctx: &Ctx) -> Value {
     let env = &ctx.sim.env;
-    let service_principal = ctx.args.flag("service-principal").unwrap_or(false)
-        || !ctx.args.has("username");
+    let service_principal =
+        ctx.args.flag("service-principal").unwrap_or(false) || !ctx.args.has("username");
     json!({
         "homeTenantId": env.tenant,
         "id": env.subscription,
@@ -71,7 +73,13 @@ pub fn account_set(ctx: &Ctx) -> Outcome {
 pub fn needs_login(command: &str) -> bool {
     !matches!(
         command,
-        "login" | "logout" | "version" | "config set" | "extension add" | "extension show" | "extension list"
+        "login"
+            | "logout"
+            | "version"
+            | "config set"
+            | "extension add"
+            | "extension show"
+            | "extension list"
     )
 }
 
@@ -103,7 +111,9 @@ pub fn extension_show(ctx: &Ctx) -> Outcome {
         .sim
         .transact(|state, _| state.extensions.contains(&name))?;
     if !installed {
-        return Err(AzError::cli(format!("The extension {name} is not installed.")));
+        return Err(AzError::cli(format!(
+            "The extension {name} is not installed."
+        )));
     }
     Ok(Some(extension_json(&name)))
 }
@@ -117,10 +127,8 @@ pub fn extension_list(ctx: &Ctx) -> Outcome {
 
 pub fn version(ctx: &Ctx) -> Outcome {
     let names = ctx.sim.transact(|state, _| state.extensions.clone())?;
-    let extensions: serde_json::Map<String, Value> = names
-        .into_iter()
-        .map(|n| (n, json!("1.0.0")))
-        .collect();
+    let extensions: serde_json::Map<String, Value> =
+        names.into_iter().map(|n| (n, json!("1.0.0"))).collect();
     Ok(Some(json!({
         "azure-cli": CLI_VERSION,
         "azure-cli-core": CLI_VERSION,
@@ -146,10 +154,7 @@ pub fn provider_register(ctx: &Ctx) -> Outcome {
     let wait = ctx.args.flag("wait")?;
     let key = ns.to_ascii_lowercase();
     ctx.sim.transact(|state, now| {
-        state
-            .providers
-            .entry(key)
-            .or_insert(now + REGISTER_SECS);
+        state.providers.entry(key).or_insert(now + REGISTER_SECS);
     })?;
     if wait {
         ctx.delay(REGISTER_SECS);
@@ -165,13 +170,14 @@ pub fn provider_show(ctx: &Ctx) -> Outcome {
     let ns = namespace(ctx)?;
     let sub = ctx.sub().to_string();
     ctx.delay(READ_SECS);
-    let state = ctx.sim.transact(|state, now| {
-        match state.providers.get(&ns.to_ascii_lowercase()) {
-            None => "NotRegistered",
-            Some(at) if now >= *at => "Registered",
-            Some(_) => "Registering",
-        }
-    })?;
+    let state =
+        ctx.sim.transact(
+            |state, now| match state.providers.get(&ns.to_ascii_lowercase()) {
+                None => "NotRegistered",
+                Some(at) if now >= *at => "Registered",
+                Some(_) => "Registering",
+            },
+        )?;
     Ok(Some(json!({
         "id": format!("/subscriptions/{sub}/providers/{ns}"),
         "namespace": ns,

@@ -63,7 +63,8 @@ impl Args {
         }
         for (flag, name) in aliases.iter().chain(GLOBAL_ALIASES) {
             if flag.len() == 2 && !args.shown.contains_key(*name) {
-                args.shown.insert(name.to_string(), format!("--{name}/{flag}"));
+                args.shown
+                    .insert(name.to_string(), format!("--{name}/{flag}"));
             }
         }
         args
@@ -109,7 +110,10 @@ impl Args {
         match self.values.get(name) {
             None => Ok(false),
             Some(v) if v.is_empty() => Ok(true),
-            Some(v) if v.len() == 1 && matches!(v[0].to_ascii_lowercase().as_str(), "true" | "false") => {
+            Some(v)
+                if v.len() == 1
+                    && matches!(v[0].to_ascii_lowercase().as_str(), "true" | "false") =>
+            {
                 Ok(v[0].eq_ignore_ascii_case("true"))
             }
             Some(v) => Err(AzError::unrecognized(v)),
@@ -136,11 +140,6 @@ impl Args {
         self.one(name)?
             .ok_or_else(|| AzError::expected_one(&self.shown(name)))
     }
-
-    pub fn set(&mut self, name: &str, value: &str) {
-        self.values
-            .insert(name.to_string(), vec![value.to_string()]);
-    }
 }
 
 fn canonical(flag: &str, aliases: &[(&str, &str)]) -> String {
@@ -165,12 +164,25 @@ mod tests {
     #[test]
     fn splits_like_argparse() {
         let s = split(&words(&[
-            "vm", "run-command", "invoke", "-g", "rg", "--scripts", "a b", "-x y", "--query=value[0]",
-            "--yes", "--count", "-1",
+            "vm",
+            "run-command",
+            "invoke",
+            "-g",
+            "rg",
+            "--scripts",
+            "a b",
+            "-x y",
+            "--query=value[0]",
+            "--yes",
+            "--count",
+            "-1",
         ]));
         assert_eq!(s.words, words(&["vm", "run-command", "invoke"]));
         assert_eq!(s.options[0], ("-g".to_string(), words(&["rg"])));
-        assert_eq!(s.options[1], ("--scripts".to_string(), words(&["a b", "-x y"])));
+        assert_eq!(
+            s.options[1],
+            ("--scripts".to_string(), words(&["a b", "-x y"]))
+        );
         assert_eq!(s.options[2], ("--query".to_string(), words(&["value[0]"])));
         assert_eq!(s.options[3], ("--yes".to_string(), vec![]));
         assert_eq!(s.options[4], ("--count".to_string(), words(&["-1"])));

@@ -113,7 +113,10 @@ fn host_pool_update(ctx: &Ctx) -> Result<Edit, AzError> {
         }
     }
     if ctx.args.has("max-session-limit") {
-        set.push(("maxSessionLimit", json!(ctx.opt_int("max-session-limit", 0)?)));
+        set.push((
+            "maxSessionLimit",
+            json!(ctx.opt_int("max-session-limit", 0)?),
+        ));
     }
     for (option, field) in [
         ("start-vm-on-connect", "startVMOnConnect"),
@@ -134,7 +137,11 @@ fn host_pool_update(ctx: &Ctx) -> Result<Edit, AzError> {
         let registration = match operation.as_str() {
             "Delete" => Value::Null,
             _ => {
-                let seed = format!("{}:{}", ctx.args.one("name")?.unwrap_or_default(), super::ctx::timestamp());
+                let seed = format!(
+                    "{}:{}",
+                    ctx.args.one("name")?.unwrap_or_default(),
+                    super::ctx::timestamp()
+                );
                 json!({
                     "expirationTime": expiration,
                     "registrationTokenOperation": operation,

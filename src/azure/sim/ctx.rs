@@ -15,8 +15,6 @@ pub type Outcome = Result<Option<Value>, AzError>;
 
 pub struct Ctx<'a> {
     pub sim: &'a Sim,
-    /// The command words, e.g. `network vnet create`.
-    pub command: &'a str,
     pub args: Args,
     /// `WARNING: …` lines for stderr; they do not fail the command.
     pub warnings: RefCell<Vec<String>>,
@@ -62,7 +60,11 @@ impl Ctx<'_> {
     }
 
     pub fn opt_string(&self, name: &str) -> Result<Value, AzError> {
-        Ok(self.args.one(name)?.map(Value::String).unwrap_or(Value::Null))
+        Ok(self
+            .args
+            .one(name)?
+            .map(Value::String)
+            .unwrap_or(Value::Null))
     }
 
     pub fn opt_bool(&self, name: &str, default: bool) -> Result<bool, AzError> {

@@ -11,6 +11,10 @@ pub const PREFIX: &str = "goldsmith-sim:";
 pub const DEFAULT_SECONDS: f64 = 20.0;
 /// How long one simulated MSI install takes when the directive gives no duration.
 pub const DEFAULT_MSI_SECONDS: f64 = 30.0;
+/// How long one install-apps download takes.
+pub const DOWNLOAD_SECONDS: f64 = 20.0;
+/// install-apps downloads at most this many at once unless told otherwise.
+pub const DEFAULT_DOWNLOAD_PARALLELISM: u32 = 4;
 
 /// Something the script prints or does, in script order.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,10 +33,21 @@ pub struct Msi {
     pub seconds: f64,
 }
 
+/// An app of a generated install-apps script (`app=<name>[:<code>[:<duration>]]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    pub name: String,
+    pub code: i32,
+    pub seconds: f64,
+}
+
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct Directives {
     pub duration: Option<f64>,
     pub steps: Vec<Step>,
+    /// install-apps: downloaded together, then installed one at a time.
+    pub apps: Vec<App>,
+    pub download_parallelism: Option<u32>,
     pub exit: i32,
     pub no_marker: bool,
     pub reboot: bool,
@@ -47,7 +62,19 @@ pub struct DirectiveError {
     pub message: String,
 }
 
-const KEYS: &str = "duration, stdout, stderr, exit, msi, stdout-bytes, no-marker, reboot, power";
+const KEYS: &[&str] = &[
+    "duration",
+    "stdout",
+    "stderr",
+    "exit",
+    "msi",
+    "stdout-bytes",
+    "no-marker",
+    "reboot",
+    "power",
+    "app",
+    "download-parallelism",
+];
 
 impl Directives {
     /// Reads every directive line of `script`; other lines are ignored.
@@ -79,20 +106,27 @@ impl Directives {
     }
 
     fn apply_line(&mut self, body: &str) -> Result<(), String> {
-        // A line that starts with stdout=/stderr= prints the rest of the line as is,
-        // so text with spaces and `=` needs no quoting.
-        for (key, is_err) in [("stdout=", false), ("stderr=", true)] {
-            if let Some(text) = body.strip_prefix(key) {
-                let text = unquote_whole(text);
-                self.steps.push(if is_err {
-                    Step::Stderr(text)
-                } else {
-                    Step::Stdout(text)
-                });
-                return Ok(());
+        let tokens = tokenize(body);
+        let all_known = tokens.as_ref().is_ok_and(|t| {
+            t.iter()
+                .all(|token| KEYS.contains(&token.split('=').next().unwrap_or_default()))
+        });
+        // `stdout=Installing 7-Zip... done` prints the rest of the line: when
+        // the words after stdout=/stderr= are not directives, they are text.
+        if !all_known {
+            for (key, is_err) in [("stdout=", false), ("stderr=", true)] {
+                if let Some(text) = body.strip_prefix(key) {
+                    let text = text.trim_end().to_string();
+                    self.steps.push(if is_err {
+                        Step::Stderr(text)
+                    } else {
+                        Step::Stdout(text)
+                    });
+                    return Ok(());
+                }
             }
         }
-        for token in tokenize(body)? {
+        for token in tokens? {
             let (key, value) = match token.split_once('=') {
                 Some((k, v)) => (k.to_string(), Some(v.to_string())),
                 None => (token.clone(), None),
@@ -125,6 +159,16 @@ impl Directives {
                 self.steps.push(Step::Filler(n));
             }
             "msi" => self.steps.push(Step::Msi(parse_msi(&need(value)?)?)),
+            "app" => self.apps.push(parse_app(&need(value)?)?),
+            "download-parallelism" => {
+                let v = need(value)?;
+                self.download_parallelism = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n: &u32| *n > 0)
+                        .ok_or_else(|| format!("download-parallelism={v}: must be 1 or more"))?,
+                );
+            }
             "power" => {
                 let v = need(value)?;
                 self.power = Some(match v.as_str() {
@@ -148,7 +192,12 @@ impl Directives {
                     self.no_marker = true;
                 }
             }
-            _ => return Err(format!("unknown directive `{key}` (known: {KEYS})")),
+            _ => {
+                return Err(format!(
+                    "unknown directive `{key}` (known: {})",
+                    KEYS.join(", ")
+                ));
+            }
         }
         Ok(())
     }
@@ -159,19 +208,6 @@ fn directive_body(line: &str) -> Option<&str> {
     let rest = line.trim_start().strip_prefix('#')?;
     let rest = rest.trim_start().strip_prefix(PREFIX)?;
     Some(rest.trim_start().trim_end_matches('\r'))
-}
-
-/// `"a b"` becomes `a b`; anything else stays as written.
-fn unquote_whole(text: &str) -> String {
-    let t = text.trim_end();
-    if t.len() >= 2 && t.starts_with('"') && t.ends_with('"') {
-        if let Ok(mut tokens) = tokenize(t) {
-            if tokens.len() == 1 {
-                return tokens.remove(0);
-            }
-        }
-    }
-    text.to_string()
 }
 
 /// Splits on whitespace; `"..."` groups words and allows `\"` and `\\`.
@@ -215,7 +251,8 @@ fn tokenize(body: &str) -> Result<Vec<String>, String> {
 }
 
 fn parse_msi(value: &str) -> Result<Msi, String> {
-    let usage = || format!("msi={value}: write msi=<name>:<exit code>[:<duration>], e.g. msi=7zip:0:45s");
+    let usage =
+        || format!("msi={value}: write msi=<name>:<exit code>[:<duration>], e.g. msi=7zip:0:45s");
     let mut parts = value.split(':');
     let name = parts.next().filter(|n| !n.is_empty()).ok_or_else(usage)?;
     let code = parts
@@ -236,6 +273,32 @@ fn parse_msi(value: &str) -> Result<Msi, String> {
     })
 }
 
+/// Read from the right, so app names may hold `:` themselves.
+fn parse_app(value: &str) -> Result<App, String> {
+    let mut app = App {
+        name: value.to_string(),
+        code: 0,
+        seconds: DEFAULT_MSI_SECONDS,
+    };
+    let parts: Vec<&str> = value.rsplitn(3, ':').collect();
+    match parts.as_slice() {
+        [duration, code, name] if code.parse::<i32>().is_ok() => {
+            app.seconds = parse_seconds(duration).map_err(|e| format!("app={value}: {e}"))?;
+            app.code = code.parse().unwrap_or_default();
+            app.name = name.to_string();
+        }
+        [code, rest @ ..] if code.parse::<i32>().is_ok() && !rest.is_empty() => {
+            app.code = code.parse().unwrap_or_default();
+            app.name = value[..value.len() - code.len() - 1].to_string();
+        }
+        _ => {}
+    }
+    if app.name.is_empty() {
+        return Err(format!("app={value}: the app needs a name"));
+    }
+    Ok(app)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -253,7 +316,7 @@ mod tests {
                       # goldsmith-sim: stderr=\"quoted text\"\n\
                       # goldsmith-sim: msi=7zip:0:45s msi=vlc:1603 stdout-bytes=10 no-marker power=stopped\n\
                       # goldsmith-sim: stdout=\"two words\" exit=4\n\
-                      # goldsmith-sim: exit=4 stdout=\"two words\"\n";
+                      # goldsmith-sim: stdout=Installing 7-Zip... done\n";
         let d = Directives::parse(script).unwrap();
         assert_eq!(d.duration, Some(300.0));
         assert_eq!(d.exit, 4);
@@ -275,11 +338,34 @@ mod tests {
                     seconds: DEFAULT_MSI_SECONDS
                 }),
                 Step::Filler(10),
-                Step::Stdout("\"two words\" exit=4".into()),
                 Step::Stdout("two words".into()),
+                Step::Stdout("Installing 7-Zip... done".into()),
             ]
         );
         assert_eq!(d.msi_seconds(), 45.0 + DEFAULT_MSI_SECONDS);
+    }
+
+    #[test]
+    fn install_apps_directives() {
+        let d = Directives::parse(
+            "# goldsmith-sim: download-parallelism=2\n# goldsmith-sim: app=chrome\n# goldsmith-sim: app=my:app:1603:90s\n# goldsmith-sim: app=vlc:3010\n",
+        )
+        .unwrap();
+        assert_eq!(d.download_parallelism, Some(2));
+        let names: Vec<(&str, i32, f64)> = d
+            .apps
+            .iter()
+            .map(|a| (a.name.as_str(), a.code, a.seconds))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("chrome", 0, DEFAULT_MSI_SECONDS),
+                ("my:app", 1603, 90.0),
+                ("vlc", 3010, DEFAULT_MSI_SECONDS)
+            ]
+        );
+        assert!(Directives::parse("# goldsmith-sim: download-parallelism=0").is_err());
     }
 
     #[test]

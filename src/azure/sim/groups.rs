@@ -88,7 +88,9 @@ pub fn exists(ctx: &Ctx) -> Outcome {
     let name = name(ctx)?;
     let sub = ctx.sub().to_string();
     ctx.delay(READ_SECS);
-    let found = ctx.sim.transact(|state, _| state.group_exists(&sub, &name))?;
+    let found = ctx
+        .sim
+        .transact(|state, _| state.group_exists(&sub, &name))?;
     Ok(Some(Value::Bool(found)))
 }
 

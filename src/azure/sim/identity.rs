@@ -18,15 +18,42 @@ const ROLES: &[(&str, &str)] = &[
     ("Owner", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"),
     ("Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c"),
     ("Reader", "acdd72a7-3385-48ef-bd42-f606fba81ae7"),
-    ("User Access Administrator", "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9"),
-    ("Desktop Virtualization User", "1d18fff3-a72a-46b5-b4a9-0b38a3cd7e63"),
-    ("Desktop Virtualization Power On Off Contributor", "40c5ff49-9181-41f8-ae61-143b0e78555e"),
-    ("Virtual Machine User Login", "fb879df8-f326-4884-b1cf-06f3ad86be52"),
-    ("Virtual Machine Administrator Login", "1c0163c0-47e6-4577-8991-ea5c82e286e4"),
-    ("Virtual Machine Contributor", "9980e02c-c2be-4d73-94e8-173b1dc7cf3c"),
-    ("Storage File Data SMB Share Contributor", "0c867c2a-1d8c-454a-a3db-ab2ea1bdc8bb"),
-    ("Storage File Data SMB Share Elevated Contributor", "a7264617-510b-434b-a828-9731dc254ea7"),
-    ("Storage Account Contributor", "17d1049b-9a84-46fb-8f53-869881c3d3ab"),
+    (
+        "User Access Administrator",
+        "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
+    ),
+    (
+        "Desktop Virtualization User",
+        "1d18fff3-a72a-46b5-b4a9-0b38a3cd7e63",
+    ),
+    (
+        "Desktop Virtualization Power On Off Contributor",
+        "40c5ff49-9181-41f8-ae61-143b0e78555e",
+    ),
+    (
+        "Virtual Machine User Login",
+        "fb879df8-f326-4884-b1cf-06f3ad86be52",
+    ),
+    (
+        "Virtual Machine Administrator Login",
+        "1c0163c0-47e6-4577-8991-ea5c82e286e4",
+    ),
+    (
+        "Virtual Machine Contributor",
+        "9980e02c-c2be-4d73-94e8-173b1dc7cf3c",
+    ),
+    (
+        "Storage File Data SMB Share Contributor",
+        "0c867c2a-1d8c-454a-a3db-ab2ea1bdc8bb",
+    ),
+    (
+        "Storage File Data SMB Share Elevated Contributor",
+        "a7264617-510b-434b-a828-9731dc254ea7",
+    ),
+    (
+        "Storage Account Contributor",
+        "17d1049b-9a84-46fb-8f53-869881c3d3ab",
+    ),
 ];
 
 fn is_guid(text: &str) -> bool {
@@ -54,7 +81,9 @@ fn resolve_group(groups: &[Value], identifier: &str) -> Result<String, AzError> 
         .filter(|g| g["displayName"] == identifier)
         .collect();
     match found.as_slice() {
-        [] => Err(AzError::cli(format!("Group {identifier} is not found in Graph "))),
+        [] => Err(AzError::cli(format!(
+            "Group {identifier} is not found in Graph "
+        ))),
         [one] => Ok(one["id"].as_str().unwrap_or_default().to_string()),
         _ => Err(AzError::cli(format!(
             "More than 1 group objects has the display name of {identifier}"
@@ -108,7 +137,11 @@ pub fn group_show(ctx: &Ctx) -> Outcome {
     ctx.delay(READ_SECS);
     ctx.sim.transact(|state, _| {
         let id = resolve_group(&state.ad_groups, &identifier)?;
-        Ok(state.ad_groups.iter().find(|g| g["id"] == id.as_str()).cloned())
+        Ok(state
+            .ad_groups
+            .iter()
+            .find(|g| g["id"] == id.as_str())
+            .cloned())
     })?
 }
 
@@ -119,7 +152,11 @@ pub fn group_list(ctx: &Ctx) -> Outcome {
         state
             .ad_groups
             .iter()
-            .filter(|g| display.as_ref().is_none_or(|d| g["displayName"] == d.as_str()))
+            .filter(|g| {
+                display
+                    .as_ref()
+                    .is_none_or(|d| g["displayName"] == d.as_str())
+            })
             .cloned()
             .collect::<Vec<_>>()
     })?;
@@ -164,7 +201,12 @@ pub fn member_check(ctx: &Ctx) -> Outcome {
     ctx.delay(READ_SECS);
     let found = ctx.sim.transact(|state, _| {
         let id = resolve_group(&state.ad_groups, &identifier)?;
-        Ok::<bool, AzError>(state.ad_members.get(&id).is_some_and(|m| m.contains(&member)))
+        Ok::<bool, AzError>(
+            state
+                .ad_members
+                .get(&id)
+                .is_some_and(|m| m.contains(&member)),
+        )
     })??;
     Ok(Some(json!({ "value": found })))
 }
@@ -192,7 +234,9 @@ pub fn member_list(ctx: &Ctx) -> Outcome {
 fn role_definition(sub: &str, role: &str) -> (String, String) {
     let (name, guid) = ROLES
         .iter()
-        .find(|(n, g)| n.eq_ignore_ascii_case(role) || g.eq_ignore_ascii_case(role) || role.ends_with(g))
+        .find(|(n, g)| {
+            n.eq_ignore_ascii_case(role) || g.eq_ignore_ascii_case(role) || role.ends_with(g)
+        })
         .map(|(n, g)| (n.to_string(), g.to_string()))
         .unwrap_or_else(|| (role.to_string(), ids::guid(&format!("role:{role}"))));
     (
@@ -237,13 +281,22 @@ pub fn assignment_create(ctx: &Ctx) -> Outcome {
         let exists = state.role_assignments.iter().any(|a| {
             a["principalId"] == principal.as_str()
                 && a["roleDefinitionId"] == role_id.as_str()
-                && a["scope"].as_str().is_some_and(|s| s.eq_ignore_ascii_case(&scope))
+                && a["scope"]
+                    .as_str()
+                    .is_some_and(|s| s.eq_ignore_ascii_case(&scope))
         });
         if exists {
-            return Err(AzError::arm("RoleAssignmentExists", "The role assignment already exists."));
+            return Err(AzError::arm(
+                "RoleAssignmentExists",
+                "The role assignment already exists.",
+            ));
         }
         let principal_type = kind.clone().unwrap_or_else(|| {
-            if state.ad_groups.iter().any(|g| g["id"] == principal.as_str()) {
+            if state
+                .ad_groups
+                .iter()
+                .any(|g| g["id"] == principal.as_str())
+            {
                 "Group".into()
             } else {
                 "User".into()
@@ -288,10 +341,10 @@ pub fn assignment_create(ctx: &Ctx) -> Outcome {
 
 fn matching(ctx: &Ctx) -> Result<impl Fn(&Value) -> bool + use<>, AzError> {
     let assignee = assignee(ctx)?;
-    let role = match ctx.args.one("role")? {
-        Some(r) => Some(role_definition(ctx.sub(), &r).1),
-        None => None,
-    };
+    let role = ctx
+        .args
+        .one("role")?
+        .map(|r| role_definition(ctx.sub(), &r).1);
     let scope = if ctx.args.has("scope") || ctx.args.has("resource-group") {
         Some(scope(ctx)?)
     } else {
@@ -299,12 +352,16 @@ fn matching(ctx: &Ctx) -> Result<impl Fn(&Value) -> bool + use<>, AzError> {
     };
     let ids_wanted = ctx.args.many("ids");
     Ok(move |a: &Value| {
-        let principal_ok = assignee.as_ref().is_none_or(|x| {
-            a["principalId"] == x.as_str() || a["principalName"] == x.as_str()
-        });
-        let role_ok = role.as_ref().is_none_or(|r| a["roleDefinitionId"] == r.as_str());
+        let principal_ok = assignee
+            .as_ref()
+            .is_none_or(|x| a["principalId"] == x.as_str() || a["principalName"] == x.as_str());
+        let role_ok = role
+            .as_ref()
+            .is_none_or(|r| a["roleDefinitionId"] == r.as_str());
         let scope_ok = scope.as_ref().is_none_or(|s| {
-            a["scope"].as_str().is_some_and(|x| x.eq_ignore_ascii_case(s))
+            a["scope"]
+                .as_str()
+                .is_some_and(|x| x.eq_ignore_ascii_case(s))
         });
         let id_ok = ids_wanted.is_empty() || ids_wanted.iter().any(|i| a["id"] == i.as_str());
         principal_ok && role_ok && scope_ok && id_ok

@@ -267,41 +267,91 @@ fn subnet_update(ctx: &Ctx) -> Result<Edit, AzError> {
 /// The six rules every NSG starts with: name, priority, inbound, access,
 /// source, destination, description.
 const DEFAULT_RULES: [(&str, u32, bool, &str, &str, &str, &str); 6] = [
-    ("AllowVnetInBound", 65000, true, "Allow", "VirtualNetwork", "VirtualNetwork", "Allow inbound traffic from all VMs in VNET"),
-    ("AllowAzureLoadBalancerInBound", 65001, true, "Allow", "AzureLoadBalancer", "*", "Allow inbound traffic from azure load balancer"),
-    ("DenyAllInBound", 65500, true, "Deny", "*", "*", "Deny all inbound traffic"),
-    ("AllowVnetOutBound", 65000, false, "Allow", "VirtualNetwork", "VirtualNetwork", "Allow outbound traffic from all VMs to all VMs in VNET"),
-    ("AllowInternetOutBound", 65001, false, "Allow", "*", "Internet", "Allow outbound traffic from all VMs to Internet"),
-    ("DenyAllOutBound", 65500, false, "Deny", "*", "*", "Deny all outbound traffic"),
+    (
+        "AllowVnetInBound",
+        65000,
+        true,
+        "Allow",
+        "VirtualNetwork",
+        "VirtualNetwork",
+        "Allow inbound traffic from all VMs in VNET",
+    ),
+    (
+        "AllowAzureLoadBalancerInBound",
+        65001,
+        true,
+        "Allow",
+        "AzureLoadBalancer",
+        "*",
+        "Allow inbound traffic from azure load balancer",
+    ),
+    (
+        "DenyAllInBound",
+        65500,
+        true,
+        "Deny",
+        "*",
+        "*",
+        "Deny all inbound traffic",
+    ),
+    (
+        "AllowVnetOutBound",
+        65000,
+        false,
+        "Allow",
+        "VirtualNetwork",
+        "VirtualNetwork",
+        "Allow outbound traffic from all VMs to all VMs in VNET",
+    ),
+    (
+        "AllowInternetOutBound",
+        65001,
+        false,
+        "Allow",
+        "*",
+        "Internet",
+        "Allow outbound traffic from all VMs to Internet",
+    ),
+    (
+        "DenyAllOutBound",
+        65500,
+        false,
+        "Deny",
+        "*",
+        "*",
+        "Deny all outbound traffic",
+    ),
 ];
 
 fn nsg(_: &Ctx, b: &Base) -> Result<Value, AzError> {
     let defaults: Vec<Value> = DEFAULT_RULES
         .iter()
-        .map(|(name, priority, inbound, access, source, dest, description)| {
-            let id = format!("{}/defaultSecurityRules/{name}", b.id);
-            json!({
-                "access": access,
-                "description": description,
-                "destinationAddressPrefix": dest,
-                "destinationAddressPrefixes": [],
-                "destinationPortRange": "*",
-                "destinationPortRanges": [],
-                "direction": if *inbound { "Inbound" } else { "Outbound" },
-                "etag": ids::etag(&id),
-                "id": id,
-                "name": name,
-                "priority": priority,
-                "protocol": "*",
-                "provisioningState": "Succeeded",
-                "resourceGroup": b.resource_group,
-                "sourceAddressPrefix": source,
-                "sourceAddressPrefixes": [],
-                "sourcePortRange": "*",
-                "sourcePortRanges": [],
-                "type": "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
-            })
-        })
+        .map(
+            |(name, priority, inbound, access, source, dest, description)| {
+                let id = format!("{}/defaultSecurityRules/{name}", b.id);
+                json!({
+                    "access": access,
+                    "description": description,
+                    "destinationAddressPrefix": dest,
+                    "destinationAddressPrefixes": [],
+                    "destinationPortRange": "*",
+                    "destinationPortRanges": [],
+                    "direction": if *inbound { "Inbound" } else { "Outbound" },
+                    "etag": ids::etag(&id),
+                    "id": id,
+                    "name": name,
+                    "priority": priority,
+                    "protocol": "*",
+                    "provisioningState": "Succeeded",
+                    "resourceGroup": b.resource_group,
+                    "sourceAddressPrefix": source,
+                    "sourceAddressPrefixes": [],
+                    "sourcePortRange": "*",
+                    "sourcePortRanges": [],
+                    "type": "Microsoft.Network/networkSecurityGroups/defaultSecurityRules",
+                })
+            },
+        )
         .collect();
     Ok(json!({
         "defaultSecurityRules": defaults,
@@ -343,10 +393,30 @@ fn nsg_rule(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
     let edit = nsg_rule_update(ctx)?;
     edit(&mut body);
     for (singular, plural, option, default) in [
-        ("sourceAddressPrefix", "sourceAddressPrefixes", "source-address-prefixes", "*"),
-        ("sourcePortRange", "sourcePortRanges", "source-port-ranges", "*"),
-        ("destinationAddressPrefix", "destinationAddressPrefixes", "destination-address-prefixes", "*"),
-        ("destinationPortRange", "destinationPortRanges", "destination-port-ranges", "80"),
+        (
+            "sourceAddressPrefix",
+            "sourceAddressPrefixes",
+            "source-address-prefixes",
+            "*",
+        ),
+        (
+            "sourcePortRange",
+            "sourcePortRanges",
+            "source-port-ranges",
+            "*",
+        ),
+        (
+            "destinationAddressPrefix",
+            "destinationAddressPrefixes",
+            "destination-address-prefixes",
+            "*",
+        ),
+        (
+            "destinationPortRange",
+            "destinationPortRanges",
+            "destination-port-ranges",
+            "80",
+        ),
     ] {
         if body.get(singular).is_none() {
             one_or_many(&mut body, singular, plural, values_or(ctx, option, default));
@@ -375,10 +445,22 @@ fn nsg_rule_update(ctx: &Ctx) -> Result<Edit, AzError> {
     }
     let mut lists: Vec<(&str, &str, Vec<String>)> = Vec::new();
     for (singular, plural, option) in [
-        ("sourceAddressPrefix", "sourceAddressPrefixes", "source-address-prefixes"),
+        (
+            "sourceAddressPrefix",
+            "sourceAddressPrefixes",
+            "source-address-prefixes",
+        ),
         ("sourcePortRange", "sourcePortRanges", "source-port-ranges"),
-        ("destinationAddressPrefix", "destinationAddressPrefixes", "destination-address-prefixes"),
-        ("destinationPortRange", "destinationPortRanges", "destination-port-ranges"),
+        (
+            "destinationAddressPrefix",
+            "destinationAddressPrefixes",
+            "destination-address-prefixes",
+        ),
+        (
+            "destinationPortRange",
+            "destinationPortRanges",
+            "destination-port-ranges",
+        ),
     ] {
         if ctx.args.has(option) {
             lists.push((singular, plural, ctx.args.many(option)));
@@ -398,7 +480,13 @@ fn nsg_rule_update(ctx: &Ctx) -> Result<Edit, AzError> {
 }
 
 /// A NIC as `vm create` or `nic create` makes it.
-pub fn nic_body(b: &Base, subnet_id: &str, private_ip: &str, public_ip_id: Option<&str>, vm_id: Option<&str>) -> Value {
+pub fn nic_body(
+    b: &Base,
+    subnet_id: &str,
+    private_ip: &str,
+    public_ip_id: Option<&str>,
+    vm_id: Option<&str>,
+) -> Value {
     let ipconfig_id = format!("{}/ipConfigurations/ipconfig1", b.id);
     let mut ipconfig = json!({
         "etag": ids::etag(&ipconfig_id),
@@ -445,7 +533,12 @@ fn nic_from_args(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
         subnet
     } else {
         let vnet = ctx.args.req("vnet-name")?;
-        ids::resource_id(ctx.sub(), &b.resource_group, SUBNET.arm_type, &[vnet, subnet])
+        ids::resource_id(
+            ctx.sub(),
+            &b.resource_group,
+            SUBNET.arm_type,
+            &[vnet, subnet],
+        )
     };
     let ip = ctx.args.one_or("private-ip-address", "10.0.0.4")?;
     Ok(nic_body(b, &subnet_id, &ip, None, None))

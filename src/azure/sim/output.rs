@@ -10,6 +10,7 @@ use super::error::AzError;
 pub enum Format {
     Json,
     Tsv,
+    Table,
     None,
 }
 
@@ -22,8 +23,9 @@ impl Format {
             "json" | "jsonc" => Ok(Format::Json),
             "tsv" => Ok(Format::Tsv),
             "none" => Ok(Format::None),
-            "yaml" | "yamlc" | "table" => Err(AzError::sim(format!(
-                "--output {value} is not simulated: use json, tsv or none"
+            "table" => Ok(Format::Table),
+            "yaml" | "yamlc" => Err(AzError::sim(format!(
+                "--output {value} is not simulated: use json, tsv, table or none"
             ))),
             _ => Err(AzError::usage(format!(
                 "az {command}: '{value}' is not a valid value for '--output'. Allowed values: {ALLOWED}."
@@ -47,27 +49,36 @@ impl Query {
     }
 
     pub fn apply(&self, value: &Value) -> Result<Value, AzError> {
-        let found = self
-            .0
-            .search(value)
-            .map_err(|e| AzError::cli(format!("Invalid jmespath query supplied for `--query`: {e}")))?;
-        serde_json::to_value(&*found)
-            .map_err(|e| AzError::cli(format!("Invalid jmespath query supplied for `--query`: {e}")))
+        let found = self.0.search(value).map_err(|e| {
+            AzError::cli(format!(
+                "Invalid jmespath query supplied for `--query`: {e}"
+            ))
+        })?;
+        serde_json::to_value(&*found).map_err(|e| {
+            AzError::cli(format!(
+                "Invalid jmespath query supplied for `--query`: {e}"
+            ))
+        })
     }
 
     /// JMESPath truthiness, as `az ... wait --custom` uses it.
     pub fn holds(&self, value: &Value) -> Result<bool, AzError> {
-        let found = self
-            .0
-            .search(value)
-            .map_err(|e| AzError::cli(format!("Invalid jmespath query supplied for `--custom`: {e}")))?;
+        let found = self.0.search(value).map_err(|e| {
+            AzError::cli(format!(
+                "Invalid jmespath query supplied for `--custom`: {e}"
+            ))
+        })?;
         Ok(found.is_truthy())
     }
 }
 
 /// The bytes for stdout; a command without a result (or a query that finds
 /// nothing) prints nothing at all.
-pub fn render(result: Option<&Value>, format: Format, query: Option<&Query>) -> Result<String, AzError> {
+pub fn render(
+    result: Option<&Value>,
+    format: Format,
+    query: Option<&Query>,
+) -> Result<String, AzError> {
     let Some(result) = result else {
         return Ok(String::new());
     };
@@ -85,6 +96,7 @@ pub fn render(result: Option<&Value>, format: Format, query: Option<&Query>) -> 
     Ok(match format {
         Format::Json => to_json(value),
         Format::Tsv => to_tsv(value),
+        Format::Table => to_table(value, query.is_some()),
         Format::None => String::new(),
     })
 }
@@ -165,6 +177,91 @@ pub fn to_tsv(value: &Value) -> String {
     out
 }
 
+/// knack's `_TableOutput` through tabulate's "simple" format, without the
+/// per-command table transformers real az adds for some commands.
+pub fn to_table(value: &Value, queried: bool) -> String {
+    const SKIP: [&str; 3] = ["id", "type", "etag"];
+    let items: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut headers: Vec<String> = Vec::new();
+    let mut rows: Vec<Vec<(String, String)>> = Vec::new();
+    for item in items {
+        let mut row: Vec<(String, String)> = match item {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                if !queried {
+                    keys.sort();
+                }
+                keys.into_iter()
+                    .filter(|k| !SKIP.contains(&k.as_str()))
+                    .filter(|k| {
+                        !matches!(
+                            map[k.as_str()],
+                            Value::Null | Value::Array(_) | Value::Object(_)
+                        )
+                    })
+                    .map(|k| {
+                        let mut name = k.clone();
+                        if let Some(first) = name.get(..1) {
+                            name.replace_range(..1, &first.to_uppercase());
+                        }
+                        (name, tsv_cell(&map[k.as_str()]))
+                    })
+                    .collect()
+            }
+            Value::Array(cells) => cells
+                .iter()
+                .enumerate()
+                .map(|(i, c)| (format!("Column{}", i + 1), tsv_cell(c)))
+                .collect(),
+            other => vec![("Result".to_string(), tsv_cell(other))],
+        };
+        for (name, _) in &row {
+            if !headers.contains(name) {
+                headers.push(name.clone());
+            }
+        }
+        rows.push(std::mem::take(&mut row));
+    }
+    if headers.is_empty() {
+        return "\n".into();
+    }
+    let cell = |row: &Vec<(String, String)>, h: &String| {
+        row.iter()
+            .find(|(n, _)| n == h)
+            .map(|(_, v)| v.clone())
+            .unwrap_or_default()
+    };
+    let widths: Vec<usize> = headers
+        .iter()
+        .map(|h| {
+            rows.iter()
+                .map(|r| cell(r, h).chars().count())
+                .chain([h.chars().count()])
+                .max()
+                .unwrap_or(0)
+        })
+        .collect();
+    let line = |cells: Vec<String>| {
+        cells
+            .iter()
+            .zip(&widths)
+            .map(|(c, w)| format!("{c:<w$}"))
+            .collect::<Vec<_>>()
+            .join("  ")
+    };
+    let mut out = vec![
+        line(headers.clone()),
+        line(widths.iter().map(|w| "-".repeat(*w)).collect()),
+    ];
+    for row in &rows {
+        out.push(line(headers.iter().map(|h| cell(row, h)).collect()));
+    }
+    out.join("\n") + "\n"
+}
+
 /// Python's `str()` of a cell.
 fn tsv_cell(value: &Value) -> String {
     match value {
@@ -200,6 +297,16 @@ mod tests {
         assert_eq!(
             to_tsv(&json!([{"b": 2, "a": [1, 2], "c": {"d": 1}, "e": null, "f": false}])),
             "2\t2\t\tNone\tFalse\n"
+        );
+    }
+
+    #[test]
+    fn table_like_tabulate_simple() {
+        let v = json!([{"name": "rg", "location": "westeurope", "id": "x", "tags": {}}, {"name": "other", "location": "eu", "managedBy": null}]);
+        assert_eq!(
+            to_table(&v, false),
+            // tabulate pads every column, the last one too.
+            "Location    Name \n----------  -----\nwesteurope  rg   \neu          other\n"
         );
     }
 

@@ -75,6 +75,10 @@ fn check_exists(state: &State, sub: &str, spec: &TypeSpec, t: &Target) -> Result
     let mut segments: Vec<&str> = spec.arm_type.split('/').collect();
     let namespace = segments.remove(0);
     for depth in 1..=t.names.len() {
+        // A fixed level (a storage account's `fileServices/default`) always exists.
+        if matches!(spec.parents.get(depth - 1), Some(Parent::Fixed(_))) {
+            continue;
+        }
         let id = ids::resource_id(
             sub,
             &t.resource_group,
@@ -134,10 +138,7 @@ fn children(state: &State, parent_id: &str, kind: &str) -> Vec<Value> {
 }
 
 pub fn rendered(state: &State, id: &str) -> Option<Value> {
-    state
-        .resources
-        .get(&ids::key(id))
-        .map(|r| render(state, r))
+    state.resources.get(&ids::key(id)).map(|r| render(state, r))
 }
 
 pub fn create(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
@@ -147,7 +148,6 @@ pub fn create(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
         id: t.id.clone(),
         name: t.names.last().cloned().unwrap_or_default(),
         resource_group: t.resource_group.clone(),
-        names: t.names.clone(),
         location,
         tags: ctx.tags(),
     };
@@ -177,10 +177,9 @@ pub fn create(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
             },
         );
         for extra in extras {
-            state.resources.insert(
-                ids::key(&extra.id),
-                Resource { busy, ..extra },
-            );
+            state
+                .resources
+                .insert(ids::key(&extra.id), Resource { busy, ..extra });
         }
         Ok::<(), AzError>(())
     })??;

@@ -67,7 +67,7 @@ fn request(ctx: &Ctx) -> Result<Request, AzError> {
         .args
         .names()
         .filter(|n| !ALLOWED.contains(&n.as_str()))
-        .map(|n| format!("--{n}"))
+        .flat_map(|n| std::iter::once(format!("--{n}")).chain(ctx.args.many(n)))
         .collect();
     if !unknown.is_empty() {
         return Err(AzError::unrecognized(&unknown).with_examples(examples()));

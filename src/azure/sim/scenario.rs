@@ -71,7 +71,10 @@ pub struct Fault {
 impl Fault {
     pub fn matches(&self, op: Option<&str>, attempt: u32, command: &str) -> bool {
         self.op.as_deref().is_none_or(|o| Some(o) == op)
-            && self.command.as_deref().is_none_or(|c| same_command(c, command))
+            && self
+                .command
+                .as_deref()
+                .is_none_or(|c| same_command(c, command))
             && self.attempts.is_none_or(|n| attempt <= n)
     }
 }
@@ -167,16 +170,13 @@ impl Scenario {
         let mut options = serde_saphyr::Options::default();
         options.with_snippet = false;
         options.strict_booleans = true;
-        let raw: Option<RawScenario> = serde_saphyr::from_str_with_options(text, options)
-            .map_err(|e| {
+        let raw: Option<RawScenario> =
+            serde_saphyr::from_str_with_options(text, options).map_err(|e| {
                 let at = e
                     .location()
                     .map(|l| format!("{shown}:{}:{}", l.line(), l.column()))
                     .unwrap_or_else(|| shown.to_string());
-                ScenarioError(format!(
-                    "{at}: invalid scenario: {}",
-                    e.without_snippet()
-                ))
+                ScenarioError(format!("{at}: invalid scenario: {}", e.without_snippet()))
             })?;
         let Some(raw) = raw else {
             return Ok(Scenario::default());
@@ -202,8 +202,9 @@ impl Scenario {
 
     fn add_fault(&mut self, f: RawFault) -> Result<(), String> {
         let call_keys = f.op.is_some() || f.command.is_some() || f.attempts.is_some();
-        let vm_keys =
-            f.busy_for.is_some() || f.installer_busy_for.is_some() || f.agent_not_ready_for.is_some();
+        let vm_keys = f.busy_for.is_some()
+            || f.installer_busy_for.is_some()
+            || f.agent_not_ready_for.is_some();
         if let Some(t) = f.throttle {
             if call_keys || f.class.is_some() || f.vm.is_some() || vm_keys {
                 return Err("`throttle` stands alone: put its command inside it".into());
@@ -314,8 +315,8 @@ faults:
 
     #[test]
     fn unknown_fields_name_file_and_line() {
-        let e = Scenario::parse("vms: []\nfaults:\n  - op: x\n    clas: auth\n", "s.yaml")
-            .unwrap_err();
+        let e =
+            Scenario::parse("vms: []\nfaults:\n  - op: x\n    clas: auth\n", "s.yaml").unwrap_err();
         assert!(e.0.starts_with("s.yaml:4:"), "{e}");
         assert!(e.0.contains("clas"), "{e}");
     }

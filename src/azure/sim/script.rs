@@ -2,7 +2,9 @@
 //! prints, how long it takes and what it leaves behind, honouring the VM's
 //! Windows Installer mutex (a held mutex makes an MSI install return 1618).
 
-use super::directives::{DEFAULT_SECONDS, Directives, Step};
+use super::directives::{
+    DEFAULT_DOWNLOAD_PARALLELISM, DEFAULT_SECONDS, DOWNLOAD_SECONDS, Directives, Step,
+};
 use super::power::PowerState;
 
 /// What goldsmith's run-command wrapper prints as its last stdout line.
@@ -11,6 +13,8 @@ pub const EXIT_MARKER: &str = "##goldsmith-exit:";
 pub const MSI_BUSY: i32 = 1618;
 /// Azure returns only the end of each stream.
 pub const TAIL_BYTES: usize = 4096;
+/// The install-apps script waits this long for a busy installer before trying.
+const INSTALLER_PATIENCE: f64 = 1800.0;
 
 #[derive(Debug, Clone, PartialEq)]
 pub struct Run {
@@ -47,8 +51,16 @@ pub fn run(d: &Directives, script: &str, start: f64, installer_busy_until: f64) 
             }
         }
     }
+    let mut exit = d.exit;
+    if !d.apps.is_empty() {
+        let failed = install_apps(d, &mut clock, &mut installer, &mut stdout);
+        if !failed.is_empty() {
+            stderr.push(format!("apps that failed: {}", failed.join(", ")));
+            exit = 1;
+        }
+    }
     if script.contains(EXIT_MARKER) && !d.no_marker {
-        stdout.push(format!("{EXIT_MARKER}{}", d.exit));
+        stdout.push(format!("{EXIT_MARKER}{exit}"));
     }
     Run {
         seconds: d.duration.unwrap_or(DEFAULT_SECONDS).max(clock - start),
@@ -60,10 +72,62 @@ pub fn run(d: &Directives, script: &str, start: f64, installer_busy_until: f64) 
     }
 }
 
+/// What goldsmith's generated install-apps script does: downloads, at most
+/// `download-parallelism` at a time, then one install at a time, waiting out
+/// a busy installer for up to 30 minutes. Returns the apps that failed.
+fn install_apps(
+    d: &Directives,
+    clock: &mut f64,
+    installer: &mut f64,
+    stdout: &mut Vec<String>,
+) -> Vec<String> {
+    let parallel = d
+        .download_parallelism
+        .unwrap_or(DEFAULT_DOWNLOAD_PARALLELISM)
+        .max(1) as usize;
+    for app in &d.apps {
+        stdout.push(format!(
+            "##goldsmith-app:{}:download:ok:{}",
+            app.name, DOWNLOAD_SECONDS as u64
+        ));
+    }
+    *clock += d.apps.len().div_ceil(parallel) as f64 * DOWNLOAD_SECONDS;
+    let mut failed = Vec::new();
+    for app in &d.apps {
+        let started = *clock;
+        let code = if *installer - *clock > INSTALLER_PATIENCE {
+            *clock += INSTALLER_PATIENCE;
+            MSI_BUSY
+        } else {
+            *clock = clock.max(*installer) + app.seconds;
+            *installer = *clock;
+            app.code
+        };
+        let ok = matches!(code, 0 | 3010 | 1641);
+        if !ok {
+            failed.push(app.name.clone());
+        }
+        stdout.push(format!("##goldsmith-msi:{}:{code}", app.name));
+        stdout.push(format!(
+            "##goldsmith-app:{}:install:{}:{}",
+            app.name,
+            if ok { "ok" } else { "failed" },
+            (*clock - started).round() as u64
+        ));
+    }
+    failed
+}
+
 /// `n` bytes of output in lines of 100 (never ending in a newline).
 fn filler(n: usize) -> String {
     (0..n)
-        .map(|i| if i % 100 == 99 && i + 1 < n { '\n' } else { '.' })
+        .map(|i| {
+            if i % 100 == 99 && i + 1 < n {
+                '\n'
+            } else {
+                '.'
+            }
+        })
         .collect()
 }
 
@@ -89,7 +153,7 @@ mod tests {
 
     #[test]
     fn marker_only_for_the_wrapper() {
-        let d = directives("# goldsmith-sim: stdout=hello exit=0\n");
+        let d = directives("# goldsmith-sim: exit=0 stdout=hello\n");
         assert_eq!(run(&d, "x", 0.0, 0.0).stdout, vec!["hello"]);
         let d = directives("# goldsmith-sim: exit=2\n");
         let r = run(&d, "echo ##goldsmith-exit:$?", 0.0, 0.0);
@@ -103,12 +167,44 @@ mod tests {
     fn msi_waits_for_nobody_and_reports_1618() {
         let d = directives("# goldsmith-sim: msi=a:0:40s msi=b:3010:40s\n");
         let r = run(&d, "", 10.0, 0.0);
-        assert_eq!(r.stdout, vec!["##goldsmith-msi:a:0", "##goldsmith-msi:b:3010"]);
+        assert_eq!(
+            r.stdout,
+            vec!["##goldsmith-msi:a:0", "##goldsmith-msi:b:3010"]
+        );
         assert_eq!(r.seconds, 80.0);
         assert_eq!(r.installer_busy_until, 90.0);
         let r = run(&d, "", 10.0, 60.0);
-        assert_eq!(r.stdout, vec!["##goldsmith-msi:a:1618", "##goldsmith-msi:b:1618"]);
+        assert_eq!(
+            r.stdout,
+            vec!["##goldsmith-msi:a:1618", "##goldsmith-msi:b:1618"]
+        );
         assert_eq!(r.seconds, DEFAULT_SECONDS);
+    }
+
+    #[test]
+    fn install_apps_downloads_together_and_installs_in_turn() {
+        let d = directives(
+            "# goldsmith-sim: download-parallelism=2\n# goldsmith-sim: app=a\n# goldsmith-sim: app=b:1603:10s\n# goldsmith-sim: app=c:0:10s\n",
+        );
+        let r = run(&d, "##goldsmith-exit:", 0.0, 50.0);
+        assert_eq!(
+            r.stdout,
+            vec![
+                "##goldsmith-app:a:download:ok:20",
+                "##goldsmith-app:b:download:ok:20",
+                "##goldsmith-app:c:download:ok:20",
+                "##goldsmith-msi:a:0",
+                "##goldsmith-app:a:install:ok:40",
+                "##goldsmith-msi:b:1603",
+                "##goldsmith-app:b:install:failed:10",
+                "##goldsmith-msi:c:0",
+                "##goldsmith-app:c:install:ok:10",
+                "##goldsmith-exit:1",
+            ]
+        );
+        assert_eq!(r.stderr, vec!["apps that failed: b"]);
+        // 2 rounds of downloads (40 s), a waits for the installer until 50 s.
+        assert_eq!(r.seconds, 50.0 + 30.0 + 10.0 + 10.0);
     }
 
     #[test]

@@ -29,8 +29,7 @@ fn matched(a: &[char], b: &[char]) -> usize {
     if best == 0 {
         return 0;
     }
-    best + matched(&a[..best_i], &b[..best_j])
-        + matched(&a[best_i + best..], &b[best_j + best..])
+    best + matched(&a[..best_i], &b[..best_j]) + matched(&a[best_i + best..], &b[best_j + best..])
 }
 
 /// The best of `choices` with a ratio of at least 0.7, as `get_close_matches(word, choices, cutoff=0.7)[0]`.

@@ -270,17 +270,16 @@ impl State {
                 r.busy = None;
             }
         }
-        self.vms
-            .retain(|_, vm| !matches!(vm.busy, Some(b) if b.op == BusyOp::Deleting && b.until <= now));
+        self.vms.retain(
+            |_, vm| !matches!(vm.busy, Some(b) if b.op == BusyOp::Deleting && b.until <= now),
+        );
         for vm in self.vms.values_mut() {
             if matches!(vm.busy, Some(b) if b.until <= now) {
                 vm.busy = None;
             }
-            if let Some(t) = vm.transition {
-                if t.until <= now {
-                    vm.power = t.to;
-                    vm.transition = None;
-                }
+            if let Some(t) = vm.transition.filter(|t| t.until <= now) {
+                vm.power = t.to;
+                vm.transition = None;
             }
             if matches!(&vm.run_command, Some(s) if s.until <= now) {
                 vm.run_command = None;

@@ -99,12 +99,13 @@ fn share(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
 }
 
 fn share_update(ctx: &Ctx) -> Result<Edit, AzError> {
-    let quota = match ctx.args.one("quota")? {
-        None => None,
-        Some(q) => Some(q.parse::<u64>().map_err(|_| {
-            AzError::usage(format!("argument --quota: invalid int value: '{q}'"))
-        })?),
-    };
+    let quota =
+        match ctx.args.one("quota")? {
+            None => None,
+            Some(q) => Some(q.parse::<u64>().map_err(|_| {
+                AzError::usage(format!("argument --quota: invalid int value: '{q}'"))
+            })?),
+        };
     let tier = ctx.args.one("access-tier")?;
     let protocols = ctx.args.one("enabled-protocols")?;
     Ok(Box::new(move |body: &mut Value| {

@@ -23,8 +23,6 @@ pub struct Base {
     pub id: String,
     pub name: String,
     pub resource_group: String,
-    /// The parents' names, then the resource's.
-    pub names: Vec<String>,
     pub location: String,
     pub tags: Value,
 }

@@ -57,10 +57,10 @@ pub fn wait(ctx: &Ctx) -> Outcome {
                 if (created || updated) && state == "Succeeded" {
                     return Ok(None);
                 }
-                if let Some(q) = &custom {
-                    if q.holds(&view)? {
-                        return Ok(None);
-                    }
+                if let Some(q) = &custom
+                    && q.holds(&view)?
+                {
+                    return Ok(None);
                 }
             }
         }

@@ -1,0 +1,158 @@
+//! The reports written when a run finishes: `junit.xml` and `summary.md` in
+//! the run directory always; in GitHub Actions also the job summary, the
+//! annotations and the step outputs. A failure to write any of them is an
+//! error of the run (it cancels cleanly), never a silent loss.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+use crate::github::commands::annotation_line;
+use crate::github::outputs::append_outputs;
+use crate::record::event::{Event, EventLine};
+use crate::record::run_record::RunRecord;
+use crate::record::status::RunStatus;
+use crate::redact::Redactor;
+use crate::report::{annotations, junit, summary};
+use crate::run::{EventSink, SinkError};
+
+/// Where the GitHub Actions runner wants to hear from us, and what the user turned off.
+#[derive(Clone, Debug, Default)]
+pub struct ActionsTargets {
+    /// `GITHUB_STEP_SUMMARY`, when the `summary` input is on.
+    pub step_summary: Option<PathBuf>,
+    /// `GITHUB_OUTPUT`.
+    pub outputs: Option<PathBuf>,
+    /// The `annotations` input.
+    pub annotations: bool,
+}
+
+pub struct FinalReports {
+    record: RunRecord,
+    run_dir: PathBuf,
+    /// The run directory as users name it (relative to the workspace), for outputs.
+    shown_run_dir: PathBuf,
+    junit_path: PathBuf,
+    redactor: Redactor,
+    actions: Option<ActionsTargets>,
+    out: Box<dyn Write + Send>,
+}
+
+impl FinalReports {
+    pub fn new(
+        run_dir: &Path,
+        shown_run_dir: &Path,
+        junit_path: PathBuf,
+        redactor: Redactor,
+        actions: Option<ActionsTargets>,
+        out: Box<dyn Write + Send>,
+    ) -> Self {
+        FinalReports {
+            record: RunRecord::default(),
+            run_dir: run_dir.to_path_buf(),
+            shown_run_dir: shown_run_dir.to_path_buf(),
+            junit_path,
+            redactor,
+            actions,
+            out,
+        }
+    }
+
+    fn write_all(&mut self) -> Result<(), SinkError> {
+        let logs = self.run_dir.join("logs");
+        let err = |what: String| move |source: std::io::Error| SinkError { what, source };
+        if let Some(parent) = self.junit_path.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(err(format!("cannot create {}", parent.display())))?;
+        }
+        junit::write(&self.record, &logs, &self.junit_path, &self.redactor)
+            .map_err(err(format!("cannot write {}", self.junit_path.display())))?;
+        let markdown = summary::render(&self.record, &logs, &self.redactor);
+        let summary_path = self.run_dir.join("summary.md");
+        std::fs::write(&summary_path, &markdown)
+            .map_err(err(format!("cannot write {}", summary_path.display())))?;
+        let Some(actions) = self.actions.clone() else {
+            return Ok(());
+        };
+        if let Some(path) = &actions.step_summary {
+            append(path, &markdown).map_err(err(format!(
+                "cannot append to the job summary {}",
+                path.display()
+            )))?;
+        }
+        if actions.annotations {
+            let list = annotations::limit(
+                annotations::for_run(&self.record),
+                "see the job summary for the rest",
+            );
+            for a in &list {
+                writeln!(self.out, "{}", self.redactor.redact(&annotation_line(a)))
+                    .map_err(err("cannot write annotations".into()))?;
+            }
+        }
+        if let Some(path) = &actions.outputs {
+            append_outputs(path, &self.outputs()).map_err(err(format!(
+                "cannot write the step outputs to {}",
+                path.display()
+            )))?;
+        }
+        Ok(())
+    }
+
+    /// `status`, `failed-operations`, `junit-path`, `run-dir`, `reboot-required`.
+    fn outputs(&self) -> Vec<(&'static str, String)> {
+        let failed: Vec<&str> = self
+            .record
+            .ops
+            .iter()
+            .filter(|o| o.counts_as_failure())
+            .map(|o| o.meta.id.as_str())
+            .collect();
+        let status = self.record.status.unwrap_or(RunStatus::Failed);
+        vec![
+            ("status", status.name().to_string()),
+            (
+                "failed-operations",
+                serde_json::to_string(&failed).unwrap_or_else(|_| "[]".into()),
+            ),
+            ("junit-path", self.junit_path.display().to_string()),
+            ("run-dir", self.shown_run_dir.display().to_string()),
+            (
+                "reboot-required",
+                self.record
+                    .ops
+                    .iter()
+                    .any(|o| o.reboot_required())
+                    .to_string(),
+            ),
+        ]
+    }
+}
+
+fn append(path: &Path, text: &str) -> std::io::Result<()> {
+    let mut f = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)?;
+    f.write_all(text.as_bytes())?;
+    if !text.ends_with('\n') {
+        f.write_all(b"\n")?;
+    }
+    Ok(())
+}
+
+impl EventSink for FinalReports {
+    fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
+        self.record.apply(line);
+        if matches!(line.event, Event::RunFinished { .. }) {
+            self.write_all()?;
+        }
+        Ok(())
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        self.out.flush().map_err(|source| SinkError {
+            what: "cannot write annotations".into(),
+            source,
+        })
+    }
+}

@@ -1,0 +1,411 @@
+//! `junit.xml`: the finished `RunRecord` as JUnit XML, written with quick-junit.
+//!
+//! One `<testsuite>` per module run and one `<testcase>` per operation, in
+//! plan order. Each test case carries `file` and `line` attributes (the
+//! operation's YAML), which the GitHub JUnit reporters turn into links.
+//!
+//! How goldsmith outcomes map onto JUnit, which has no word for some of them:
+//!
+//! | operation | JUnit |
+//! |---|---|
+//! | succeeded | passing case |
+//! | succeeded after failed attempts (flaky) | passing case, one `<flakyFailure>` per failed attempt |
+//! | already done (idempotency check) | passing case, property `goldsmith.status=already-done` |
+//! | failed | `<failure type="<failure class>" message="<reason>">`, one `<rerunFailure>` per earlier attempt |
+//! | failed with `continue_on_error` | `<failure>` as well, its message starting `allowed to fail (continue_on_error):` and property `goldsmith.continue-on-error=true`: it did fail, and a passing case would hide that from every JUnit viewer; the run's own status still says whether the run failed |
+//! | skipped, cancelled, never started | `<skipped type="skipped|cancelled|not-run" message="<reason>">` |
+//! | still running when the record ended | `<error type="unfinished">`: the engine lost track of it, which is a goldsmith problem, not the operation's |
+//!
+//! Every case has the property `goldsmith.status` with the status name.
+//! `<system-out>` holds the tail of `logs/<op>.log` (at most 64 KiB), redacted.
+//!
+//! This module reads records and log files; it never sees a process or an event
+//! stream, and it never writes XML by hand.
+
+use std::fs::File;
+use std::io::{self, Read, Seek, SeekFrom};
+use std::path::Path;
+
+use chrono::{DateTime, FixedOffset};
+use jiff::Timestamp;
+use quick_junit::{
+    NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite, XmlString,
+};
+
+use crate::record::run_record::{AttemptRecord, OpRecord, RunRecord};
+use crate::record::status::OpStatus;
+use crate::redact::Redactor;
+
+/// The most of an operation's log that goes into `<system-out>`.
+pub const SYSTEM_OUT_LIMIT: usize = 64 * 1024;
+
+/// Bytes read before the part shown: the first `REDACT_MARGIN` are always
+/// dropped, so a secret split by the start of the read is never shown in
+/// part, and the second leave room for redactions that shorten the text.
+const REDACT_MARGIN: usize = 16 * 1024;
+
+/// Writes `out` atomically: a reader never sees half a report.
+pub fn write(
+    record: &RunRecord,
+    logs_dir: &Path,
+    out: &Path,
+    redactor: &Redactor,
+) -> io::Result<()> {
+    let xml = report(record, logs_dir, redactor)
+        .to_string()
+        .map_err(io::Error::other)?;
+    crate::run_dir::write_atomic(out, xml.as_bytes())
+}
+
+/// The whole report: `<testsuites>` with this run's one `<testsuite>`.
+pub fn report(record: &RunRecord, logs_dir: &Path, redactor: &Redactor) -> Report {
+    let mut report = Report::new("goldsmith");
+    report.set_time(record.duration);
+    report.add_test_suite(suite(record, logs_dir, redactor));
+    report
+}
+
+fn suite(record: &RunRecord, logs_dir: &Path, redactor: &Redactor) -> TestSuite {
+    let name = if record.module.is_empty() {
+        "goldsmith"
+    } else {
+        record.module.as_str()
+    };
+    let mut suite = TestSuite::new(clean(redactor, name));
+    if let Some(t) = record.started_at.and_then(chrono_time) {
+        suite.set_timestamp(t);
+    }
+    suite.set_time(record.duration);
+    let mut props = vec![
+        Property::new("goldsmith.run-id", clean(redactor, &record.run_id)),
+        Property::new(
+            "goldsmith.module-file",
+            clean(redactor, &record.module_file),
+        ),
+        Property::new(
+            "goldsmith.status",
+            record.status.map_or("unfinished", |s| s.name()),
+        ),
+    ];
+    if let Some(from) = &record.resumed_from {
+        props.push(Property::new(
+            "goldsmith.resumed-from",
+            clean(redactor, from),
+        ));
+    }
+    if let Some(reason) = &record.cancel_reason {
+        props.push(Property::new(
+            "goldsmith.cancel-reason",
+            clean(redactor, reason),
+        ));
+    }
+    suite.add_properties(props);
+    for op in &record.ops {
+        suite.add_test_case(op_case(op, &record.module, logs_dir, redactor));
+    }
+    suite
+}
+
+/// The test case of one operation. App results get cases of their own next
+/// to these, built the same way.
+pub fn op_case(op: &OpRecord, module: &str, logs_dir: &Path, redactor: &Redactor) -> TestCase {
+    let meta = &op.meta;
+    let mut case = TestCase::new(clean(redactor, &meta.id), op_status(op, redactor));
+    let classname = if meta.capability.is_empty() {
+        module
+    } else {
+        meta.capability.as_str()
+    };
+    case.set_classname(clean(redactor, classname));
+    if !meta.file.is_empty() {
+        case.extra
+            .insert("file".into(), clean(redactor, &meta.file).into());
+    }
+    if meta.line > 0 {
+        case.extra
+            .insert("line".into(), meta.line.to_string().into());
+    }
+    if let Some(t) = op.started_at.and_then(chrono_time) {
+        case.set_timestamp(t);
+    }
+    case.set_time(op.duration);
+    case.add_properties(op_properties(op));
+    case.system_out = system_out(&logs_dir.join(format!("{}.log", meta.id)), redactor);
+    case
+}
+
+fn op_properties(op: &OpRecord) -> Vec<Property> {
+    let mut props = vec![
+        Property::new("goldsmith.status", op.status.name()),
+        Property::new("goldsmith.stage", op.meta.stage.to_string()),
+    ];
+    if !op.meta.kind.is_empty() {
+        props.push(Property::new("goldsmith.kind", op.meta.kind.as_str()));
+    }
+    if !op.attempts.is_empty() {
+        props.push(Property::new(
+            "goldsmith.attempts",
+            op.attempts.len().to_string(),
+        ));
+    }
+    if op.status == OpStatus::Failed && op.continue_on_error {
+        props.push(Property::new("goldsmith.continue-on-error", "true"));
+    }
+    if op.reboot_required() {
+        props.push(Property::new("goldsmith.reboot-required", "true"));
+    }
+    props
+}
+
+fn op_status(op: &OpRecord, redactor: &Redactor) -> TestCaseStatus {
+    let reason = op.reason.as_deref().map(|r| clean(redactor, r));
+    let skipped = |ty: &str, default: &str| {
+        let mut s = TestCaseStatus::skipped();
+        s.set_type(ty);
+        s.set_message(reason.clone().unwrap_or_else(|| default.to_string()));
+        s
+    };
+    match op.status {
+        OpStatus::Succeeded | OpStatus::AlreadyDone => {
+            let mut s = TestCaseStatus::success();
+            s.add_reruns(
+                op.attempts
+                    .iter()
+                    .filter(|a| !a.outcome.passed)
+                    .map(|a| rerun(a, redactor)),
+            );
+            s
+        }
+        OpStatus::Failed => {
+            let class = op.failure_class.map_or("failed", |c| c.name());
+            let first_line = reason
+                .as_deref()
+                .and_then(|r| r.lines().next())
+                .unwrap_or("failed");
+            let message = if op.continue_on_error {
+                format!("allowed to fail (continue_on_error): {first_line}")
+            } else {
+                first_line.to_string()
+            };
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+            s.set_type(class);
+            s.set_message(message);
+            s.set_description(failure_description(op, redactor));
+            let earlier = op.attempts.len().saturating_sub(1);
+            s.add_reruns(op.attempts[..earlier].iter().map(|a| rerun(a, redactor)));
+            s
+        }
+        OpStatus::Skipped => skipped("skipped", "skipped"),
+        OpStatus::Cancelled => skipped("cancelled", "cancelled: the run was stopped"),
+        OpStatus::Pending => skipped("not-run", "never started: the run ended first"),
+        OpStatus::Running => {
+            let mut s = TestCaseStatus::non_success(NonSuccessKind::Error);
+            s.set_type("unfinished");
+            s.set_message("the run record ended while this operation was running");
+            if let Some(r) = reason {
+                s.set_description(r);
+            }
+            s
+        }
+    }
+}
+
+/// The body of a `<failure>`: the whole reason, then one line per attempt.
+fn failure_description(op: &OpRecord, redactor: &Redactor) -> String {
+    let mut lines: Vec<String> = Vec::new();
+    if let Some(r) = &op.reason {
+        lines.push(clean(redactor, r));
+    }
+    if let Some(code) = op.exit_code {
+        lines.push(format!("exit code: {code}"));
+    }
+    for a in &op.attempts {
+        let class = a
+            .outcome
+            .failure_class
+            .map(|c| format!(" [{c}]"))
+            .unwrap_or_default();
+        let retry = a
+            .retry_in
+            .map(|d| format!(", retried after {:.1}s", d.as_secs_f64()))
+            .unwrap_or_default();
+        lines.push(format!(
+            "attempt {}: {}{class} ({:.3}s{retry})",
+            a.number,
+            clean(redactor, &a.outcome.message),
+            a.duration.as_secs_f64()
+        ));
+    }
+    lines.join("\n")
+}
+
+fn rerun(a: &AttemptRecord, redactor: &Redactor) -> TestRerun {
+    let mut r = TestRerun::new(NonSuccessKind::Failure);
+    // The JUnit schemas that know reruns require `type`.
+    r.set_type(a.outcome.failure_class.map_or("failed", |c| c.name()));
+    r.set_message(format!(
+        "attempt {}: {}",
+        a.number,
+        clean(redactor, &a.outcome.message)
+    ));
+    r.set_time(a.duration);
+    if let Some(t) = a.started_at.and_then(chrono_time) {
+        r.set_timestamp(t);
+    }
+    r
+}
+
+fn system_out(log: &Path, redactor: &Redactor) -> Option<XmlString> {
+    match read_log_tail(log, SYSTEM_OUT_LIMIT, redactor) {
+        Ok(None) => None,
+        Ok(Some(tail)) => {
+            let mut text = String::new();
+            if tail.cut {
+                text.push_str(&format!(
+                    "[goldsmith] log cut: showing the last {} of {} bytes\n",
+                    tail.shown_bytes, tail.total_bytes
+                ));
+            }
+            text.push_str(&tail.text);
+            Some(xml_text(&text))
+        }
+        // A report without one log beats no report; the note says what is missing.
+        Err(e) => Some(xml_text(&format!(
+            "[goldsmith] cannot read {}: {e}",
+            log.display()
+        ))),
+    }
+}
+
+/// The end of a log file, redacted, cut at a character boundary.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LogTail {
+    pub text: String,
+    /// The size of the whole file.
+    pub total_bytes: u64,
+    /// The bytes of `text` (after redaction).
+    pub shown_bytes: usize,
+    /// Only the end of the file is in `text`.
+    pub cut: bool,
+}
+
+/// The last `max_bytes` of `path`, redacted; `None` when there is no such file.
+///
+/// Only the end of the file is read, so a huge log costs no more than a small one.
+pub fn read_log_tail(
+    path: &Path,
+    max_bytes: usize,
+    redactor: &Redactor,
+) -> io::Result<Option<LogTail>> {
+    let mut file = match File::open(path) {
+        Ok(f) => f,
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let total_bytes = file.metadata()?.len();
+    let window = (max_bytes + 2 * REDACT_MARGIN) as u64;
+    let start = total_bytes.saturating_sub(window);
+    file.seek(SeekFrom::Start(start))?;
+    let mut bytes = Vec::new();
+    file.take(window).read_to_end(&mut bytes)?;
+    let redacted = redactor.redact_bytes(&bytes);
+    let mut keep_from = redacted.len().saturating_sub(max_bytes);
+    if start > 0 {
+        keep_from = keep_from.max(REDACT_MARGIN.min(redacted.len()));
+    }
+    // Step over UTF-8 continuation bytes so the cut never splits a character.
+    while redacted
+        .get(keep_from)
+        .is_some_and(|b| b & 0b1100_0000 == 0b1000_0000)
+    {
+        keep_from += 1;
+    }
+    let shown = &redacted[keep_from..];
+    Ok(Some(LogTail {
+        text: String::from_utf8_lossy(shown).into_owned(),
+        total_bytes,
+        shown_bytes: shown.len(),
+        cut: start > 0 || keep_from > 0,
+    }))
+}
+
+/// Redacted text without the characters XML 1.0 forbids.
+fn clean(redactor: &Redactor, s: &str) -> String {
+    xml_text(&redactor.redact(s)).into_string()
+}
+
+/// quick-junit's `XmlString` drops ANSI escapes and C0 controls but lets the
+/// noncharacters U+FFFE and U+FFFF through, which XML 1.0 also forbids and
+/// parsers such as expat reject.
+fn xml_text(s: &str) -> XmlString {
+    if s.contains(['\u{FFFE}', '\u{FFFF}']) {
+        XmlString::new(s.replace(['\u{FFFE}', '\u{FFFF}'], ""))
+    } else {
+        XmlString::new(s)
+    }
+}
+
+fn chrono_time(t: Timestamp) -> Option<DateTime<FixedOffset>> {
+    let nanos = u32::try_from(t.subsec_nanosecond()).ok()?;
+    DateTime::from_timestamp(t.as_second(), nanos).map(|d| d.fixed_offset())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn tail_of(content: &[u8], max: usize, redactor: &Redactor) -> LogTail {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let path = dir.path().join("op.log");
+        std::fs::write(&path, content).expect("write log");
+        read_log_tail(&path, max, redactor)
+            .expect("readable")
+            .expect("exists")
+    }
+
+    #[test]
+    fn a_missing_log_is_none() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let tail = read_log_tail(&dir.path().join("nope.log"), 10, &Redactor::default());
+        assert!(matches!(tail, Ok(None)));
+    }
+
+    #[test]
+    fn a_short_log_is_whole() {
+        let t = tail_of(b"one\ntwo\n", 64, &Redactor::default());
+        assert_eq!(t.text, "one\ntwo\n");
+        assert!(!t.cut);
+        assert_eq!(t.total_bytes, 8);
+    }
+
+    #[test]
+    fn the_cut_lands_on_a_char_boundary() {
+        // "é" is two bytes; a cut one byte into it must skip the rest of it.
+        let content = "aé".repeat(10);
+        let t = tail_of(content.as_bytes(), 4, &Redactor::default());
+        assert!(t.cut);
+        assert_eq!(t.text, "aé");
+        assert_eq!(t.shown_bytes, 3);
+    }
+
+    #[test]
+    fn a_secret_split_by_the_read_window_never_shows() {
+        let secret = "s3cr3t-value-xyz";
+        let redactor = Redactor::new([secret]);
+        let window = SYSTEM_OUT_LIMIT + 2 * REDACT_MARGIN;
+        // The window starts `k` bytes into the secret, so it reads only its end.
+        for k in 1..secret.len() {
+            let mut content = "x".repeat(1000);
+            content.push_str(secret);
+            content.push_str(&"y".repeat(window + k - secret.len()));
+            let t = tail_of(content.as_bytes(), SYSTEM_OUT_LIMIT, &redactor);
+            assert!(t.cut);
+            assert_eq!(t.text, "y".repeat(SYSTEM_OUT_LIMIT), "k {k}");
+        }
+    }
+
+    #[test]
+    fn noncharacters_are_dropped() {
+        assert_eq!(xml_text("a\u{FFFE}b\u{FFFF}c\u{1b}[31md").as_str(), "abcd");
+    }
+}
