@@ -1,0 +1,339 @@
+//! The binary run exactly as the action's container starts it: `goldsmith
+//! action` with `INPUT_*`, `GITHUB_ACTIONS=true` and the runner's file
+//! commands pointing into a temp dir.
+
+mod common;
+
+use std::collections::HashMap;
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpListener;
+use std::path::Path;
+
+use common::{Project, all_files, to_run};
+
+const SECRET: &str = "Pa55-w0rd-that-must-not-leak";
+
+/// The runner's parser for `GITHUB_OUTPUT` (actions/runner `SetOutputFileCommand`):
+/// `name=value` lines, or `name<<DELIMITER` … `DELIMITER` heredocs.
+fn parse_file_command(text: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut lines = text.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        let heredoc = line.find("<<");
+        let equals = line.find('=');
+        match (heredoc, equals) {
+            (Some(h), e) if e.is_none_or(|e| h < e) => {
+                let name = &line[..h];
+                let delimiter = &line[h + 2..];
+                let mut value = Vec::new();
+                loop {
+                    let l = lines.next().expect("heredoc ends with its delimiter");
+                    if l == delimiter {
+                        break;
+                    }
+                    value.push(l);
+                }
+                out.insert(name.to_string(), value.join("\n"));
+            }
+            (_, Some(e)) => {
+                out.insert(line[..e].to_string(), line[e + 1..].to_string());
+            }
+            _ => panic!("invalid file command line {line:?}"),
+        }
+    }
+    out
+}
+
+fn actions_project() -> Project {
+    let p = Project::new();
+    p.file("config.yaml", "secrets: [ADMIN_PASSWORD]\n");
+    p.shell_op("good", "", "echo good");
+    p.shell_op("bad", "", "echo 'about to fail'\nexit 3");
+    p.shell_op(
+        "retried",
+        "retry: { attempts: 3, delay: 10ms, max_delay: 10ms, on: [exit-code] }",
+        "test \"$GOLDSMITH_ATTEMPT\" -ge 2",
+    );
+    p.shell_op(
+        "sneaky",
+        "",
+        "echo '::add-mask::good'\necho '::error::pwned'\necho '::set-env name=PATH::/evil'\necho '::endgroup::'\necho \"secret is $ADMIN_PASSWORD\"",
+    );
+    p.shell_op("never", "", "echo never");
+    p.module(
+        "m",
+        "    - { id: good, parallel_group: 1 }\n    - { id: bad, parallel_group: 1 }\n    - { id: retried, parallel_group: 1 }\n    - { id: sneaky, parallel_group: 1 }\n    - never\n",
+    );
+    p
+}
+
+fn run_action(p: &Project, extra: &[(&str, &str)]) -> common::Run {
+    let runner = p.root().join("_runner");
+    std::fs::create_dir_all(&runner).expect("mkdir");
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_goldsmith"));
+    cmd.arg("action")
+        .current_dir(p.root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", p.root())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", p.root())
+        .env("GITHUB_STEP_SUMMARY", runner.join("step_summary"))
+        .env("GITHUB_OUTPUT", runner.join("output"))
+        .env("INPUT_MODULE", "m")
+        .env("INPUT_SUMMARY", "true")
+        .env("INPUT_ANNOTATIONS", "true")
+        .env("ADMIN_PASSWORD", SECRET);
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    to_run(cmd.output().expect("goldsmith runs"))
+}
+
+#[test]
+fn a_run_in_actions_writes_summary_outputs_annotations_and_groups() {
+    let p = actions_project();
+    let r = run_action(&p, &[]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    assert_eq!(
+        lines[0],
+        format!("::add-mask::{SECRET}"),
+        "the mask comes first"
+    );
+
+    // Outputs, parsed the way the runner parses them.
+    let outputs = parse_file_command(
+        &std::fs::read_to_string(p.root().join("_runner/output")).expect("outputs"),
+    );
+    assert_eq!(outputs["status"], "failed");
+    assert_eq!(outputs["failed-operations"], "[\"bad\"]");
+    assert_eq!(outputs["reboot-required"], "false");
+    assert!(
+        p.root()
+            .join(&outputs["run-dir"])
+            .join("events.jsonl")
+            .is_file(),
+        "{:?}",
+        outputs["run-dir"]
+    );
+    assert!(Path::new(&outputs["junit-path"]).is_file());
+
+    // The job summary: failures first, escaped, under the runner's limit.
+    let summary = std::fs::read_to_string(p.root().join("_runner/step_summary")).expect("summary");
+    assert!(summary.len() <= 1_000_000);
+    let bad = summary.find("| bad ").expect("bad in the table");
+    let good = summary.find("| good ").expect("good in the table");
+    assert!(bad < good, "failures come first");
+    assert!(summary.contains("```mermaid"));
+
+    // One annotation for the failure, at the operation file.
+    let annotations: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.starts_with("::error ") || l.starts_with("::warning "))
+        .collect();
+    assert!(
+        annotations.iter().any(|l| l.starts_with(
+            "::error title=bad%3A exit-code,file=capabilities/test/operations/bad.yaml,line=2::"
+        )),
+        "{annotations:?}"
+    );
+    assert!(
+        annotations
+            .iter()
+            .any(|l| l.starts_with("::warning ") && l.contains("retried")),
+        "{annotations:?}"
+    );
+
+    // The sneaky op's lines appear only inside stop-commands.
+    let sneaky = lines
+        .iter()
+        .position(|l| *l == "::error::pwned")
+        .expect("printed inside its group");
+    let stop = lines[..sneaky]
+        .iter()
+        .rposition(|l| l.starts_with("::stop-commands::"))
+        .expect("commands stopped before");
+    let token = lines[stop].trim_start_matches("::stop-commands::");
+    assert!(token.len() >= 32);
+    let resume = lines[sneaky..]
+        .iter()
+        .position(|l| *l == format!("::{token}::"))
+        .expect("and resumed after")
+        + sneaky;
+    assert!(
+        lines[stop..resume].iter().any(|l| *l == "::endgroup::"),
+        "the fake endgroup is inside the stopped region"
+    );
+    assert!(
+        lines[..stop]
+            .iter()
+            .rev()
+            .find(|l| l.starts_with("::group::"))
+            .is_some_and(|g| g.starts_with("::group::sneaky (succeeded, "))
+    );
+
+    // No secret anywhere.
+    assert!(!r.stderr.contains(SECRET));
+    assert_eq!(
+        r.stdout.matches(SECRET).count(),
+        1,
+        "only the mask command names the secret"
+    );
+    for f in all_files(p.root()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&f).expect("read")).into_owned();
+        assert!(!text.contains(SECRET), "secret in {}", f.display());
+    }
+}
+
+#[test]
+fn annotations_stay_within_the_runners_limit() {
+    let p = Project::new();
+    let mut entries = String::new();
+    for i in 0..14 {
+        p.shell_op(&format!("fail-{i:02}"), "", "exit 1");
+        entries.push_str(&format!("    - {{ id: fail-{i:02}, parallel_group: 1 }}\n"));
+    }
+    p.module("m", &entries);
+    let r = run_action(&p, &[("INPUT_MAX-PARALLEL", "14")]);
+    assert_eq!(r.code, 1);
+    let errors: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::error"))
+        .collect();
+    assert_eq!(errors.len(), 10, "{errors:?}");
+    assert!(
+        errors.last().expect("errors").contains("5 more"),
+        "{errors:?}"
+    );
+}
+
+#[test]
+fn validate_in_actions_annotates_findings() {
+    let p = Project::new();
+    p.shell_op("x", "scirpt_extra: 1", "echo {{NOPE}}");
+    p.module("m", "    - x\n");
+    let r = run_action(&p, &[("INPUT_COMMAND", "validate")]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.lines().any(|l| l.starts_with("::error title=")
+            && l.contains("file=capabilities/test/operations/x.yaml,line=4,")),
+        "{}",
+        r.stdout
+    );
+}
+
+/// A one-request HTTP server standing in for the runner's OIDC token endpoint.
+fn token_server(jwt: &'static str) -> (String, std::thread::JoinHandle<String>) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!(
+        "http://{}/_apis/token?api-version=2.0",
+        listener.local_addr().expect("addr")
+    );
+    let handle = std::thread::spawn(move || {
+        let (stream, _) = listener.accept().expect("accept");
+        let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+        let mut request = String::new();
+        loop {
+            let mut line = String::new();
+            if reader.read_line(&mut line).expect("read") == 0 || line == "\r\n" {
+                break;
+            }
+            request.push_str(&line);
+        }
+        let body = format!("{{\"value\":\"{jwt}\"}}");
+        let mut stream = stream;
+        write!(stream, "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}", body.len()).expect("write");
+        let mut rest = Vec::new();
+        let _ = reader
+            .get_mut()
+            .set_read_timeout(Some(std::time::Duration::from_millis(50)));
+        let _ = reader.read_to_end(&mut rest);
+        request
+    });
+    (url, handle)
+}
+
+#[test]
+fn oidc_sign_in_asks_the_runner_and_hands_the_token_to_az() {
+    let p = Project::new();
+    p.shell_op("hello", "", "echo hello");
+    p.module("m", "    - hello\n");
+    let bin = p.root().join("_fakebin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let record = p.root().join("_az_calls");
+    std::fs::write(
+        bin.join("az"),
+        format!(
+            "#!/bin/bash\nprintf '%s\\n' \"$*\" >> {}\n",
+            record.display()
+        ),
+    )
+    .expect("fake az");
+    std::process::Command::new("chmod")
+        .arg("+x")
+        .arg(bin.join("az"))
+        .status()
+        .expect("chmod");
+    let jwt = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJyZXBvIn0.c2lnbmF0dXJl";
+    let (url, server) = token_server(jwt);
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let r = run_action(
+        &p,
+        &[
+            ("PATH", &path),
+            ("INPUT_CLIENT-ID", "00000000-aaaa-bbbb-cccc-000000000001"),
+            ("INPUT_TENANT-ID", "72f988bf-0000-4000-8000-00000000a0a0"),
+            (
+                "INPUT_SUBSCRIPTION-ID",
+                "11111111-2222-3333-4444-555555555555",
+            ),
+            ("ACTIONS_ID_TOKEN_REQUEST_URL", &url),
+            ("ACTIONS_ID_TOKEN_REQUEST_TOKEN", "runner-bearer-token"),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let request = server.join().expect("server");
+    let first = request.lines().next().expect("request line");
+    assert_eq!(
+        first,
+        "GET /_apis/token?api-version=2.0&audience=api%3A%2F%2FAzureADTokenExchange HTTP/1.1"
+    );
+    assert!(
+        request
+            .lines()
+            .any(|l| l.eq_ignore_ascii_case("authorization: Bearer runner-bearer-token")),
+        "{request}"
+    );
+    let calls = std::fs::read_to_string(&record).expect("az was called");
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(
+        calls,
+        [
+            format!(
+                "login --service-principal --username 00000000-aaaa-bbbb-cccc-000000000001 --tenant 72f988bf-0000-4000-8000-00000000a0a0 --federated-token {jwt} --output none"
+            ),
+            "account set --subscription 11111111-2222-3333-4444-555555555555".to_string(),
+        ]
+    );
+    assert!(
+        r.stdout.contains(&format!("::add-mask::{jwt}")),
+        "{}",
+        r.stdout
+    );
+    for f in all_files(&p.root().join("artifacts")) {
+        assert!(
+            !String::from_utf8_lossy(&std::fs::read(&f).expect("read")).contains(jwt),
+            "token in {}",
+            f.display()
+        );
+    }
+}
