@@ -26,6 +26,9 @@ pub struct RunRecord {
     pub ops: Vec<OpRecord>,
     /// Why the run stopped early, when it did.
     pub cancel_reason: Option<String>,
+    /// Op id → index in `ops`, so folding a long run stays linear.
+    #[serde(skip)]
+    index: std::collections::HashMap<String, usize>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -83,11 +86,11 @@ impl OpRecord {
 
 impl RunRecord {
     pub fn op(&self, id: &str) -> Option<&OpRecord> {
-        self.ops.iter().find(|o| o.meta.id == id)
+        self.index.get(id).map(|&i| &self.ops[i])
     }
 
     fn op_mut(&mut self, id: &str) -> Option<&mut OpRecord> {
-        self.ops.iter_mut().find(|o| o.meta.id == id)
+        self.index.get(id).map(|&i| &mut self.ops[i])
     }
 
     pub fn count(&self, status: OpStatus) -> usize {
@@ -129,6 +132,12 @@ impl RunRecord {
                         log_tail: Vec::new(),
                         already_done: false,
                     })
+                    .collect();
+                self.index = self
+                    .ops
+                    .iter()
+                    .enumerate()
+                    .map(|(i, o)| (o.meta.id.clone(), i))
                     .collect();
             }
             Event::OpStarted { op, lock_wait, .. } => {

@@ -13,7 +13,7 @@
 //! | already done (idempotency check) | passing case, property `goldsmith.status=already-done` |
 //! | failed | `<failure type="<failure class>" message="<reason>">`, one `<rerunFailure>` per earlier attempt |
 //! | failed with `continue_on_error` | `<failure>` as well, its message starting `allowed to fail (continue_on_error):` and property `goldsmith.continue-on-error=true`: it did fail, and a passing case would hide that from every JUnit viewer; the run's own status still says whether the run failed |
-//! | skipped, cancelled, never started | `<skipped type="skipped|cancelled|not-run" message="<reason>">` |
+//! | skipped, cancelled, never started | `<skipped message="<reason>">` with `type` `skipped`, `cancelled` or `not-run` |
 //! | still running when the record ended | `<error type="unfinished">`: the engine lost track of it, which is a goldsmith problem, not the operation's |
 //!
 //! Every case has the property `goldsmith.status` with the status name.
