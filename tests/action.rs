@@ -165,7 +165,7 @@ fn a_run_in_actions_writes_summary_outputs_annotations_and_groups() {
         .expect("and resumed after")
         + sneaky;
     assert!(
-        lines[stop..resume].iter().any(|l| *l == "::endgroup::"),
+        lines[stop..resume].contains(&"::endgroup::"),
         "the fake endgroup is inside the stopped region"
     );
     assert!(
