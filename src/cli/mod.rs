@@ -109,7 +109,7 @@ fn dispatch(args: Args) -> Result<i32, CliError> {
             json,
             max_parallel,
         } => project::plan(&root, &args, module, *json, *max_parallel),
-        Command::Run { module, run } => run_cmd::run(&root, &args, module, run, false),
+        Command::Run { module, run } => run_cmd::run(&root, &args, module, run),
         Command::Resume { module, run } => run_cmd::resume(&root, &args, module.as_deref(), run),
         Command::Status { module, run } => status::show(&root, module.as_deref(), run.as_deref()),
     }

@@ -96,9 +96,13 @@ pub fn load_plan(
     args: &Args,
     module: &str,
     options: PlanOptions,
+    simulate: bool,
 ) -> Result<(Project, Plan), CliError> {
     let mut diags = Diagnostics::default();
-    let project = load(root, args, &mut diags)?;
+    let mut project = load(root, args, &mut diags)?;
+    if simulate {
+        stand_in_secrets(&mut project.config);
+    }
     let module = match find_module(&project, module) {
         Ok(m) => m,
         Err(e) => {
@@ -120,6 +124,25 @@ pub fn load_plan(
             "`{}` is invalid; nothing ran",
             module.id
         ))),
+    }
+}
+
+/// The simulated Azure needs no real secrets: a missing one gets a random
+/// stand-in (still masked everywhere), so a first run needs no setup.
+fn stand_in_secrets(config: &mut crate::config::Config) {
+    let missing: Vec<String> = config
+        .missing_secrets()
+        .into_iter()
+        .map(|(n, _)| n.clone())
+        .collect();
+    for name in missing {
+        eprintln!("goldsmith: --simulate: secret `{name}` is not set; using a random stand-in");
+        let value = format!(
+            "sim-{:016x}{:016x}",
+            rand::random::<u64>(),
+            rand::random::<u64>()
+        );
+        config.secret_values.insert(name, value);
     }
 }
 
@@ -272,6 +295,7 @@ pub fn plan(
         PlanOptions {
             secrets_required: false,
         },
+        false,
     )?;
     let mut out = std::io::stdout().lock();
     let text = if json {

@@ -19,20 +19,15 @@ use crate::report::{
 use crate::run::{ExecOptions, Executor, Preset, UnitContext};
 use crate::run_dir::{self, RunDir};
 
-pub fn run(
-    root: &Path,
-    args: &Args,
-    module: &str,
-    flags: &RunFlags,
-    _resume: bool,
-) -> Result<i32, CliError> {
+pub fn run(root: &Path, args: &Args, module: &str, flags: &RunFlags) -> Result<i32, CliError> {
     let (project, plan) = project::load_plan(
         root,
         args,
         module,
         PlanOptions {
-            secrets_required: true,
+            secrets_required: !flags.simulate,
         },
+        flags.simulate,
     )?;
     let presets = select(&plan, flags)?;
     execute(&project, plan, flags, presets, None)
@@ -68,8 +63,9 @@ pub fn resume(
         args,
         &previous.module,
         PlanOptions {
-            secrets_required: true,
+            secrets_required: !flags.simulate,
         },
+        flags.simulate,
     )?;
     let mut presets = select(&plan, flags)?;
     for (i, op) in plan.ops.iter().enumerate() {
