@@ -4,6 +4,7 @@
 //! way is a diagnostic at the user's line. The executor takes a `Plan` and
 //! nothing else.
 
+mod placeholders;
 mod planner;
 pub mod render;
 mod vm;

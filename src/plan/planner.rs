@@ -313,52 +313,6 @@ fn earlier_entries_help(earlier: &[(&crate::catalog::Entry, &Operation)]) -> Str
     )
 }
 
-fn undefined_placeholder(
-    op: &Operation,
-    text: &Text,
-    ph: &template::Placeholder,
-    catalog: &Catalog,
-    config: &Config,
-) -> Diagnostic {
-    let pos = template::position(&catalog.sources, &op.file, text, ph.start);
-    let help = suggest(&ph.name, config.names()).unwrap_or_else(|| {
-        format!(
-            "define it in config.yaml (`{}`) or list it under `secrets:`",
-            ph.name.to_ascii_lowercase().replacen('_', ".", 1)
-        )
-    });
-    Diagnostic::error(
-        &op.file,
-        pos,
-        format!("undefined placeholder `{{{{{}}}}}`", ph.name),
-    )
-    .with_help(help)
-}
-
-/// Checks every placeholder of `text` and returns the placeholders found.
-fn check_text(
-    op: &Operation,
-    text: &Text,
-    catalog: &Catalog,
-    config: &Config,
-    diags: &mut Diagnostics,
-) -> Vec<template::Placeholder> {
-    let (found, malformed) = template::scan(&text.value);
-    for m in malformed {
-        let pos = template::position(&catalog.sources, &op.file, text, m.start);
-        diags.push(
-            Diagnostic::error(&op.file, pos, m.message)
-                .with_help("placeholders look like `{{NAME}}` with NAME in UPPER_SNAKE"),
-        );
-    }
-    for ph in &found {
-        if !config.is_defined(&ph.name) {
-            diags.push(undefined_placeholder(op, text, ph, catalog, config));
-        }
-    }
-    found
-}
-
 fn render_bash(
     op: &Operation,
     text: &Text,
@@ -366,7 +320,7 @@ fn render_bash(
     config: &Config,
     diags: &mut Diagnostics,
 ) -> Option<String> {
-    let found = check_text(op, text, catalog, config, diags);
+    let (found, _) = super::placeholders::check(&op.file, text, &catalog.sources, config, diags);
     match template::shell::render(&text.value, &found) {
         Ok(rendered) => Some(rendered),
         Err(problems) => {

@@ -88,30 +88,7 @@ pub fn run_command(
     diags: &mut Diagnostics,
 ) -> Option<RunCommandScript> {
     let (file, text) = source(op)?;
-    let (found, malformed) = template::scan(&text.value);
-    let mut ok = true;
-    for m in malformed {
-        let pos = template::position(&catalog.sources, &file, text, m.start);
-        diags.push(
-            Diagnostic::error(&file, pos, m.message)
-                .with_help("placeholders look like `{{NAME}}` with NAME in UPPER_SNAKE"),
-        );
-        ok = false;
-    }
-    for ph in found.iter().filter(|p| !config.is_defined(&p.name)) {
-        let pos = template::position(&catalog.sources, &file, text, ph.start);
-        let help = crate::diag::suggest(&ph.name, config.names())
-            .unwrap_or_else(|| "define it in config.yaml or list it under `secrets:`".into());
-        diags.push(
-            Diagnostic::error(
-                &file,
-                pos,
-                format!("undefined placeholder `{{{{{}}}}}`", ph.name),
-            )
-            .with_help(help),
-        );
-        ok = false;
-    }
+    let (found, ok) = super::placeholders::check(&file, text, &catalog.sources, config, diags);
     let rendered = match powershell::render(&text.value, &found) {
         Ok(r) => r,
         Err(problems) => {
@@ -247,11 +224,11 @@ pub fn install_apps(
                 .with_help("use an https:// URL"),
             );
         }
-        let url = check_placeholders(op, &app.url, config, catalog, diags);
+        let url = super::placeholders::check(&op.file, &app.url, &catalog.sources, config, diags).0;
         let args = app
             .args
             .as_ref()
-            .map(|t| check_placeholders(op, t, config, catalog, diags));
+            .map(|t| super::placeholders::check(&op.file, t, &catalog.sources, config, diags).0);
         scanned.push((url, args));
     }
     let target = target(op, config, catalog, diags);
@@ -292,38 +269,6 @@ pub fn install_apps(
             None
         }
     }
-}
-
-/// Reports malformed and undefined placeholders of `text`; returns the placeholders.
-fn check_placeholders(
-    op: &Operation,
-    text: &Text,
-    config: &Config,
-    catalog: &Catalog,
-    diags: &mut Diagnostics,
-) -> Vec<template::Placeholder> {
-    let (found, malformed) = template::scan(&text.value);
-    for m in malformed {
-        let pos = template::position(&catalog.sources, &op.file, text, m.start);
-        diags.push(
-            Diagnostic::error(&op.file, pos, m.message)
-                .with_help("placeholders look like `{{NAME}}` with NAME in UPPER_SNAKE"),
-        );
-    }
-    for ph in found.iter().filter(|p| !config.is_defined(&p.name)) {
-        let pos = template::position(&catalog.sources, &op.file, text, ph.start);
-        let help = crate::diag::suggest(&ph.name, config.names())
-            .unwrap_or_else(|| "define it in config.yaml or list it under `secrets:`".into());
-        diags.push(
-            Diagnostic::error(
-                &op.file,
-                pos,
-                format!("undefined placeholder `{{{{{}}}}}`", ph.name),
-            )
-            .with_help(help),
-        );
-    }
-    found
 }
 
 pub fn lock(target: &VmTarget) -> LockName {
