@@ -316,3 +316,74 @@ fn a_bash_engine_shell_op_calling_run_command_gets_the_vm_lock() {
             >= time_of(events_of(&ev, "op_finished", "legacy")[0])
     );
 }
+
+#[test]
+fn install_apps_downloads_together_installs_in_turn_and_reports_each_app() {
+    let p = project();
+    let apps: String = ["chrome", "seven-zip", "notepad-plus", "vlc", "adobe-reader"]
+        .iter()
+        .map(|a| format!("    - {{ name: {a}, type: msi, url: \"https://downloads.example.com/{a}.msi\", args: \"/qn /norestart\" }}\n"))
+        .collect();
+    p.file(
+        "capabilities/compute/operations/install.yaml",
+        &format!("operation:\n  id: install\n  kind: install-apps\n  target: {{ vm: vm1, resource_group: \"{{{{AZURE_RESOURCE_GROUP}}}}\" }}\n  download_parallelism: 3\n  apps:\n{apps}"),
+    );
+    p.module("m", "    - install\n");
+    let r = run(&p, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let run_dir = p.latest_run_dir();
+
+    let ev = p.events();
+    let outcome = &events_of(&ev, "op_attempt_finished", "install")[0]["outcome"];
+    assert_eq!(
+        outcome["apps"].as_array().expect("apps").len(),
+        10,
+        "{outcome}"
+    );
+    assert_eq!(outcome["installs"].as_array().expect("installs").len(), 5);
+
+    // The simulated timeline: downloads overlap, installs never do and follow the downloads.
+    let timeline: Vec<serde_json::Value> =
+        std::fs::read_to_string(run_dir.join("sim/timeline.jsonl"))
+            .expect("timeline")
+            .lines()
+            .map(|l| serde_json::from_str(l).expect("json"))
+            .collect();
+    let spans = |phase: &str| -> Vec<(f64, f64)> {
+        timeline
+            .iter()
+            .filter(|t| t["phase"] == phase)
+            .map(|t| {
+                (
+                    t["start"].as_f64().expect("start"),
+                    t["end"].as_f64().expect("end"),
+                )
+            })
+            .collect()
+    };
+    let (downloads, installs) = (spans("download"), spans("install"));
+    assert_eq!((downloads.len(), installs.len()), (5, 5));
+    let overlaps = |a: (f64, f64), b: (f64, f64)| a.0 < b.1 && b.0 < a.1;
+    assert!(
+        overlaps(downloads[0], downloads[1]) && overlaps(downloads[0], downloads[2]),
+        "{downloads:?}"
+    );
+    for (i, a) in installs.iter().enumerate() {
+        for b in &installs[i + 1..] {
+            assert!(!overlaps(*a, *b), "installs overlapped: {installs:?}");
+        }
+    }
+    let last_download = downloads.iter().map(|d| d.1).fold(0.0, f64::max);
+    assert!(installs.iter().all(|i| i.0 >= last_download));
+
+    // Each app is a JUnit case of its own; the summary shows the times.
+    let junit = std::fs::read_to_string(run_dir.join("junit.xml")).expect("junit");
+    for app in ["chrome", "seven-zip", "notepad-plus", "vlc", "adobe-reader"] {
+        assert!(
+            junit.contains(&format!("name=\"install/{app}\"")),
+            "{junit}"
+        );
+    }
+    let summary = std::fs::read_to_string(run_dir.join("summary.md")).expect("summary");
+    assert!(summary.contains("| chrome | 20s | "), "{summary}");
+}

@@ -102,8 +102,73 @@ fn suite(record: &RunRecord, logs_dir: &Path, redactor: &Redactor) -> TestSuite 
     suite.add_properties(props);
     for op in &record.ops {
         suite.add_test_case(op_case(op, &record.module, logs_dir, redactor));
+        suite.add_test_cases(app_cases(op, redactor));
     }
     suite
+}
+
+/// One case per app of an install-apps operation, named `<op>/<app>`, from
+/// the last attempt's `##goldsmith-app` results: its download and install.
+pub fn app_cases(op: &OpRecord, redactor: &Redactor) -> Vec<TestCase> {
+    let Some(last) = op.attempts.last() else {
+        return Vec::new();
+    };
+    let mut names: Vec<&str> = Vec::new();
+    for r in &last.outcome.apps {
+        if !names.contains(&r.name.as_str()) {
+            names.push(&r.name);
+        }
+    }
+    names
+        .into_iter()
+        .map(|name| {
+            let phases: Vec<_> = last
+                .outcome
+                .apps
+                .iter()
+                .filter(|r| r.name == name)
+                .collect();
+            let failed = phases.iter().find(|r| !r.ok);
+            let installed = phases.iter().any(|r| r.phase == "install" && r.ok);
+            let status = match failed {
+                Some(f) => {
+                    let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
+                    s.set_type(format!("app-{}", f.phase));
+                    s.set_message(clean(
+                        redactor,
+                        &format!("{} of `{name}` failed after {}s", f.phase, f.seconds),
+                    ));
+                    s
+                }
+                None if installed => TestCaseStatus::success(),
+                None => {
+                    let mut s = TestCaseStatus::skipped();
+                    s.set_type("not-run");
+                    s.set_message("downloaded, not installed");
+                    s
+                }
+            };
+            let mut case =
+                TestCase::new(clean(redactor, &format!("{}/{name}", op.meta.id)), status);
+            case.set_classname(clean(
+                redactor,
+                &format!("{}.{}", op.meta.capability, op.meta.id),
+            ));
+            if !op.meta.file.is_empty() {
+                case.extra
+                    .insert("file".into(), clean(redactor, &op.meta.file).into());
+            }
+            let total: f64 = phases.iter().map(|r| r.seconds).sum();
+            case.set_time(std::time::Duration::from_secs_f64(total.max(0.0)));
+            case.add_properties(phases.iter().map(|r| {
+                Property::new(
+                    format!("goldsmith.{}-seconds", r.phase),
+                    r.seconds.to_string(),
+                )
+            }));
+            case
+        })
+        .collect()
 }
 
 /// The test case of one operation. App results get cases of their own next

@@ -32,7 +32,7 @@ pub fn render(record: &RunRecord, logs_dir: &Path, redactor: &Redactor) -> Strin
     let head = heading(record, redactor);
     let order = table_order(record);
     let rows: Vec<String> = order.iter().map(|op| row(op, redactor)).collect();
-    let chart = gantt(record);
+    let chart = gantt(record) + &apps(record, redactor);
     let details: Vec<String> = record
         .ops
         .iter()
@@ -80,6 +80,49 @@ pub fn render(record: &RunRecord, logs_dir: &Path, redactor: &Redactor) -> Strin
             cut -= 1;
         }
         return out[..cut].to_string();
+    }
+    out
+}
+
+/// Per-app download and install times of install-apps operations (last attempt).
+fn apps(record: &RunRecord, redactor: &Redactor) -> String {
+    let mut out = String::new();
+    for op in &record.ops {
+        let Some(last) = op.attempts.last().filter(|a| !a.outcome.apps.is_empty()) else {
+            continue;
+        };
+        let _ = writeln!(
+            out,
+            "#### Apps of {}
+",
+            cell(redactor, &op.meta.id, CELL_CHARS)
+        );
+        out.push_str("| App | Download | Install |\n|---|---|---|\n");
+        let mut names: Vec<&str> = Vec::new();
+        for r in &last.outcome.apps {
+            if !names.contains(&r.name.as_str()) {
+                names.push(&r.name);
+            }
+        }
+        for name in names {
+            let phase = |p: &str| {
+                last.outcome
+                    .apps
+                    .iter()
+                    .find(|r| r.name == name && r.phase == p)
+                    .map_or("-".to_string(), |r| {
+                        format!("{}{}s", if r.ok { "" } else { "failed after " }, r.seconds)
+                    })
+            };
+            let _ = writeln!(
+                out,
+                "| {} | {} | {} |",
+                cell(redactor, name, CELL_CHARS),
+                phase("download"),
+                phase("install")
+            );
+        }
+        out.push('\n');
     }
     out
 }

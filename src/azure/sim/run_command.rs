@@ -162,6 +162,7 @@ pub fn invoke(ctx: &Ctx) -> Outcome {
         });
         Ok(run)
     })??;
+    record_timeline(ctx, &key, &run);
     ctx.delay(run.seconds);
     ctx.sim.transact(|state, now| {
         let Some(vm) = state.vms.get_mut(&key) else {
@@ -183,6 +184,31 @@ pub fn invoke(ctx: &Ctx) -> Outcome {
     } else {
         windows_result(&run)
     }))
+}
+
+/// Appends the install-apps phases to `<sim dir>/timeline.jsonl`, so tests
+/// and people can see which downloads overlapped and that installs took turns.
+fn record_timeline(ctx: &Ctx, vm: &impl std::fmt::Display, run: &Run) {
+    if run.phases.is_empty() {
+        return;
+    }
+    let op = ctx.sim.env.op.clone().unwrap_or_default();
+    let mut text = String::new();
+    for p in &run.phases {
+        let line = json!({ "vm": vm.to_string(), "op": op, "app": p.app, "phase": p.phase, "start": p.start, "end": p.end });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    let path = ctx.sim.env.dir.join("timeline.jsonl");
+    // One append per script: O_APPEND keeps concurrent writers' lines whole.
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        use std::io::Write;
+        let _ = f.write_all(text.as_bytes());
+    }
 }
 
 fn item(code: &str, message: &str) -> Value {

@@ -25,6 +25,17 @@ pub struct Run {
     pub installer_busy_until: f64,
     pub reboot: bool,
     pub power: Option<PowerState>,
+    /// When each app of an install-apps script downloaded and installed, in simulated seconds.
+    pub phases: Vec<Phase>,
+}
+
+/// One download or install of an install-apps script, for the timeline.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Phase {
+    pub app: String,
+    pub phase: &'static str,
+    pub start: f64,
+    pub end: f64,
 }
 
 /// Plays the script from simulated time `start`; `installer_busy_until` is
@@ -52,8 +63,9 @@ pub fn run(d: &Directives, script: &str, start: f64, installer_busy_until: f64) 
         }
     }
     let mut exit = d.exit;
+    let mut phases = Vec::new();
     if !d.apps.is_empty() {
-        let failed = install_apps(d, &mut clock, &mut installer, &mut stdout);
+        let failed = install_apps(d, &mut clock, &mut installer, &mut stdout, &mut phases);
         if !failed.is_empty() {
             stderr.push(format!("apps that failed: {}", failed.join(", ")));
             exit = 1;
@@ -69,6 +81,7 @@ pub fn run(d: &Directives, script: &str, start: f64, installer_busy_until: f64) 
         installer_busy_until: installer,
         reboot: d.reboot,
         power: d.power,
+        phases,
     }
 }
 
@@ -80,16 +93,24 @@ fn install_apps(
     clock: &mut f64,
     installer: &mut f64,
     stdout: &mut Vec<String>,
+    phases: &mut Vec<Phase>,
 ) -> Vec<String> {
     let parallel = d
         .download_parallelism
         .unwrap_or(DEFAULT_DOWNLOAD_PARALLELISM)
         .max(1) as usize;
-    for app in &d.apps {
+    for (i, app) in d.apps.iter().enumerate() {
         stdout.push(format!(
             "##goldsmith-app:{}:download:ok:{}",
             app.name, DOWNLOAD_SECONDS as u64
         ));
+        let start = *clock + (i / parallel) as f64 * DOWNLOAD_SECONDS;
+        phases.push(Phase {
+            app: app.name.clone(),
+            phase: "download",
+            start,
+            end: start + DOWNLOAD_SECONDS,
+        });
     }
     *clock += d.apps.len().div_ceil(parallel) as f64 * DOWNLOAD_SECONDS;
     let mut failed = Vec::new();
@@ -107,6 +128,12 @@ fn install_apps(
         if !ok {
             failed.push(app.name.clone());
         }
+        phases.push(Phase {
+            app: app.name.clone(),
+            phase: "install",
+            start: *clock - if code == MSI_BUSY { 0.0 } else { app.seconds },
+            end: *clock,
+        });
         stdout.push(format!("##goldsmith-msi:{}:{code}", app.name));
         stdout.push(format!(
             "##goldsmith-app:{}:install:{}:{}",
