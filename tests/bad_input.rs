@@ -371,10 +371,17 @@ fn undefined_placeholder_in_a_block_scalar() {
 }
 
 #[test]
-fn missing_secret_is_an_error_for_run_and_a_warning_for_validate() {
+fn missing_secret_is_an_error_for_run_and_a_note_for_validate() {
     let p = Project::new();
-    p.file("config.yaml", "secrets: [ADMIN_PASSWORD]\n");
-    op(&p, "a", "");
+    p.file("config.yaml", "secrets: [ADMIN_PASSWORD, UNUSED_TOKEN]\n");
+    p.shell_op(
+        "a",
+        "",
+        &format!(
+            "{}\necho \"{{{{ADMIN_PASSWORD}}}}\" > /dev/null",
+            marker_script(&p)
+        ),
+    );
     p.module("m", "    - id: a\n");
     let help =
         "  = help: export ADMIN_PASSWORD=… before running (secrets are never read from files)";
@@ -388,7 +395,7 @@ fn missing_secret_is_an_error_for_run_and_a_warning_for_validate() {
     assert_eq!(out.code, 0, "stderr:\n{}", out.stderr);
     let lines = block(
         &out.stderr,
-        "config.yaml:1:11: warning: secret `ADMIN_PASSWORD` is not set in the environment",
+        "config.yaml:1:11: note: secret `ADMIN_PASSWORD` is not set in the environment; `run` will need it (`a` uses it)",
     );
     assert!(lines.contains(&help), "stderr:\n{}", out.stderr);
     assert!(error_headlines(&out.stderr).is_empty(), "{}", out.stderr);
@@ -398,10 +405,16 @@ fn missing_secret_is_an_error_for_run_and_a_warning_for_validate() {
     assert_eq!(out.code, 2, "stderr:\n{}", out.stderr);
     let lines = block(
         &out.stderr,
-        "config.yaml:1:11: error: secret `ADMIN_PASSWORD` is not set in the environment",
+        "config.yaml:1:11: error: secret `ADMIN_PASSWORD` is not set in the environment (`a` uses it)",
     );
     assert!(lines.contains(&help), "stderr:\n{}", out.stderr);
     assert_eq!(error_headlines(&out.stderr).len(), 1, "{}", out.stderr);
+    assert!(
+        !out.stderr
+            .lines()
+            .any(|l| l.contains("secret `UNUSED_TOKEN`")),
+        "a secret no operation uses is not required"
+    );
     assert_nothing_ran(&p);
 }
 

@@ -31,7 +31,6 @@ pub fn build(
     diags: &mut Diagnostics,
 ) -> Option<Plan> {
     let errors_before = diags.error_count();
-    check_secrets(config, options, diags);
     let file = module.file.as_path();
 
     // Resolve entries to operations; report unknown and duplicate entries.
@@ -70,6 +69,7 @@ pub fn build(
         }
     }
 
+    check_secrets(config, options, &resolved, diags);
     let stages = stages(&resolved, file, diags);
     let index: HashMap<&str, usize> = resolved
         .iter()
@@ -238,18 +238,69 @@ fn default_retry(kind: Kind) -> RetryPolicy {
     }
 }
 
-fn check_secrets(config: &Config, options: PlanOptions, diags: &mut Diagnostics) {
+/// A run needs the secrets its operations use; `plan` and `validate` only note missing ones.
+fn check_secrets(
+    config: &Config,
+    options: PlanOptions,
+    resolved: &[(&crate::catalog::Entry, &Operation)],
+    diags: &mut Diagnostics,
+) {
     let file = config.file.clone().unwrap_or_else(|| "config.yaml".into());
     for (name, pos) in config.missing_secrets() {
-        let message = format!("secret `{name}` is not set in the environment");
+        let used_by = resolved
+            .iter()
+            .find(|(_, op)| uses_name(op, name))
+            .map(|(_, op)| op.id.as_str());
         let help = format!("export {name}=… before running (secrets are never read from files)");
-        let d = if options.secrets_required {
-            Diagnostic::error(&file, *pos, message)
-        } else {
-            Diagnostic::warning(&file, *pos, message)
+        let d = match used_by {
+            Some(op) if options.secrets_required => Diagnostic::error(
+                &file,
+                *pos,
+                format!("secret `{name}` is not set in the environment (`{op}` uses it)"),
+            ),
+            Some(op) => Diagnostic::note(
+                &file,
+                *pos,
+                format!(
+                    "secret `{name}` is not set in the environment; `run` will need it (`{op}` uses it)"
+                ),
+            ),
+            None => continue,
         };
         diags.push(d.with_help(help));
     }
+}
+
+/// Whether any text of `op` names `name`: as `{{NAME}}`, `$NAME`, `${NAME}` or `$env:NAME`.
+fn uses_name(op: &Operation, name: &str) -> bool {
+    let mut texts: Vec<&str> = op
+        .script
+        .iter()
+        .chain(op.idempotency.iter())
+        .map(|t| t.value.as_str())
+        .collect();
+    match &op.powershell {
+        Some(crate::catalog::operation::PowerShellSource::Inline(t)) => texts.push(&t.value),
+        Some(crate::catalog::operation::PowerShellSource::File { text, .. }) => {
+            texts.push(&text.value)
+        }
+        None => {}
+    }
+    texts.extend(op.parameters.iter().map(|(_, t)| t.value.as_str()));
+    for app in &op.apps {
+        texts.push(&app.url.value);
+        texts.extend(app.args.iter().map(|t| t.value.as_str()));
+    }
+    texts.iter().any(|t| {
+        t.match_indices(name).any(|(i, _)| {
+            let before = t[..i].chars().next_back();
+            let after = t[i + name.len()..].chars().next();
+            let word_end = !after.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_');
+            let word_start = !before.is_some_and(|c| c.is_ascii_alphanumeric() || c == '_')
+                || before == Some(':');
+            word_start && word_end
+        })
+    })
 }
 
 /// Consecutive entries with one `parallel_group` form a stage; an entry without one is a stage alone.

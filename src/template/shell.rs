@@ -38,6 +38,16 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
 
     while i < text.len() {
         let ctx = stack.last().map_or(Ctx::Command, |(c, _)| *c);
+        // A placeholder a construct has already copied past (after a backslash,
+        // in a here-document delimiter) would reach bash as literal text.
+        while let Some(ph) = placeholders.get(next_ph).filter(|p| p.start < i) {
+            errors.push(Unsafe {
+                start: ph.start,
+                message: format!("`{{{{{}}}}}` cannot be rendered where it stands (escaped, or part of a here-document delimiter)", ph.name),
+                help: "move the placeholder out of that construct, e.g. into a variable assigned on the line before".into(),
+            });
+            next_ph += 1;
+        }
         if let Some(ph) = at_placeholder(i, next_ph) {
             match ctx {
                 Ctx::Command => out.push_str(&format!("\"${{{}}}\"", ph.name)),
@@ -83,7 +93,13 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
                     i = copy_inert(text, i, end, placeholders, &mut next_ph, &mut out);
                     continue;
                 }
-                if ctx == Ctx::Command && rest.starts_with("<<") && !rest.starts_with("<<<") {
+                if rest.starts_with("<<<") {
+                    // A here-string: its word is an ordinary word, not a here-document delimiter.
+                    out.push_str("<<<");
+                    i += 3;
+                    continue;
+                }
+                if ctx == Ctx::Command && rest.starts_with("<<") {
                     let (consumed, heredoc) = read_heredoc_operator(&text[i..]);
                     out.push_str(&text[i..i + consumed]);
                     i += consumed;
@@ -206,6 +222,13 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
         let n = next_char_len(text, i);
         out.push_str(&text[i..i + n]);
         i += n;
+    }
+    for ph in &placeholders[next_ph.min(placeholders.len())..] {
+        errors.push(Unsafe {
+            start: ph.start,
+            message: format!("`{{{{{}}}}}` cannot be rendered where it stands", ph.name),
+            help: "move the placeholder out of that construct".into(),
+        });
     }
     if errors.is_empty() {
         Ok(out)
@@ -403,11 +426,18 @@ mod tests {
             "cat <<EOF\n${A}\nEOF\necho \"${A}\""
         );
         assert_eq!(r("echo \\'{{A}}"), "echo \\'\"${A}\"");
+        assert_eq!(
+            r("cat <<< {{A}}\necho {{A}}"),
+            "cat <<< \"${A}\"\necho \"${A}\""
+        );
+        assert_eq!(r("read x <<< \"v {{A}}\""), "read x <<< \"v ${A}\"");
     }
 
     #[test]
     fn unsafe_contexts_are_errors() {
         for text in [
+            "echo \\{{A}} {{B}}",
+            "cat <<{{A}}\nx\n",
             "echo $(( {{A}} + 1 ))",
             "(( {{A}} > 2 ))",
             "cat <<'EOF'\n{{A}}\nEOF\n",

@@ -41,7 +41,7 @@ pub enum EnvError {
     NotSimulating,
     #[error("{SPEED}={0:?} is not a positive number of simulated seconds per real second")]
     BadSpeed(String),
-    #[error("{ATTEMPT}={0:?} is not an attempt number (1, 2, ...)")]
+    #[error("{ATTEMPT}={0:?} is not an attempt number (0 for a check, then 1, 2, ...)")]
     BadAttempt(String),
 }
 
@@ -69,8 +69,9 @@ impl SimEnv {
         };
         let attempt = match text(ATTEMPT) {
             None => 1,
+            // 0 is an operation's idempotency check, before its first attempt.
             Some(raw) => match raw.parse::<u32>() {
-                Ok(a) if a >= 1 => a,
+                Ok(a) => a,
                 _ => return Err(EnvError::BadAttempt(raw)),
             },
         };
