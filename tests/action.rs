@@ -235,7 +235,18 @@ fn token_server(jwt: &'static str) -> (String, std::thread::JoinHandle<String>) 
         listener.local_addr().expect("addr")
     );
     let handle = std::thread::spawn(move || {
-        let (stream, _) = listener.accept().expect("accept");
+        listener.set_nonblocking(true).expect("nonblocking");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        let stream = loop {
+            match listener.accept() {
+                Ok((stream, _)) => break stream,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(10))
+                }
+                Err(_) => return String::from("no request came"),
+            }
+        };
+        stream.set_nonblocking(false).expect("blocking");
         let mut reader = BufReader::new(stream.try_clone().expect("clone"));
         let mut request = String::new();
         loop {
@@ -336,4 +347,148 @@ fn oidc_sign_in_asks_the_runner_and_hands_the_token_to_az() {
             f.display()
         );
     }
+}
+
+/// A stand-in for the GitHub API: answers `n` requests (201 with an id to a
+/// POST, 200 to a PATCH, or `status` to everything) and returns what it got.
+fn github_api(
+    n: usize,
+    status: u16,
+) -> (
+    String,
+    std::thread::JoinHandle<Vec<(String, serde_json::Value)>>,
+) {
+    let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    let handle = std::thread::spawn(move || {
+        let mut seen = Vec::new();
+        // Never hang a test: give up waiting after a while and report what came.
+        listener.set_nonblocking(true).expect("nonblocking");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+        while seen.len() < n && std::time::Instant::now() < deadline {
+            let stream = match listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(_) => {
+                    std::thread::sleep(std::time::Duration::from_millis(10));
+                    continue;
+                }
+            };
+            stream.set_nonblocking(false).expect("blocking");
+            let mut reader = BufReader::new(stream.try_clone().expect("clone"));
+            let mut head = String::new();
+            let mut length = 0;
+            loop {
+                let mut line = String::new();
+                if reader.read_line(&mut line).expect("read") == 0 || line == "\r\n" {
+                    break;
+                }
+                if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
+                    length = v.trim().parse().expect("length");
+                }
+                head.push_str(&line);
+            }
+            let mut body = vec![0; length];
+            reader.read_exact(&mut body).expect("body");
+            let request_line = head.lines().next().unwrap_or("").to_string();
+            let json: serde_json::Value =
+                serde_json::from_slice(&body).unwrap_or(serde_json::Value::Null);
+            let (code, answer) = match status {
+                0 if request_line.starts_with("POST") => (
+                    201,
+                    r#"{"id":42,"html_url":"https://github.example/checks/42"}"#,
+                ),
+                0 => (200, r#"{"id":42}"#),
+                403 => (
+                    403,
+                    r#"{"message":"Resource not accessible by integration"}"#,
+                ),
+                other => (other, "{}"),
+            };
+            let mut stream = stream;
+            write!(stream, "HTTP/1.1 {code} X\r\nContent-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{answer}", answer.len()).expect("write");
+            seen.push((request_line, json));
+        }
+        seen
+    });
+    (url, handle)
+}
+
+#[test]
+fn a_run_publishes_a_check_run_on_the_pull_requests_head() {
+    let p = actions_project();
+    let event = p.root().join("_event.json");
+    std::fs::write(
+        &event,
+        r#"{"pull_request":{"head":{"sha":"0123456789abcdef0123456789abcdef01234567"}}}"#,
+    )
+    .expect("event");
+    let (api, server) = github_api(2, 0);
+    let r = run_action(
+        &p,
+        &[
+            ("GITHUB_API_URL", &api),
+            ("GITHUB_REPOSITORY", "octo/images"),
+            ("GITHUB_EVENT_NAME", "pull_request"),
+            ("GITHUB_EVENT_PATH", event.to_str().expect("utf8")),
+            ("GITHUB_SHA", "ffffffffffffffffffffffffffffffffffffffff"),
+            ("INPUT_GITHUB-TOKEN", "ghs_test"),
+        ],
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let requests = server.join().expect("server");
+    assert_eq!(requests[0].0, "POST /repos/octo/images/check-runs HTTP/1.1");
+    assert_eq!(requests[0].1["name"], "goldsmith / m");
+    assert_eq!(requests[0].1["status"], "in_progress");
+    assert_eq!(
+        requests[0].1["head_sha"],
+        "0123456789abcdef0123456789abcdef01234567"
+    );
+    assert_eq!(
+        requests[1].0,
+        "PATCH /repos/octo/images/check-runs/42 HTTP/1.1"
+    );
+    assert_eq!(requests[1].1["conclusion"], "failure");
+    let annotations = requests[1].1["output"]["annotations"]
+        .as_array()
+        .expect("annotations");
+    assert!(
+        annotations
+            .iter()
+            .any(|a| a["path"] == "capabilities/test/operations/bad.yaml"
+                && a["annotation_level"] == "failure"),
+        "{annotations:?}"
+    );
+    assert!(!requests[1].1.to_string().contains(SECRET));
+}
+
+#[test]
+fn a_read_only_token_degrades_to_one_warning() {
+    let p = actions_project();
+    let (api, server) = github_api(1, 403);
+    let r = run_action(
+        &p,
+        &[
+            ("GITHUB_API_URL", &api),
+            ("GITHUB_REPOSITORY", "octo/images"),
+            ("GITHUB_SHA", "ffffffffffffffffffffffffffffffffffffffff"),
+            ("INPUT_GITHUB-TOKEN", "ghs_ro"),
+        ],
+    );
+    assert_eq!(r.code, 1, "the run's result is the run's, not the API's");
+    assert_eq!(
+        server.join().expect("server").len(),
+        1,
+        "a plain 403 is not retried"
+    );
+    let warnings: Vec<&str> = r
+        .stdout
+        .lines()
+        .filter(|l| l.starts_with("::warning::goldsmith check run"))
+        .collect();
+    assert_eq!(warnings.len(), 1, "{}", r.stdout);
+    assert!(
+        std::fs::read_to_string(p.root().join("_runner/step_summary"))
+            .expect("summary")
+            .contains("| bad ")
+    );
 }

@@ -590,7 +590,6 @@ fn golden_image_downloads_overlap_and_installs_take_turns() {
 }
 
 #[test]
-#[ignore = "simulator: needs `az vm extension set` / `az vm extension show` (reading --protected-settings @file) and `az desktopvirtualization sessionhost list`"]
 fn session_hosts_module_runs_in_the_simulator_without_leaking_the_registration_token() {
     let p = library();
     let dir = run_simulated(&p, "06-session-hosts");

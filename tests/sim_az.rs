@@ -793,3 +793,535 @@ fn table_output_and_logout() {
     ]);
     assert_case(&sim.az(&hello_args()), "a_windows_success");
 }
+
+/// Runs `script` in bash with the simulated `az` first on `PATH`, so a test can
+/// pass `--protected-settings @<(printf …)` as the library's operations do.
+fn bash(sim: &Sim, script: &str) -> Output {
+    let path = format!(
+        "{}:{}",
+        sim.dir.path().join("sim/bin").display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .env("PATH", path)
+        .env("GOLDSMITH_SIM_DIR", sim.dir.path().join("sim"))
+        .env("GOLDSMITH_SIM_SPEED", sim.speed)
+        .env("GOLDSMITH_OP", "op")
+        .env("GOLDSMITH_ATTEMPT", "1")
+        .env_remove("GOLDSMITH_SIM_SCENARIO")
+        .env_remove("AZURE_SUBSCRIPTION_ID")
+        .stdin(Stdio::null())
+        .output()
+        .unwrap()
+}
+
+/// Fails when `needle` is on stdout, stderr or in the simulator's state.
+#[track_caller]
+fn assert_nowhere(sim: &Sim, out: &Output, needle: &str) {
+    for (what, bytes) in [("stdout", &out.stdout), ("stderr", &out.stderr)] {
+        assert!(
+            !String::from_utf8_lossy(bytes).contains(needle),
+            "{needle} is on {what}"
+        );
+    }
+    let state = std::fs::read_to_string(sim.dir.path().join("sim/state.json")).unwrap();
+    assert!(!state.contains(needle), "{needle} is in state.json");
+}
+
+fn group_and_vm(sim: &Sim) {
+    for args in [
+        &["group", "create", "-n", "rg", "-l", "westeurope"][..],
+        &[
+            "vm",
+            "create",
+            "-g",
+            "rg",
+            "-n",
+            "host-1",
+            "--image",
+            "Win2022Datacenter",
+        ],
+    ] {
+        let out = sim.az(args);
+        assert_eq!(out.status.code(), Some(0), "{}", message_of(&out));
+    }
+}
+
+fn message_of(out: &Output) -> String {
+    String::from_utf8_lossy(&out.stderr).into_owned()
+}
+
+#[test]
+fn vm_extension_set_show_list_delete() {
+    let sim = Sim::new();
+    group_and_vm(&sim);
+    let secret = "sim-secret-storage-key-0001";
+    let protected = sim.dir.path().join("protected.json");
+    std::fs::write(
+        &protected,
+        format!("{{\"storageAccountKey\": \"{secret}\"}}\n"),
+    )
+    .unwrap();
+    let at_file = format!("@{}", protected.display());
+    let out = sim.az(&[
+        "vm",
+        "extension",
+        "set",
+        "-g",
+        "rg",
+        "--vm-name",
+        "host-1",
+        "-n",
+        "CustomScriptExtension",
+        "--publisher",
+        "Microsoft.Compute",
+        "--version",
+        "1.10.12",
+        "--settings",
+        r#"{"commandToExecute": "hostname"}"#,
+        "--protected-settings",
+        &at_file,
+    ]);
+    let ext = stdout_json(&out);
+    assert_eq!(ext["name"], "CustomScriptExtension");
+    assert_eq!(ext["publisher"], "Microsoft.Compute");
+    assert_eq!(ext["type_properties_type"], "CustomScriptExtension");
+    assert_eq!(ext["type"], "Microsoft.Compute/virtualMachines/extensions");
+    // az sends only major.minor.
+    assert_eq!(ext["typeHandlerVersion"], "1.10");
+    assert_eq!(ext["provisioningState"], "Succeeded");
+    assert_eq!(ext["autoUpgradeMinorVersion"], true);
+    assert_eq!(ext["settings"]["commandToExecute"], "hostname");
+    assert_eq!(ext["resourceGroup"], "rg");
+    assert!(
+        ext["id"]
+            .as_str()
+            .unwrap()
+            .ends_with("/resourceGroups/rg/providers/Microsoft.Compute/virtualMachines/host-1/extensions/CustomScriptExtension")
+    );
+    assert!(ext.get("protectedSettings").is_none(), "{ext}");
+    assert_nowhere(&sim, &out, secret);
+
+    // Without --version az takes the handler's latest major.minor.
+    let out = sim.az(&[
+        "vm",
+        "extension",
+        "set",
+        "-g",
+        "rg",
+        "--vm-name",
+        "host-1",
+        "-n",
+        "AADLoginForWindows",
+        "--publisher",
+        "Microsoft.Azure.ActiveDirectory",
+        "--query",
+        "[typeHandlerVersion, provisioningState]",
+        "-o",
+        "tsv",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&out.stdout), "2.2\nSucceeded\n");
+
+    let show = |name: &str| {
+        sim.az(&[
+            "vm",
+            "extension",
+            "show",
+            "-g",
+            "rg",
+            "--vm-name",
+            "host-1",
+            "-n",
+            name,
+            "--query",
+            "provisioningState",
+            "-o",
+            "tsv",
+        ])
+    };
+    assert_eq!(
+        String::from_utf8_lossy(&show("AADLoginForWindows").stdout),
+        "Succeeded\n"
+    );
+    let listed = stdout_json(&sim.az(&[
+        "vm",
+        "extension",
+        "list",
+        "-g",
+        "rg",
+        "--vm-name",
+        "host-1",
+        "--query",
+        "[].name",
+    ]));
+    assert_eq!(
+        listed,
+        serde_json::json!(["AADLoginForWindows", "CustomScriptExtension"])
+    );
+
+    // delete asks for confirmation; a second delete is ARM's 204.
+    let no_yes = sim.az(&[
+        "vm",
+        "extension",
+        "delete",
+        "-g",
+        "rg",
+        "--vm-name",
+        "host-1",
+        "-n",
+        "AADLoginForWindows",
+    ]);
+    assert_eq!(no_yes.status.code(), Some(1));
+    for _ in 0..2 {
+        let out = sim.az(&[
+            "vm",
+            "extension",
+            "delete",
+            "-g",
+            "rg",
+            "--vm-name",
+            "host-1",
+            "-n",
+            "AADLoginForWindows",
+            "--yes",
+        ]);
+        assert_eq!(out.status.code(), Some(0), "{}", message_of(&out));
+        assert!(out.stdout.is_empty());
+    }
+    let gone = show("AADLoginForWindows");
+    assert_eq!(gone.status.code(), Some(3));
+    assert!(message_of(&gone).starts_with(
+        "ERROR: (ResourceNotFound) The Resource 'Microsoft.Compute/virtualMachines/host-1/extensions/AADLoginForWindows' under resource group 'rg' was not found."
+    ));
+
+    // Deleting the VM takes its extensions along.
+    sim.az(&["vm", "delete", "-g", "rg", "-n", "host-1", "--yes"]);
+    // The state settles on the next call, which no longer finds the VM.
+    let listed = sim.az(&["vm", "extension", "list", "-g", "rg", "--vm-name", "host-1"]);
+    assert_eq!(listed.status.code(), Some(3));
+    assert!(
+        !sim.state()
+            .unwrap()
+            .to_string()
+            .contains("/extensions/CustomScriptExtension")
+    );
+}
+
+#[test]
+fn protected_settings_from_a_pipe_are_read_and_never_printed() {
+    let sim = Sim::new();
+    group_and_vm(&sim);
+    let secret = "pipe-secret-0002";
+    // The extension as the library passes it: the secret only in a process substitution.
+    let ok = bash(
+        &sim,
+        &format!(
+            r#"secret={secret}
+az vm extension set -g rg --vm-name host-1 -n CustomScriptExtension --publisher Microsoft.Compute \
+  --settings '{{"commandToExecute":"hostname"}}' \
+  --protected-settings @<(printf '{{"commandToExecute":"%s"}}' "$secret")"#
+        ),
+    );
+    assert_eq!(ok.status.code(), Some(0), "{}", message_of(&ok));
+    assert_eq!(stdout_json(&ok)["provisioningState"], "Succeeded");
+    assert_nowhere(&sim, &ok, secret);
+
+    // Protected settings that are not JSON fail like az, but without their text.
+    let bad = bash(
+        &sim,
+        &format!(
+            r#"az vm extension set -g rg --vm-name host-1 -n CustomScriptExtension --publisher Microsoft.Compute \
+  --protected-settings @<(printf '{{"commandToExecute": %s}}' {secret})"#
+        ),
+    );
+    assert_eq!(bad.status.code(), Some(1));
+    assert!(
+        message_of(&bad).starts_with("ERROR: Failed to parse string as JSON:\n"),
+        "{}",
+        message_of(&bad)
+    );
+    assert_nowhere(&sim, &bad, secret);
+
+    // Public settings are echoed, as az does.
+    let out = sim.az(&[
+        "vm",
+        "extension",
+        "set",
+        "-g",
+        "rg",
+        "--vm-name",
+        "host-1",
+        "-n",
+        "CustomScriptExtension",
+        "--publisher",
+        "Microsoft.Compute",
+        "--settings",
+        "{'a': 1}",
+    ]);
+    assert_eq!(out.status.code(), Some(1));
+    assert_eq!(
+        message_of(&out),
+        "ERROR: Failed to parse string as JSON:\n{'a': 1}\nError detail: Expecting property name enclosed in double quotes: line 1 column 2 (char 1)\nThe provided JSON string may have been parsed by the shell. See https://docs.microsoft.com/cli/azure/use-cli-effectively#use-quotation-marks-in-arguments\n"
+    );
+}
+
+#[test]
+fn vm_extension_errors() {
+    let sim = Sim::new();
+    group_and_vm(&sim);
+    let set = |extra: &[&str]| {
+        let mut args = vec!["vm", "extension", "set", "-g", "rg"];
+        args.extend_from_slice(extra);
+        sim.az(&args)
+    };
+    let missing = set(&["--vm-name", "host-1"]);
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        message_of(&missing)
+            .starts_with("ERROR: the following arguments are required: --name/-n, --publisher\n")
+    );
+    let typo = set(&[
+        "--vm-name",
+        "host-1",
+        "-n",
+        "X",
+        "--publisher",
+        "Y",
+        "--protected-setting",
+        "{}",
+    ]);
+    assert_eq!(typo.status.code(), Some(2));
+    assert!(
+        message_of(&typo).starts_with("ERROR: unrecognized arguments: --protected-setting {}\n")
+    );
+    let no_vm = set(&["--vm-name", "ghost", "-n", "X", "--publisher", "Y"]);
+    assert_eq!(no_vm.status.code(), Some(3));
+    assert!(message_of(&no_vm).starts_with(
+        "ERROR: (ResourceNotFound) The Resource 'Microsoft.Compute/virtualMachines/ghost' under resource group 'rg' was not found."
+    ));
+    let no_file = set(&[
+        "--vm-name",
+        "host-1",
+        "-n",
+        "X",
+        "--publisher",
+        "Y",
+        "--settings",
+        "settings.json",
+    ]);
+    assert_eq!(no_file.status.code(), Some(1));
+    assert_eq!(
+        message_of(&no_file),
+        "ERROR: JSON file does not exist: 'settings.json'\n"
+    );
+    let deprecated = set(&[
+        "--vm-name",
+        "host-1",
+        "-n",
+        "X",
+        "--publisher",
+        "Y",
+        "--no-auto-upgrade",
+        "--query",
+        "autoUpgradeMinorVersion",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&deprecated.stdout), "false\n");
+    assert!(
+        message_of(&deprecated)
+            .starts_with("WARNING: Option '--no-auto-upgrade' has been deprecated")
+    );
+
+    sim.az(&["vm", "deallocate", "-g", "rg", "-n", "host-1"]);
+    let stopped = set(&["--vm-name", "host-1", "-n", "X", "--publisher", "Y"]);
+    assert_eq!(stopped.status.code(), Some(1));
+    assert!(message_of(&stopped).starts_with(
+        "ERROR: (OperationNotAllowed) Cannot modify extensions in the VM when the VM is not running.\n"
+    ));
+}
+
+/// The DSC settings and protected settings register-session-hosts passes.
+fn dsc_script(vm: &str, pool: &str, token_expr: &str, extra: &str) -> String {
+    format!(
+        r#"settings='{{"modulesUrl":"https://example.invalid/Configuration.zip","configurationFunction":"Configuration.ps1\\AddSessionHost","properties":{{"hostPoolName":"{pool}","registrationInfoTokenCredential":{{"UserName":"PLACEHOLDER_DO_NOT_USE","Password":"PrivateSettingsRef:RegistrationInfoToken"}},"aadJoin":true}}}}'
+az vm extension set -g rg --vm-name {vm} --name DSC --publisher Microsoft.Powershell --version 2.83 \
+  --extension-instance-name Microsoft.PowerShell.DSC --settings "$settings" \
+  --protected-settings @<(printf '{{"Items":{{"RegistrationInfoToken":"%s"}}}}' {token_expr}) {extra}"#
+    )
+}
+
+#[test]
+fn the_avd_agent_registers_a_session_host_that_becomes_available() {
+    let mut sim = Sim::new();
+    // The DSC extension takes 240 simulated seconds (2.4 s here), the first
+    // health checks another 60 (0.6 s).
+    sim.speed = "100";
+    group_and_vm(&sim);
+    for args in [
+        &[
+            "desktopvirtualization",
+            "hostpool",
+            "create",
+            "-g",
+            "rg",
+            "-n",
+            "pool",
+            "--host-pool-type",
+            "Pooled",
+            "--load-balancer-type",
+            "BreadthFirst",
+            "--preferred-app-group-type",
+            "Desktop",
+        ][..],
+        &[
+            "desktopvirtualization",
+            "hostpool",
+            "update",
+            "-g",
+            "rg",
+            "-n",
+            "pool",
+            "--registration-info",
+            "expiration-time=2099-01-01T00:00:00Z",
+            "registration-token-operation=Update",
+        ],
+        &[
+            "vm",
+            "create",
+            "-g",
+            "rg",
+            "-n",
+            "host-2",
+            "--image",
+            "Win2022Datacenter",
+        ],
+    ] {
+        let out = sim.az(args);
+        assert_eq!(out.status.code(), Some(0), "{}", message_of(&out));
+    }
+    let hosts = || {
+        sim.az(&[
+            "desktopvirtualization",
+            "sessionhost",
+            "list",
+            "-g",
+            "rg",
+            "--host-pool-name",
+            "pool",
+            "--query",
+            "[].[name, status]",
+            "-o",
+            "tsv",
+        ])
+    };
+    assert_eq!(String::from_utf8_lossy(&hosts().stdout), "");
+
+    // A token that is not the pool's fails the DSC extension, without naming the token.
+    let wrong = bash(
+        &sim,
+        &dsc_script("host-2", "pool", "not-the-pool-token-0003", "-o none"),
+    );
+    assert_eq!(wrong.status.code(), Some(1));
+    assert!(
+        message_of(&wrong).starts_with(
+            "ERROR: (VMExtensionProvisioningError) VM has reported a failure when processing extension 'Microsoft.PowerShell.DSC' (publisher 'Microsoft.Powershell' and type 'DSC')."
+        ),
+        "{}",
+        message_of(&wrong)
+    );
+    assert_nowhere(&sim, &wrong, "not-the-pool-token-0003");
+    let state = sim.az(&[
+        "vm",
+        "extension",
+        "show",
+        "-g",
+        "rg",
+        "--vm-name",
+        "host-2",
+        "-n",
+        "Microsoft.PowerShell.DSC",
+        "--query",
+        "provisioningState",
+        "-o",
+        "tsv",
+    ]);
+    assert_eq!(String::from_utf8_lossy(&state.stdout), "Failed\n");
+
+    // The pool's current token registers the VM.
+    let token = "$(az desktopvirtualization hostpool retrieve-registration-token -g rg -n pool --query token -o tsv)";
+    let ok = bash(
+        &sim,
+        &dsc_script("host-1", "pool", token, "--query provisioningState -o tsv"),
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&ok.stdout),
+        "Succeeded\n",
+        "{}",
+        message_of(&ok)
+    );
+    assert_eq!(
+        String::from_utf8_lossy(&hosts().stdout),
+        "pool/host-1\tUnavailable\n"
+    );
+    std::thread::sleep(Duration::from_millis(800));
+    assert_eq!(
+        String::from_utf8_lossy(&hosts().stdout),
+        "pool/host-1\tAvailable\n"
+    );
+    let host = stdout_json(&sim.az(&[
+        "desktopvirtualization",
+        "sessionhost",
+        "show",
+        "-g",
+        "rg",
+        "--host-pool-name",
+        "pool",
+        "-n",
+        "host-1",
+    ]));
+    assert_eq!(
+        host["type"],
+        "Microsoft.DesktopVirtualization/hostpools/sessionhosts"
+    );
+    assert!(
+        host["resourceId"]
+            .as_str()
+            .unwrap()
+            .ends_with("/virtualMachines/host-1")
+    );
+    assert_eq!(host["allowNewSession"], true);
+    assert!(
+        host["sessionHostHealthCheckResults"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["healthCheckResult"] == "HealthCheckSucceeded")
+    );
+
+    // A deallocated host is shut down; the registration outlives the VM.
+    sim.az(&["vm", "deallocate", "-g", "rg", "-n", "host-1"]);
+    assert_eq!(
+        String::from_utf8_lossy(&hosts().stdout),
+        "pool/host-1\tShutdown\n"
+    );
+    sim.az(&["vm", "delete", "-g", "rg", "-n", "host-1", "--yes"]);
+    assert_eq!(
+        String::from_utf8_lossy(&hosts().stdout),
+        "pool/host-1\tUnavailable\n"
+    );
+
+    let missing = sim.az(&[
+        "desktopvirtualization",
+        "sessionhost",
+        "list",
+        "-g",
+        "rg",
+        "--host-pool-name",
+        "nope",
+    ]);
+    assert_eq!(missing.status.code(), Some(3));
+    assert!(message_of(&missing).starts_with(
+        "ERROR: (ResourceNotFound) The Resource 'Microsoft.DesktopVirtualization/hostpools/nope' under resource group 'rg' was not found."
+    ));
+}

@@ -3,6 +3,7 @@
 
 mod action;
 mod args;
+mod check;
 mod gha;
 mod project;
 mod run_cmd;

@@ -231,17 +231,19 @@ pub fn validate(
         diags.make_warnings_errors();
     }
     print_diagnostics(&project, &diags);
-    if let Some(gha) = super::gha::Actions::detect()
-        && gha.annotations_on()?
-    {
+    if let Some(gha) = super::gha::Actions::detect() {
         // In a pull request, every finding lands on the line that caused it.
         let found = crate::report::annotations::for_diagnostics(&diags.sorted());
-        let mut out = std::io::stdout().lock();
-        for a in
-            crate::report::annotations::limit(found, "run `goldsmith validate` for the full list")
-        {
-            let _ = writeln!(out, "{}", crate::github::commands::annotation_line(&a));
+        if gha.annotations_on()? {
+            let mut out = std::io::stdout().lock();
+            for a in crate::report::annotations::limit(
+                found.clone(),
+                "the check run lists every finding",
+            ) {
+                let _ = writeln!(out, "{}", crate::github::commands::annotation_line(&a));
+            }
         }
+        publish_validate_check(&gha, &diags, &found);
     }
     let mut out = std::io::stdout().lock();
     if diags.has_errors() {
@@ -257,6 +259,41 @@ pub fn validate(
         );
         Ok(exit::OK)
     }
+}
+
+/// `goldsmith / validate` with every finding, when a token allows it.
+fn publish_validate_check(
+    gha: &super::gha::Actions,
+    diags: &Diagnostics,
+    found: &[crate::github::commands::Annotation],
+) {
+    use crate::github::check_run::Conclusion;
+    let Ok(runtime) = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    else {
+        return;
+    };
+    let Some(check) = super::check::start(
+        gha,
+        &runtime,
+        "validate",
+        &crate::redact::Redactor::default(),
+    ) else {
+        return;
+    };
+    let (errors, warnings) = (diags.error_count(), diags.warning_count());
+    let conclusion = if errors > 0 {
+        Conclusion::Failure
+    } else {
+        Conclusion::Success
+    };
+    let title = format!("{errors} errors, {warnings} warnings");
+    let mut summary = format!("## goldsmith validate\n\n{title}\n\n");
+    for d in diags.sorted() {
+        summary.push_str(&format!("- `{}`\n", d.headline().replace('`', "'")));
+    }
+    check.finish(&runtime, conclusion, &title, &summary, found);
 }
 
 fn dedup(diags: &mut Diagnostics) {

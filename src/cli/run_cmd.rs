@@ -236,7 +236,7 @@ fn execute(
     }
     let ctx = UnitContext {
         run_id: dir.id.clone(),
-        run_dir,
+        run_dir: run_dir.clone(),
         cwd: std::fs::canonicalize(&project.root).unwrap_or(project.root.clone()),
         env,
         grace: flags.kill_grace,
@@ -248,10 +248,25 @@ fn execute(
         .enable_all()
         .build()
         .context("cannot start the async runtime")?;
+    let check = actions
+        .as_ref()
+        .and_then(|gha| super::check::start(gha, &runtime, &plan.module.id, &redactor));
     let plan = Arc::new(plan);
-    let status = runtime
-        .block_on(Executor::new(plan, opts, &mut fanout).run(ctx))
-        .context("the run stopped because a report could not be written")?;
+    let status = runtime.block_on(Executor::new(plan, opts, &mut fanout).run(ctx));
+    drop(fanout);
+    if let Some(check) = check {
+        let record = reports.record();
+        let summary = std::fs::read_to_string(run_dir.join("summary.md")).unwrap_or_default();
+        let annotations = crate::report::annotations::for_run(record);
+        check.finish(
+            &runtime,
+            super::check::conclusion(record),
+            &super::check::title(record),
+            &summary,
+            &annotations,
+        );
+    }
+    let status = status.context("the run stopped because a report could not be written")?;
     Ok(status.exit_code())
 }
 

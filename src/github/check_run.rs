@@ -22,6 +22,7 @@ mod output;
 mod target;
 
 use serde::Deserialize;
+use tokio::time::Instant;
 
 pub use self::api::RetryPolicy;
 use self::api::{Api, Failure, Retry, Verb};
@@ -86,15 +87,7 @@ impl CheckRun {
         };
         if let Some(id) = target.existing_id {
             run.id = id;
-            let path = run.run_path();
-            let update = body::in_progress();
-            run.api
-                .retrying(deadline, async |_| {
-                    run.api
-                        .once(Verb::Patch, &path, Some(&update), deadline)
-                        .await
-                })
-                .await?;
+            run.patch(&body::in_progress(), deadline).await?;
             return Ok(run);
         }
 
@@ -104,25 +97,30 @@ impl CheckRun {
         let external_id = format!("goldsmith-{}", uuid::Uuid::new_v4().simple());
         let create = body::create(name, &target.head_sha, &external_id);
         let path = format!("/repos/{}/{}/check-runs", run.owner, run.repo);
+        let mut retry = run.api.retrier(deadline);
         let mut maybe_created = false;
-        let made = run
-            .api
-            .retrying(deadline, async |_| {
-                if maybe_created
-                    && let Some(found) = run
-                        .find(&target.head_sha, name, &external_id, deadline)
-                        .await
-                {
-                    return Ok(found);
-                }
-                let text = run
-                    .api
-                    .once(Verb::Post, &path, Some(&create), deadline)
+        let made = loop {
+            if maybe_created
+                && let Some(found) = run
+                    .find(&target.head_sha, name, &external_id, deadline)
                     .await
-                    .inspect_err(|f| maybe_created |= f.maybe_applied())?;
-                parse::<RunRef>(&text)
-            })
-            .await?;
+            {
+                break found;
+            }
+            let failure = match run
+                .api
+                .once(Verb::Post, &path, Some(&create), deadline)
+                .await
+            {
+                Ok(text) => match parse::<RunRef>(&text) {
+                    Ok(made) => break made,
+                    Err(failure) => failure,
+                },
+                Err(failure) => failure,
+            };
+            maybe_created |= failure.maybe_applied();
+            retry.after(failure).await?;
+        };
         run.id = made.id;
         run.html_url = made.html_url;
         run.created = true;
@@ -142,20 +140,33 @@ impl CheckRun {
         annotations: &[CheckAnnotation],
     ) -> Result<(), CheckRunError> {
         let deadline = self.api.deadline();
-        let path = self.run_path();
         let conclusion = self.created.then_some(conclusion);
         for update in body::finish(conclusion, title, summary, annotations) {
             // A retried batch that had landed shows its annotations twice:
             // better than not at all.
-            self.api
-                .retrying(deadline, async |_| {
-                    self.api
-                        .once(Verb::Patch, &path, Some(&update), deadline)
-                        .await
-                })
-                .await?;
+            self.patch(&update, deadline).await?;
         }
         Ok(())
+    }
+
+    /// One update, retried as the policy allows.
+    async fn patch(
+        &self,
+        update: &body::UpdateBody,
+        deadline: Instant,
+    ) -> Result<(), CheckRunError> {
+        let path = self.run_path();
+        let mut retry = self.api.retrier(deadline);
+        loop {
+            match self
+                .api
+                .once(Verb::Patch, &path, Some(update), deadline)
+                .await
+            {
+                Ok(_) => return Ok(()),
+                Err(failure) => retry.after(failure).await?,
+            }
+        }
     }
 
     /// The check run's id.
@@ -184,7 +195,7 @@ impl CheckRun {
         head_sha: &str,
         name: &str,
         external_id: &str,
-        deadline: tokio::time::Instant,
+        deadline: Instant,
     ) -> Option<RunRef> {
         let path = format!(
             "/repos/{}/{}/commits/{head_sha}/check-runs?check_name={}&filter=all&per_page=100",

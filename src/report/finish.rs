@@ -57,6 +57,11 @@ impl FinalReports {
         }
     }
 
+    /// The run as the reports saw it (complete once `run_finished` was handled).
+    pub fn record(&self) -> &RunRecord {
+        &self.record
+    }
+
     fn write_all(&mut self) -> Result<(), SinkError> {
         let logs = self.run_dir.join("logs");
         let err = |what: String| move |source: std::io::Error| SinkError { what, source };

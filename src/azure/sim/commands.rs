@@ -12,12 +12,13 @@ use super::identity as id;
 use super::network::{NIC, NSG, NSG_RULE, PUBLIC_IP, SUBNET, VNET};
 use super::resources;
 use super::run_command;
+use super::session_host;
 use super::similar;
 use super::storage::{self, ACCOUNT, SHARE};
 use super::types::TypeSpec;
 use super::vm::{self, DISK};
 use super::wait;
-use super::{vm_create, vm_power};
+use super::{vm_create, vm_extension, vm_power};
 
 pub enum Handler {
     Run(fn(&Ctx) -> Outcome),
@@ -182,6 +183,10 @@ pub static COMMANDS: &[Command] = &[
     Command::new("vm get-instance-view", Run(vm::get_instance_view)),
     Command::new("vm wait", Run(wait::wait)),
     Command::new("vm run-command invoke", Run(run_command::invoke)),
+    Command::new("vm extension set", Run(vm_extension::set)),
+    Command::new("vm extension show", Run(vm_extension::show)).aliased(vm_extension::ALIASES),
+    Command::new("vm extension list", Run(vm_extension::list)),
+    Command::new("vm extension delete", Run(vm_extension::delete)).aliased(vm_extension::ALIASES),
     Command::new("disk show", Show(&DISK)),
     Command::new("disk delete", Delete(&DISK)),
     Command::new("disk list", List(&DISK)),
@@ -213,6 +218,14 @@ pub static COMMANDS: &[Command] = &[
     Command::new(
         "desktopvirtualization applicationgroup list",
         List(&APP_GROUP),
+    ),
+    Command::new(
+        "desktopvirtualization sessionhost list",
+        Run(session_host::list),
+    ),
+    Command::new(
+        "desktopvirtualization sessionhost show",
+        Run(session_host::show),
     ),
     Command::new("desktopvirtualization workspace create", Create(&WORKSPACE)),
     Command::new("desktopvirtualization workspace show", Show(&WORKSPACE)),

@@ -16,7 +16,7 @@ pub const OP: &str = "GOLDSMITH_OP";
 /// The calling operation's attempt number, 1-based.
 pub const ATTEMPT: &str = "GOLDSMITH_ATTEMPT";
 
-pub const DEFAULT_SPEED: f64 = 60.0;
+pub const DEFAULT_SPEED: f64 = 200.0;
 pub const DEFAULT_SUBSCRIPTION: &str = "11111111-2222-3333-4444-555555555555";
 pub const DEFAULT_TENANT: &str = "72f988bf-0000-4000-8000-00000000a0a0";
 pub const DEFAULT_CLIENT_ID: &str = "00000000-aaaa-bbbb-cccc-000000000001";

@@ -226,11 +226,30 @@ impl AzError {
         } else {
             "RunCommandWindows"
         };
+        Self::extension_failed(
+            ext,
+            "Microsoft.CPlat.Core",
+            ext,
+            "The run command extension failed to execute the script.",
+        )
+    }
+
+    /// ARM's VMExtensionProvisioningError: the VM agent reported the
+    /// extension `name` (its handler `publisher`/`kind`) failed.
+    pub fn extension_failed(name: &str, publisher: &str, kind: &str, message: &str) -> Self {
         Self::arm(
             "VMExtensionProvisioningError",
             format!(
-                "VM has reported a failure when processing extension '{ext}' (publisher 'Microsoft.CPlat.Core' and type '{ext}'). Error message: 'The run command extension failed to execute the script.'."
+                "VM has reported a failure when processing extension '{name}' (publisher '{publisher}' and type '{kind}'). Error message: '{message}'."
             ),
+        )
+    }
+
+    /// CRP refuses extension changes on a VM that is not running.
+    pub fn extension_vm_not_running() -> Self {
+        Self::arm(
+            "OperationNotAllowed",
+            "Cannot modify extensions in the VM when the VM is not running.",
         )
     }
 

@@ -28,11 +28,15 @@ pub fn gate(sim: &Sim, command: &str, arm_type: &str, args: &Args) -> Result<(),
 }
 
 fn fault_error(class: FaultClass, command: &str, arm_type: &str, args: &Args) -> AzError {
-    let name = args
-        .one("name")
-        .ok()
-        .flatten()
-        .unwrap_or_else(|| "vm".into());
+    let option = |name: &str| args.one(name).ok().flatten();
+    // `vm extension …` names its VM with --vm-name and the extension with -n.
+    let extension = command.starts_with("vm extension ");
+    let name = (if extension {
+        option("vm-name")
+    } else {
+        option("name")
+    })
+    .unwrap_or_else(|| "vm".into());
     let rg = args
         .one("resource-group")
         .ok()
@@ -42,6 +46,15 @@ fn fault_error(class: FaultClass, command: &str, arm_type: &str, args: &Args) ->
         FaultClass::RunCommandConflict => AzError::conflict(),
         FaultClass::VmNotRunning => AzError::vm_not_running(),
         FaultClass::AgentNotReady => AzError::agent_not_ready(&name),
+        FaultClass::ExtensionError if extension => {
+            let kind = option("name").unwrap_or_else(|| "extension".into());
+            AzError::extension_failed(
+                &option("extension-instance-name").unwrap_or_else(|| kind.clone()),
+                &option("publisher").unwrap_or_default(),
+                &kind,
+                "The extension failed to execute (a scenario fault).",
+            )
+        }
         FaultClass::ExtensionError => AzError::extension_error(
             args.one("command-id").ok().flatten().as_deref() == Some("RunShellScript"),
         ),

@@ -270,9 +270,16 @@ impl State {
                 r.busy = None;
             }
         }
-        self.vms.retain(
-            |_, vm| !matches!(vm.busy, Some(b) if b.op == BusyOp::Deleting && b.until <= now),
-        );
+        // A deleted VM takes its child resources (extensions) along.
+        let deleted_vms: Vec<String> = self
+            .vms
+            .values()
+            .filter(|vm| matches!(vm.busy, Some(b) if b.op == BusyOp::Deleting && b.until <= now))
+            .map(|vm| vm.id.clone())
+            .collect();
+        for id in deleted_vms {
+            self.remove_tree(&id);
+        }
         for vm in self.vms.values_mut() {
             if matches!(vm.busy, Some(b) if b.until <= now) {
                 vm.busy = None;

@@ -173,38 +173,51 @@ impl Api {
         }
     }
 
-    /// Tries `attempt` (given the try's number, from 1) until it succeeds,
-    /// fails for good, or the policy or `deadline` says stop.
-    pub async fn retrying<T>(
-        &self,
-        deadline: Instant,
-        mut attempt: impl AsyncFnMut(u32) -> Result<T, Failure>,
-    ) -> Result<T, CheckRunError> {
-        let mut backoff = self.policy.first_delay;
-        let mut number = 1;
-        loop {
-            let failure = match attempt(number).await {
-                Ok(value) => return Ok(value),
-                Err(failure) => failure,
-            };
-            let wait = match failure.retry {
-                Retry::No => return Err(failure.error),
-                Retry::After(wait) => wait,
-                Retry::Backoff => {
-                    let wait = backoff;
-                    backoff = (backoff * 2).min(self.policy.max_delay);
-                    wait
-                }
-            };
-            if number >= self.policy.attempts
-                || wait > self.policy.max_delay
-                || Instant::now() + wait >= deadline
-            {
-                return Err(failure.error);
-            }
-            tokio::time::sleep(wait).await;
-            number += 1;
+    /// The retry bookkeeping of one request that must be done by `deadline`.
+    pub fn retrier(&self, deadline: Instant) -> Retrier {
+        Retrier {
+            policy: self.policy,
+            deadline,
+            tries: 1,
+            backoff: self.policy.first_delay,
         }
+    }
+}
+
+/// Counts the tries of one request and waits between them.
+///
+/// A loop in the caller rather than a retry function taking a closure: a
+/// future built from an async closure is not `Send` (rustc cannot prove it
+/// for every lifetime), and the CLI may spawn these calls.
+pub struct Retrier {
+    policy: RetryPolicy,
+    deadline: Instant,
+    tries: u32,
+    backoff: Duration,
+}
+
+impl Retrier {
+    /// After a failed try: waits and returns `Ok` to try again, or returns
+    /// the error when the failure is final or the policy or deadline says stop.
+    pub async fn after(&mut self, failure: Failure) -> Result<(), CheckRunError> {
+        let wait = match failure.retry {
+            Retry::No => return Err(failure.error),
+            Retry::After(wait) => wait,
+            Retry::Backoff => {
+                let wait = self.backoff;
+                self.backoff = (self.backoff * 2).min(self.policy.max_delay);
+                wait
+            }
+        };
+        if self.tries >= self.policy.attempts
+            || wait > self.policy.max_delay
+            || Instant::now() + wait >= self.deadline
+        {
+            return Err(failure.error);
+        }
+        tokio::time::sleep(wait).await;
+        self.tries += 1;
+        Ok(())
     }
 }
 

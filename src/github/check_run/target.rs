@@ -76,9 +76,9 @@ pub fn target_from_env(env: &HashMap<String, String>) -> Result<CheckRunTarget, 
 
     let existing_id = match get("INPUT_CHECK-RUN-ID") {
         None => None,
-        Some(text) => match text.parse::<u64>() {
-            Ok(id) if id > 0 => Some(id),
-            _ => {
+        Some(text) => match check_run_id(text) {
+            Some(id) => Some(id),
+            None => {
                 return Err(format!(
                     "the `check-run-id` input must be a check run's number (`${{{{ job.check_run_id }}}}`), found `{text}`"
                 ));
@@ -120,6 +120,19 @@ fn head_sha<'e>(get: &impl Fn(&str) -> Option<&'e str>) -> Result<String, String
     let sha = get("GITHUB_SHA")
         .ok_or("GITHUB_SHA is not set, so there is no commit to attach a check run to")?;
     checked_sha(sha, "GITHUB_SHA")
+}
+
+/// A check run's id as the runner renders `job.check_run_id`, a number the
+/// expression engine holds as a double: `51725241954`, or in exponent form
+/// once it grows large enough.
+fn check_run_id(text: &str) -> Option<u64> {
+    if let Ok(id) = text.parse::<u64>() {
+        return Some(id).filter(|id| *id > 0);
+    }
+    let value = text.parse::<f64>().ok()?;
+    // Beyond 2^53 a double no longer holds every integer: the id is lost.
+    let exact = value > 0.0 && value.fract() == 0.0 && value <= 9_007_199_254_740_992.0;
+    exact.then_some(value as u64)
 }
 
 /// A SHA-1 or SHA-256 object name: it goes into a request body as is.
@@ -192,6 +205,17 @@ mod tests {
             ("INPUT_CHECK-RUN-ID", "abc"),
         ]));
         assert!(bad_id.is_err_and(|e| e.contains("check-run-id")));
+    }
+
+    #[test]
+    fn check_run_ids_as_the_runner_writes_them() {
+        assert_eq!(check_run_id("51725241954"), Some(51_725_241_954));
+        assert_eq!(check_run_id("1E+16"), None, "past 2^53");
+        assert_eq!(check_run_id("1E+15"), Some(1_000_000_000_000_000));
+        assert_eq!(check_run_id("5.1725241954E+10"), Some(51_725_241_954));
+        assert_eq!(check_run_id("0"), None);
+        assert_eq!(check_run_id("1.5"), None);
+        assert_eq!(check_run_id("${{ job.check_run_id }}"), None);
     }
 
     #[test]
