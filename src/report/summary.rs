@@ -22,6 +22,8 @@ pub const MAX_BYTES: usize = 1_000_000;
 const CHART_MAX_BYTES: usize = 45_000;
 /// A table cell longer than this is cut: the details below hold the rest.
 const CELL_CHARS: usize = 300;
+/// A failure's note in the table: enough to recognise it.
+const NOTE_CHARS: usize = 100;
 /// Log lines shown per failure when the record holds none.
 const LOG_LINES: usize = 20;
 const LOG_LINE_CHARS: usize = 400;
@@ -68,10 +70,11 @@ pub fn render(record: &RunRecord, logs_dir: &Path, redactor: &Redactor) -> Strin
         }
         out.push('\n');
     }
-    out.push_str(&chart);
+    // Failures right below the table, where people look first; the timeline after.
     for d in &details[..shown_details] {
         out.push_str(d);
     }
+    out.push_str(&chart);
     let out = redactor.redact(&out).into_owned();
     if out.len() > MAX_BYTES {
         // Only a secret shorter than the mask can grow the text; cut rather than be refused.
@@ -156,13 +159,16 @@ fn heading(record: &RunRecord, redactor: &Redactor) -> String {
         OpStatus::Running,
     ] {
         let n = record.count(status);
-        if n > 0 {
-            counts.push(format!("{n} {}", status.name()));
+        let flaky = record
+            .ops
+            .iter()
+            .filter(|o| o.status == status && o.is_flaky())
+            .count();
+        match (n, flaky) {
+            (0, _) => {}
+            (n, 0) => counts.push(format!("{n} {}", status.name())),
+            (n, f) => counts.push(format!("{n} {} ({f} flaky)", status.name())),
         }
-    }
-    let flaky = record.ops.iter().filter(|o| o.is_flaky()).count();
-    if flaky > 0 {
-        counts.push(format!("{flaky} flaky"));
     }
     let allowed = record
         .ops
@@ -226,7 +232,23 @@ fn row(op: &OpRecord, redactor: &Redactor) -> String {
         note.push_str(": ");
     }
     if let Some(reason) = &op.reason {
-        note.push_str(reason);
+        // The details below hold the whole story; the cell keeps the table narrow.
+        note.push_str(&cell_text(reason.lines().next().unwrap_or(""), NOTE_CHARS));
+    }
+    if op.is_flaky() {
+        let classes: Vec<&str> = op
+            .attempts
+            .iter()
+            .filter(|a| !a.outcome.passed)
+            .filter_map(|a| a.outcome.failure_class.map(|c| c.name()))
+            .collect();
+        let mut distinct = classes.clone();
+        distinct.dedup();
+        note.push_str(&format!(
+            "retried {}× on {}",
+            classes.len(),
+            distinct.join(", ")
+        ));
     }
     if op.reboot_required() {
         if !note.is_empty() {
