@@ -537,3 +537,41 @@ fn only_and_from_select_operations() {
         r.stderr
     );
 }
+
+#[test]
+fn output_reaches_the_log_while_the_operation_runs() {
+    let p = Project::new();
+    let gate = p.root().join("gate");
+    p.shell_op(
+        "talker",
+        "",
+        &format!(
+            "echo first line\nwhile [ ! -e {} ]; do sleep 0.05; done\necho done",
+            gate.display()
+        ),
+    );
+    p.module("m", "    - talker\n");
+    let mut child = p
+        .command(&["run", "m"])
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .expect("spawn");
+    let deadline = Instant::now() + Duration::from_secs(20);
+    let seen = loop {
+        let log = p
+            .run_dirs()
+            .last()
+            .and_then(|d| std::fs::read_to_string(d.join("logs/talker.log")).ok())
+            .unwrap_or_default();
+        if log.contains("first line") || Instant::now() > deadline {
+            break log.contains("first line");
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    std::fs::write(&gate, "").expect("open the gate");
+    assert!(child.wait().expect("wait").success());
+    assert!(
+        seen,
+        "the first line was not in the log while the operation ran"
+    );
+}

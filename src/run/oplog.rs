@@ -3,7 +3,7 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::io::{BufWriter, Write};
+use std::io::Write;
 use std::path::Path;
 
 use crate::redact::{Redactor, StreamRedactor};
@@ -14,7 +14,8 @@ pub const TAIL_LINES: usize = 20;
 const TAIL_LINE_CHARS: usize = 400;
 
 pub struct OpLog {
-    file: Option<BufWriter<File>>,
+    /// Unbuffered: every chunk reaches the file as it arrives, so `tail -f` shows a live log.
+    file: Option<File>,
     redactor: Redactor,
     stream: StreamRedactor,
     tail: VecDeque<String>,
@@ -31,7 +32,7 @@ impl OpLog {
             .append(true)
             .open(path)
         {
-            Ok(f) => (Some(BufWriter::with_capacity(64 * 1024, f)), None),
+            Ok(f) => (Some(f), None),
             Err(e) => (None, Some(e)),
         };
         OpLog {
