@@ -247,13 +247,7 @@ impl EventSink for Console {
             Event::Progress { running } => {
                 let list: Vec<String> = running
                     .iter()
-                    .map(|r| {
-                        format!(
-                            "{} ({})",
-                            r.op,
-                            format_duration(std::time::Duration::from_secs(r.elapsed.as_secs()))
-                        )
-                    })
+                    .map(|r| format!("{} ({})", r.op, format_duration(r.elapsed)))
                     .collect();
                 self.line(&format!(
                     "  {:<COL$}still running: {}",
