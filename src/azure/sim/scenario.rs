@@ -63,7 +63,7 @@ pub enum FaultClass {
 pub struct Fault {
     pub op: Option<String>,
     pub command: Option<String>,
-    /// Fails attempts `1..=attempts`; every attempt when absent.
+    /// Fails attempts `1..=attempts` (not the idempotency check); every call when absent.
     pub attempts: Option<u32>,
     pub class: FaultClass,
 }
@@ -75,7 +75,8 @@ impl Fault {
                 .command
                 .as_deref()
                 .is_none_or(|c| same_command(c, command))
-            && self.attempts.is_none_or(|n| attempt <= n)
+            // Attempt 0 is the idempotency check, which is not one of the attempts counted.
+            && self.attempts.is_none_or(|n| (1..=n).contains(&attempt))
     }
 }
 
