@@ -57,47 +57,30 @@ pub fn login(creds: &Credentials, az: &str) -> Result<(Method, Secrets), LoginEr
     let mut secrets = Vec::new();
     let method = match (&creds.client_id, &creds.tenant_id) {
         (Some(client), Some(tenant)) => {
-            if let Some((url, bearer)) = &creds.oidc_request {
+            // The one difference between the two sign-ins: what proves who we are.
+            let (method, flag, proof) = if let Some((url, bearer)) = &creds.oidc_request {
                 let token = request_id_token(url, bearer)?;
                 secrets.push(token.clone());
-                run_az(
-                    az,
-                    "login",
-                    &[
-                        "login",
-                        "--service-principal",
-                        "--username",
-                        client,
-                        "--tenant",
-                        tenant,
-                        "--federated-token",
-                        &token,
-                        "--output",
-                        "none",
-                    ],
-                )?;
-                Method::Oidc
+                (Method::Oidc, "--federated-token", token)
             } else if let Some(secret) = &creds.client_secret {
-                run_az(
-                    az,
-                    "login",
-                    &[
-                        "login",
-                        "--service-principal",
-                        "--username",
-                        client,
-                        "--tenant",
-                        tenant,
-                        "--password",
-                        secret,
-                        "--output",
-                        "none",
-                    ],
-                )?;
-                Method::ClientSecret
+                (Method::ClientSecret, "--password", secret.clone())
             } else {
                 return Err(LoginError::NoCredentials);
-            }
+            };
+            let args = [
+                "login",
+                "--service-principal",
+                "--username",
+                client,
+                "--tenant",
+                tenant,
+                flag,
+                &proof,
+                "--output",
+                "none",
+            ];
+            run_az(az, "login", &args)?;
+            method
         }
         _ if creds.azure_config_dir.is_some() => Method::ExistingConfig,
         _ => return Err(LoginError::NoCredentials),
