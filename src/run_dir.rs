@@ -48,12 +48,8 @@ impl RunDir {
         ))
     }
 
-    pub fn log(&self, op: &str) -> PathBuf {
-        self.path.join("logs").join(format!("{op}.log"))
-    }
-
     pub fn script(&self, op: &str, ext: &str) -> PathBuf {
-        self.path.join("scripts").join(format!("{op}.{ext}"))
+        script_file(&self.path, op, ext)
     }
 
     pub fn state(&self) -> PathBuf {
@@ -67,6 +63,16 @@ impl RunDir {
     pub fn plan(&self) -> PathBuf {
         self.path.join("plan.json")
     }
+}
+
+/// `logs/<op>.log` of the run in `run_dir`.
+pub fn log_file(run_dir: &Path, op: &str) -> PathBuf {
+    run_dir.join("logs").join(format!("{op}.log"))
+}
+
+/// `scripts/<op>.<ext>` of the run in `run_dir`.
+pub fn script_file(run_dir: &Path, op: &str, ext: &str) -> PathBuf {
+    run_dir.join("scripts").join(format!("{op}.{ext}"))
 }
 
 /// Every run's state, newest first. Runs without a readable state are passed over.

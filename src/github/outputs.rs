@@ -26,13 +26,6 @@ pub fn append_outputs<N: AsRef<str>, V: AsRef<str>>(
     file.flush()
 }
 
-/// Appends environment variables for later steps (the file named by `GITHUB_ENV`).
-///
-/// The runner parses `GITHUB_ENV` with the same heredoc grammar as `GITHUB_OUTPUT`.
-pub fn append_env<N: AsRef<str>, V: AsRef<str>>(path: &Path, pairs: &[(N, V)]) -> io::Result<()> {
-    append_outputs(path, pairs)
-}
-
 /// `name<<DELIM\nvalue\nDELIM\n`, or an error when the runner would read it
 /// as something else.
 pub fn key_value_message(name: &str, value: &str) -> io::Result<String> {

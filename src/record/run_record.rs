@@ -219,13 +219,4 @@ impl RunRecord {
             | Event::Progress { .. } => {}
         }
     }
-
-    /// Rebuilds a record from an `events.jsonl` file.
-    pub fn from_events(text: &str) -> Result<RunRecord, serde_json::Error> {
-        let mut record = RunRecord::default();
-        for line in text.lines().filter(|l| !l.trim().is_empty()) {
-            record.apply(&serde_json::from_str(line)?);
-        }
-        Ok(record)
-    }
 }

@@ -231,7 +231,7 @@ impl EventSink for Console {
                 };
                 self.line(&text)?;
                 if !log_tail.is_empty() {
-                    let log = self.run_dir.join("logs").join(format!("{op}.log"));
+                    let log = crate::run_dir::log_file(&self.run_dir, op);
                     self.line(&format!(
                         "  {:COL$}| last {} lines of {}:",
                         "",

@@ -84,10 +84,6 @@ impl UnitContext {
         d.mul_f64(self.time_scale)
     }
 
-    pub fn script_path(&self, op: &str, ext: &str) -> PathBuf {
-        self.run_dir.join("scripts").join(format!("{op}.{ext}"))
-    }
-
     /// The environment of every process of `op`.
     pub fn env_for(&self, op: &str, attempt: u32) -> Vec<(String, String)> {
         let mut env = self.env.clone();
@@ -113,7 +109,7 @@ pub async fn run(
 ) {
     let started = Instant::now();
     let mut log = OpLog::open(
-        &ctx.run_dir.join("logs").join(format!("{}.log", op.id)),
+        &crate::run_dir::log_file(&ctx.run_dir, &op.id),
         ctx.redactor.clone(),
     );
     let finish =
@@ -348,7 +344,7 @@ fn bash_spec(
             "--norc".into(),
             "-euo".into(),
             "pipefail".into(),
-            ctx.script_path(&op.id, ext).into(),
+            crate::run_dir::script_file(&ctx.run_dir, &op.id, ext).into(),
         ],
         env: ctx.env_for(&op.id, attempt),
         cwd: ctx.cwd.clone(),

@@ -49,10 +49,10 @@ pub async fn run(
     // The script as sent holds the values it uses; with secrets among them it
     // is written owner-only and removed after the attempt. `scripts/<op>.ps1`
     // keeps the masked copy.
-    let shown_path = ctx.script_path(&op.id, "ps1");
+    let shown_path = crate::run_dir::script_file(&ctx.run_dir, &op.id, "ps1");
     let holds_secrets = rc.wrapped != rc.shown;
     let send_path = if holds_secrets {
-        ctx.script_path(&format!(".{}.attempt{attempt}", op.id), "ps1")
+        crate::run_dir::script_file(&ctx.run_dir, &format!(".{}.attempt{attempt}", op.id), "ps1")
     } else {
         shown_path.clone()
     };
