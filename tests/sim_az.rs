@@ -1,7 +1,7 @@
 //! The simulated Azure CLI as a real process: a temp dir with a link named
 //! `az` to the goldsmith binary, the sim environment variables, and outputs
 //! compared byte for byte with what the real az 2.91.0 printed
-//! (`shared/reference/az-fixtures`).
+//! (`tests/fixtures/az`).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -16,7 +16,7 @@ const MARKER_LINE: &str = "Write-Output \"##goldsmith-exit:$LASTEXITCODE\"";
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/reference/az-fixtures")
+        .join("tests/fixtures/az")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }

@@ -86,8 +86,7 @@ mod tests {
     use super::*;
 
     fn fixture(case: &str) -> (i32, String) {
-        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/reference/az-fixtures");
+        let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/az");
         let code = std::fs::read_to_string(dir.join(format!("{case}.exitcode"))).expect("exitcode");
         let stderr = std::fs::read_to_string(dir.join(format!("{case}.stderr"))).expect("stderr");
         (code.trim().parse().expect("number"), stderr)
@@ -131,7 +130,7 @@ mod tests {
         );
         let tty = std::fs::read_to_string(
             std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("../shared/reference/az-fixtures/tty_b_conflict_in_progress.tty"),
+                .join("tests/fixtures/az/tty_b_conflict_in_progress.tty"),
         )
         .expect("tty fixture");
         assert_eq!(classify(1, &tty), FailureClass::RunCommandConflict);

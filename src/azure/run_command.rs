@@ -302,7 +302,7 @@ mod tests {
     use super::*;
 
     fn fixture(case: &str, ext: &str) -> String {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/reference/az-fixtures");
+        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/az");
         std::fs::read_to_string(dir.join(format!("{case}.{ext}"))).expect("fixture")
     }
 

@@ -2,7 +2,7 @@
 //! `goldsmith run --simulate`.
 //!
 //! It answers the `az` commands an AVD golden-image library uses, in the
-//! shapes the real Azure CLI 2.91.0 prints (`shared/reference/az-fixtures`),
+//! shapes the real Azure CLI 2.91.0 prints (`tests/fixtures/az`),
 //! keeps what they create in a state file shared by every `az` process of one
 //! run (under an exclusive lock), simulates time at `GOLDSMITH_SIM_SPEED`, and
 //! "runs" run-command scripts by reading their `# goldsmith-sim:` directives.
