@@ -238,16 +238,11 @@ impl Config {
             .chain(self.secrets.iter().map(|(n, _)| n.as_str()))
     }
 
-    /// The environment every script gets: variables and the secrets that are set.
+    /// The config values every script gets; secrets reach only the operations that use them.
     pub fn environment(&self) -> Vec<(String, String)> {
         self.vars
             .iter()
             .map(|(k, v)| (k.clone(), v.value.clone()))
-            .chain(
-                self.secret_values
-                    .iter()
-                    .map(|(k, v)| (k.clone(), v.clone())),
-            )
             .collect()
     }
 }

@@ -77,6 +77,33 @@ impl Redactor {
     }
 }
 
+impl Redactor {
+    /// Masks every string in `value` (keys and values), never its structure:
+    /// the JSON stays valid whatever a secret's value is.
+    pub fn mask_json(&self, value: &mut serde_json::Value) {
+        use serde_json::Value;
+        if self.is_empty() {
+            return;
+        }
+        match value {
+            Value::String(s) => {
+                if let Cow::Owned(masked) = self.redact(s) {
+                    *s = masked;
+                }
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| self.mask_json(v)),
+            Value::Object(map) => {
+                let entries = std::mem::take(map);
+                for (key, mut v) in entries {
+                    self.mask_json(&mut v);
+                    map.insert(self.redact(&key).into_owned(), v);
+                }
+            }
+            Value::Null | Value::Bool(_) | Value::Number(_) => {}
+        }
+    }
+}
+
 /// Redacts a byte stream that arrives in arbitrary chunks.
 ///
 /// Whole lines are redacted and released at once. A line longer than the
@@ -152,6 +179,19 @@ mod tests {
             assert_eq!(out.matches(MASK).count(), 2, "chunk size {chunk_size}");
             assert!(out.ends_with("\nend"));
         }
+    }
+
+    #[test]
+    fn json_values_are_masked_and_structure_kept() {
+        let r = Redactor::new(["1", "\"", "value", "true"]);
+        let mut v: serde_json::Value =
+            serde_json::from_str(r#"{"version":1,"value":"a \" value 1","ok":true,"list":["true"]}"#)
+                .expect("json");
+        r.mask_json(&mut v);
+        assert_eq!(
+            v,
+            serde_json::json!({"version":1,"***":"a *** *** ***","ok":true,"list":["***"]})
+        );
     }
 
     #[test]

@@ -4,6 +4,7 @@
 //! follows so a listing is readable.
 
 use std::io::Write;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 use crate::record::state::RunState;
@@ -99,6 +100,12 @@ pub fn latest_run(root: &Path, module: Option<&str>) -> Option<(PathBuf, RunStat
 }
 
 /// Replaces `path` with `bytes` so a reader never sees a half-written file.
+///
+/// Operations run as the same user and can write into the run directory, so
+/// nothing here follows a symlink: the temp file is created anew (a link
+/// planted in its place is removed, and one planted again in between makes
+/// the write fail), and `rename` replaces a link at `path` instead of writing
+/// through it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
@@ -106,10 +113,32 @@ pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
     let tmp = dir.join(format!(".{name}.tmp"));
+    match std::fs::remove_file(&tmp) {
+        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
+        _ => {}
+    }
     {
-        let mut f = std::fs::File::create(&tmp)?;
+        let mut f = create_new(&tmp)?;
         f.write_all(bytes)?;
         f.sync_data()?;
     }
     std::fs::rename(&tmp, path)
+}
+
+/// Creates `path`, which must not exist yet; never follows a symlink.
+pub fn create_new(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Opens `path` for appending, creating it; refuses a symlink in its place.
+pub fn open_append(path: &Path) -> std::io::Result<std::fs::File> {
+    std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
 }

@@ -131,32 +131,38 @@ fn execute(
     let config = &project.config;
     let actions = Actions::detect();
     let mut secrets: Vec<String> = config.secret_values.values().cloned().collect();
+    secrets.extend(crate::run::environment::credentials(std::env::vars()));
     if let Some(gha) = &actions {
         secrets.extend(gha.input_secrets());
         // Before anything else is printed: the runner masks these in its log.
         gha::mask(&secrets);
     }
+    warn_short_secrets(config);
     if let Some(gha) = actions.as_ref().filter(|_| !flags.simulate) {
         sign_in(gha, &mut secrets)?;
     }
-    let dir = RunDir::create(&project.root, &plan.module.id)
-        .context("cannot create the run directory")?;
+    let dir = RunDir::create(&project.root, &plan.module.id).map_err(|e| {
+        nothing_ran(format!(
+            "cannot create a run directory under {}: {e}",
+            run_dir::runs_root(&project.root).display()
+        ))
+    })?;
     let redactor = sink_redactor(secrets.iter());
 
+    let cannot_write = |path: &Path, e: std::io::Error| {
+        nothing_ran(format!("cannot write {}: {e}", path.display()))
+    };
     std::fs::write(dir.plan(), crate::plan::render::json(&plan))
-        .with_context(|| format!("cannot write {}", dir.plan().display()))?;
+        .map_err(|e| cannot_write(&dir.plan(), e))?;
     for op in &plan.ops {
-        match &op.script {
-            Script::Bash(text) => {
-                std::fs::write(dir.script(&op.id, "sh"), text).context("cannot write scripts")?
-            }
-            Script::RunCommand(rc) => std::fs::write(dir.script(&op.id, "ps1"), &rc.shown)
-                .context("cannot write scripts")?,
-            Script::Invalid => {}
-        }
-        if let Some(check) = &op.check {
-            std::fs::write(dir.script(&op.id, "check.sh"), check)
-                .context("cannot write scripts")?;
+        let shown = match &op.script {
+            Script::Bash(text) => Some((dir.script(&op.id, "sh"), text)),
+            Script::RunCommand(rc) => Some((dir.script(&op.id, "ps1"), &rc.shown)),
+            Script::Invalid => None,
+        };
+        let check = op.check.as_ref().map(|c| (dir.script(&op.id, "check.sh"), c));
+        for (path, text) in shown.into_iter().chain(check) {
+            std::fs::write(&path, text).map_err(|e| cannot_write(&path, e))?;
         }
     }
 
@@ -171,9 +177,9 @@ fn execute(
             .map(|o| (o.id.clone(), o.stage, o.fingerprint.clone()))
             .collect(),
     );
-    let mut state = StateWriter::new(&dir.state(), initial, redactor.clone());
-    let mut events = JsonlWriter::create(&dir.events(), redactor.clone())
-        .context("cannot create events.jsonl")?;
+    let mut state = StateWriter::new(&dir.state(), initial);
+    let mut events =
+        JsonlWriter::create(&dir.events()).map_err(|e| cannot_write(&dir.events(), e))?;
     let shown_dir = dir
         .path
         .strip_prefix(&project.root)
@@ -204,18 +210,24 @@ fn execute(
     );
     let mut fanout = Fanout {
         sinks: vec![&mut console, &mut events, &mut state, &mut reports],
+        redactor: redactor.clone(),
     };
 
+    let (max_parallel, throttled) = crate::run::fd_budget::max_parallel(flags.max_parallel as usize);
+    if let Some(note) = throttled {
+        println!("{note}");
+    }
     let opts = ExecOptions {
         run_id: dir.id.clone(),
-        max_parallel: flags.max_parallel as usize,
+        max_parallel,
         fail_fast: flags.fail_fast,
         progress_interval: flags.progress_interval,
         presets,
         external,
         resumed_from,
     };
-    let mut env = config.environment();
+    let mut env = crate::run::environment::inherited(std::env::vars());
+    env.extend(config.environment());
     let mut time_scale = 1.0;
     if flags.simulate {
         let scenario = flags
@@ -239,6 +251,7 @@ fn execute(
         run_dir: run_dir.clone(),
         cwd: std::fs::canonicalize(&project.root).unwrap_or(project.root.clone()),
         env,
+        secrets: config.secret_values.clone(),
         grace: flags.kill_grace,
         redactor: redactor.clone(),
         time_scale,
@@ -270,6 +283,13 @@ fn execute(
     Ok(status.exit_code())
 }
 
+/// A failure while preparing the run: nothing ran, so it exits 2 like invalid input.
+fn nothing_ran(what: String) -> CliError {
+    CliError::Invalid(format!(
+        "{what}; nothing ran. Make the artifacts folder writable (or free space), or run from another --root"
+    ))
+}
+
 /// Signs the Azure CLI in with the action's credentials; a token fetched on the way is masked at once.
 fn sign_in(gha: &Actions, secrets: &mut Vec<String>) -> Result<(), CliError> {
     let creds = gha.credentials();
@@ -291,6 +311,22 @@ fn sign_in(gha: &Actions, secrets: &mut Vec<String>) -> Result<(), CliError> {
         Err(e) => Err(CliError::Other(
             anyhow::Error::new(e).context("cannot sign in to Azure"),
         )),
+    }
+}
+
+/// A secret of one to three characters is masked too, but it may hide ordinary output
+/// (`1` in "exit code 1"): say so once, before the run.
+fn warn_short_secrets(config: &crate::config::Config) {
+    let short: Vec<&str> = config
+        .secret_values
+        .iter()
+        .filter(|(_, v)| v.chars().count() < 4)
+        .map(|(name, _)| name.as_str())
+        .collect();
+    for name in short {
+        println!(
+            "goldsmith: warning: secret `{name}` is shorter than 4 characters: it is masked, but so is every other occurrence of its value in logs and reports"
+        );
     }
 }
 

@@ -102,6 +102,8 @@ pub struct PlannedOp {
     #[serde(skip)]
     pub check: Option<String>,
     pub has_idempotency_check: bool,
+    /// The names of the secrets its texts use: only these reach its environment.
+    pub secrets: Vec<String>,
     pub fingerprint: String,
 }
 

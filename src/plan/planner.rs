@@ -188,6 +188,13 @@ pub fn build(
             locks,
             requires_outside,
             has_idempotency_check: check.is_some(),
+            secrets: config
+                .secrets
+                .iter()
+                .map(|(name, _)| name)
+                .filter(|name| uses_name(op, name))
+                .cloned()
+                .collect(),
             script,
             check,
             fingerprint,

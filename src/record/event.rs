@@ -11,6 +11,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::record::failure::FailureClass;
 use crate::record::status::{FailFast, OpStatus, RunStatus};
+use crate::redact::Redactor;
 
 pub const EVENTS_VERSION: u32 = 1;
 
@@ -72,6 +73,26 @@ impl AttemptOutcome {
             reboot_required: false,
             reboot_started: false,
         }
+    }
+}
+
+impl AttemptOutcome {
+    /// Masks secrets in the text this outcome carries (messages, names from scripts).
+    pub fn mask(&mut self, r: &Redactor) {
+        mask(r, &mut self.message);
+        self.warnings.iter_mut().for_each(|w| mask(r, w));
+        for i in &mut self.installs {
+            mask(r, &mut i.name);
+        }
+        for a in &mut self.apps {
+            mask(r, &mut a.name);
+        }
+    }
+}
+
+fn mask(r: &Redactor, text: &mut String) {
+    if let std::borrow::Cow::Owned(masked) = r.redact(text) {
+        *text = masked;
     }
 }
 
@@ -199,6 +220,41 @@ pub enum Event {
         /// The engine's own peak resident memory, in KiB.
         peak_rss_kib: u64,
     },
+}
+
+impl Event {
+    /// Masks secrets in every free-text value, before the event is serialised anywhere.
+    ///
+    /// Only values that can carry text from a script, a VM or Azure are masked; ids, times,
+    /// numbers and statuses are structure, and masking them would corrupt the files that
+    /// hold them (a secret `1` would turn `"version": 1` into `"version": ***`).
+    pub fn mask(&mut self, r: &Redactor) {
+        if r.is_empty() {
+            return;
+        }
+        match self {
+            Event::OpAttemptFinished { outcome, .. } => outcome.mask(r),
+            Event::OpFinished {
+                reason, log_tail, ..
+            } => {
+                if let Some(reason) = reason {
+                    mask(r, reason);
+                }
+                log_tail.iter_mut().for_each(|l| mask(r, l));
+            }
+            Event::RunCancelling { reason } => mask(r, reason),
+            Event::RunStarted { .. }
+            | Event::StageStarted { .. }
+            | Event::StageFinished { .. }
+            | Event::OpStarted { .. }
+            | Event::LockWait { .. }
+            | Event::LockAcquired { .. }
+            | Event::OpCheckFinished { .. }
+            | Event::OpAttemptStarted { .. }
+            | Event::Progress { .. }
+            | Event::RunFinished { .. } => {}
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

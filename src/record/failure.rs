@@ -47,10 +47,13 @@ pub enum FailureClass {
     MsiOtherVersion,
     /// Windows Installer reported any other failure code.
     MsiFailed,
+    /// goldsmith could not record the operation's output (disk full, log file unwritable), so
+    /// what it did cannot be shown: the attempt fails even if the script succeeded.
+    LogWrite,
 }
 
 impl FailureClass {
-    pub const ALL: [FailureClass; 19] = [
+    pub const ALL: [FailureClass; 20] = [
         FailureClass::ExitCode,
         FailureClass::Timeout,
         FailureClass::Signal,
@@ -70,6 +73,7 @@ impl FailureClass {
         FailureClass::MsiFatal,
         FailureClass::MsiOtherVersion,
         FailureClass::MsiFailed,
+        FailureClass::LogWrite,
     ];
 
     pub fn name(self) -> &'static str {
@@ -93,6 +97,7 @@ impl FailureClass {
             FailureClass::MsiFatal => "msi-fatal",
             FailureClass::MsiOtherVersion => "msi-other-version",
             FailureClass::MsiFailed => "msi-failed",
+            FailureClass::LogWrite => "log-write",
         }
     }
 }

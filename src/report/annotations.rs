@@ -98,6 +98,7 @@ fn importance(class: Option<FailureClass>) -> u8 {
         | FailureClass::VmNotRunning
         | FailureClass::AgentNotReady
         | FailureClass::ExtensionError
+        | FailureClass::LogWrite
         | FailureClass::Throttled
         | FailureClass::NotFound
         | FailureClass::Auth
@@ -183,6 +184,9 @@ pub fn advice(class: FailureClass) -> &'static str {
         }
         FailureClass::MsiFailed => {
             "Windows Installer failed: look the code up in the Windows Installer error table (reference/windows-installer-exit-codes.md)."
+        }
+        FailureClass::LogWrite => {
+            "goldsmith could not write the operation's log (disk full or the run directory unwritable), so its output is lost: free space and run again."
         }
     }
 }

@@ -86,12 +86,32 @@ impl Console {
     }
 
     fn line(&mut self, text: &str) -> Result<(), SinkError> {
-        let text = self.redactor.redact(text);
+        let redacted = self.redactor.redact(text);
+        let text = visible_controls(&redacted);
         writeln!(self.out, "{text}").map_err(|source| SinkError {
             what: "cannot write to the console".into(),
             source,
         })
     }
+}
+
+/// Control characters from scripts would drive the reader's terminal (ESC
+/// sequences can hide or rewrite lines; NUL and BEL are noise): show them as
+/// `\x1b` escapes instead. Tabs stay.
+fn visible_controls(text: &str) -> std::borrow::Cow<'_, str> {
+    if !text.chars().any(|c| c.is_control() && c != '\t') {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if c.is_control() && c != '\t' {
+            use std::fmt::Write as _;
+            let _ = write!(out, "\\x{:02x}", c as u32);
+        } else {
+            out.push(c);
+        }
+    }
+    std::borrow::Cow::Owned(out)
 }
 
 const COL: usize = 7;
@@ -290,5 +310,19 @@ impl EventSink for Console {
             what: "cannot write to the console".into(),
             source,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn control_characters_are_shown_not_sent() {
+        assert_eq!(visible_controls("a\tb"), "a\tb");
+        assert_eq!(
+            visible_controls("\u{1b}[2Jgone\0\u{7}\u{9b}"),
+            "\\x1b[2Jgone\\x00\\x07\\x9b"
+        );
     }
 }

@@ -73,7 +73,7 @@ impl FinalReports {
             .map_err(err(format!("cannot write {}", self.junit_path.display())))?;
         let markdown = summary::render(&self.record, &logs, &self.redactor);
         let summary_path = self.run_dir.join("summary.md");
-        std::fs::write(&summary_path, &markdown)
+        crate::run_dir::write_atomic(&summary_path, markdown.as_bytes())
             .map_err(err(format!("cannot write {}", summary_path.display())))?;
         let Some(actions) = self.actions.clone() else {
             return Ok(());

@@ -1,25 +1,22 @@
-//! `events.jsonl`: every event, one JSON object per line, redacted.
+//! `events.jsonl`: every event, one JSON object per line (values already masked by `Fanout`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::record::event::EventLine;
-use crate::redact::Redactor;
 use crate::run::{EventSink, SinkError};
 
 pub struct JsonlWriter {
     path: PathBuf,
     out: BufWriter<File>,
-    redactor: Redactor,
 }
 
 impl JsonlWriter {
-    pub fn create(path: &Path, redactor: Redactor) -> std::io::Result<Self> {
+    pub fn create(path: &Path) -> std::io::Result<Self> {
         Ok(JsonlWriter {
             path: path.to_path_buf(),
-            out: BufWriter::new(File::create(path)?),
-            redactor,
+            out: BufWriter::new(crate::run_dir::create_new(path)?),
         })
     }
 
@@ -34,7 +31,6 @@ impl JsonlWriter {
 impl EventSink for JsonlWriter {
     fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
         let json = serde_json::to_string(line).map_err(|e| self.error(std::io::Error::other(e)))?;
-        let json = self.redactor.redact(&json);
         writeln!(self.out, "{json}").map_err(|e| self.error(e))
     }
 

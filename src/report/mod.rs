@@ -1,7 +1,8 @@
 //! Consumers of the event stream: console, events.jsonl, state.json.
 //!
-//! Reporters see only `record` types; they never touch a process. Each one
-//! redacts at its own sink.
+//! Reporters see only `record` types; they never touch a process. `Fanout`
+//! masks secrets in each event's values once, before any reporter sees it, so
+//! no reporter ever masks serialised text (which would corrupt its structure).
 
 pub mod annotations;
 pub mod console;
@@ -12,18 +13,22 @@ pub mod state_file;
 pub mod summary;
 
 use crate::record::event::EventLine;
+use crate::redact::Redactor;
 use crate::run::{EventSink, SinkError};
 
-/// Feeds every event to each reporter in turn; the first error wins.
+/// Feeds every event, its values masked, to each reporter in turn; the first error wins.
 pub struct Fanout<'a> {
     pub sinks: Vec<&'a mut dyn EventSink>,
+    pub redactor: Redactor,
 }
 
 impl EventSink for Fanout<'_> {
     fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
+        let mut line = line.clone();
+        line.event.mask(&self.redactor);
         let mut first = Ok(());
         for sink in &mut self.sinks {
-            if let Err(e) = sink.event(line)
+            if let Err(e) = sink.event(&line)
                 && first.is_ok()
             {
                 first = Err(e);

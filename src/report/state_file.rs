@@ -4,22 +4,19 @@ use std::path::{Path, PathBuf};
 
 use crate::record::event::EventLine;
 use crate::record::state::RunState;
-use crate::redact::Redactor;
 use crate::run::{EventSink, SinkError};
 
 pub struct StateWriter {
     path: PathBuf,
     state: RunState,
-    redactor: Redactor,
     dirty: bool,
 }
 
 impl StateWriter {
-    pub fn new(path: &Path, state: RunState, redactor: Redactor) -> Self {
+    pub fn new(path: &Path, state: RunState) -> Self {
         StateWriter {
             path: path.to_path_buf(),
             state,
-            redactor,
             dirty: true,
         }
     }
@@ -43,10 +40,9 @@ impl EventSink for StateWriter {
             what: format!("cannot write {}", self.path.display()),
             source,
         };
-        let json = serde_json::to_string_pretty(&self.state)
+        let json = serde_json::to_vec_pretty(&self.state)
             .map_err(|e| error(std::io::Error::other(e)))?;
-        let json = self.redactor.redact(&json);
-        crate::run_dir::write_atomic(&self.path, json.as_bytes()).map_err(error)?;
+        crate::run_dir::write_atomic(&self.path, &json).map_err(error)?;
         self.dirty = false;
         Ok(())
     }

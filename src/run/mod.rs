@@ -4,8 +4,11 @@
 //! are shown or stored.
 
 mod backoff;
+pub mod fd_budget;
+pub mod environment;
 pub mod executor;
 mod oplog;
+mod sealed;
 pub mod process;
 pub mod unit;
 mod vm_attempt;

@@ -27,11 +27,7 @@ pub struct OpLog {
 impl OpLog {
     /// Opens `path` for appending (attempts of one op share a log).
     pub fn open(path: &Path, redactor: Redactor) -> OpLog {
-        let (file, error) = match std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(path)
-        {
+        let (file, error) = match crate::run_dir::open_append(path) {
             Ok(f) => (Some(f), None),
             Err(e) => (None, Some(e)),
         };

@@ -18,6 +18,7 @@ use tokio::io::AsyncReadExt;
 use tokio::sync::watch;
 
 use super::oplog::OpLog;
+use super::sealed::SealedScript;
 
 /// What the coordinator asks of running operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -33,6 +34,7 @@ pub enum Stop {
 pub struct ProcessSpec {
     pub program: PathBuf,
     pub args: Vec<OsString>,
+    /// The child's whole environment: nothing of goldsmith's own is inherited.
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
     pub timeout: Duration,
@@ -40,6 +42,8 @@ pub struct ProcessSpec {
     /// Keep stdout and stderr apart in memory (for a program whose output is
     /// data, like az's JSON) instead of streaming both to the log.
     pub capture: bool,
+    /// The script the child reads by its `/dev/fd/<n>` path (named in `args`).
+    pub script: Option<SealedScript>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -242,9 +246,23 @@ fn spawn(spec: &ProcessSpec) -> std::io::Result<(tokio::process::Child, Vec<Stre
     let mut cmd = std::process::Command::new(&spec.program);
     cmd.args(&spec.args)
         .current_dir(&spec.cwd)
+        .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .process_group(0);
+    if let Some(script) = &spec.script {
+        let fd = script.fd();
+        // SAFETY: between fork and exec only fcntl runs, which is async-signal-safe.
+        // The fd is close-on-exec in every other child, so only this one inherits it.
+        unsafe {
+            cmd.pre_exec(move || {
+                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+    }
     let mut readers = vec![out_reader];
     if spec.capture {
         let (err_reader, err_writer) = std::io::pipe()?;

@@ -13,6 +13,7 @@ use tokio::sync::{mpsc, watch};
 use super::backoff;
 use super::oplog::OpLog;
 use super::process::{self, Exit, ProcessResult, ProcessSpec, Stop};
+use super::sealed::SealedScript;
 use super::vm_attempt;
 use crate::catalog::fields::format_duration;
 use crate::plan::{PlannedOp, Script};
@@ -68,7 +69,10 @@ pub struct UnitContext {
     pub run_id: String,
     pub run_dir: PathBuf,
     pub cwd: PathBuf,
+    /// What every operation's processes get: inherited basics, config values, simulator settings.
     pub env: Vec<(String, String)>,
+    /// Secret values by name; an operation gets only those it uses (`PlannedOp::secrets`).
+    pub secrets: std::collections::BTreeMap<String, String>,
     pub grace: Duration,
     pub redactor: Redactor,
     /// Multiplies every timeout and wait of the engine: 1 for real Azure,
@@ -84,9 +88,15 @@ impl UnitContext {
         d.mul_f64(self.time_scale)
     }
 
-    /// The environment of every process of `op`.
-    pub fn env_for(&self, op: &str, attempt: u32) -> Vec<(String, String)> {
+    /// The whole environment of every process of `op`: nothing else is inherited.
+    pub fn env_for(&self, op: &PlannedOp, attempt: u32) -> Vec<(String, String)> {
         let mut env = self.env.clone();
+        env.extend(op.secrets.iter().filter_map(|name| {
+            self.secrets
+                .get(name)
+                .map(|value| (name.clone(), value.clone()))
+        }));
+        let op = &op.id;
         env.extend([
             ("GOLDSMITH_RUN_ID".to_string(), self.run_id.clone()),
             (
@@ -148,10 +158,33 @@ pub async fn run(
         return;
     }
 
-    if op.check.is_some() {
+    if let Some(e) = &log.error {
+        let reason = format!("cannot write {}: {e}; not running it", log_name(&op.id));
+        report(
+            &tx,
+            finish(
+                &log,
+                OpStatus::Failed,
+                0,
+                None,
+                Some(FailureClass::LogWrite),
+                Some(reason),
+            ),
+        );
+        return;
+    }
+
+    if let Some(check) = &op.check {
         log.note("running the idempotency check");
-        let spec = bash_spec(&ctx, &op, "check.sh", op.timeout.min(CHECK_TIMEOUT), 0);
-        let result = process::run(&spec, &mut log, stop.clone()).await;
+        let spec = bash_spec(
+            &ctx,
+            &op,
+            check,
+            "check.sh",
+            op.timeout.min(CHECK_TIMEOUT),
+            0,
+        );
+        let result = run_prepared(spec, &mut log, stop.clone()).await;
         let done = result.exit == Exit::Code(0);
         report(
             &tx,
@@ -223,13 +256,9 @@ pub async fn run(
             jiff::Timestamp::now()
         ));
         let (outcome, duration, cancelled) = match &op.script {
-            Script::Bash(_) => {
-                let result = process::run(
-                    &bash_spec(&ctx, &op, "sh", ctx.scaled(op.timeout), attempt),
-                    &mut log,
-                    stop.clone(),
-                )
-                .await;
+            Script::Bash(text) => {
+                let spec = bash_spec(&ctx, &op, text, "sh", ctx.scaled(op.timeout), attempt);
+                let result = run_prepared(spec, &mut log, stop.clone()).await;
                 (
                     classify(&result),
                     result.duration,
@@ -249,9 +278,27 @@ pub async fn run(
                 format!("failed: {}", outcome.message)
             }
         ));
-        if let Some(e) = log.error.take() {
-            tracing::warn!("cannot write the log of {}: {e}", op.id);
-        }
+        let outcome = match &log.error {
+            // Output that cannot be recorded cannot be shown or checked: the attempt failed.
+            Some(e) if outcome.failure_class != Some(FailureClass::LogWrite) => {
+                let mut lost = AttemptOutcome::new(
+                    false,
+                    format!(
+                        "cannot write {}: {e}; the operation's output is lost{}",
+                        log_name(&op.id),
+                        if outcome.passed {
+                            " (the script itself succeeded)"
+                        } else {
+                            ""
+                        }
+                    ),
+                );
+                lost.exit_code = outcome.exit_code;
+                lost.failure_class = Some(FailureClass::LogWrite);
+                lost
+            }
+            _ => outcome,
+        };
         let class_listed = outcome
             .failure_class
             .is_some_and(|c| op.retry.on.contains(&c));
@@ -329,29 +376,56 @@ pub async fn run(
     );
 }
 
-/// How bash runs the script file `scripts/<op>.<ext>` (written before the run starts).
+/// How bash runs `text`, the planned script (also in `scripts/<op>.<ext>` for people),
+/// from sealed memory so that nothing written to the run directory can change it.
 fn bash_spec(
     ctx: &UnitContext,
     op: &PlannedOp,
+    text: &str,
     ext: &str,
     timeout: Duration,
     attempt: u32,
-) -> ProcessSpec {
-    ProcessSpec {
+) -> std::io::Result<ProcessSpec> {
+    let script = SealedScript::new(&format!("{}.{ext}", op.id), text.as_bytes())?;
+    Ok(ProcessSpec {
         program: "bash".into(),
         args: vec![
             "--noprofile".into(),
             "--norc".into(),
             "-euo".into(),
             "pipefail".into(),
-            crate::run_dir::script_file(&ctx.run_dir, &op.id, ext).into(),
+            script.path().into(),
         ],
-        env: ctx.env_for(&op.id, attempt),
+        env: ctx.env_for(op, attempt),
         cwd: ctx.cwd.clone(),
         timeout,
         grace: ctx.grace,
         capture: false,
+        script: Some(script),
+    })
+}
+
+/// Runs `spec` unless it could not be prepared, which counts as a failure to start.
+async fn run_prepared(
+    spec: std::io::Result<ProcessSpec>,
+    log: &mut OpLog,
+    stop: watch::Receiver<Stop>,
+) -> ProcessResult {
+    match spec {
+        Ok(spec) => process::run(&spec, log, stop).await,
+        Err(e) => ProcessResult {
+            exit: Exit::SpawnFailed(format!("cannot hold the script in memory: {e}")),
+            stdout: Vec::new(),
+            stderr: Vec::new(),
+            leaked: false,
+            duration: Duration::ZERO,
+        },
     }
+}
+
+/// The log as people name it in messages.
+fn log_name(op: &str) -> String {
+    format!("logs/{op}.log")
 }
 
 pub fn describe(exit: &Exit) -> String {

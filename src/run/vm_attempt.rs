@@ -2,14 +2,13 @@
 //! if needed, send the wrapped script with `az vm run-command invoke`, and
 //! let `azure::run_command` decide what happened from az's output.
 
-use std::io::Write;
-use std::os::unix::fs::OpenOptionsExt;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
 
 use super::oplog::OpLog;
 use super::process::{self, Exit, ProcessSpec, Stop};
+use super::sealed::SealedScript;
 use super::unit::{UnitContext, describe};
 use crate::azure::run_command::{self, Invocation, VmTarget};
 use crate::plan::{PlannedOp, RunCommandScript};
@@ -50,19 +49,22 @@ pub async fn run(
     // is written owner-only and removed after the attempt. `scripts/<op>.ps1`
     // keeps the masked copy.
     let shown_path = crate::run_dir::script_file(&ctx.run_dir, &op.id, "ps1");
-    let holds_secrets = rc.wrapped != rc.shown;
-    let send_path = if holds_secrets {
-        crate::run_dir::script_file(&ctx.run_dir, &format!(".{}.attempt{attempt}", op.id), "ps1")
-    } else {
-        shown_path.clone()
+    // az reads the script from sealed memory: nothing on disk can change it, and the
+    // values it holds (secrets included) never touch the disk.
+    let script = match SealedScript::new(&format!("{}.ps1", op.id), rc.wrapped.as_bytes()) {
+        Ok(s) => s,
+        Err(e) => {
+            let mut outcome =
+                AttemptOutcome::new(false, format!("cannot hold the script in memory: {e}"));
+            outcome.failure_class = Some(FailureClass::Spawn);
+            return (outcome, started.elapsed(), false);
+        }
     };
-    if holds_secrets && let Err(e) = write_private(&send_path, &rc.wrapped) {
-        let mut outcome =
-            AttemptOutcome::new(false, format!("cannot write {}: {e}", send_path.display()));
-        outcome.failure_class = Some(FailureClass::Spawn);
-        return (outcome, started.elapsed(), false);
-    }
-    let args = run_command::invoke_args(&rc.target, &send_path, &rc.parameters);
+    let args = run_command::invoke_args(
+        &rc.target,
+        std::path::Path::new(&script.path()),
+        &rc.parameters,
+    );
     log.note(&format!(
         "az vm run-command invoke --resource-group {} --name {} --command-id RunPowerShellScript --scripts @{}{}",
         rc.target.resource_group,
@@ -73,16 +75,14 @@ pub async fn run(
     let spec = ProcessSpec {
         program: "az".into(),
         args,
-        env: ctx.env_for(&op.id, attempt),
+        env: ctx.env_for(op, attempt),
         cwd: ctx.cwd.clone(),
         timeout: ctx.scaled(op.timeout),
         grace: ctx.grace,
         capture: true,
+        script: Some(script),
     };
     let result = process::run(&spec, log, stop).await;
-    if holds_secrets {
-        let _ = std::fs::remove_file(&send_path);
-    }
     let cancelled = result.exit == Exit::Cancelled;
     let az_stdout = String::from_utf8_lossy(&result.stdout);
     let az_stderr = String::from_utf8_lossy(&result.stderr);
@@ -163,11 +163,12 @@ async fn wait_for_agent(
             .iter()
             .map(Into::into)
             .collect(),
-            env: ctx.env_for(&op.id, attempt),
+            env: ctx.env_for(op, attempt),
             cwd: ctx.cwd.clone(),
             timeout: ctx.scaled(Duration::from_secs(120)),
             grace: ctx.grace,
             capture: true,
+            script: None,
         };
         let result = process::run(&spec, log, stop.clone()).await;
         if result.exit == Exit::Code(0) && String::from_utf8_lossy(&result.stdout).trim() == "Ready"
@@ -190,23 +191,17 @@ async fn wait_for_agent(
     }
 }
 
-fn write_private(path: &std::path::Path, text: &str) -> std::io::Result<()> {
-    let mut f = std::fs::OpenOptions::new()
-        .write(true)
-        .create(true)
-        .truncate(true)
-        .mode(0o600)
-        .open(path)?;
-    f.write_all(text.as_bytes())
-}
-
-/// `outputs/<op>.json`: what az printed, redacted.
+/// Keeps az's JSON in `outputs/<op>.json`, secrets masked in its values.
 fn keep_output(ctx: &UnitContext, op: &PlannedOp, stdout: &str) {
     if stdout.is_empty() {
         return;
     }
+    let mut value = serde_json::from_str(stdout)
+        .unwrap_or_else(|_| serde_json::json!({ "stdout": stdout }));
+    ctx.redactor.mask_json(&mut value);
+    let json = serde_json::to_vec_pretty(&value).expect("a JSON value always serialises");
     let path = ctx.run_dir.join("outputs").join(format!("{}.json", op.id));
-    if let Err(e) = std::fs::write(&path, ctx.redactor.redact(stdout).as_bytes()) {
+    if let Err(e) = crate::run_dir::write_atomic(&path, &json) {
         tracing::warn!("cannot write {}: {e}", path.display());
     }
 }
