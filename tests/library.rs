@@ -3,7 +3,8 @@
 //! those files (config.example.yaml becomes the copy's config.yaml).
 //!
 //! Simulated runs use `--simulate --sim-speed 600`: each module runs against a fresh
-//! simulated Azure, so every module has to stand on its own.
+//! simulated Azure, so every module has to stand on its own, or seed what earlier
+//! modules make from its `sim-scenario.yaml` and say so.
 
 mod common;
 
@@ -123,6 +124,18 @@ fn run_simulated(p: &Project, module: &str) -> PathBuf {
     assert_eq!(r.code, 0, "run {module}:\n{}{}", r.stdout, r.stderr);
     assert_no_secret(r.stdout.as_bytes(), "the console output");
     assert_no_secret(r.stderr.as_bytes(), "stderr");
+    // A module that needs what earlier modules make seeds it, and says so first.
+    let seeds = repo()
+        .join("modules")
+        .join(module)
+        .join("sim-scenario.yaml");
+    assert_eq!(
+        r.stdout
+            .starts_with("goldsmith: simulated Azure: seeded what "),
+        seeds.is_file(),
+        "{module}: the seeding notice is printed exactly when the module seeds:\n{}",
+        r.stdout
+    );
 
     let dir = p.latest_run_dir();
     let plan: Value =

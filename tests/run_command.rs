@@ -17,9 +17,15 @@ fn vm_op(p: &Project, id: &str, vm: &str, extra: &str, body: &str) {
     );
 }
 
+/// The VMs these tests run commands on. Nothing exists in the simulated Azure
+/// that was not declared or created: the test module's own
+/// `sim-scenario.yaml` declares them.
+const VMS: &str = "vms:\n  - { resource_group: rg-images, name: vm1 }\n  - { resource_group: rg-images, name: vm-a }\n  - { resource_group: rg-images, name: vm-b }\n  - { resource_group: rg-images, name: gm-temp-vm }\n";
+
 fn project() -> Project {
     let p = Project::new();
     p.file("config.yaml", "azure:\n  resource_group: rg-images\n");
+    p.file("modules/m/sim-scenario.yaml", VMS);
     p
 }
 
@@ -147,7 +153,9 @@ fn a_run_command_held_from_outside_is_retried_until_it_succeeds() {
     p.module("m", "    - configure\n");
     p.file(
         "scenario.yaml",
-        "faults:\n  - vm: { resource_group: rg-images, name: vm1 }\n    busy_for: 120s\n",
+        &format!(
+            "{VMS}faults:\n  - vm: {{ resource_group: rg-images, name: vm1 }}\n    busy_for: 120s\n"
+        ),
     );
     let scenario = p.root().join("scenario.yaml");
     let r = run(&p, &["--sim-scenario", scenario.to_str().expect("utf8")]);
@@ -196,7 +204,9 @@ fn a_busy_installer_is_retried_and_3010_records_reboot_required() {
     p.module("m", "    - install\n");
     p.file(
         "scenario.yaml",
-        "faults:\n  - vm: { resource_group: rg-images, name: vm1 }\n    installer_busy_for: 60s\n",
+        &format!(
+            "{VMS}faults:\n  - vm: {{ resource_group: rg-images, name: vm1 }}\n    installer_busy_for: 60s\n"
+        ),
     );
     let scenario = p.root().join("scenario.yaml");
     let r = run(&p, &["--sim-scenario", scenario.to_str().expect("utf8")]);
@@ -233,6 +243,10 @@ fn hostile_config_values_stay_literals_in_the_powershell() {
         "Write-Output \"Hello {{APP_NAME}}\"\nNew-Item -Path C:\\apps\\{{APP_NAME}} -Force",
     );
     p.module("m", "    - hello\n");
+    p.file(
+        "modules/m/sim-scenario.yaml",
+        "vms:\n  - { resource_group: rg, name: vm1 }\n",
+    );
     assert_eq!(run(&p, &[]).code, 0);
     let script =
         std::fs::read_to_string(p.latest_run_dir().join("scripts/hello.ps1")).expect("script");
@@ -290,6 +304,7 @@ fn a_bash_engine_shell_op_calling_run_command_gets_the_vm_lock() {
         "config.yaml",
         "azure:\n  resource_group: rg-images\ngolden_image:\n  temp_vm_name: gm-temp-vm\n",
     );
+    p.file("modules/m/sim-scenario.yaml", VMS);
     p.shell_op(
         "legacy",
         "",

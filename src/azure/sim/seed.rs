@@ -1,0 +1,103 @@
+//! The state a run starts from: the scenario's `vms:`, then its `exists:`
+//! commands, run by the simulator's own handlers on an in-memory state where
+//! nothing takes time, then its VM faults. What the commands make looks
+//! exactly as if an earlier run had made it. This module owns the running of
+//! `exists:`; the file format is `scenario`'s.
+
+use std::cell::RefCell;
+
+use super::args::{self, Args};
+use super::clock;
+use super::commands::{self, Lookup};
+use super::context::Sim;
+use super::ctx::Ctx;
+use super::error::AzError;
+use super::scenario::{Seed, placeholders};
+use super::state::State;
+
+/// The state of a run's first `az`.
+pub fn initial_state(sim: &Sim) -> Result<State, AzError> {
+    let sub = sim.subscription().to_string();
+    let mut state = State::new(clock::unix_now(), &sim.scenario, &sub);
+    if !sim.scenario.exists.is_empty() {
+        let frozen = Sim::frozen(sim.env.clone(), state);
+        for seed in &sim.scenario.exists {
+            let words = expand(seed, |name| std::env::var(name).ok())?;
+            run(&frozen, &words).map_err(|e| {
+                // The line as written: the values (a password, say) stay out of messages.
+                AzError::sim(format!(
+                    "{}: `{}` failed: {}",
+                    seed.at,
+                    seed.words.join(" "),
+                    first_line(&e)
+                ))
+            })?;
+            frozen.transact(|state, _| state.finish_all())?;
+        }
+        state = frozen
+            .into_state()
+            .ok_or_else(|| AzError::sim_io("the scenario's state was not kept in memory"))?;
+    }
+    state
+        .apply_vm_faults(&sim.scenario, &sub)
+        .map_err(AzError::sim)?;
+    Ok(state)
+}
+
+/// The seed's words with every `{{NAME}}` replaced by `lookup(NAME)`.
+pub fn expand(
+    seed: &Seed,
+    lookup: impl Fn(&str) -> Option<String>,
+) -> Result<Vec<String>, AzError> {
+    let mut out = Vec::with_capacity(seed.words.len());
+    for word in &seed.words {
+        // `scenario` checked the placeholders' shape when it read the file.
+        placeholders(word).map_err(|e| AzError::sim(format!("{}: {e}", seed.at)))?;
+        let mut text = String::new();
+        let mut rest = word.as_str();
+        while let Some(start) = rest.find("{{") {
+            let Some(len) = rest[start + 2..].find("}}") else {
+                break;
+            };
+            let name = rest[start + 2..start + 2 + len].trim();
+            let value = lookup(name).ok_or_else(|| {
+                AzError::sim(format!(
+                    "{}: {{{{{name}}}}} has no value: it names a config value (or an environment variable of the run)",
+                    seed.at
+                ))
+            })?;
+            text.push_str(&rest[..start]);
+            text.push_str(&value);
+            rest = &rest[start + 2 + len + 2..];
+        }
+        text.push_str(rest);
+        out.push(text);
+    }
+    Ok(out)
+}
+
+/// Runs one command line on `sim` as `az` would, output discarded.
+fn run(sim: &Sim, words: &[String]) -> Result<(), AzError> {
+    let split = args::split(words);
+    let (command, used) = match commands::lookup(&split.words) {
+        Lookup::Found(c, used) => (c, used),
+        Lookup::Group(_) => return Err(AzError::usage("a command group, not a command")),
+        Lookup::Unknown(e) => return Err(e),
+    };
+    if split.words.len() > used {
+        return Err(AzError::unrecognized(&split.words[used..]));
+    }
+    let ctx = Ctx {
+        sim,
+        args: Args::resolve(&split.options, command.aliases),
+        warnings: RefCell::new(Vec::new()),
+    };
+    command.run(&ctx).map(|_| ())
+}
+
+/// An az error's first line, without `ERROR: `.
+fn first_line(e: &AzError) -> String {
+    let text = e.render();
+    let line = text.lines().next().unwrap_or_default();
+    line.strip_prefix("ERROR: ").unwrap_or(line).to_string()
+}
