@@ -364,7 +364,24 @@ pub fn undeclared_vm(fault: &VmFault) -> String {
 /// leading `az`, naming a command the simulator knows, with well-formed
 /// placeholders.
 fn seed_words(line: &str) -> Result<Vec<String>, String> {
-    let mut words = shlex::split(line)
+    // Placeholders first, on the whole line: `{{ NAME }}` must not be split
+    // into three words.
+    let mut tidy = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        tidy.push_str(&rest[..start]);
+        tidy.push_str(&format!(
+            "{{{{{}}}}}",
+            rest[start + 2..start + 2 + len].trim()
+        ));
+        rest = &rest[start + 2 + len + 2..];
+    }
+    tidy.push_str(rest);
+    placeholders(&tidy)?;
+    let mut words = shlex::split(&tidy)
         .ok_or_else(|| format!("`{line}` has an unclosed quote or a trailing backslash"))?;
     if words.first().is_some_and(|w| w == "az") {
         words.remove(0);
@@ -485,6 +502,42 @@ faults:
         assert_eq!(s.vm_faults[1].seconds, 60.0);
         assert_eq!(s.throttles[0].retry_after, Some(2.0));
         assert_eq!(Scenario::parse("", "s.yaml").unwrap(), Scenario::default());
+    }
+
+    #[test]
+    fn exists_lines_become_command_words() {
+        let s = Scenario::parse(
+            "notice: seeded the network\nexists:\n  - az group create -n {{ RG }} -l westeurope\n  - network vnet create -g {{RG}} -n 'my vnet'\n  - az vm create -g rg -n vm1\nfaults:\n  - vm: { resource_group: RG, name: VM1 }\n    busy_for: 1m\n",
+            "s.yaml",
+        )
+        .unwrap();
+        assert_eq!(s.notice.as_deref(), Some("seeded the network"));
+        assert_eq!(
+            s.exists[0].words,
+            ["group", "create", "-n", "{{RG}}", "-l", "westeurope"]
+        );
+        assert_eq!(s.exists[1].words[6], "my vnet");
+        assert_eq!(s.exists[1].at, "exists #2 (s.yaml:4:5)");
+        assert_eq!(s.vm_faults[0].at, "fault #1 (s.yaml:7:5)");
+    }
+
+    #[test]
+    fn a_vm_fault_on_an_undeclared_vm_is_refused() {
+        let e = Scenario::parse(
+            "faults:\n  - vm: { resource_group: rg, name: vm1 }\n    busy_for: 1m\n",
+            "s.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            e.0.starts_with("fault #1 (s.yaml:2:5): the VM rg/vm1 is not declared"),
+            "{e}"
+        );
+        // A placeholder name is left to the first `az`, which knows its value.
+        Scenario::parse(
+            "exists:\n  - vm create -g rg -n {{VM}}\nfaults:\n  - vm: { resource_group: rg, name: vm1 }\n    busy_for: 1m\n",
+            "s.yaml",
+        )
+        .unwrap();
     }
 
     #[test]
