@@ -402,3 +402,52 @@ fn install_apps_downloads_together_installs_in_turn_and_reports_each_app() {
     let summary = std::fs::read_to_string(run_dir.join("summary.md")).expect("summary");
     assert!(summary.contains("| chrome | 20s | "), "{summary}");
 }
+
+#[test]
+fn the_modules_own_scenario_declares_its_vms_and_an_explicit_one_replaces_it() {
+    let p = project();
+    vm_op(&p, "hello", "vm1", "", "Write-Output hi");
+    p.module("m", "    - hello\n");
+    p.file(
+        "modules/m/sim-scenario.yaml",
+        &format!("notice: vm1 stands in for the image builder's VM\n{VMS}"),
+    );
+    let r = run(&p, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("goldsmith: simulated Azure: vm1 stands in for the image builder's VM\n"),
+        "{}",
+        r.stdout
+    );
+
+    // Given explicitly, a scenario replaces the module's: vm1 was never made.
+    p.file(
+        "other.yaml",
+        "exists:\n  - az group create -n rg-images -l westeurope\n",
+    );
+    let other = p.root().join("other.yaml");
+    let r = run(&p, &["--sim-scenario", other.to_str().expect("utf8")]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("stands in"), "{}", r.stdout);
+    let ev = p.events();
+    let attempts = events_of(&ev, "op_attempt_finished", "hello");
+    assert_eq!(attempts.len(), 1, "a missing VM is not retried");
+    assert_eq!(attempts[0]["outcome"]["failure_class"], "not-found");
+    let log = std::fs::read_to_string(p.latest_run_dir().join("logs/hello.log")).expect("log");
+    assert!(
+        log.contains("(ResourceNotFound) The Resource 'Microsoft.Compute/virtualMachines/vm1' under resource group 'rg-images' was not found."),
+        "{log}"
+    );
+
+    // A module scenario that does not parse stops the run before anything runs.
+    p.file("modules/m/sim-scenario.yaml", "exists:\n  - az nonsense\n");
+    let r = run(&p, &[]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("sim-scenario.yaml:2:5: exists #1: `nonsense` is not a command"),
+        "{}",
+        r.stderr
+    );
+}
