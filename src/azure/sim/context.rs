@@ -1,7 +1,7 @@
 //! What every command handler works with: the environment, the scenario, and
 //! transactions on the shared state with the simulated time they happen at.
 
-use std::cell::RefCell;
+use std::cell::{Cell, RefCell};
 
 use super::clock;
 use super::env::SimEnv;
@@ -14,9 +14,10 @@ pub struct Sim {
     pub env: SimEnv,
     pub scenario: Scenario,
     store: Store,
-    /// Time stands still at 0 and waits return at once: the scenario's
-    /// `exists:` commands run on an in-memory state before the run begins.
-    frozen: bool,
+    /// Simulated time kept here instead of read from the wall clock, and
+    /// moved on by waits, which return at once: the scenario's `exists:`
+    /// commands run on an in-memory state, in no real time, before the run.
+    replay: Option<Cell<f64>>,
 }
 
 impl Sim {
@@ -26,21 +27,27 @@ impl Sim {
             env,
             scenario,
             store,
-            frozen: false,
+            replay: None,
         }
     }
 
-    /// A simulator of `state` in memory, where nothing takes time.
-    pub fn frozen(env: SimEnv, state: State) -> Self {
+    /// A simulator of `state` in memory whose time starts at 0 and passes
+    /// only by its commands' waits, which take no real time.
+    pub fn replay(env: SimEnv, state: State) -> Self {
         Sim {
             env,
             scenario: Scenario::default(),
             store: Store::Memory(RefCell::new(state)),
-            frozen: true,
+            replay: Some(Cell::new(0.0)),
         }
     }
 
-    /// The in-memory state of a frozen simulator.
+    /// The simulated time a replaying simulator has reached.
+    pub fn replayed_secs(&self) -> f64 {
+        self.replay.as_ref().map_or(0.0, Cell::get)
+    }
+
+    /// The in-memory state of a replaying simulator.
     pub fn into_state(self) -> Option<State> {
         self.store.into_state()
     }
@@ -64,17 +71,13 @@ impl Sim {
     /// Runs `f` on the settled state at simulated time `now`, under the lock.
     pub fn transact<T>(&self, f: impl FnOnce(&mut State, f64) -> T) -> Result<T, AzError> {
         let speed = self.env.speed;
-        let frozen = self.frozen;
+        let replayed = self.replay.as_ref().map(Cell::get);
         self.store
             .transact(
                 // `start` made the state; this only runs if someone removed it since.
                 || State::new(clock::unix_now(), &self.scenario, &self.env.subscription),
                 |state| {
-                    let now = if frozen {
-                        0.0
-                    } else {
-                        clock::sim_now(state.started_unix, speed)
-                    };
+                    let now = replayed.unwrap_or_else(|| clock::sim_now(state.started_unix, speed));
                     state.settle(now);
                     f(state, now)
                 },
@@ -84,8 +87,9 @@ impl Sim {
 
     /// Waits `seconds` of simulated time (never while holding the lock).
     pub fn sleep(&self, seconds: f64) {
-        if !self.frozen {
-            clock::sleep(seconds, self.env.speed);
+        match &self.replay {
+            Some(now) => now.set(now.get() + seconds.max(0.0)),
+            None => clock::sleep(seconds, self.env.speed),
         }
     }
 

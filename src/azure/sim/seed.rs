@@ -15,15 +15,19 @@ use super::error::AzError;
 use super::scenario::{Seed, placeholders};
 use super::state::State;
 
-/// The state of a run's first `az`.
+/// The state of a run's first `az`. The `exists:` commands run from
+/// simulated time 0 with their real durations (a network takes 10 s, a VM
+/// 120 s), in no real time; the run then starts where they ended, so what
+/// they made is as old as it would be had an earlier run made it.
 pub fn initial_state(sim: &Sim) -> Result<State, AzError> {
     let sub = sim.subscription().to_string();
     let mut state = State::new(clock::unix_now(), &sim.scenario, &sub);
+    let mut start = 0.0;
     if !sim.scenario.exists.is_empty() {
-        let frozen = Sim::frozen(sim.env.clone(), state);
+        let replay = Sim::replay(sim.env.clone(), state);
         for seed in &sim.scenario.exists {
             let words = expand(seed, |name| std::env::var(name).ok())?;
-            run(&frozen, &words).map_err(|e| {
+            run(&replay, &words).map_err(|e| {
                 // The line as written: the values (a password, say) stay out of messages.
                 AzError::sim(format!(
                     "{}: `{}` failed: {}",
@@ -32,14 +36,16 @@ pub fn initial_state(sim: &Sim) -> Result<State, AzError> {
                     first_line(&e)
                 ))
             })?;
-            frozen.transact(|state, _| state.finish_all())?;
         }
-        state = frozen
+        start = replay.replayed_secs();
+        state = replay
             .into_state()
             .ok_or_else(|| AzError::sim_io("the scenario's state was not kept in memory"))?;
+        // Simulated time `start` is now.
+        state.started_unix = clock::unix_now() - start / sim.env.speed;
     }
     state
-        .apply_vm_faults(&sim.scenario, &sub)
+        .apply_vm_faults(&sim.scenario, &sub, start)
         .map_err(AzError::sim)?;
     Ok(state)
 }

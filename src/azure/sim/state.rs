@@ -196,44 +196,35 @@ impl State {
         state
     }
 
-    /// Puts the scenario's `vm:` faults on their VMs, which must exist by now:
-    /// a fault no longer makes its VM exist.
+    /// Puts the scenario's `vm:` faults on their VMs, which must exist by now
+    /// (a fault no longer makes its VM exist), from `start`, the simulated
+    /// time the run begins at.
     pub fn apply_vm_faults(
         &mut self,
         scenario: &Scenario,
         subscription: &str,
+        start: f64,
     ) -> Result<(), String> {
         for fault in &scenario.vm_faults {
             let key = vm_key(subscription, &fault.vm.resource_group, &fault.vm.name);
             let Some(vm) = self.vms.get_mut(&key) else {
                 return Err(undeclared_vm(fault));
             };
+            let until = start + fault.seconds;
             match fault.kind {
                 VmFaultKind::Busy => {
                     vm.run_command = Some(Slot {
-                        until: fault.seconds,
+                        until,
                         owner: "scenario".into(),
                     })
                 }
                 VmFaultKind::InstallerBusy => {
-                    vm.installer_busy_until = vm.installer_busy_until.max(fault.seconds)
+                    vm.installer_busy_until = vm.installer_busy_until.max(until)
                 }
-                VmFaultKind::AgentNotReady => {
-                    vm.agent_ready_at = vm.agent_ready_at.max(fault.seconds)
-                }
+                VmFaultKind::AgentNotReady => vm.agent_ready_at = vm.agent_ready_at.max(until),
             }
         }
         Ok(())
-    }
-
-    /// Ends every operation in flight at once, as if it had long finished:
-    /// what the scenario's `exists:` commands made is there, settled, with
-    /// its VM agents ready, when the run begins.
-    pub fn finish_all(&mut self) {
-        self.settle(f64::INFINITY);
-        for vm in self.vms.values_mut() {
-            vm.agent_ready_at = 0.0;
-        }
     }
 
     /// The VM, registered as existing and running (with its resource group)
