@@ -1,7 +1,7 @@
 //! The state a run starts from: the scenario's `vms:`, then its `exists:`
-//! commands, run by the simulator's own handlers on an in-memory state where
-//! nothing takes time, then its VM faults. What the commands make looks
-//! exactly as if an earlier run had made it. This module owns the running of
+//! commands, replayed by the simulator's own handlers on an in-memory state
+//! in no real time, then its VM faults. What the commands make looks exactly
+//! as if an earlier run had made it. This module owns the running of
 //! `exists:`; the file format is `scenario`'s.
 
 use std::cell::RefCell;
