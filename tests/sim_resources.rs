@@ -491,3 +491,64 @@ fn a_vm_fault_needs_its_vm_declared() {
         fixture("b_conflict_in_progress.stderr")
     );
 }
+
+#[test]
+fn a_role_assignment_on_a_resource_never_created_is_its_404() {
+    let az = Az::with_scenario(GROUP_ONLY);
+    let share = format!(
+        "/subscriptions/{SUB}/resourceGroups/{RG}/providers/Microsoft.Storage/storageAccounts/stnever/fileServices/default/fileshares/profiles"
+    );
+    let assign = |scope: &str| {
+        az.run(&[
+            "role",
+            "assignment",
+            "create",
+            "--assignee-object-id",
+            "0b7a5c2e-1d2f-4e3a-9b8c-7d6e5f4a3b2c",
+            "--assignee-principal-type",
+            "Group",
+            "--role",
+            "Reader",
+            "--scope",
+            scope,
+            "--output",
+            "none",
+        ])
+    };
+    let out = assign(&share);
+    assert_eq!(
+        stderr(&out),
+        arm(
+            "ResourceNotFound",
+            "The Resource 'Microsoft.Storage/storageAccounts/stnever' under resource group 'gm-temp-rg' was not found. For more details please go to https://aka.ms/ARMResourceNotFoundFix"
+        )
+    );
+    assert_eq!(out.status.code(), Some(3));
+    let out = assign(&format!("/subscriptions/{SUB}/resourceGroups/rg-never"));
+    assert_eq!(out.status.code(), Some(3));
+    assert!(
+        stderr(&out).contains("(ResourceGroupNotFound)"),
+        "{}",
+        stderr(&out)
+    );
+
+    // Once the account exists, the assignment on its share is made.
+    let made = az.run(&[
+        "storage",
+        "account",
+        "create",
+        "-g",
+        RG,
+        "-n",
+        "stnever",
+        "--sku",
+        "Premium_LRS",
+        "--kind",
+        "FileStorage",
+        "--output",
+        "none",
+    ]);
+    assert_eq!(made.status.code(), Some(0), "{}", stderr(&made));
+    let out = assign(&share);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
