@@ -213,11 +213,13 @@ impl Scenario {
                 .filter(|n| !n.is_empty()),
             ..Scenario::default()
         };
+        // The notice goes to the console (a CI log): one line of text, so it
+        // can neither add lines nor hide or recolour what goldsmith prints.
         if let Some(n) = &scenario.notice
-            && n.contains('\n')
+            && n.chars().any(char::is_control)
         {
             return Err(ScenarioError(format!(
-                "{shown}: `notice` is printed as one line: remove its line breaks"
+                "{shown}: `notice` is printed as one line of text: remove its line breaks and control characters"
             )));
         }
         for (index, entry) in raw.exists.into_iter().enumerate() {
@@ -519,6 +521,20 @@ faults:
         assert_eq!(s.exists[1].words[6], "my vnet");
         assert_eq!(s.exists[1].at, "exists #2 (s.yaml:4:5)");
         assert_eq!(s.vm_faults[0].at, "fault #1 (s.yaml:7:5)");
+    }
+
+    #[test]
+    fn a_notice_is_one_line_of_text() {
+        for bad in [
+            "notice: \"a\\nb\"\n",
+            "notice: \"\\e[2Kfake\"\n",
+            "notice: |\n  a\n  b\n",
+        ] {
+            let e = Scenario::parse(bad, "s.yaml").unwrap_err();
+            assert!(e.0.contains("one line of text"), "{bad}: {e}");
+        }
+        let folded = Scenario::parse("notice: >-\n  one\n  line\n", "s.yaml").unwrap();
+        assert_eq!(folded.notice.as_deref(), Some("one line"));
     }
 
     #[test]
