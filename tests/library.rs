@@ -3,7 +3,8 @@
 //! those files (config.example.yaml becomes the copy's config.yaml).
 //!
 //! Simulated runs use `--simulate --sim-speed 600`: each module runs against a fresh
-//! simulated Azure, so every module has to stand on its own.
+//! simulated Azure, so every module has to stand on its own, or seed what earlier
+//! modules make from its `sim-scenario.yaml` and say so.
 
 mod common;
 
@@ -123,6 +124,19 @@ fn run_simulated(p: &Project, module: &str) -> PathBuf {
     assert_eq!(r.code, 0, "run {module}:\n{}{}", r.stdout, r.stderr);
     assert_no_secret(r.stdout.as_bytes(), "the console output");
     assert_no_secret(r.stderr.as_bytes(), "stderr");
+    // A module that needs what earlier modules make seeds it, and says so before the run starts.
+    let seeds = repo()
+        .join("modules")
+        .join(module)
+        .join("sim-scenario.yaml");
+    let header = r.stdout.find("goldsmith: run ");
+    let notice = r.stdout.find("goldsmith: simulated Azure: seeded what ");
+    assert_eq!(
+        notice.is_some_and(|at| Some(at) < header),
+        seeds.is_file(),
+        "{module}: the seeding notice is printed exactly when the module seeds:\n{}",
+        r.stdout
+    );
 
     let dir = p.latest_run_dir();
     let plan: Value =

@@ -17,9 +17,15 @@ fn vm_op(p: &Project, id: &str, vm: &str, extra: &str, body: &str) {
     );
 }
 
+/// The VMs these tests run commands on. Nothing exists in the simulated Azure
+/// that was not declared or created: the test module's own
+/// `sim-scenario.yaml` declares them.
+const VMS: &str = "vms:\n  - { resource_group: rg-images, name: vm1 }\n  - { resource_group: rg-images, name: vm-a }\n  - { resource_group: rg-images, name: vm-b }\n  - { resource_group: rg-images, name: gm-temp-vm }\n";
+
 fn project() -> Project {
     let p = Project::new();
     p.file("config.yaml", "azure:\n  resource_group: rg-images\n");
+    p.file("modules/m/sim-scenario.yaml", VMS);
     p
 }
 
@@ -147,7 +153,9 @@ fn a_run_command_held_from_outside_is_retried_until_it_succeeds() {
     p.module("m", "    - configure\n");
     p.file(
         "scenario.yaml",
-        "faults:\n  - vm: { resource_group: rg-images, name: vm1 }\n    busy_for: 120s\n",
+        &format!(
+            "{VMS}faults:\n  - vm: {{ resource_group: rg-images, name: vm1 }}\n    busy_for: 120s\n"
+        ),
     );
     let scenario = p.root().join("scenario.yaml");
     let r = run(&p, &["--sim-scenario", scenario.to_str().expect("utf8")]);
@@ -196,7 +204,9 @@ fn a_busy_installer_is_retried_and_3010_records_reboot_required() {
     p.module("m", "    - install\n");
     p.file(
         "scenario.yaml",
-        "faults:\n  - vm: { resource_group: rg-images, name: vm1 }\n    installer_busy_for: 60s\n",
+        &format!(
+            "{VMS}faults:\n  - vm: {{ resource_group: rg-images, name: vm1 }}\n    installer_busy_for: 60s\n"
+        ),
     );
     let scenario = p.root().join("scenario.yaml");
     let r = run(&p, &["--sim-scenario", scenario.to_str().expect("utf8")]);
@@ -233,6 +243,10 @@ fn hostile_config_values_stay_literals_in_the_powershell() {
         "Write-Output \"Hello {{APP_NAME}}\"\nNew-Item -Path C:\\apps\\{{APP_NAME}} -Force",
     );
     p.module("m", "    - hello\n");
+    p.file(
+        "modules/m/sim-scenario.yaml",
+        "vms:\n  - { resource_group: rg, name: vm1 }\n",
+    );
     assert_eq!(run(&p, &[]).code, 0);
     let script =
         std::fs::read_to_string(p.latest_run_dir().join("scripts/hello.ps1")).expect("script");
@@ -290,6 +304,7 @@ fn a_bash_engine_shell_op_calling_run_command_gets_the_vm_lock() {
         "config.yaml",
         "azure:\n  resource_group: rg-images\ngolden_image:\n  temp_vm_name: gm-temp-vm\n",
     );
+    p.file("modules/m/sim-scenario.yaml", VMS);
     p.shell_op(
         "legacy",
         "",
@@ -386,4 +401,53 @@ fn install_apps_downloads_together_installs_in_turn_and_reports_each_app() {
     }
     let summary = std::fs::read_to_string(run_dir.join("summary.md")).expect("summary");
     assert!(summary.contains("| chrome | 20s | "), "{summary}");
+}
+
+#[test]
+fn the_modules_own_scenario_declares_its_vms_and_an_explicit_one_replaces_it() {
+    let p = project();
+    vm_op(&p, "hello", "vm1", "", "Write-Output hi");
+    p.module("m", "    - hello\n");
+    p.file(
+        "modules/m/sim-scenario.yaml",
+        &format!("notice: vm1 stands in for the image builder's VM\n{VMS}"),
+    );
+    let r = run(&p, &[]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .starts_with("goldsmith: simulated Azure: vm1 stands in for the image builder's VM\n"),
+        "{}",
+        r.stdout
+    );
+
+    // Given explicitly, a scenario replaces the module's: vm1 was never made.
+    p.file(
+        "other.yaml",
+        "exists:\n  - az group create -n rg-images -l westeurope\n",
+    );
+    let other = p.root().join("other.yaml");
+    let r = run(&p, &["--sim-scenario", other.to_str().expect("utf8")]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("stands in"), "{}", r.stdout);
+    let ev = p.events();
+    let attempts = events_of(&ev, "op_attempt_finished", "hello");
+    assert_eq!(attempts.len(), 1, "a missing VM is not retried");
+    assert_eq!(attempts[0]["outcome"]["failure_class"], "not-found");
+    let log = std::fs::read_to_string(p.latest_run_dir().join("logs/hello.log")).expect("log");
+    assert!(
+        log.contains("(ResourceNotFound) The Resource 'Microsoft.Compute/virtualMachines/vm1' under resource group 'rg-images' was not found."),
+        "{log}"
+    );
+
+    // A module scenario that does not parse stops the run before anything runs.
+    p.file("modules/m/sim-scenario.yaml", "exists:\n  - az nonsense\n");
+    let r = run(&p, &[]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("sim-scenario.yaml:2:5: exists #1: `nonsense` is not a command"),
+        "{}",
+        r.stderr
+    );
 }

@@ -35,8 +35,18 @@ struct Sim {
     speed: &'static str,
 }
 
+/// The VM the run-command tests use. Nothing exists in the simulated Azure
+/// unless a scenario declares it (or a command creates it).
+const DECLARED: &str = "vms:\n  - { resource_group: gm-temp-rg, name: gm-temp-vm }\n";
+
 impl Sim {
+    /// A simulator where the test VM exists.
     fn new() -> Sim {
+        Sim::with_scenario("")
+    }
+
+    /// A simulator where nothing exists.
+    fn bare() -> Sim {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("sim/bin")).unwrap();
         std::os::unix::fs::symlink(
@@ -51,12 +61,23 @@ impl Sim {
         }
     }
 
+    /// A simulator with `yaml` as its scenario, plus the test VM unless the
+    /// scenario lists VMs of its own.
     fn with_scenario(yaml: &str) -> Sim {
-        let mut sim = Sim::new();
-        let path = sim.dir.path().join("scenario.yaml");
+        let own_vms = yaml.lines().any(|l| l.starts_with("vms:"));
+        if own_vms {
+            Sim::bare().scenario(yaml)
+        } else {
+            Sim::bare().scenario(&format!("{DECLARED}{yaml}"))
+        }
+    }
+
+    /// This simulator with `yaml`, exactly, as its scenario.
+    fn scenario(mut self, yaml: &str) -> Sim {
+        let path = self.dir.path().join("scenario.yaml");
         std::fs::write(&path, yaml).unwrap();
-        sim.scenario = Some(path);
-        sim
+        self.scenario = Some(path);
+        self
     }
 
     fn command(&self, op: &str, attempt: u32, args: &[&str]) -> Command {
@@ -413,7 +434,7 @@ fn outside_goldsmith_it_says_so() {
 
 #[test]
 fn a_bad_scenario_names_file_and_line() {
-    let sim = Sim::with_scenario("faults:\n  - op: x\n    klass: auth\n");
+    let sim = Sim::bare().scenario("faults:\n  - op: x\n    klass: auth\n");
     let out = sim.az(&["account", "show"]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
@@ -771,7 +792,7 @@ fn prepare_links_az_and_returns_the_environment() {
 
 #[test]
 fn table_output_and_logout() {
-    let sim = Sim::new();
+    let sim = Sim::bare();
     sim.az(&["group", "create", "-n", "rg1", "-l", "westeurope"]);
     let out = sim.az(&["group", "list", "-o", "table"]);
     // tabulate pads every column, the last one too.
@@ -779,6 +800,19 @@ fn table_output_and_logout() {
         String::from_utf8_lossy(&out.stdout),
         "Location    Name\n----------  ----\nwesteurope  rg1 \n"
     );
+    // The VM the run-commands below use, made as in Azure.
+    sim.az(&["group", "create", "-n", RG, "-l", "westeurope"]);
+    let made = sim.az(&[
+        "vm",
+        "create",
+        "-g",
+        RG,
+        "-n",
+        VM,
+        "--image",
+        "Win2022Datacenter",
+    ]);
+    assert_eq!(made.status.code(), Some(0), "{made:?}");
     assert_eq!(sim.az(&["logout"]).status.code(), Some(0));
     assert_case(&sim.az(&hello_args()), "g_not_logged_in");
     sim.az(&[

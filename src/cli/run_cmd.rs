@@ -233,7 +233,9 @@ fn execute(
         let scenario = flags
             .sim_scenario
             .as_ref()
-            .map(|s| std::fs::canonicalize(s).unwrap_or(s.clone()));
+            .map(|s| std::fs::canonicalize(s).unwrap_or(s.clone()))
+            // Without --sim-scenario, the module's own sim-scenario.yaml (what it needs to exist).
+            .or_else(|| crate::azure::sim::module_scenario(&project.root.join(&plan.module.file)));
         let sim_env = crate::azure::sim::prepare(&run_dir, flags.sim_speed, scenario.as_deref())
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::InvalidData | std::io::ErrorKind::NotFound => {
@@ -243,6 +245,9 @@ fn execute(
                     anyhow::Error::new(e).context("cannot prepare the simulated Azure"),
                 ),
             })?;
+        if let Some(notice) = scenario.as_deref().and_then(crate::azure::sim::notice) {
+            println!("goldsmith: simulated Azure: {notice}");
+        }
         env.extend(sim_env);
         time_scale = 1.0 / flags.sim_speed;
     }

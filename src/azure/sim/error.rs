@@ -200,6 +200,18 @@ impl AzError {
         Self::arm_404("NotFound", format!("Resource {id} not found."))
     }
 
+    /// ARM's answer to a PUT of a nested resource whose parent does not
+    /// exist, in the wording Azure documents (ARM troubleshooting,
+    /// "Resolve errors for parent resources").
+    pub fn parent_not_found(parent: &str) -> Self {
+        Self::arm_404(
+            "ParentResourceNotFound",
+            format!(
+                "Can not perform requested operation on nested resource. Parent resource '{parent}' not found."
+            ),
+        )
+    }
+
     pub fn group_not_found(resource_group: &str) -> Self {
         Self::arm_404(
             "ResourceGroupNotFound",

@@ -7,6 +7,7 @@ use super::ctx::{Ctx, Outcome, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::resources::READ_SECS;
+use super::state::State;
 
 /// `-g` is `--group` for `az ad group …`.
 pub const GROUP_ALIASES: &[(&str, &str)] = &[("-g", "group")];
@@ -255,6 +256,39 @@ fn scope(ctx: &Ctx) -> Result<String, AzError> {
     })
 }
 
+/// ARM resolves the scope of a new role assignment: a missing group, or a
+/// missing resource at the top of a resource scope (a storage account for
+/// its share), is its 404, as azure-cli#15243 shows for a storage account.
+fn check_scope(state: &State, scope: &str) -> Result<(), AzError> {
+    let parts: Vec<&str> = scope.trim_matches('/').split('/').collect();
+    if parts.len() < 4
+        || !parts[0].eq_ignore_ascii_case("subscriptions")
+        || !parts[2].eq_ignore_ascii_case("resourceGroups")
+    {
+        return Ok(());
+    }
+    let (sub, rg) = (parts[1], parts[3]);
+    if !state.group_exists(sub, rg) {
+        return Err(AzError::group_not_found(rg));
+    }
+    if parts.len() >= 8 && parts[4].eq_ignore_ascii_case("providers") {
+        let arm_type = format!("{}/{}", parts[5], parts[6]);
+        let key = ids::key(&ids::resource_id(
+            sub,
+            rg,
+            &arm_type,
+            &[parts[7].to_string()],
+        ));
+        if !state.resources.contains_key(&key) && !state.vms.contains_key(&key) {
+            return Err(AzError::resource_not_found(
+                &format!("{arm_type}/{}", parts[7]),
+                rg,
+            ));
+        }
+    }
+    Ok(())
+}
+
 fn assignee(ctx: &Ctx) -> Result<Option<String>, AzError> {
     Ok(match ctx.args.one("assignee-object-id")? {
         Some(id) => Some(id),
@@ -273,6 +307,7 @@ pub fn assignment_create(ctx: &Ctx) -> Outcome {
     let scope = scope(ctx)?;
     let kind = ctx.args.one("assignee-principal-type")?;
     let assignment = ctx.sim.transact(|state, _| {
+        check_scope(state, &scope)?;
         let principal = if is_guid(&assignee) {
             assignee.clone()
         } else {

@@ -34,6 +34,7 @@ mod resources;
 mod run_command;
 pub mod scenario;
 mod script;
+mod seed;
 mod session_host;
 mod similar;
 mod state;
@@ -123,6 +124,7 @@ fn run(env: SimEnv, raw: &[String], warnings: &mut Vec<String>) -> Result<String
         None => Scenario::default(),
     };
     let sim = Sim::new(env, scenario);
+    sim.start()?;
     faults::gate(&sim, command.path, command.arm_type(), &args)?;
     let ctx = Ctx {
         sim: &sim,
@@ -175,6 +177,23 @@ pub fn prepare(
     }
     vars.push(("PATH".to_string(), path.to_string_lossy().into_owned()));
     Ok(vars)
+}
+
+/// The file name of a module's own scenario, beside its `module.yaml`.
+pub const MODULE_SCENARIO: &str = "sim-scenario.yaml";
+
+/// The scenario a simulated run of the module in `module_file` uses when
+/// none is given: `sim-scenario.yaml` in the module's folder, if there is one.
+/// A module that needs what earlier modules make (the golden image needs the
+/// network) declares it there under `exists:`, and says so under `notice:`.
+pub fn module_scenario(module_file: &Path) -> Option<std::path::PathBuf> {
+    let path = module_file.parent()?.join(MODULE_SCENARIO);
+    path.is_file().then_some(path)
+}
+
+/// The scenario's `notice:`, the line a run prints when it starts with it.
+pub fn notice(scenario: &Path) -> Option<String> {
+    Scenario::load(scenario).ok()?.notice
 }
 
 fn absolute(path: &Path) -> io::Result<std::path::PathBuf> {

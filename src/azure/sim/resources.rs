@@ -98,13 +98,30 @@ fn check_exists(state: &State, sub: &str, spec: &TypeSpec, t: &Target) -> Result
     Ok(())
 }
 
+/// Before a create: the group, then the parent. ARM answers a PUT of a
+/// nested resource (a subnet, a share, an image definition) whose parent does
+/// not exist with ParentResourceNotFound, naming the parent as
+/// `<parent>/<child>` names are written.
 fn check_parents(state: &State, sub: &str, spec: &TypeSpec, t: &Target) -> Result<(), AzError> {
+    let parent_names = &t.names[..t.names.len().saturating_sub(1)];
     let parent = Target {
         resource_group: t.resource_group.clone(),
-        names: t.names[..t.names.len() - 1].to_vec(),
+        names: parent_names.to_vec(),
         id: String::new(),
     };
-    check_exists(state, sub, spec, &parent)
+    match check_exists(state, sub, spec, &parent) {
+        Err(AzError::Arm { code, .. }) if code != "ResourceGroupNotFound" => {
+            let shown: Vec<&str> = spec
+                .parents
+                .iter()
+                .zip(parent_names)
+                .filter(|(p, _)| matches!(p, Parent::Opt(_)))
+                .map(|(_, n)| n.as_str())
+                .collect();
+            Err(AzError::parent_not_found(&shown.join("/")))
+        }
+        other => other,
+    }
 }
 
 /// The resource as `show` prints it: its provisioning state while an

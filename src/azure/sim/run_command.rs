@@ -128,18 +128,13 @@ pub fn invoke(ctx: &Ctx) -> Outcome {
     let owner = format!("{}:{}", std::process::id(), unix_now());
     let scenario = &ctx.sim.scenario;
     let run = ctx.sim.transact(|state, now| -> Result<Run, AzError> {
-        if !state.vms.contains_key(&key) {
-            if scenario.is_missing(&req.resource_group, &req.name) {
-                return Err(AzError::vm_not_found(&req.resource_group, &req.name));
-            }
-            // An unknown VM is taken as existing and running, so a lone
-            // run-command operation needs no create step.
-            state.ensure_vm(
-                &sub,
-                &req.resource_group,
-                &req.name,
-                super::state::DEFAULT_LOCATION,
-            );
+        // ARM looks up the group, then the VM: nothing comes into existence
+        // because a run-command names it.
+        if !state.group_exists(&sub, &req.resource_group) {
+            return Err(AzError::group_not_found(&req.resource_group));
+        }
+        if scenario.is_missing(&req.resource_group, &req.name) {
+            return Err(AzError::vm_not_found(&req.resource_group, &req.name));
         }
         let Some(vm) = state.vms.get_mut(&key) else {
             return Err(AzError::vm_not_found(&req.resource_group, &req.name));

@@ -1,6 +1,7 @@
-//! The scenario file (`GOLDSMITH_SIM_SCENARIO`): VMs that exist before the run,
-//! VMs that do not exist, and the faults Azure will show — per operation
-//! attempt, per VM, or as throttling.
+//! The scenario file (`GOLDSMITH_SIM_SCENARIO`): what exists before the run
+//! (VMs, and any resource as the `az` command that would have made it), the
+//! line goldsmith prints about it, and the faults Azure will show — per
+//! operation attempt, per VM, or as throttling. Nothing exists unless declared.
 
 use std::path::Path;
 
@@ -14,6 +15,10 @@ use super::power::PowerState;
 pub struct Scenario {
     pub vms: Vec<VmSeed>,
     pub missing_vms: Vec<VmRef>,
+    /// `exists:`: az command lines run, in order, when the run's state is made.
+    pub exists: Vec<Seed>,
+    /// `notice:`: what goldsmith prints when a run starts with this scenario.
+    pub notice: Option<String>,
     pub faults: Vec<Fault>,
     pub vm_faults: Vec<VmFault>,
     pub throttles: Vec<Throttle>,
@@ -42,6 +47,17 @@ pub struct VmSeed {
     pub power_state: PowerState,
     #[serde(default)]
     pub location: Option<String>,
+}
+
+/// One `exists:` entry: an az command line, split as a shell would, whose
+/// `{{NAME}}` placeholders are filled from the calling operation's environment
+/// (the config values) when the state is made.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Seed {
+    /// The command words and options, without a leading `az`.
+    pub words: Vec<String>,
+    /// `exists #<n> (<file>:<line>:<col>)`, for messages.
+    pub at: String,
 }
 
 /// What real az prints for a fault (fixtures b, c, d, e2, f, g, i).
@@ -96,6 +112,8 @@ pub struct VmFault {
     pub vm: VmRef,
     pub kind: VmFaultKind,
     pub seconds: f64,
+    /// `fault #<n> (<file>:<line>:<col>)`, for messages.
+    pub at: String,
 }
 
 /// The first `times` matching requests of the run get HTTP 429.
@@ -130,6 +148,10 @@ struct RawScenario {
     vms: Vec<VmSeed>,
     #[serde(default)]
     missing_vms: Vec<VmRef>,
+    #[serde(default)]
+    exists: Vec<Spanned<String>>,
+    #[serde(default)]
+    notice: Option<String>,
     #[serde(default)]
     faults: Vec<Spanned<RawFault>>,
 }
@@ -185,23 +207,78 @@ impl Scenario {
         let mut scenario = Scenario {
             vms: raw.vms,
             missing_vms: raw.missing_vms,
+            notice: raw
+                .notice
+                .map(|n| n.trim().to_string())
+                .filter(|n| !n.is_empty()),
             ..Scenario::default()
         };
+        // The notice goes to the console (a CI log): one line of text, so it
+        // can neither add lines nor hide or recolour what goldsmith prints.
+        if let Some(n) = &scenario.notice
+            && n.chars().any(char::is_control)
+        {
+            return Err(ScenarioError(format!(
+                "{shown}: `notice` is printed as one line of text: remove its line breaks and control characters"
+            )));
+        }
+        for (index, entry) in raw.exists.into_iter().enumerate() {
+            let at = entry.referenced;
+            let place = format!("{shown}:{}:{}", at.line(), at.column());
+            let words = seed_words(&entry.value).map_err(|message| {
+                ScenarioError(format!("{place}: exists #{}: {message}", index + 1))
+            })?;
+            scenario.exists.push(Seed {
+                words,
+                at: format!("exists #{} ({place})", index + 1),
+            });
+        }
         for (index, fault) in raw.faults.into_iter().enumerate() {
             let at = fault.referenced;
-            scenario.add_fault(fault.value).map_err(|message| {
-                ScenarioError(format!(
-                    "{shown}:{}:{}: fault #{}: {message}",
-                    at.line(),
-                    at.column(),
-                    index + 1
-                ))
-            })?;
+            let place = format!("{shown}:{}:{}", at.line(), at.column());
+            scenario
+                .add_fault(fault.value, format!("fault #{} ({place})", index + 1))
+                .map_err(|message| {
+                    ScenarioError(format!("{place}: fault #{}: {message}", index + 1))
+                })?;
         }
+        scenario.check_fault_vms_declared()?;
         Ok(scenario)
     }
 
-    fn add_fault(&mut self, f: RawFault) -> Result<(), String> {
+    /// A `vm:` fault once made its VM exist. Now the VM must be declared, so a
+    /// scenario written for the old behaviour fails here, before the run,
+    /// instead of as a puzzling ResourceNotFound inside it. Names given as
+    /// `{{PLACEHOLDER}}`s are only known when the state is made, where
+    /// `State` checks again.
+    fn check_fault_vms_declared(&self) -> Result<(), ScenarioError> {
+        let mut declared: Vec<VmRef> = self
+            .vms
+            .iter()
+            .map(|v| VmRef {
+                resource_group: v.resource_group.clone(),
+                name: v.name.clone(),
+            })
+            .collect();
+        for seed in &self.exists {
+            match seed_vm(seed) {
+                SeedVm::Vm(vm) => declared.push(vm),
+                SeedVm::NotAVm => {}
+                SeedVm::Unknown => return Ok(()),
+            }
+        }
+        for fault in &self.vm_faults {
+            if !declared
+                .iter()
+                .any(|d| d.is(&fault.vm.resource_group, &fault.vm.name))
+            {
+                return Err(ScenarioError(undeclared_vm(fault)));
+            }
+        }
+        Ok(())
+    }
+
+    fn add_fault(&mut self, f: RawFault, at: String) -> Result<(), String> {
         let call_keys = f.op.is_some() || f.command.is_some() || f.attempts.is_some();
         let vm_keys = f.busy_for.is_some()
             || f.installer_busy_for.is_some()
@@ -240,6 +317,7 @@ impl Scenario {
                         vm: vm.clone(),
                         kind,
                         seconds: d.0,
+                        at: at.clone(),
                     });
                 }
             }
@@ -273,6 +351,120 @@ impl Scenario {
 
     pub fn is_missing(&self, resource_group: &str, name: &str) -> bool {
         self.missing_vms.iter().any(|v| v.is(resource_group, name))
+    }
+}
+
+/// What a scenario says about a `vm:` fault whose VM does not exist.
+pub fn undeclared_vm(fault: &VmFault) -> String {
+    format!(
+        "{}: the VM {}/{} is not declared: declare it under `vms:` or with a `vm create` under `exists:` (a `vm:` fault no longer makes its VM exist)",
+        fault.at, fault.vm.resource_group, fault.vm.name
+    )
+}
+
+/// An `exists:` line as command words: split as a shell would, without a
+/// leading `az`, naming a command the simulator knows, with well-formed
+/// placeholders.
+fn seed_words(line: &str) -> Result<Vec<String>, String> {
+    // Placeholders first, on the whole line: `{{ NAME }}` must not be split
+    // into three words.
+    let mut tidy = String::new();
+    let mut rest = line;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else {
+            break;
+        };
+        tidy.push_str(&rest[..start]);
+        tidy.push_str(&format!(
+            "{{{{{}}}}}",
+            rest[start + 2..start + 2 + len].trim()
+        ));
+        rest = &rest[start + 2 + len + 2..];
+    }
+    tidy.push_str(rest);
+    placeholders(&tidy)?;
+    let mut words = shlex::split(&tidy)
+        .ok_or_else(|| format!("`{line}` has an unclosed quote or a trailing backslash"))?;
+    if words.first().is_some_and(|w| w == "az") {
+        words.remove(0);
+    }
+    if words.is_empty() {
+        return Err("an empty command: write the az command that made the resource".into());
+    }
+    for word in &words {
+        placeholders(word)?;
+    }
+    let split = super::args::split(&words);
+    match super::commands::lookup(&split.words) {
+        super::commands::Lookup::Found(command, used) if used == split.words.len() => {
+            if command.path == "vm run-command invoke" {
+                return Err(
+                    "`vm run-command invoke` changes nothing that exists: declare resources with the commands that create them".into(),
+                );
+            }
+            Ok(words)
+        }
+        _ => Err(format!(
+            "`{}` is not a command the simulated az knows (docs/simulator.md lists them)",
+            split.words.join(" ")
+        )),
+    }
+}
+
+/// The names of the `{{NAME}}` placeholders in `word`.
+pub fn placeholders(word: &str) -> Result<Vec<&str>, String> {
+    let mut names = Vec::new();
+    let mut rest = word;
+    while let Some(start) = rest.find("{{") {
+        let Some(len) = rest[start + 2..].find("}}") else {
+            return Err(format!(
+                "`{word}` opens a `{{{{` placeholder it does not close"
+            ));
+        };
+        let name = rest[start + 2..start + 2 + len].trim();
+        let valid = name
+            .chars()
+            .next()
+            .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+            && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+        if !valid {
+            return Err(format!(
+                "`{{{{{name}}}}}` in `{word}` is not a placeholder: write {{{{NAME}}}} with a config value's name"
+            ));
+        }
+        names.push(name);
+        rest = &rest[start + 2 + len + 2..];
+    }
+    Ok(names)
+}
+
+enum SeedVm {
+    Vm(VmRef),
+    NotAVm,
+    /// A `vm create` whose group or name is a placeholder.
+    Unknown,
+}
+
+/// The VM a `vm create` seed makes.
+fn seed_vm(seed: &Seed) -> SeedVm {
+    let split = super::args::split(&seed.words);
+    if split.words.join(" ") != "vm create" {
+        return SeedVm::NotAVm;
+    }
+    let value = |names: &[&str]| {
+        split
+            .options
+            .iter()
+            .rev()
+            .find(|(flag, _)| names.contains(&flag.as_str()))
+            .and_then(|(_, v)| v.first().cloned())
+    };
+    match (value(&["-g", "--resource-group"]), value(&["-n", "--name"])) {
+        (Some(rg), Some(name)) if !rg.contains("{{") && !name.contains("{{") => SeedVm::Vm(VmRef {
+            resource_group: rg,
+            name,
+        }),
+        _ => SeedVm::Unknown,
     }
 }
 
@@ -312,6 +504,56 @@ faults:
         assert_eq!(s.vm_faults[1].seconds, 60.0);
         assert_eq!(s.throttles[0].retry_after, Some(2.0));
         assert_eq!(Scenario::parse("", "s.yaml").unwrap(), Scenario::default());
+    }
+
+    #[test]
+    fn exists_lines_become_command_words() {
+        let s = Scenario::parse(
+            "notice: seeded the network\nexists:\n  - az group create -n {{ RG }} -l westeurope\n  - network vnet create -g {{RG}} -n 'my vnet'\n  - az vm create -g rg -n vm1\nfaults:\n  - vm: { resource_group: RG, name: VM1 }\n    busy_for: 1m\n",
+            "s.yaml",
+        )
+        .unwrap();
+        assert_eq!(s.notice.as_deref(), Some("seeded the network"));
+        assert_eq!(
+            s.exists[0].words,
+            ["group", "create", "-n", "{{RG}}", "-l", "westeurope"]
+        );
+        assert_eq!(s.exists[1].words[6], "my vnet");
+        assert_eq!(s.exists[1].at, "exists #2 (s.yaml:4:5)");
+        assert_eq!(s.vm_faults[0].at, "fault #1 (s.yaml:7:5)");
+    }
+
+    #[test]
+    fn a_notice_is_one_line_of_text() {
+        for bad in [
+            "notice: \"a\\nb\"\n",
+            "notice: \"\\e[2Kfake\"\n",
+            "notice: |\n  a\n  b\n",
+        ] {
+            let e = Scenario::parse(bad, "s.yaml").unwrap_err();
+            assert!(e.0.contains("one line of text"), "{bad}: {e}");
+        }
+        let folded = Scenario::parse("notice: >-\n  one\n  line\n", "s.yaml").unwrap();
+        assert_eq!(folded.notice.as_deref(), Some("one line"));
+    }
+
+    #[test]
+    fn a_vm_fault_on_an_undeclared_vm_is_refused() {
+        let e = Scenario::parse(
+            "faults:\n  - vm: { resource_group: rg, name: vm1 }\n    busy_for: 1m\n",
+            "s.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            e.0.starts_with("fault #1 (s.yaml:2:5): the VM rg/vm1 is not declared"),
+            "{e}"
+        );
+        // A placeholder name is left to the first `az`, which knows its value.
+        Scenario::parse(
+            "exists:\n  - vm create -g rg -n {{VM}}\nfaults:\n  - vm: { resource_group: rg, name: vm1 }\n    busy_for: 1m\n",
+            "s.yaml",
+        )
+        .unwrap();
     }
 
     #[test]

@@ -2,6 +2,7 @@
 //! group the `az` processes have made or seen, in `<sim dir>/state.json`.
 //! It is only ever read, changed and written back under the exclusive lock.
 
+use std::cell::RefCell;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io;
@@ -14,7 +15,7 @@ use super::groups;
 use super::ids;
 use super::lock::FileLock;
 use super::power::{Phase, PowerState};
-use super::scenario::{Scenario, VmFaultKind};
+use super::scenario::{Scenario, VmFaultKind, undeclared_vm};
 
 pub const STATE_FILE: &str = "state.json";
 pub const LOCK_FILE: &str = "state.lock";
@@ -178,7 +179,8 @@ pub fn vm_key(subscription: &str, resource_group: &str, name: &str) -> String {
 }
 
 impl State {
-    /// The state at the run's first `az`: the scenario's VMs and VM faults.
+    /// The state at the run's first `az`, before the scenario's `exists:`
+    /// commands run: the scenario's `vms:` (and their groups).
     pub fn new(started_unix: f64, scenario: &Scenario, subscription: &str) -> Self {
         let mut state = State {
             version: VERSION,
@@ -191,29 +193,38 @@ impl State {
             let vm = state.ensure_vm(subscription, &seed.resource_group, &seed.name, location);
             vm.power = seed.power_state;
         }
+        state
+    }
+
+    /// Puts the scenario's `vm:` faults on their VMs, which must exist by now
+    /// (a fault no longer makes its VM exist), from `start`, the simulated
+    /// time the run begins at.
+    pub fn apply_vm_faults(
+        &mut self,
+        scenario: &Scenario,
+        subscription: &str,
+        start: f64,
+    ) -> Result<(), String> {
         for fault in &scenario.vm_faults {
-            let vm = state.ensure_vm(
-                subscription,
-                &fault.vm.resource_group,
-                &fault.vm.name,
-                DEFAULT_LOCATION,
-            );
+            let key = vm_key(subscription, &fault.vm.resource_group, &fault.vm.name);
+            let Some(vm) = self.vms.get_mut(&key) else {
+                return Err(undeclared_vm(fault));
+            };
+            let until = start + fault.seconds;
             match fault.kind {
                 VmFaultKind::Busy => {
                     vm.run_command = Some(Slot {
-                        until: fault.seconds,
+                        until,
                         owner: "scenario".into(),
                     })
                 }
                 VmFaultKind::InstallerBusy => {
-                    vm.installer_busy_until = vm.installer_busy_until.max(fault.seconds)
+                    vm.installer_busy_until = vm.installer_busy_until.max(until)
                 }
-                VmFaultKind::AgentNotReady => {
-                    vm.agent_ready_at = vm.agent_ready_at.max(fault.seconds)
-                }
+                VmFaultKind::AgentNotReady => vm.agent_ready_at = vm.agent_ready_at.max(until),
             }
         }
-        state
+        Ok(())
     }
 
     /// The VM, registered as existing and running (with its resource group)
@@ -305,14 +316,47 @@ impl State {
     }
 }
 
-/// `state.json` and its lock file in the sim directory.
-pub struct Store {
-    dir: PathBuf,
+/// Where the state lives: `state.json` and its lock file in the sim
+/// directory, or, while the scenario's `exists:` commands run, memory.
+pub enum Store {
+    File(PathBuf),
+    Memory(RefCell<State>),
 }
 
 impl Store {
     pub fn new(dir: PathBuf) -> Self {
-        Store { dir }
+        Store::File(dir)
+    }
+
+    /// Makes `state.json` with `init` unless it exists. An `init` error
+    /// writes nothing, so every later `az` of the run fails the same way.
+    pub fn create_if_absent<E>(
+        &self,
+        init: impl FnOnce() -> Result<State, E>,
+    ) -> io::Result<Result<(), E>> {
+        let Store::File(dir) = self else {
+            return Ok(Ok(()));
+        };
+        let _lock = FileLock::acquire(&dir.join(LOCK_FILE))?;
+        let path = dir.join(STATE_FILE);
+        if path.exists() {
+            return Ok(Ok(()));
+        }
+        match init() {
+            Ok(state) => {
+                write_state(dir, &state)?;
+                Ok(Ok(()))
+            }
+            Err(e) => Ok(Err(e)),
+        }
+    }
+
+    /// The state made in memory, once the `exists:` commands are done.
+    pub fn into_state(self) -> Option<State> {
+        match self {
+            Store::Memory(state) => Some(state.into_inner()),
+            Store::File(_) => None,
+        }
     }
 
     /// Locks, reads (or creates with `init`), lets `f` change the state,
@@ -322,8 +366,12 @@ impl Store {
         init: impl FnOnce() -> State,
         f: impl FnOnce(&mut State) -> T,
     ) -> io::Result<T> {
-        let _lock = FileLock::acquire(&self.dir.join(LOCK_FILE))?;
-        let path = self.dir.join(STATE_FILE);
+        let dir = match self {
+            Store::File(dir) => dir,
+            Store::Memory(state) => return Ok(f(&mut state.borrow_mut())),
+        };
+        let _lock = FileLock::acquire(&dir.join(LOCK_FILE))?;
+        let path = dir.join(STATE_FILE);
         let mut state = match fs::read(&path) {
             Ok(bytes) => {
                 let state: State = serde_json::from_slice(&bytes).map_err(|e| {
@@ -348,9 +396,14 @@ impl Store {
             Err(e) => return Err(e),
         };
         let out = f(&mut state);
-        let tmp = self.dir.join(format!("{STATE_FILE}.tmp"));
-        fs::write(&tmp, serde_json::to_vec_pretty(&state)?)?;
-        fs::rename(&tmp, &path)?;
+        write_state(dir, &state)?;
         Ok(out)
     }
+}
+
+/// Writes `state.json` atomically (the caller holds the lock).
+fn write_state(dir: &std::path::Path, state: &State) -> io::Result<()> {
+    let tmp = dir.join(format!("{STATE_FILE}.tmp"));
+    fs::write(&tmp, serde_json::to_vec_pretty(state)?)?;
+    fs::rename(&tmp, dir.join(STATE_FILE))
 }

@@ -89,6 +89,12 @@ fn plan(ctx: &Ctx) -> Result<Plan, AzError> {
     };
     let subnet = ctx.args.one("subnet")?;
     let subnet_id = subnet.clone().filter(|s| s.starts_with('/'));
+    // az's validator: a subnet is an id, or a name with its network's name.
+    if subnet.is_some() && (subnet_id.is_some() == ctx.args.has("vnet-name")) {
+        return Err(AzError::cli(
+            "incorrect usage: --subnet ID | --subnet NAME --vnet-name NAME",
+        ));
+    }
     let security = ctx.args.one("security-type")?.unwrap_or_default();
     Ok(Plan {
         location: ctx.location()?,
@@ -149,6 +155,11 @@ fn create_in(state: &mut State, sub: &str, p: &Plan, now: f64) -> Result<Value, 
         tags: p.tags.clone(),
     };
     let subnet_id = match &p.subnet_id {
+        // az checks a subnet given by id before it deploys anything; a subnet
+        // given by name (with --vnet-name) that does not exist is made below.
+        Some(id) if !state.resources.contains_key(&ids::key(id)) => {
+            return Err(AzError::cli(format!("Subnet '{id}' does not exist.")));
+        }
         Some(id) => id.clone(),
         None => {
             let subnet = p
