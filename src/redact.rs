@@ -184,9 +184,10 @@ mod tests {
     #[test]
     fn json_values_are_masked_and_structure_kept() {
         let r = Redactor::new(["1", "\"", "value", "true"]);
-        let mut v: serde_json::Value =
-            serde_json::from_str(r#"{"version":1,"value":"a \" value 1","ok":true,"list":["true"]}"#)
-                .expect("json");
+        let mut v: serde_json::Value = serde_json::from_str(
+            r#"{"version":1,"value":"a \" value 1","ok":true,"list":["true"]}"#,
+        )
+        .expect("json");
         r.mask_json(&mut v);
         assert_eq!(
             v,

@@ -102,27 +102,27 @@ pub fn latest_run(root: &Path, module: Option<&str>) -> Option<(PathBuf, RunStat
 /// Replaces `path` with `bytes` so a reader never sees a half-written file.
 ///
 /// Operations run as the same user and can write into the run directory, so
-/// nothing here follows a symlink: the temp file is created anew (a link
-/// planted in its place is removed, and one planted again in between makes
-/// the write fail), and `rename` replaces a link at `path` instead of writing
-/// through it.
+/// nothing here follows a symlink: the temp file has a name nobody can guess
+/// and is created anew, and `rename` replaces a link at `path` instead of
+/// writing through it.
 pub fn write_atomic(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let name = path
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
-    let tmp = dir.join(format!(".{name}.tmp"));
-    match std::fs::remove_file(&tmp) {
-        Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-        _ => {}
-    }
-    {
-        let mut f = create_new(&tmp)?;
+    let tmp = dir.join(format!(".{name}.{}.tmp", uuid::Uuid::new_v4().simple()));
+    let written = create_new(&tmp).and_then(|mut f| {
         f.write_all(bytes)?;
-        f.sync_data()?;
+        f.sync_data()
+    });
+    match written.and_then(|()| std::fs::rename(&tmp, path)) {
+        Ok(()) => Ok(()),
+        Err(e) => {
+            let _ = std::fs::remove_file(&tmp);
+            Err(e)
+        }
     }
-    std::fs::rename(&tmp, path)
 }
 
 /// Creates `path`, which must not exist yet; never follows a symlink.

@@ -47,8 +47,28 @@ fn assert_every_file_parses(run_dir: &Path, secret: &str) {
 /// words that occur in every state file.
 fn secrets(seed: u64, random: usize) -> Vec<String> {
     let mut list: Vec<String> = [
-        "1", "id", "2026", "tru", "\"", "succeeded", "true", "version", "{", "}", ":", ",", "\\",
-        "\n", "a\nb", "ok", "ops", "-", "***", "<", "&", "|",
+        "1",
+        "id",
+        "2026",
+        "tru",
+        "\"",
+        "succeeded",
+        "true",
+        "version",
+        "{",
+        "}",
+        ":",
+        ",",
+        "\\",
+        "\n",
+        "a\nb",
+        "ok",
+        "ops",
+        "-",
+        "***",
+        "<",
+        "&",
+        "|",
     ]
     .map(String::from)
     .to_vec();
@@ -79,18 +99,34 @@ fn any_secret_leaves_every_file_parseable_and_status_and_resume_working() {
         p.module("m", "    - shows\n    - flaky\n");
         let env = [("S", secret.as_str())];
         let first = p.run_env(&["run", "m"], &env);
-        assert_eq!(first.code, 1, "{secret:?}: {}{}", first.stdout, first.stderr);
+        assert_eq!(
+            first.code, 1,
+            "{secret:?}: {}{}",
+            first.stdout, first.stderr
+        );
         let first_dir = p.latest_run_dir();
         assert_every_file_parses(&first_dir, &secret);
 
         let status = p.run(&["status", "m"]);
-        assert_eq!(status.code, 0, "{secret:?}: {}{}", status.stdout, status.stderr);
+        assert_eq!(
+            status.code, 0,
+            "{secret:?}: {}{}",
+            status.stdout, status.stderr
+        );
         let first_id = first_dir.file_name().and_then(|n| n.to_str()).expect("id");
-        assert!(status.stdout.contains(first_id), "{secret:?}: {}", status.stdout);
+        assert!(
+            status.stdout.contains(first_id),
+            "{secret:?}: {}",
+            status.stdout
+        );
 
         std::fs::write(p.root().join("artifacts/fixed"), "").expect("fix");
         let resumed = p.run_env(&["resume", "m"], &env);
-        assert_eq!(resumed.code, 0, "{secret:?}: {}{}", resumed.stdout, resumed.stderr);
+        assert_eq!(
+            resumed.code, 0,
+            "{secret:?}: {}{}",
+            resumed.stdout, resumed.stderr
+        );
         assert_every_file_parses(&p.latest_run_dir(), &secret);
         let state = p.state();
         assert_eq!(state["resumed_from"], first_id, "{secret:?}: {state}");
@@ -110,7 +146,9 @@ fn a_short_secret_is_masked_with_one_warning() {
     let r = p.run_env(&["run", "m"], &[("PIN", "4x")]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(
-        r.stdout.matches("secret `PIN` is shorter than 4 characters").count(),
+        r.stdout
+            .matches("secret `PIN` is shorter than 4 characters")
+            .count(),
         1,
         "{}",
         r.stdout
@@ -163,11 +201,17 @@ fn operations_get_a_defined_environment_without_credentials() {
         "SOME_HOST_VARIABLE",
         "UNUSED",
     ] {
-        assert!(!log.contains(&format!("\n{name}=")), "{name} reached the op:\n{log}");
+        assert!(
+            !log.contains(&format!("\n{name}=")),
+            "{name} reached the op:\n{log}"
+        );
     }
     assert!(log.contains("\nGITHUB_SHA=0123456789abcdef"), "{log}");
     assert!(log.contains("\nREGION=westeurope"), "{log}");
-    assert!(log.contains("\nUSED=***"), "the used secret arrives, masked in the log: {log}");
+    assert!(
+        log.contains("\nUSED=***"),
+        "the used secret arrives, masked in the log: {log}"
+    );
     assert!(log.contains("\nGOLDSMITH_OP=dump"), "{log}");
     for f in all_files(&p.latest_run_dir()) {
         let text = String::from_utf8_lossy(&std::fs::read(&f).expect("read")).into_owned();
@@ -176,7 +220,10 @@ fn operations_get_a_defined_environment_without_credentials() {
         }
     }
     for (name, value) in CREDENTIALS {
-        assert!(!r.stdout.contains(value) && !r.stderr.contains(value), "{name}");
+        assert!(
+            !r.stdout.contains(value) && !r.stderr.contains(value),
+            "{name}"
+        );
     }
 }
 
@@ -194,7 +241,10 @@ fn an_operation_cannot_change_the_script_a_later_one_runs() {
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     let dir = p.latest_run_dir();
     let shown = std::fs::read_to_string(dir.join("scripts/victim.sh")).expect("script");
-    assert!(shown.contains("TAMPERED"), "the tamper op did write: {shown}");
+    assert!(
+        shown.contains("TAMPERED"),
+        "the tamper op did write: {shown}"
+    );
     let log = std::fs::read_to_string(dir.join("logs/victim.log")).expect("log");
     assert!(log.contains("planned-script-ran"), "{log}");
     assert!(!log.contains("TAMPERED"), "{log}");
@@ -213,7 +263,7 @@ fn symlinks_planted_in_the_run_directory_are_not_written_through() {
         "plant",
         "",
         &format!(
-            "cd \"$GOLDSMITH_RUN_DIR\"\nln -s {o}/log-target logs/later.log\nln -s {o}/state-target .state.json.tmp\nln -s {o}/summary-target summary.md",
+            "cd \"$GOLDSMITH_RUN_DIR\"\nln -sfn {o}/log-target logs/later.log\nfor t in .state.json.*tmp .state.json.tmp; do ln -sfn {o}/state-target \"$t\"; done\nln -sfn {o}/summary-target summary.md",
             o = outside.display()
         ),
     );
@@ -248,7 +298,11 @@ fn output_that_cannot_be_logged_fails_the_operation() {
     // A file-size limit makes every write past 256 KiB fail as a full disk would
     // (SIGXFSZ ignored, so write() returns EFBIG); state.json stays far below it.
     let p = Project::new();
-    p.shell_op("chatty", "", "head -c 2000000 /dev/zero | tr '\\0' 'x'; echo; echo end");
+    p.shell_op(
+        "chatty",
+        "",
+        "head -c 2000000 /dev/zero | tr '\\0' 'x'; echo; echo end",
+    );
     p.shell_op("quiet", "", "echo fine");
     p.module("m", "    - chatty\n    - quiet\n");
     let mut cmd = std::process::Command::new("bash");
@@ -286,7 +340,11 @@ fn a_read_only_artifacts_folder_exits_2_before_anything_runs() {
         std::fs::write(p.root().join("artifacts"), "a file where the folder goes").expect("write");
         let r = p.run(&["run", "m"]);
         assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
-        assert!(r.stderr.contains("cannot create a run directory under"), "{}", r.stderr);
+        assert!(
+            r.stderr.contains("cannot create a run directory under"),
+            "{}",
+            r.stderr
+        );
         assert!(r.stderr.contains("nothing ran"), "{}", r.stderr);
         return;
     }

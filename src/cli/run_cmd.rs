@@ -160,7 +160,10 @@ fn execute(
             Script::RunCommand(rc) => Some((dir.script(&op.id, "ps1"), &rc.shown)),
             Script::Invalid => None,
         };
-        let check = op.check.as_ref().map(|c| (dir.script(&op.id, "check.sh"), c));
+        let check = op
+            .check
+            .as_ref()
+            .map(|c| (dir.script(&op.id, "check.sh"), c));
         for (path, text) in shown.into_iter().chain(check) {
             std::fs::write(&path, text).map_err(|e| cannot_write(&path, e))?;
         }
@@ -213,7 +216,8 @@ fn execute(
         redactor: redactor.clone(),
     };
 
-    let (max_parallel, throttled) = crate::run::fd_budget::max_parallel(flags.max_parallel as usize);
+    let (max_parallel, throttled) =
+        crate::run::fd_budget::max_parallel(flags.max_parallel as usize);
     if let Some(note) = throttled {
         println!("{note}");
     }

@@ -40,8 +40,8 @@ impl EventSink for StateWriter {
             what: format!("cannot write {}", self.path.display()),
             source,
         };
-        let json = serde_json::to_vec_pretty(&self.state)
-            .map_err(|e| error(std::io::Error::other(e)))?;
+        let json =
+            serde_json::to_vec_pretty(&self.state).map_err(|e| error(std::io::Error::other(e)))?;
         crate::run_dir::write_atomic(&self.path, &json).map_err(error)?;
         self.dirty = false;
         Ok(())

@@ -79,9 +79,7 @@ const PREFIXES: &[&str] = &["LC_", "AZURE_CORE_", "AZURE_DEFAULTS_"];
 
 /// What an operation inherits from `host` (goldsmith's own environment).
 pub fn inherited(host: impl IntoIterator<Item = (String, String)>) -> Vec<(String, String)> {
-    host.into_iter()
-        .filter(|(name, _)| passes(name))
-        .collect()
+    host.into_iter().filter(|(name, _)| passes(name)).collect()
 }
 
 fn passes(name: &str) -> bool {
@@ -161,7 +159,12 @@ mod tests {
 
     #[test]
     fn credentials_are_found_by_name() {
-        let env = host(&["GITHUB_TOKEN", "input_github-token", "PATH", "INPUT_COMMAND"]);
+        let env = host(&[
+            "GITHUB_TOKEN",
+            "input_github-token",
+            "PATH",
+            "INPUT_COMMAND",
+        ]);
         assert_eq!(
             credentials(env),
             ["value-of-GITHUB_TOKEN", "value-of-input_github-token"].map(String::from)

@@ -4,12 +4,12 @@
 //! are shown or stored.
 
 mod backoff;
-pub mod fd_budget;
 pub mod environment;
 pub mod executor;
+pub mod fd_budget;
 mod oplog;
-mod sealed;
 pub mod process;
+mod sealed;
 pub mod unit;
 mod vm_attempt;
 

@@ -29,7 +29,8 @@ impl SealedScript {
         // SAFETY: `fd` was just returned by memfd_create and nothing else owns it.
         let mut file = unsafe { File::from_raw_fd(fd) };
         file.write_all(text)?;
-        let seals = libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
+        let seals =
+            libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
         // SAFETY: fcntl on an fd we own, with a plain integer argument.
         if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
             return Err(std::io::Error::last_os_error());

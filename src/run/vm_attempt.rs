@@ -196,8 +196,8 @@ fn keep_output(ctx: &UnitContext, op: &PlannedOp, stdout: &str) {
     if stdout.is_empty() {
         return;
     }
-    let mut value = serde_json::from_str(stdout)
-        .unwrap_or_else(|_| serde_json::json!({ "stdout": stdout }));
+    let mut value =
+        serde_json::from_str(stdout).unwrap_or_else(|_| serde_json::json!({ "stdout": stdout }));
     ctx.redactor.mask_json(&mut value);
     let json = serde_json::to_vec_pretty(&value).expect("a JSON value always serialises");
     let path = ctx.run_dir.join("outputs").join(format!("{}.json", op.id));
