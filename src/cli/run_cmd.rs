@@ -129,6 +129,7 @@ fn execute(
     resumed_from: Option<String>,
 ) -> Result<i32, CliError> {
     let config = &project.config;
+    let paths = super::paths::check(project, flags)?;
     let actions = Actions::detect();
     let mut secrets: Vec<String> = config.secret_values.values().cloned().collect();
     if let Some(gha) = &actions {
@@ -188,11 +189,7 @@ fn execute(
     if actions.is_some() {
         console = console.with_log_groups(run_dir.join("logs"));
     }
-    let junit_path = match &flags.junit_path {
-        Some(p) if p.is_absolute() => p.clone(),
-        Some(p) => project.root.join(p),
-        None => run_dir.join("junit.xml"),
-    };
+    let junit_path = paths.junit.unwrap_or_else(|| run_dir.join("junit.xml"));
     let targets = actions.as_ref().map(Actions::targets).transpose()?;
     let mut reports = FinalReports::new(
         &run_dir,
@@ -218,19 +215,16 @@ fn execute(
     let mut env = config.environment();
     let mut time_scale = 1.0;
     if flags.simulate {
-        let scenario = flags
-            .sim_scenario
-            .as_ref()
-            .map(|s| std::fs::canonicalize(s).unwrap_or(s.clone()));
-        let sim_env = crate::azure::sim::prepare(&run_dir, flags.sim_speed, scenario.as_deref())
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData | std::io::ErrorKind::NotFound => {
-                    CliError::Invalid(format!("--sim-scenario: {e}"))
-                }
-                _ => CliError::Other(
-                    anyhow::Error::new(e).context("cannot prepare the simulated Azure"),
-                ),
-            })?;
+        let sim_env =
+            crate::azure::sim::prepare(&run_dir, flags.sim_speed, paths.scenario.as_deref())
+                .map_err(|e| match e.kind() {
+                    std::io::ErrorKind::InvalidData | std::io::ErrorKind::NotFound => {
+                        CliError::Invalid(format!("--sim-scenario: {e}"))
+                    }
+                    _ => CliError::Other(
+                        anyhow::Error::new(e).context("cannot prepare the simulated Azure"),
+                    ),
+                })?;
         env.extend(sim_env);
         time_scale = 1.0 / flags.sim_speed;
     }
