@@ -62,8 +62,10 @@ const RESERVED: &[&str] = &[
 ];
 
 impl Config {
-    /// Reads `file` (absent is fine when `required` is false) and applies `env` overrides.
+    /// Reads `file` (absent is fine when `required` is false; it must resolve
+    /// under `root`) and applies `env` overrides.
     pub fn load(
+        root: &Path,
         file: &Path,
         shown: &Path,
         required: bool,
@@ -72,7 +74,8 @@ impl Config {
         diags: &mut Diagnostics,
     ) -> Config {
         let mut config = Config::default();
-        if !file.exists() {
+        // `symlink_metadata`, not `exists`: a link out of the project is an error, not "absent".
+        if file.symlink_metadata().is_err() {
             if required {
                 diags.push(Diagnostic::error(
                     shown,
@@ -83,8 +86,7 @@ impl Config {
             return config;
         }
         config.file = Some(shown.to_path_buf());
-        let loaded = std::fs::read(file)
-            .map_err(|e| Diagnostic::error(shown, Pos::default(), format!("cannot read file: {e}")))
+        let loaded = source::read(root, file, shown)
             .and_then(|bytes| source::decode(&bytes, shown))
             .and_then(|text| {
                 let node = source::parse(&text, shown);
@@ -281,6 +283,7 @@ mod tests {
         let mut diags = Diagnostics::default();
         let mut sources = Sources::default();
         let config = Config::load(
+            dir.path(),
             &path,
             Path::new("config.yaml"),
             true,

@@ -60,18 +60,15 @@ impl Catalog {
 
     fn read(&mut self, path: &Path, diags: &mut Diagnostics) -> Option<(PathBuf, yaml::Node)> {
         let shown = self.shown_path(path);
-        match source::load(path, &shown) {
+        match source::load(&self.root, path, &shown) {
             Ok((text, node)) => {
                 self.sources.insert(shown.clone(), text);
                 Some((shown, node))
             }
-            Err(d) => {
-                // Keep what text we can so the diagnostic shows the line.
-                if let Ok(bytes) = std::fs::read(path)
-                    && bytes.len() <= source::MAX_FILE_BYTES
-                {
-                    self.sources
-                        .insert(shown.clone(), String::from_utf8_lossy(&bytes).into_owned());
+            Err((d, text)) => {
+                // Keep the text of a file that was read, so the diagnostic shows the line.
+                if let Some(text) = text {
+                    self.sources.insert(shown.clone(), text);
                 }
                 diags.push(d);
                 None
@@ -110,15 +107,20 @@ impl Catalog {
             return;
         };
         let shown = normalise(&op.file.parent().unwrap_or(Path::new("")).join(&*path));
-        let read = std::fs::read(self.root.join(&shown))
-            .map_err(|e| {
-                Diagnostic::error(
-                    &op.file,
-                    *pos,
-                    format!("cannot read PowerShell file {}: {e}", shown.display()),
-                )
-            })
-            .and_then(|bytes| source::decode(&bytes, &shown));
+        let read = crate::safe_read::read_inside(
+            &self.root,
+            &self.root.join(&shown),
+            source::MAX_FILE_BYTES as u64,
+        )
+        .map_err(|e| {
+            Diagnostic::error(
+                &op.file,
+                *pos,
+                format!("PowerShell file {} {e}", shown.display()),
+            )
+            .with_help("`powershell.file` names a regular file inside the project, relative to the operation file")
+        })
+        .and_then(|bytes| source::decode(&bytes, &shown));
         match read {
             Ok(content) => {
                 text.value = content.clone();
@@ -172,7 +174,8 @@ fn yaml_files_in(dir: &Path) -> Vec<PathBuf> {
         .flatten()
         .flatten()
         .map(|e| e.path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
+        // Not `is_file()`: a FIFO or a link out of the project is reported by the read, not skipped.
+        .filter(|p| !p.is_dir() && p.extension().is_some_and(|e| e == "yaml" || e == "yml"))
         .collect();
     files.sort();
     files
@@ -209,7 +212,7 @@ fn module_files(root: &Path) -> Vec<(String, PathBuf)> {
             let file = ["module.yaml", "module.yml"]
                 .iter()
                 .map(|n| dir.join(n))
-                .find(|p| p.is_file())?;
+                .find(|p| p.symlink_metadata().is_ok())?;
             let folder = dir.file_name()?.to_string_lossy().into_owned();
             Some((folder, file))
         })

@@ -13,13 +13,51 @@ pub const MAX_FILE_BYTES: usize = 1024 * 1024;
 /// Deeper nesting than this is never needed by a module or operation.
 const MAX_DEPTH: usize = 64;
 
-/// Reads `path` (shown to users as `shown`) and returns its text and tree.
-pub fn load(path: &Path, shown: &Path) -> Result<(String, Node), Diagnostic> {
-    let bytes = std::fs::read(path)
-        .map_err(|e| Diagnostic::error(shown, Pos::default(), format!("cannot read file: {e}")))?;
-    let text = decode(&bytes, shown)?;
-    let node = parse(&text, shown)?;
-    Ok((text, node))
+/// Reads `path` (shown to users as `shown`), which must resolve under `root`,
+/// and returns its text and tree. On a syntax error the text read so far is
+/// returned with the diagnostic, so the diagnostic can show the line.
+pub fn load(
+    root: &Path,
+    path: &Path,
+    shown: &Path,
+) -> Result<(String, Node), (Diagnostic, Option<String>)> {
+    let bytes = read(root, path, shown).map_err(|d| (d, None))?;
+    let text = decode(&bytes, shown)
+        .map_err(|d| (d, Some(String::from_utf8_lossy(&bytes).into_owned())))?;
+    match parse(&text, shown) {
+        Ok(node) => Ok((text, node)),
+        Err(d) => Err((d, Some(text))),
+    }
+}
+
+/// The bytes of a catalog file: inside `root`, a regular file, at most `MAX_FILE_BYTES`.
+pub fn read(root: &Path, path: &Path, shown: &Path) -> Result<Vec<u8>, Diagnostic> {
+    crate::safe_read::read_inside(root, path, MAX_FILE_BYTES as u64).map_err(|e| {
+        let d = Diagnostic::error(
+            shown,
+            Pos {
+                line: 1,
+                col: 1,
+                len: 0,
+            },
+            match &e {
+                // The wording users already know from `decode`.
+                crate::safe_read::ReadError::TooLarge { size, limit } => format!(
+                    "file is {size} bytes, larger than the {limit} byte limit for catalog files"
+                ),
+                _ => format!("{} {e}", shown.display()),
+            },
+        );
+        match e {
+            crate::safe_read::ReadError::TooLarge { .. } => d.with_help(
+                "split it up, or move large scripts into a `powershell: {file: ...}`",
+            ),
+            crate::safe_read::ReadError::Outside(_) | crate::safe_read::ReadError::NotRegular(_) => {
+                d.with_help("catalog files must be regular files inside the project; copy the file in instead of linking to it")
+            }
+            _ => d,
+        }
+    })
 }
 
 pub fn decode(bytes: &[u8], shown: &Path) -> Result<String, Diagnostic> {

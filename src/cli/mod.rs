@@ -5,6 +5,7 @@ mod action;
 mod args;
 mod check;
 mod gha;
+mod paths;
 mod project;
 mod run_cmd;
 mod status;

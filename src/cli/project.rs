@@ -36,7 +36,15 @@ pub fn load(root: &Path, args: &Args, diags: &mut Diagnostics) -> Result<Project
         .strip_prefix(root)
         .map(Path::to_path_buf)
         .unwrap_or_else(|_| file.clone());
-    let config = Config::load(&file, &shown, required, &env, &mut catalog.sources, diags);
+    let config = Config::load(
+        root,
+        &file,
+        &shown,
+        required,
+        &env,
+        &mut catalog.sources,
+        diags,
+    );
     Ok(Project {
         root: root.to_path_buf(),
         catalog,

@@ -129,6 +129,7 @@ fn execute(
     resumed_from: Option<String>,
 ) -> Result<i32, CliError> {
     let config = &project.config;
+    let paths = super::paths::check(project, flags)?;
     let actions = Actions::detect();
     let mut secrets: Vec<String> = config.secret_values.values().cloned().collect();
     secrets.extend(crate::run::environment::credentials(std::env::vars()));
@@ -197,11 +198,7 @@ fn execute(
     if actions.is_some() {
         console = console.with_log_groups(run_dir.join("logs"));
     }
-    let junit_path = match &flags.junit_path {
-        Some(p) if p.is_absolute() => p.clone(),
-        Some(p) => project.root.join(p),
-        None => run_dir.join("junit.xml"),
-    };
+    let junit_path = paths.junit.unwrap_or_else(|| run_dir.join("junit.xml"));
     let targets = actions.as_ref().map(Actions::targets).transpose()?;
     let mut reports = FinalReports::new(
         &run_dir,
@@ -234,12 +231,16 @@ fn execute(
     env.extend(config.environment());
     let mut time_scale = 1.0;
     if flags.simulate {
-        let scenario = flags
-            .sim_scenario
-            .as_ref()
-            .map(|s| std::fs::canonicalize(s).unwrap_or(s.clone()))
-            // Without --sim-scenario, the module's own sim-scenario.yaml (what it needs to exist).
-            .or_else(|| crate::azure::sim::module_scenario(&project.root.join(&plan.module.file)));
+        // Without --sim-scenario, the module's own sim-scenario.yaml (what it needs to exist).
+        let scenario = match paths.scenario.clone() {
+            Some(given) => Some(given),
+            None => crate::azure::sim::module_scenario(&project.root.join(&plan.module.file))
+                .map(|path| {
+                    crate::safe_read::resolve_inside(&project.root, &path)
+                        .map_err(|e| CliError::Invalid(format!("{}: {e}", path.display())))
+                })
+                .transpose()?,
+        };
         let sim_env = crate::azure::sim::prepare(&run_dir, flags.sim_speed, scenario.as_deref())
             .map_err(|e| match e.kind() {
                 std::io::ErrorKind::InvalidData | std::io::ErrorKind::NotFound => {

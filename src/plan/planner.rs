@@ -380,7 +380,17 @@ fn render_bash(
 ) -> Option<String> {
     let (found, _) = super::placeholders::check(&op.file, text, &catalog.sources, config, diags);
     match template::shell::render(&text.value, &found) {
-        Ok(rendered) => Some(rendered),
+        Ok(rendered) => {
+            super::placeholders::check_uses(
+                &op.file,
+                text,
+                &rendered.uses,
+                &catalog.sources,
+                config,
+                diags,
+            );
+            Some(rendered.text)
+        }
         Err(problems) => {
             for p in problems {
                 let pos = template::position(&catalog.sources, &op.file, text, p.start);

@@ -88,6 +88,8 @@ pub fn run_command(
     diags: &mut Diagnostics,
 ) -> Option<RunCommandScript> {
     let (file, text) = source(op)?;
+    // A `powershell.file` that could not be read is already an error at its line.
+    catalog.sources.text(&file)?;
     let (found, ok) = super::placeholders::check(&file, text, &catalog.sources, config, diags);
     let rendered = match powershell::render(&text.value, &found) {
         Ok(r) => r,

@@ -5,6 +5,7 @@
 //! resolves at run time (`"${NAME}"` for bash), so no value can change what
 //! the script does.
 
+pub mod bash_context;
 pub mod shell;
 
 use std::path::Path;

@@ -7,6 +7,7 @@
 //! or never expand it (quoted here-documents) are errors.
 
 use super::Placeholder;
+use super::bash_context::{self, Declared, Need, Role};
 
 /// A placeholder that cannot be rendered safely where it stands.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -14,6 +15,54 @@ pub struct Unsafe {
     pub start: usize,
     pub message: String,
     pub help: String,
+}
+
+/// A placeholder whose value bash reads as a number or a name: safe only
+/// when the value is one, which the plan checks before anything runs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Use {
+    pub start: usize,
+    pub name: String,
+    pub need: Need,
+    /// Where it stands, for the message: "an operand of `-gt` in `[[ ]]`, …".
+    pub context: String,
+}
+
+/// A rendered script and the placeholders whose values must be checked.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Rendered {
+    pub text: String,
+    pub uses: Vec<Use>,
+}
+
+/// One open construct of the lexer.
+#[derive(Clone, Copy, Debug)]
+struct Frame {
+    ctx: Ctx,
+    close: char,
+    /// Byte offset of the text that opened it (`${`, `$(`, …).
+    open: usize,
+    /// Where the current simple command of this frame starts (command frames).
+    cmd_start: usize,
+}
+
+impl Frame {
+    fn new(ctx: Ctx, close: char, open: usize, cmd_start: usize) -> Frame {
+        Frame {
+            ctx,
+            close,
+            open,
+            cmd_start,
+        }
+    }
+}
+
+/// One simple command's text, and whether a `|` pipes it into the next.
+#[derive(Clone, Copy, Debug)]
+struct Span {
+    start: usize,
+    end: usize,
+    piped: bool,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -26,18 +75,25 @@ enum Ctx {
     Arith,
 }
 
-pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Unsafe>> {
+pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<Rendered, Vec<Unsafe>> {
     let mut out = String::with_capacity(text.len() + placeholders.len() * 4);
     let mut errors = Vec::new();
-    let mut stack: Vec<(Ctx, char)> = vec![(Ctx::Command, '\0')];
+    let mut stack: Vec<Frame> = vec![Frame::new(Ctx::Command, '\0', 0, 0)];
     let mut pending_heredocs: Vec<(String, bool, bool)> = Vec::new();
     let bytes = text.as_bytes();
     let mut next_ph = 0;
     let mut i = 0;
     let at_placeholder = |i: usize, next: usize| placeholders.get(next).filter(|p| p.start == i);
+    // What the lexer learns for the analysis after it.
+    let mut spans: Vec<Span> = Vec::new();
+    let mut frame_needs: Vec<(usize, Need, String)> = Vec::new();
+    let mut inert: Vec<usize> = Vec::new();
+    // Placeholders in here-document bodies, with the line of the command that reads the body.
+    let mut heredoc_bodies: Vec<(usize, usize, std::ops::Range<usize>)> = Vec::new();
+    let mut line_start = 0;
 
     while i < text.len() {
-        let ctx = stack.last().map_or(Ctx::Command, |(c, _)| *c);
+        let ctx = stack.last().map_or(Ctx::Command, |f| f.ctx);
         // A placeholder a construct has already copied past (after a backslash,
         // in a here-document delimiter) would reach bash as literal text.
         while let Some(ph) = placeholders.get(next_ph).filter(|p| p.start < i) {
@@ -49,15 +105,20 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
             next_ph += 1;
         }
         if let Some(ph) = at_placeholder(i, next_ph) {
+            let need = frame_need(text, &stack, ph.start);
+            let bare_name = need
+                .as_ref()
+                .is_some_and(|(_, why)| why.starts_with("the name of `${!"));
             match ctx {
                 Ctx::Command => out.push_str(&format!("\"${{{}}}\"", ph.name)),
+                Ctx::Param(_) if bare_name => out.push_str(&ph.name),
                 Ctx::Double | Ctx::Param(true) => out.push_str(&format!("${{{}}}", ph.name)),
                 Ctx::Param(false) => out.push_str(&format!("\"${{{}}}\"", ph.name)),
-                Ctx::Arith => errors.push(Unsafe {
-                    start: ph.start,
-                    message: format!("`{{{{{}}}}}` inside an arithmetic expression cannot be rendered safely", ph.name),
-                    help: "bash evaluates text in `$(( ))` and `(( ))` as code; assign the value to a variable first and check it is a number".into(),
-                }),
+                // Parenthesised, so that a negative value stays one operand (`1-(-5)`).
+                Ctx::Arith => out.push_str(&format!("(${{{}}})", ph.name)),
+            }
+            if let Some((need, why)) = need {
+                frame_needs.push((next_ph, need, why));
             }
             i = ph.end;
             next_ph += 1;
@@ -82,15 +143,21 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
                     continue;
                 }
                 if c == '"' {
-                    stack.push((Ctx::Double, '"'));
+                    stack.push(Frame::new(Ctx::Double, '"', i, i));
                     out.push(c);
                     i += 1;
                     continue;
                 }
                 if ctx == Ctx::Command && c == '#' && word_start(bytes, i) {
                     let end = text[i..].find('\n').map_or(text.len(), |e| i + e);
+                    end_command(&mut stack, &mut spans, i, false);
                     // Placeholders in comments are inert; show them as references.
+                    let first = next_ph;
                     i = copy_inert(text, i, end, placeholders, &mut next_ph, &mut out);
+                    inert.extend(first..next_ph);
+                    if let Some(f) = stack.last_mut() {
+                        f.cmd_start = i;
+                    }
                     continue;
                 }
                 if rest.starts_with("<<<") {
@@ -109,8 +176,11 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
                     continue;
                 }
                 if ctx == Ctx::Command && c == '\n' && !pending_heredocs.is_empty() {
+                    end_command(&mut stack, &mut spans, i, false);
+                    let reader_line = (line_start, i);
                     out.push('\n');
                     i += 1;
+                    let first = next_ph;
                     for (delim, quoted, strip_tabs) in std::mem::take(&mut pending_heredocs) {
                         i = copy_heredoc_body(
                             text,
@@ -124,32 +194,48 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
                             &mut errors,
                         );
                     }
+                    heredoc_bodies.push((reader_line.0, reader_line.1, first..next_ph));
+                    line_start = i;
+                    if let Some(f) = stack.last_mut() {
+                        f.cmd_start = i;
+                    }
                     continue;
                 }
                 if rest.starts_with("$((") || (ctx == Ctx::Command && rest.starts_with("((")) {
                     let open = if c == '$' { 3 } else { 2 };
-                    stack.push((Ctx::Arith, ')'));
+                    stack.push(Frame::new(Ctx::Arith, ')', i, i + open));
                     out.push_str(&text[i..i + open]);
                     i += open;
                     continue;
                 }
-                if rest.starts_with("$(") {
-                    stack.push((Ctx::Command, ')'));
-                    out.push_str("$(");
+                if rest.starts_with("$[") {
+                    // The old form of `$(( ))`.
+                    stack.push(Frame::new(Ctx::Arith, ']', i, i + 2));
+                    out.push_str("$[");
+                    i += 2;
+                    continue;
+                }
+                if rest.starts_with("$(")
+                    || (ctx == Ctx::Command && (rest.starts_with("<(") || rest.starts_with(">(")))
+                {
+                    // Command and process substitutions hold commands of their own.
+                    stack.push(Frame::new(Ctx::Command, ')', i, i + 2));
+                    out.push_str(&text[i..i + 2]);
                     i += 2;
                     continue;
                 }
                 if rest.starts_with("${") {
-                    stack.push((Ctx::Param(false), '}'));
+                    stack.push(Frame::new(Ctx::Param(false), '}', i, i + 2));
                     out.push_str("${");
                     i += 2;
                     continue;
                 }
                 if c == '`' {
-                    if stack.last().is_some_and(|(_, close)| *close == '`') {
+                    if stack.last().is_some_and(|f| f.close == '`') {
+                        end_command(&mut stack, &mut spans, i, false);
                         stack.pop();
                     } else {
-                        stack.push((Ctx::Command, '`'));
+                        stack.push(Frame::new(Ctx::Command, '`', i, i + 1));
                     }
                     out.push(c);
                     i += 1;
@@ -157,14 +243,20 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
                 }
                 if c == '(' && stack.len() > 1 {
                     // Nested parentheses (subshells, `case` patterns) inside `$( … )`.
-                    stack.push((ctx, ')'));
+                    if ctx == Ctx::Command {
+                        end_command(&mut stack, &mut spans, i, false);
+                    }
+                    stack.push(Frame::new(ctx, ')', i, i + 1));
                     out.push(c);
                     i += 1;
                     continue;
                 }
-                if stack.len() > 1 && stack.last().is_some_and(|(_, close)| *close == c) {
+                if stack.len() > 1 && stack.last().is_some_and(|f| f.close == c) {
+                    if ctx == Ctx::Command {
+                        end_command(&mut stack, &mut spans, i, false);
+                    }
                     stack.pop();
-                    if ctx == Ctx::Arith && text[i + 1..].starts_with(')') {
+                    if ctx == Ctx::Arith && c == ')' && text[i + 1..].starts_with(')') {
                         out.push_str("))");
                         i += 2;
                         continue;
@@ -172,6 +264,15 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
                     out.push(c);
                     i += 1;
                     continue;
+                }
+                if ctx == Ctx::Command && matches!(c, ';' | '&' | '|' | '\n' | '(' | ')') {
+                    // `|` alone pipes into the next command; `||` and `|&`… do not count.
+                    let piped =
+                        c == '|' && !rest[1..].starts_with('|') && !text[..i].ends_with('|');
+                    end_command(&mut stack, &mut spans, i, piped);
+                    if c == '\n' {
+                        line_start = i + 1;
+                    }
                 }
             }
             Ctx::Double | Ctx::Param(true) => {
@@ -188,25 +289,31 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
                     continue;
                 }
                 if rest.starts_with("$((") {
-                    stack.push((Ctx::Arith, ')'));
+                    stack.push(Frame::new(Ctx::Arith, ')', i, i + 3));
                     out.push_str("$((");
                     i += 3;
                     continue;
                 }
+                if rest.starts_with("$[") {
+                    stack.push(Frame::new(Ctx::Arith, ']', i, i + 2));
+                    out.push_str("$[");
+                    i += 2;
+                    continue;
+                }
                 if rest.starts_with("$(") {
-                    stack.push((Ctx::Command, ')'));
+                    stack.push(Frame::new(Ctx::Command, ')', i, i + 2));
                     out.push_str("$(");
                     i += 2;
                     continue;
                 }
                 if rest.starts_with("${") {
-                    stack.push((Ctx::Param(true), '}'));
+                    stack.push(Frame::new(Ctx::Param(true), '}', i, i + 2));
                     out.push_str("${");
                     i += 2;
                     continue;
                 }
                 if c == '`' {
-                    stack.push((Ctx::Command, '`'));
+                    stack.push(Frame::new(Ctx::Command, '`', i, i + 1));
                     out.push(c);
                     i += 1;
                     continue;
@@ -223,6 +330,10 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
         out.push_str(&text[i..i + n]);
         i += n;
     }
+    while !stack.is_empty() {
+        end_command(&mut stack, &mut spans, text.len(), false);
+        stack.pop();
+    }
     for ph in &placeholders[next_ph.min(placeholders.len())..] {
         errors.push(Unsafe {
             start: ph.start,
@@ -230,11 +341,248 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Un
             help: "move the placeholder out of that construct".into(),
         });
     }
+    let uses = analyse(
+        text,
+        placeholders,
+        &spans,
+        &frame_needs,
+        &inert,
+        &heredoc_bodies,
+        &mut errors,
+    );
     if errors.is_empty() {
-        Ok(out)
+        Ok(Rendered { text: out, uses })
     } else {
+        errors.sort_by_key(|e| e.start);
         Err(errors)
     }
+}
+
+/// Closes the current simple command of the top frame (a command frame) at `end`.
+fn end_command(stack: &mut [Frame], spans: &mut Vec<Span>, end: usize, piped: bool) {
+    let Some(f) = stack.last_mut() else {
+        return;
+    };
+    if f.ctx != Ctx::Command {
+        return;
+    }
+    if f.cmd_start < end {
+        spans.push(Span {
+            start: f.cmd_start,
+            end,
+            piped,
+        });
+    }
+    f.cmd_start = end + 1;
+}
+
+/// What the constructs around a placeholder make of it, before looking at its
+/// command: everything inside `$(( ))` is arithmetic; inside `${ … }` the
+/// subscript and the `:offset:length` are arithmetic and `${!…}` takes a name.
+fn frame_need(text: &str, stack: &[Frame], at: usize) -> Option<(Need, String)> {
+    for f in stack.iter().rev() {
+        match f.ctx {
+            Ctx::Command => return None,
+            Ctx::Arith => {
+                return Some((
+                    Need::Integer,
+                    "inside an arithmetic expression, which bash evaluates as code".into(),
+                ));
+            }
+            Ctx::Param(_) => return param_need(&text[f.open + 2..at]),
+            Ctx::Double => {}
+        }
+    }
+    None
+}
+
+/// `head` is the text of a `${ … }` before the placeholder.
+fn param_need(head: &str) -> Option<(Need, String)> {
+    if head == "!" {
+        return Some((
+            Need::Name,
+            "the name of `${!…}`, which bash reads as a variable name".into(),
+        ));
+    }
+    let body = head.strip_prefix(['#', '!']).unwrap_or(head);
+    let name_len = body
+        .find(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+        .unwrap_or(body.len());
+    let name_len = if name_len == 0 && body.starts_with(['@', '*', '#', '?', '$', '!', '-']) {
+        1
+    } else {
+        name_len
+    };
+    if name_len == 0 {
+        return None;
+    }
+    let mut rest = &body[name_len..];
+    if let Some(sub) = rest.strip_prefix('[') {
+        match sub.find(']') {
+            None => {
+                return Some((
+                    Need::Integer,
+                    "an array subscript, which bash evaluates as arithmetic".into(),
+                ));
+            }
+            Some(close) => rest = &sub[close + 1..],
+        }
+    }
+    let offset = rest
+        .strip_prefix(':')
+        .is_some_and(|after| !after.starts_with(['-', '=', '?', '+']));
+    offset.then(|| {
+        (
+            Need::Integer,
+            "an offset or length of `${var:offset:length}`, which bash evaluates as arithmetic"
+                .into(),
+        )
+    })
+}
+
+/// Whether the end of `before` (a here-document body up to a placeholder) is
+/// inside an expansion bash evaluates there: more `$(`, `${`, `$[` or
+/// backticks opened than closed. Conservative: it counts, it does not parse.
+fn inside_expansion(before: &str) -> bool {
+    let opened =
+        before.matches("$(").count() + before.matches("${").count() + before.matches("$[").count();
+    let closed =
+        before.matches(')').count() + before.matches('}').count() + before.matches(']').count();
+    opened > closed || before.matches('`').count() % 2 == 1
+}
+
+/// Classifies every rendered placeholder by the commands around it: value-as-code
+/// contexts become errors, number and name contexts become `Use`s.
+fn analyse(
+    text: &str,
+    placeholders: &[Placeholder],
+    spans: &[Span],
+    frame_needs: &[(usize, Need, String)],
+    inert: &[usize],
+    heredoc_bodies: &[(usize, usize, std::ops::Range<usize>)],
+    errors: &mut Vec<Unsafe>,
+) -> Vec<Use> {
+    let words_of = |s: &Span| -> Vec<(usize, usize)> {
+        bash_context::split_words(&text[s.start..s.end])
+            .into_iter()
+            .map(|(a, b)| (s.start + a, s.start + b))
+            .collect()
+    };
+    let mut declared = Declared::default();
+    let mut all_words = Vec::with_capacity(spans.len());
+    for s in spans {
+        let ranges = words_of(s);
+        let words: Vec<&str> = ranges.iter().map(|(a, b)| &text[*a..*b]).collect();
+        bash_context::collect_declared(&words, &mut declared);
+        all_words.push(ranges);
+    }
+    let mut uses = Vec::new();
+    let code_error = |ph: &Placeholder, cmd: &str| {
+        Unsafe {
+        start: ph.start,
+        message: format!(
+            "`{{{{{}}}}}` is passed to {cmd}, which runs its value as code",
+            ph.name
+        ),
+        help: "pass the value as data instead: a plain argument of a script file, an environment variable the code reads (`${NAME}` inside single quotes), or stdin".into(),
+    }
+    };
+    for (index, ph) in placeholders.iter().enumerate() {
+        if inert.contains(&index) {
+            continue;
+        }
+        if let Some((from, to, _)) = heredoc_bodies.iter().find(|(_, _, r)| r.contains(&index)) {
+            let line = &text[*from..*to];
+            let reader = line
+                .split(['|', ';', '&'])
+                .map(|part| {
+                    let ranges = bash_context::split_words(part);
+                    let words: Vec<&str> = ranges.iter().map(|(a, b)| &part[*a..*b]).collect();
+                    bash_context::reads_stdin_as_code(&words)
+                        .or_else(|| bash_context::code_command(&words))
+                })
+                .find_map(|c| c);
+            if let Some(cmd) = reader {
+                errors.push(code_error(ph, &format!("{cmd} through a here-document")));
+            } else if inside_expansion(&text[*to..ph.start]) {
+                errors.push(Unsafe {
+                    start: ph.start,
+                    message: format!(
+                        "`{{{{{}}}}}` inside `$( )`, `$(( ))` or `${{ }}` of a here-document cannot be checked",
+                        ph.name
+                    ),
+                    help: "compute the value in a variable on a line before the here-document and use that variable in it".into(),
+                });
+            }
+            continue;
+        }
+        let containing: Vec<usize> = spans
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.start <= ph.start && ph.end <= s.end)
+            .map(|(k, _)| k)
+            .collect();
+        let mut code = None;
+        for &k in &containing {
+            let words: Vec<&str> = all_words[k].iter().map(|(a, b)| &text[*a..*b]).collect();
+            if let Some(cmd) = bash_context::code_command(&words) {
+                code = Some(cmd);
+                break;
+            }
+            // `echo "{{X}}" | bash`: a later command of the pipeline reads it as code.
+            let mut j = k;
+            while spans[j].piped && j + 1 < spans.len() {
+                j += 1;
+                let next: Vec<&str> = all_words[j].iter().map(|(a, b)| &text[*a..*b]).collect();
+                if let Some(cmd) = bash_context::reads_stdin_as_code(&next) {
+                    code = Some(format!("{cmd} through a pipe"));
+                    break;
+                }
+            }
+            if code.is_some() {
+                break;
+            }
+        }
+        if let Some(cmd) = code {
+            errors.push(code_error(ph, &cmd));
+            continue;
+        }
+        if let Some((_, need, why)) = frame_needs.iter().find(|(k, _, _)| *k == index) {
+            uses.push(Use {
+                start: ph.start,
+                name: ph.name.clone(),
+                need: *need,
+                context: why.clone(),
+            });
+            continue;
+        }
+        // The innermost command: the shortest span holding the placeholder.
+        let Some(&k) = containing
+            .iter()
+            .min_by_key(|&&k| spans[k].end - spans[k].start)
+        else {
+            continue;
+        };
+        let ranges = &all_words[k];
+        let Some(w) = ranges
+            .iter()
+            .position(|(a, b)| *a <= ph.start && ph.start < *b)
+        else {
+            continue;
+        };
+        let words: Vec<&str> = ranges.iter().map(|(a, b)| &text[*a..*b]).collect();
+        if let Some(Role::Needs(need, why)) =
+            bash_context::classify(&words, w, ph.start - ranges[w].0, &declared)
+        {
+            uses.push(Use {
+                start: ph.start,
+                name: ph.name.clone(),
+                need,
+                context: why,
+            });
+        }
+    }
+    uses
 }
 
 fn next_char_len(text: &str, i: usize) -> usize {
@@ -407,7 +755,17 @@ mod tests {
     fn r(text: &str) -> String {
         let (phs, bad) = scan(text);
         assert!(bad.is_empty());
-        render(text, &phs).expect("renders")
+        render(text, &phs).expect("renders").text
+    }
+
+    fn uses(text: &str) -> Vec<(String, Need)> {
+        let (phs, _) = scan(text);
+        render(text, &phs)
+            .expect("renders")
+            .uses
+            .into_iter()
+            .map(|u| (u.name, u.need))
+            .collect()
     }
 
     #[test]
@@ -438,12 +796,44 @@ mod tests {
         for text in [
             "echo \\{{A}} {{B}}",
             "cat <<{{A}}\nx\n",
-            "echo $(( {{A}} + 1 ))",
-            "(( {{A}} > 2 ))",
             "cat <<'EOF'\n{{A}}\nEOF\n",
+            "eval \"x={{A}}\"",
+            "x=$(bash -c 'echo {{A}}')",
+            "echo \"{{A}}\" | bash",
+            "bash <<EOF\necho {{A}}\nEOF\n",
+            "cat <<EOF | sh\necho {{A}}\nEOF\n",
+            "f() { source \"{{A}}\"; }",
+            "cat <<EOF\n$(( {{A}} ))\nEOF\n",
+            "cat <<EOF\n${x:{{A}}}\nEOF\n",
         ] {
             let (phs, _) = scan(text);
             assert!(render(text, &phs).is_err(), "{text}");
         }
+    }
+
+    #[test]
+    fn number_and_name_contexts_are_uses() {
+        use Need::*;
+        assert_eq!(r("echo $(( {{A}} + 1 ))"), "echo $(( (${A}) + 1 ))");
+        assert_eq!(uses("echo $(( {{A}} + 1 ))"), [("A".into(), Integer)]);
+        assert_eq!(uses("(( {{A}} > 2 ))"), [("A".into(), Integer)]);
+        assert_eq!(uses("echo $[ {{A}} ]"), [("A".into(), Integer)]);
+        assert_eq!(
+            uses("if [[ \"{{A}}\" -gt 0 ]]; then :; fi"),
+            [("A".into(), Integer)]
+        );
+        assert_eq!(uses("[[ -n x && {{A}} -lt 3 ]]"), [("A".into(), Integer)]);
+        assert_eq!(uses("echo ${arr[{{A}}]}"), [("A".into(), Integer)]);
+        assert_eq!(uses("echo \"${arr[\"{{A}}\"]}\""), [("A".into(), Integer)]);
+        assert_eq!(uses("echo ${s:{{A}}}"), [("A".into(), Integer)]);
+        assert_eq!(uses("echo ${s:1:{{A}}}"), [("A".into(), Integer)]);
+        assert_eq!(uses("echo ${s:-{{A}}}"), []);
+        assert_eq!(uses("echo ${s/{{A}}/x}"), []);
+        assert_eq!(r("echo ${!{{A}}}"), "echo ${!A}");
+        assert_eq!(uses("echo ${!{{A}}}"), [("A".into(), Name)]);
+        assert_eq!(uses("declare -i n\nfoo\nn={{A}}"), [("A".into(), Integer)]);
+        assert_eq!(uses("x=$(printf -v {{A}} %s 1)"), [("A".into(), Name)]);
+        assert_eq!(uses("echo {{A}} # let {{B}}"), []);
+        assert_eq!(uses("cat <<EOF\nx {{A}} $((1))\nEOF\n"), []);
     }
 }
