@@ -11,6 +11,9 @@ use std::fs::File;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, RawFd};
 
+/// The lowest descriptor number a sealed script takes.
+const FIRST_FD: RawFd = 10;
+
 pub struct SealedScript {
     file: File,
 }
@@ -27,7 +30,17 @@ impl SealedScript {
             return Err(std::io::Error::last_os_error());
         }
         // SAFETY: `fd` was just returned by memfd_create and nothing else owns it.
-        let mut file = unsafe { File::from_raw_fd(fd) };
+        let low = unsafe { File::from_raw_fd(fd) };
+        // Above the low numbers a spawner may place its own descriptors on in the child
+        // (the supervisor's 3–5), so the script's number survives until exec.
+        // SAFETY: fcntl on an fd we own; the new fd is owned by `file` below.
+        let high = unsafe { libc::fcntl(low.as_raw_fd(), libc::F_DUPFD_CLOEXEC, FIRST_FD) };
+        if high < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        drop(low);
+        // SAFETY: `high` was just returned by fcntl and nothing else owns it.
+        let mut file = unsafe { File::from_raw_fd(high) };
         file.write_all(text)?;
         let seals =
             libc::F_SEAL_SEAL | libc::F_SEAL_SHRINK | libc::F_SEAL_GROW | libc::F_SEAL_WRITE;
@@ -58,6 +71,7 @@ mod tests {
         let s = SealedScript::new("op.sh", b"echo planned\n").expect("memfd");
         let path = format!("/proc/self/fd/{}", s.fd());
         assert_eq!(std::fs::read(&path).expect("read"), b"echo planned\n");
+        assert!(s.fd() >= FIRST_FD);
         let err = std::fs::OpenOptions::new()
             .write(true)
             .open(&path)
