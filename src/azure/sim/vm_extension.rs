@@ -383,7 +383,6 @@ pub fn delete(ctx: &Ctx) -> Outcome {
     ctx.reject_unknown(DELETE_OPTIONS)?;
     let t = target(ctx, &["name"])?;
     let name = t.extension.clone().unwrap_or_default();
-    ctx.confirm()?;
     let sub = ctx.sub().to_string();
     let found = ctx.sim.transact(|state, now| {
         if !state.group_exists(&sub, &t.rg) {
