@@ -38,6 +38,9 @@ cp -r capabilities modules config.yaml "$work/"
 export ADMIN_PASSWORD="ci-$(date +%s%N)-Aa1!"
 for module in modules/*/; do
   module=$(basename "$module")
+  # demo is bash only (no az), and its sleeps take real time, which the
+  # simulated clock's short timeouts do not allow.
+  [[ "$module" == demo ]] && continue
   # A module may fail on the simulator (a fault it answers as Azure would);
   # what counts here is that every call it made parses.
   "$goldsmith" --root "$work" run "$module" --simulate --sim-speed 1000 > "$work/$module.out" 2>&1 \
