@@ -8,14 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 /// The checked-in spec; `.ci/run` regenerates it and fails when it differs.
 const SPEC_JSON: &str = include_str!("az_spec.json");
-
-#[derive(Debug, Deserialize)]
-pub struct Spec {
-    pub commands: BTreeMap<String, CommandSpec>,
-}
 
 /// How many values an option or positional takes, as argparse's `nargs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -117,17 +113,29 @@ impl CommandSpec {
     }
 }
 
-/// The spec, parsed once per process. The file is part of the binary, so a
-/// spec that does not parse is a build defect, caught by the unit tests.
-pub fn spec() -> &'static Spec {
-    static SPEC: OnceLock<Spec> = OnceLock::new();
-    SPEC.get_or_init(|| {
-        serde_json::from_str(SPEC_JSON).expect("az_spec.json is checked by the unit tests")
-    })
+/// The commands of the spec, each still unparsed: one `az` process needs one
+/// of them, and parsing all of them would cost every call ~20 ms.
+#[derive(Deserialize)]
+struct Index<'a> {
+    #[serde(borrow)]
+    commands: BTreeMap<&'a str, &'a RawValue>,
 }
 
+/// The spec of `az <path>`, parsed on first use. The file is part of the
+/// binary, so a spec that does not parse is a build defect, caught by the
+/// unit tests (which parse every command).
 pub fn command(path: &str) -> Option<&'static CommandSpec> {
-    spec().commands.get(path)
+    static INDEX: OnceLock<BTreeMap<&'static str, &'static RawValue>> = OnceLock::new();
+    let index = INDEX.get_or_init(|| {
+        serde_json::from_str::<Index<'static>>(SPEC_JSON)
+            .expect("az_spec.json is checked by the unit tests")
+            .commands
+    });
+    let spec: CommandSpec = serde_json::from_str(index.get(path)?.get())
+        .expect("az_spec.json is checked by the unit tests");
+    // An `az` process answers one command: keeping its spec for the rest of
+    // the process lets the parser hand out `&'static str`s.
+    Some(Box::leak(Box::new(spec)))
 }
 
 #[cfg(test)]
@@ -138,8 +146,7 @@ mod tests {
     fn the_spec_parses_and_is_for_2_91_0() {
         let raw: serde_json::Value = serde_json::from_str(SPEC_JSON).unwrap();
         assert_eq!(raw["azure_cli"], "2.91.0");
-        let s: Spec = serde_json::from_str(SPEC_JSON).unwrap();
-        let create = &s.commands["group create"];
+        let create = command("group create").unwrap();
         let name = &create.options[create.option_by_dest("rg_name").unwrap()];
         assert_eq!(name.shown(), "--name/--resource-group/-n/-g");
         assert!(name.required);
@@ -156,8 +163,13 @@ mod tests {
     }
 
     #[test]
-    fn aaz_fields_name_options_of_their_command() {
-        for (path, c) in &spec().commands {
+    fn every_command_parses_and_its_aaz_fields_are_options() {
+        #[derive(Deserialize)]
+        struct Spec {
+            commands: BTreeMap<String, CommandSpec>,
+        }
+        let spec: Spec = serde_json::from_str(SPEC_JSON).unwrap();
+        for (path, c) in &spec.commands {
             for f in c.aaz_fields.iter().flatten() {
                 assert!(
                     c.option_by_dest(&f.dest).is_some(),
