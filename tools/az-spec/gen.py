@@ -179,7 +179,6 @@ def main():
     spec = {
         "version": 1,
         "azure_cli": AZ_VERSION,
-        "python": "%d.%d" % sys.version_info[:2],
         "generated_by": "tools/az-spec/gen.py",
         "extensions": {},
         "commands": {},
