@@ -190,7 +190,8 @@ impl<'a> Parser<'a> {
             .into_iter()
             .take(3)
             .map(|(_, _, e)| Example {
-                command: e.command.clone(),
+                // az prints it word by word (style.highlight_command).
+                command: e.command.split_whitespace().collect::<Vec<_>>().join(" "),
                 description: e.description.clone(),
             })
             .collect()
