@@ -8,6 +8,7 @@
 use std::collections::BTreeSet;
 
 use super::error::{AzError, Example};
+use super::output::Query;
 use super::similar;
 use super::spec::{CommandSpec, Nargs, OptionSpec};
 
@@ -347,6 +348,11 @@ impl<'a> Parser<'a> {
                 values
             };
             for value in values {
+                // argparse converts a value (its `type`) before it checks the
+                // choices; of the conversions only --query's is simulated.
+                if spec.dest == "_jmespath_query" {
+                    Query::compile(value)?;
+                }
                 self.check_value(spec, value)?;
             }
             seen.insert(*index);
