@@ -17,11 +17,24 @@ RUN cargo build --release --locked --target x86_64-unknown-linux-musl \
 
 FROM python:3.12-slim-bookworm
 ARG AZURE_CLI_VERSION=2.91.0
+# The desktopvirtualization extension the AVD operations use, pinned: the
+# version src/azure/sim/az_spec.json was written from (tools/az-spec/).
+ARG DESKTOPVIRTUALIZATION_VERSION=1.0.0
+# Installed where every user of the image finds it, and az told never to
+# install or prompt for an extension on its own: install-az-extensions then
+# finds it present and does not reach for the network.
+ENV AZURE_EXTENSION_DIR=/opt/az/cliextensions
 RUN apt-get update \
  && apt-get install -y --no-install-recommends bash tini ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && pip install --no-cache-dir "azure-cli==${AZURE_CLI_VERSION}" \
- && az config set core.collect_telemetry=false --only-show-errors
+ && az config set core.collect_telemetry=false --only-show-errors \
+ && az extension add --name desktopvirtualization --version "${DESKTOPVIRTUALIZATION_VERSION}" \
+      --only-show-errors --yes \
+ && az extension show --name desktopvirtualization --query version --output tsv \
+      | grep -qx "${DESKTOPVIRTUALIZATION_VERSION}"
 COPY --from=build /goldsmith /usr/local/bin/goldsmith
-ENV AZURE_CORE_COLLECT_TELEMETRY=false
+ENV AZURE_CORE_COLLECT_TELEMETRY=false \
+    AZURE_EXTENSION_USE_DYNAMIC_INSTALL=no \
+    AZURE_EXTENSION_RUN_AFTER_DYNAMIC_INSTALL=false
 ENTRYPOINT ["/usr/bin/tini", "--", "/usr/local/bin/goldsmith", "action"]

@@ -112,7 +112,7 @@ pub fn extension_show(ctx: &Ctx) -> Outcome {
         .transact(|state, _| state.extensions.contains(&name))?;
     if !installed {
         return Err(AzError::cli(format!(
-            "The extension {name} is not installed."
+            "The extension {name} is not installed. Please install the extension via `az extension add -n {name}`."
         )));
     }
     Ok(Some(extension_json(&name)))

@@ -70,10 +70,6 @@ impl Args {
         args
     }
 
-    pub fn names(&self) -> impl Iterator<Item = &String> {
-        self.values.keys()
-    }
-
     pub fn has(&self, name: &str) -> bool {
         self.values.contains_key(name)
     }

@@ -11,8 +11,8 @@ use super::groups;
 use super::identity as id;
 use super::network::{NIC, NSG, NSG_RULE, PUBLIC_IP, SUBNET, VNET};
 use super::resources;
+use super::rest;
 use super::run_command;
-use super::session_host;
 use super::similar;
 use super::storage::{self, ACCOUNT, SHARE};
 use super::types::TypeSpec;
@@ -99,6 +99,7 @@ pub static COMMANDS: &[Command] = &[
     Command::new("extension show", Run(acct::extension_show)),
     Command::new("extension list", Run(acct::extension_list)),
     Command::new("version", Run(acct::version)),
+    Command::new("rest", Run(rest::rest)),
     Command::new("provider register", Run(acct::provider_register)).aliased(acct::PROVIDER_ALIASES),
     Command::new("provider show", Run(acct::provider_show)).aliased(acct::PROVIDER_ALIASES),
     Command::new("group create", Run(groups::create)).aliased(groups::ALIASES),
@@ -218,14 +219,6 @@ pub static COMMANDS: &[Command] = &[
     Command::new(
         "desktopvirtualization applicationgroup list",
         List(&APP_GROUP),
-    ),
-    Command::new(
-        "desktopvirtualization sessionhost list",
-        Run(session_host::list),
-    ),
-    Command::new(
-        "desktopvirtualization sessionhost show",
-        Run(session_host::show),
     ),
     Command::new("desktopvirtualization workspace create", Create(&WORKSPACE)),
     Command::new("desktopvirtualization workspace show", Show(&WORKSPACE)),

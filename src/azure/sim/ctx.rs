@@ -10,17 +10,6 @@ use super::context::Sim;
 use super::error::AzError;
 use super::state::DEFAULT_LOCATION;
 
-/// Options every az command takes.
-const GLOBAL_OPTIONS: &[&str] = &[
-    "output",
-    "query",
-    "debug",
-    "verbose",
-    "only-show-errors",
-    "subscription",
-    "help",
-];
-
 /// A command's result: `None` prints nothing.
 pub type Outcome = Result<Option<Value>, AzError>;
 
@@ -59,22 +48,6 @@ impl Ctx<'_> {
             Ok(())
         } else {
             Err(AzError::no_tty_confirmation())
-        }
-    }
-
-    /// Fails like argparse when an option is neither in `allowed` nor one of
-    /// az's global options, for commands that check their options strictly.
-    pub fn reject_unknown(&self, allowed: &[&str]) -> Result<(), AzError> {
-        let unknown: Vec<String> = self
-            .args
-            .names()
-            .filter(|n| !allowed.contains(&n.as_str()) && !GLOBAL_OPTIONS.contains(&n.as_str()))
-            .flat_map(|n| std::iter::once(format!("--{n}")).chain(self.args.many(n)))
-            .collect();
-        if unknown.is_empty() {
-            Ok(())
-        } else {
-            Err(AzError::unrecognized(&unknown))
         }
     }
 

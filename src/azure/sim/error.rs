@@ -29,6 +29,12 @@ pub enum AzError {
         recommendations: Vec<String>,
         examples: Vec<Example>,
     },
+    /// An argument error az prints with its own recommendation and no
+    /// reference link (an invalid `--query`): exit code 2.
+    UsagePlain {
+        message: String,
+        recommendation: String,
+    },
     /// The simulator cannot go on (bad directive or scenario, state trouble).
     Sim { message: String, exit: i32 },
 }
@@ -44,7 +50,7 @@ impl AzError {
                 }
             }
             AzError::Cli { .. } => 1,
-            AzError::Usage { .. } => 2,
+            AzError::Usage { .. } | AzError::UsagePlain { .. } => 2,
             AzError::Sim { exit, .. } => *exit,
         }
     }
@@ -77,6 +83,10 @@ impl AzError {
                 out.push_str(&format!("{CLI_REF}\n{READ_MORE}\n"));
                 out
             }
+            AzError::UsagePlain {
+                message,
+                recommendation,
+            } => format!("ERROR: {message}\n{recommendation}\n"),
             AzError::Sim { message, .. } => format!("ERROR: goldsmith-sim: {message}\n"),
         }
     }

@@ -9,9 +9,11 @@
 //! Faults come from the scenario file. `docs/simulator.md` is the user guide.
 
 mod account;
+mod argparse;
 mod args;
 mod avd;
 mod avd_agent;
+pub mod calls;
 mod clock;
 mod commands;
 mod context;
@@ -31,12 +33,14 @@ mod network;
 mod output;
 mod power;
 mod resources;
+mod rest;
 mod run_command;
 pub mod scenario;
 mod script;
 mod seed;
 mod session_host;
 mod similar;
+mod spec;
 mod state;
 mod storage;
 mod types;
@@ -77,6 +81,7 @@ pub fn az_main(args: Vec<OsString>) -> i32 {
         }
     };
     let mut warnings = Vec::new();
+    let record = env.clone();
     let result = run(env, &args, &mut warnings);
     let mut stderr = io::stderr().lock();
     for w in &warnings {
@@ -89,10 +94,12 @@ pub fn az_main(args: Vec<OsString>) -> i32 {
             let _ = stdout
                 .write_all(out.as_bytes())
                 .and_then(|()| stdout.flush());
+            calls::record(&record, &args, 0);
             0
         }
         Err(e) => {
             let _ = stderr.write_all(e.render().as_bytes());
+            calls::record(&record, &args, e.exit_code());
             e.exit_code()
         }
     }
@@ -105,10 +112,19 @@ fn run(env: SimEnv, raw: &[String], warnings: &mut Vec<String>) -> Result<String
         Lookup::Group(words) => return Ok(commands::group_help(&words)),
         Lookup::Unknown(e) => return Err(e),
     };
-    if split.words.len() > used {
-        return Err(AzError::unrecognized(&split.words[used..]));
+    let mut args = Args::resolve(&split.options, command.aliases);
+    if !args.has("help") {
+        // az parses every word against the command's definition before it
+        // does anything else; the first error is all it says.
+        let Some(spec) = spec::command(command.path) else {
+            return Err(AzError::sim_io(format!(
+                "no argument spec for `az {}`: regenerate src/azure/sim/az_spec.json (docs/simulator.md)",
+                command.path
+            )));
+        };
+        let spelled_out = argparse::check(command.path, spec, &raw[used..])?;
+        args = Args::resolve(&args::split(&spelled_out).options, command.aliases);
     }
-    let args = Args::resolve(&split.options, command.aliases);
     if args.has("help") {
         let words: Vec<String> = command.path.split(' ').map(String::from).collect();
         return Ok(format!(

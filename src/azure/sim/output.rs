@@ -38,14 +38,14 @@ pub struct Query(jmespath::Expression<'static>);
 
 impl Query {
     pub fn compile(text: &str) -> Result<Query, AzError> {
-        jmespath::compile(text).map(Query).map_err(|_| {
-            AzError::usage(format!(
-                "argument --query: invalid jmespath_type value: '{text}'"
-            ))
-            .with_recommendation(
-                "To learn more about --query, please visit: 'https://learn.microsoft.com/cli/azure/query-azure-cli'",
-            )
-        })
+        // az's parser prints this one with its own link and no reference
+        // (fixture tests/fixtures/az/args/invalid_query).
+        jmespath::compile(text)
+            .map(Query)
+            .map_err(|_| AzError::UsagePlain {
+                message: format!("argument --query: invalid jmespath_type value: '{text}'"),
+                recommendation: "To learn more about --query, please visit: 'https://learn.microsoft.com/cli/azure/query-azure-cli'".to_string(),
+            })
     }
 
     pub fn apply(&self, value: &Value) -> Result<Value, AzError> {

@@ -15,22 +15,6 @@ use super::state::{Slot, vm_key};
 /// The agent is back this long after the VM restarts by itself.
 pub const REBOOT_SECS: f64 = 60.0;
 
-const ALLOWED: &[&str] = &[
-    "resource-group",
-    "name",
-    "command-id",
-    "scripts",
-    "parameters",
-    "ids",
-    "subscription",
-    "output",
-    "query",
-    "debug",
-    "verbose",
-    "only-show-errors",
-    "no-wait",
-];
-
 /// The examples az prints with a usage error of this command (fixture j).
 fn examples() -> Vec<Example> {
     [
@@ -63,15 +47,6 @@ struct Request {
 }
 
 fn request(ctx: &Ctx) -> Result<Request, AzError> {
-    let unknown: Vec<String> = ctx
-        .args
-        .names()
-        .filter(|n| !ALLOWED.contains(&n.as_str()))
-        .flat_map(|n| std::iter::once(format!("--{n}")).chain(ctx.args.many(n)))
-        .collect();
-    if !unknown.is_empty() {
-        return Err(AzError::unrecognized(&unknown).with_examples(examples()));
-    }
     let mut required = vec!["command-id"];
     if !ctx.args.has("ids") {
         required.extend(["name", "resource-group"]);

@@ -1,5 +1,6 @@
-//! AVD session hosts, as `az desktopvirtualization sessionhost list/show`
-//! print them. The AVD agent registers a VM with its host pool when the DSC
+//! AVD session hosts, as the session hosts API lists them (`az rest` GET
+//! `…/hostPools/<pool>/sessionHosts`: the desktopvirtualization extension
+//! 1.0.0 has no `sessionhost` commands). The AVD agent registers a VM with its host pool when the DSC
 //! extension that installs it finishes (`avd_agent`). From then on the host
 //! is listed: `Unavailable` until its first health checks pass
 //! (`HEALTHY_AFTER_SECS` later), then `Available`; `Shutdown` while its VM is
@@ -10,7 +11,7 @@ use serde_json::{Value, json};
 
 use super::avd::HOST_POOL;
 use super::avd_agent::Registration;
-use super::ctx::{Ctx, Outcome, timestamp};
+use super::ctx::{Ctx, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::power::PowerState;
@@ -40,8 +41,6 @@ const HEALTH_CHECKS: &[&str] = &[
 ];
 /// Where the simulator keeps a host's timing inside its resource body.
 const SIM_KEY: &str = "_sim";
-
-const OPTIONS: &[&str] = &["resource-group", "host-pool-name", "name"];
 
 /// Registers the VM with the host pool from simulated time `at`. A VM that
 /// is registered already keeps its registration.
@@ -141,26 +140,17 @@ fn pool_id(state: &State, subscription: &str, rg: &str, pool: &str) -> Result<St
     Ok(id)
 }
 
-fn pool_args(ctx: &Ctx, extra: &[&str]) -> Result<(String, String), AzError> {
-    ctx.reject_unknown(OPTIONS)?;
-    let mut required = vec!["host-pool-name", "resource-group"];
-    required.extend(extra);
-    ctx.args.require(&required)?;
-    Ok((
-        ctx.args.req("resource-group")?,
-        ctx.args.req("host-pool-name")?,
-    ))
-}
-
-/// `az desktopvirtualization sessionhost list -g <rg> --host-pool-name <pool>`.
-pub fn list(ctx: &Ctx) -> Outcome {
-    let (rg, pool) = pool_args(ctx, &[])?;
+/// The hosts of `pool` as the session hosts API lists them: ARM resources
+/// with their `properties` (`GET …/hostPools/<pool>/sessionHosts`, which
+/// `wait-session-hosts-available` calls through `az rest`, since the
+/// desktopvirtualization extension has no `sessionhost` commands).
+pub fn list_arm(ctx: &Ctx, rg: &str, pool: &str) -> Result<Vec<Value>, AzError> {
     let sub = ctx.sub().to_string();
     ctx.delay(READ_SECS);
     let hosts = ctx.sim.transact(|state, now| {
         let prefix = format!(
             "{}/sessionhosts/",
-            ids::key(&pool_id(state, &sub, &rg, &pool)?)
+            ids::key(&pool_id(state, &sub, rg, pool)?)
         );
         Ok::<_, AzError>(
             state
@@ -168,33 +158,32 @@ pub fn list(ctx: &Ctx) -> Outcome {
                 .iter()
                 .filter(|(k, r)| r.kind == KIND && k.starts_with(&prefix))
                 .filter_map(|(_, r)| render(state, r, now))
+                .map(arm_shape)
                 .collect::<Vec<_>>(),
         )
     })??;
-    Ok(Some(Value::Array(hosts)))
+    Ok(hosts)
 }
 
-/// `az desktopvirtualization sessionhost show -g <rg> --host-pool-name <pool> -n <host>`.
-pub fn show(ctx: &Ctx) -> Outcome {
-    let (rg, pool) = pool_args(ctx, &["name"])?;
-    let name = ctx.args.req("name")?;
-    let sub = ctx.sub().to_string();
-    ctx.delay(READ_SECS);
-    ctx.sim.transact(|state, now| {
-        let id = format!("{}/sessionhosts/{name}", pool_id(state, &sub, &rg, &pool)?);
-        state
-            .resources
-            .get(&ids::key(&id))
-            .filter(|r| r.kind == KIND)
-            .and_then(|r| render(state, r, now))
-            .map(Some)
-            .ok_or_else(|| {
-                AzError::resource_not_found(
-                    &format!("{}/{pool}/sessionhosts/{name}", HOST_POOL.arm_type),
-                    &rg,
-                )
-            })
-    })?
+/// A flattened host (as the simulator keeps it) in ARM's shape: the envelope
+/// fields at the top, everything else under `properties`.
+fn arm_shape(flat: Value) -> Value {
+    const ENVELOPE: &[&str] = &["id", "name", "type", "systemData"];
+    let Value::Object(map) = flat else {
+        return flat;
+    };
+    let mut top = serde_json::Map::new();
+    let mut properties = serde_json::Map::new();
+    for (k, v) in map {
+        if ENVELOPE.contains(&k.as_str()) {
+            top.insert(k, v);
+        } else if k != "resourceGroup" {
+            // az adds `resourceGroup` to what it prints; ARM does not send it.
+            properties.insert(k, v);
+        }
+    }
+    top.insert("properties".to_string(), Value::Object(properties));
+    Value::Object(top)
 }
 
 #[cfg(test)]

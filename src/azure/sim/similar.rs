@@ -36,7 +36,9 @@ fn matched(a: &[char], b: &[char]) -> usize {
 pub fn closest<'a>(word: &str, choices: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     let mut best: Option<(f64, &str)> = None;
     for choice in choices {
-        let score = ratio(word, choice);
+        // difflib compares SequenceMatcher(a=choice, b=word): the order picks
+        // which of two equally long blocks counts.
+        let score = ratio(choice, word);
         if score < 0.7 {
             continue;
         }

@@ -26,26 +26,6 @@ const SIM_KEY: &str = "_sim";
 
 pub const ALIASES: &[(&str, &str)] = &[("--vm-extension-name", "name")];
 
-const SET_OPTIONS: &[&str] = &[
-    "resource-group",
-    "vm-name",
-    "name",
-    "publisher",
-    "version",
-    "settings",
-    "protected-settings",
-    "no-auto-upgrade-minor-version",
-    "no-auto-upgrade",
-    "enable-auto-upgrade",
-    "force-update",
-    "extension-instance-name",
-    "no-wait",
-    "ids",
-];
-const SHOW_OPTIONS: &[&str] = &["resource-group", "vm-name", "name", "expand", "ids"];
-const LIST_OPTIONS: &[&str] = &["resource-group", "vm-name", "expand"];
-const DELETE_OPTIONS: &[&str] = &["resource-group", "vm-name", "name", "no-wait", "yes", "ids"];
-
 /// The VM an extension command names, and the extension when it names one.
 struct Target {
     rg: String,
@@ -181,7 +161,6 @@ struct SetRequest {
 }
 
 fn set_request(ctx: &Ctx) -> Result<SetRequest, AzError> {
-    ctx.reject_unknown(SET_OPTIONS)?;
     let target = target(ctx, &["name", "publisher"])?;
     let kind = ctx.args.req("name")?;
     // argparse runs the JSON validators before the command reads the VM.
@@ -333,7 +312,6 @@ pub fn set(ctx: &Ctx) -> Outcome {
 
 /// `az vm extension show`.
 pub fn show(ctx: &Ctx) -> Outcome {
-    ctx.reject_unknown(SHOW_OPTIONS)?;
     let t = target(ctx, &["name"])?;
     let name = t.extension.clone().unwrap_or_default();
     let expand = ctx
@@ -355,7 +333,6 @@ pub fn show(ctx: &Ctx) -> Outcome {
 
 /// `az vm extension list`.
 pub fn list(ctx: &Ctx) -> Outcome {
-    ctx.reject_unknown(LIST_OPTIONS)?;
     let t = target(ctx, &[])?;
     let expand = ctx
         .args
@@ -380,10 +357,8 @@ pub fn list(ctx: &Ctx) -> Outcome {
 
 /// `az vm extension delete`: ARM answers 204 for an extension that is not there.
 pub fn delete(ctx: &Ctx) -> Outcome {
-    ctx.reject_unknown(DELETE_OPTIONS)?;
     let t = target(ctx, &["name"])?;
     let name = t.extension.clone().unwrap_or_default();
-    ctx.confirm()?;
     let sub = ctx.sub().to_string();
     let found = ctx.sim.transact(|state, now| {
         if !state.group_exists(&sub, &t.rg) {
