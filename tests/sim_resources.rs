@@ -404,6 +404,20 @@ fn a_failing_exists_entry_fails_every_call_naming_the_entry_and_not_its_values()
 }
 
 #[test]
+fn an_exists_entry_the_real_az_would_refuse_is_refused() {
+    let az = Az::with_scenario("exists:\n  - az group create -n rg1 -l westeurope --tgas x=y\n");
+    let out = az.run(&["group", "list"]);
+    assert_eq!(
+        stderr(&out),
+        format!(
+            "ERROR: goldsmith-sim: exists #1 ({}:2:5): `group create -n rg1 -l westeurope --tgas x=y` failed: unrecognized arguments: --tgas x=y\n",
+            az.scenario_file()
+        )
+    );
+    assert_eq!(out.status.code(), Some(2));
+}
+
+#[test]
 fn an_exists_placeholder_without_a_value_names_it() {
     let az =
         Az::with_scenario("exists:\n  - az group create -n {{ NO_SUCH_VALUE }} -l westeurope\n");

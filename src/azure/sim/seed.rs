@@ -90,12 +90,13 @@ fn run(sim: &Sim, words: &[String]) -> Result<(), AzError> {
         Lookup::Group(_) => return Err(AzError::usage("a command group, not a command")),
         Lookup::Unknown(e) => return Err(e),
     };
-    if split.words.len() > used {
-        return Err(AzError::unrecognized(&split.words[used..]));
-    }
+    // The same argument check as every other call: a seed the real az would refuse fails here.
+    let spec = super::spec::command(command.path)
+        .ok_or_else(|| AzError::sim_io(format!("no argument spec for `az {}`", command.path)))?;
+    let spelled_out = super::argparse::check(command.path, spec, &words[used..])?;
     let ctx = Ctx {
         sim,
-        args: Args::resolve(&split.options, command.aliases),
+        args: Args::resolve(&args::split(&spelled_out).options, command.aliases),
         warnings: RefCell::new(Vec::new()),
     };
     command.run(&ctx).map(|_| ())
