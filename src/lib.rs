@@ -17,4 +17,5 @@ pub mod redact;
 pub mod report;
 pub mod run;
 pub mod run_dir;
+pub mod run_lock;
 pub mod template;

@@ -16,8 +16,9 @@ use crate::redact::Redactor;
 use crate::report::{
     Fanout, console::Console, finish::FinalReports, jsonl::JsonlWriter, state_file::StateWriter,
 };
-use crate::run::{ExecOptions, Executor, Preset, UnitContext};
+use crate::run::{ExecOptions, Executor, Preset, UnitContext, signals};
 use crate::run_dir::{self, RunDir};
+use crate::run_lock::{LockError, RunLock};
 
 pub fn run(root: &Path, args: &Args, module: &str, flags: &RunFlags) -> Result<i32, CliError> {
     let (project, plan) = project::load_plan(
@@ -30,7 +31,8 @@ pub fn run(root: &Path, args: &Args, module: &str, flags: &RunFlags) -> Result<i
         flags.simulate,
     )?;
     let presets = select(&plan, flags)?;
-    execute(&project, plan, flags, presets, None)
+    let lock = lock_module(&project.root, &plan.module.id, flags)?;
+    execute(&project, plan, flags, presets, None, lock)
 }
 
 pub fn resume(
@@ -39,17 +41,23 @@ pub fn resume(
     module: Option<&str>,
     flags: &RunFlags,
 ) -> Result<i32, CliError> {
-    let latest = match module {
+    let module_id = match module {
         Some(name) => {
             // Resolve folder names to ids before looking for runs.
             let mut diags = crate::diag::Diagnostics::default();
             let project = project::load(root, args, &mut diags)?;
-            let id = project::find_module(&project, name)?.id.clone();
-            run_dir::latest_run(root, Some(&id))
+            Some(project::find_module(&project, name)?.id.clone())
         }
-        None => run_dir::latest_run(root, None),
+        None => run_dir::latest_run(root, None).map(|(_, s)| s.module),
     };
-    let Some((dir, previous)) = latest else {
+    // The lock first, then the latest run: a run that held the lock has ended
+    // (its operations with it), so its state is final.
+    let lock = match &module_id {
+        Some(id) => Some(lock_module(root, id, flags)?),
+        None => None,
+    };
+    let latest = module_id.and_then(|id| run_dir::latest_run(root, Some(&id)));
+    let (Some(lock), Some((dir, previous))) = (lock, latest) else {
         let what = module
             .map(|m| format!(" of module `{m}`"))
             .unwrap_or_default();
@@ -83,7 +91,43 @@ pub fn resume(
         }
     }
     tracing::debug!("resuming {} from {}", previous.run_id, dir.display());
-    execute(&project, plan, flags, presets, Some(previous.run_id))
+    execute(&project, plan, flags, presets, Some(previous.run_id), lock)
+}
+
+/// Takes the module's run lock (waiting with `--wait`), then makes sure no
+/// signal arrived meanwhile.
+fn lock_module(root: &Path, module: &str, flags: &RunFlags) -> Result<RunLock, CliError> {
+    stop_if_signalled()?;
+    let lock = RunLock::acquire(
+        root,
+        module,
+        flags.wait,
+        |busy| eprintln!("goldsmith: waiting (--wait): {busy}"),
+        || {
+            signals::Received::now()
+                .any()
+                .then(|| signals::Received::now().name())
+        },
+    )
+    .map_err(|e| match e {
+        LockError::Busy { .. } => CliError::Invalid(e.to_string()),
+        LockError::Cancelled(_) => CliError::Cancelled(e.to_string()),
+        LockError::Io { .. } => CliError::Other(anyhow::Error::new(e)),
+    })?;
+    stop_if_signalled()?;
+    Ok(lock)
+}
+
+/// A SIGINT/SIGTERM before the run directory exists ends the command: nothing ran.
+fn stop_if_signalled() -> Result<(), CliError> {
+    let received = signals::Received::now();
+    if received.any() {
+        return Err(CliError::Cancelled(format!(
+            "cancelled by {} before the run started; nothing ran",
+            received.name()
+        )));
+    }
+    Ok(())
 }
 
 /// `--only` and `--from` as presets for the ops that will not run.
@@ -127,6 +171,7 @@ fn execute(
     flags: &RunFlags,
     presets: HashMap<usize, Preset>,
     resumed_from: Option<String>,
+    mut lock: RunLock,
 ) -> Result<i32, CliError> {
     let config = &project.config;
     let actions = Actions::detect();
@@ -139,38 +184,34 @@ fn execute(
     if let Some(gha) = actions.as_ref().filter(|_| !flags.simulate) {
         sign_in(gha, &mut secrets)?;
     }
-    let dir = RunDir::create(&project.root, &plan.module.id)
-        .context("cannot create the run directory")?;
+    stop_if_signalled()?;
     let redactor = sink_redactor(secrets.iter());
-
-    std::fs::write(dir.plan(), crate::plan::render::json(&plan))
-        .with_context(|| format!("cannot write {}", dir.plan().display()))?;
-    for op in &plan.ops {
-        match &op.script {
-            Script::Bash(text) => {
-                std::fs::write(dir.script(&op.id, "sh"), text).context("cannot write scripts")?
-            }
-            Script::RunCommand(rc) => std::fs::write(dir.script(&op.id, "ps1"), &rc.shown)
-                .context("cannot write scripts")?,
-            Script::Invalid => {}
-        }
-        if let Some(check) = &op.check {
-            std::fs::write(dir.script(&op.id, "check.sh"), check)
-                .context("cannot write scripts")?;
-        }
-    }
-
     let external = external_requirements(&project.root, &plan);
-    let initial = RunState::new(
-        &dir.id,
-        &plan.module.id,
-        &plan.module.file.display().to_string(),
-        jiff::Timestamp::now(),
-        plan.ops
-            .iter()
-            .map(|o| (o.id.clone(), o.stage, o.fingerprint.clone()))
-            .collect(),
-    );
+    let started_at = jiff::Timestamp::now();
+    let initial_state = |id: &str| {
+        RunState::new(
+            id,
+            &plan.module.id,
+            &plan.module.file.display().to_string(),
+            started_at,
+            plan.ops
+                .iter()
+                .map(|o| (o.id.clone(), o.stage, o.fingerprint.clone()))
+                .collect(),
+        )
+    };
+    let dir = RunDir::create(&project.root, &plan.module.id, |dir| {
+        write_run_files(dir, &plan)?;
+        let json =
+            serde_json::to_string_pretty(&initial_state(&dir.id)).map_err(std::io::Error::other)?;
+        run_dir::write_atomic(&dir.state(), redactor.redact(&json).as_bytes())?;
+        // Named in the lock before the run is visible, so `status` never sees it ownerless.
+        lock.set_run_id(&dir.id)
+    })
+    .context("cannot create the run directory")?;
+    // From here the lock lives as long as this process or any operation it started.
+    crate::run::supervisor::hold_run_lock(lock.into_fd());
+    let initial = initial_state(&dir.id);
     let mut state = StateWriter::new(&dir.state(), initial, redactor.clone());
     let mut events = JsonlWriter::create(&dir.events(), redactor.clone())
         .context("cannot create events.jsonl")?;
@@ -268,6 +309,22 @@ fn execute(
     }
     let status = status.context("the run stopped because a report could not be written")?;
     Ok(status.exit_code())
+}
+
+/// plan.json and the rendered scripts, written into the run directory before it is visible.
+fn write_run_files(dir: &RunDir, plan: &Plan) -> std::io::Result<()> {
+    std::fs::write(dir.plan(), crate::plan::render::json(plan))?;
+    for op in &plan.ops {
+        match &op.script {
+            Script::Bash(text) => std::fs::write(dir.script(&op.id, "sh"), text)?,
+            Script::RunCommand(rc) => std::fs::write(dir.script(&op.id, "ps1"), &rc.shown)?,
+            Script::Invalid => {}
+        }
+        if let Some(check) = &op.check {
+            std::fs::write(dir.script(&op.id, "check.sh"), check)?;
+        }
+    }
+    Ok(())
 }
 
 /// Signs the Azure CLI in with the action's credentials; a token fetched on the way is masked at once.

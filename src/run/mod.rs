@@ -7,6 +7,8 @@ mod backoff;
 pub mod executor;
 mod oplog;
 pub mod process;
+pub mod signals;
+pub mod supervisor;
 pub mod unit;
 mod vm_attempt;
 
