@@ -102,7 +102,13 @@ fn lock_module(root: &Path, module: &str, flags: &RunFlags) -> Result<RunLock, C
         root,
         module,
         flags.wait,
-        |busy| eprintln!("goldsmith: waiting (--wait): {busy}"),
+        // One write, so the line is never torn apart in a log.
+        |busy| {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("goldsmith: waiting (--wait): {busy}\n").as_bytes(),
+            );
+        },
         || {
             signals::Received::now()
                 .any()
