@@ -17,5 +17,6 @@ pub mod redact;
 pub mod report;
 pub mod run;
 pub mod run_dir;
+pub mod run_lock;
 pub mod safe_read;
 pub mod template;

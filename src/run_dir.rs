@@ -19,8 +19,16 @@ pub fn runs_root(root: &Path) -> PathBuf {
 }
 
 impl RunDir {
-    /// Creates a fresh, uniquely named run directory for `module`.
-    pub fn create(root: &Path, module: &str) -> std::io::Result<RunDir> {
+    /// Creates a fresh, uniquely named run directory for `module`, complete or
+    /// not at all: it is made as a hidden `.<id>.partial`, `fill` writes its
+    /// first files (state.json among them) there, and only then is it renamed
+    /// into place. A kill on the way leaves a hidden partial that `all_runs`
+    /// never sees. `fill` may be called again with another id if a name is taken.
+    pub fn create(
+        root: &Path,
+        module: &str,
+        mut fill: impl FnMut(&RunDir) -> std::io::Result<()>,
+    ) -> std::io::Result<RunDir> {
         let base = runs_root(root);
         std::fs::create_dir_all(&base)?;
         let stamp = jiff::Timestamp::now()
@@ -33,15 +41,45 @@ impl RunDir {
                 format!("{stamp}-{module}-{n}")
             };
             let path = base.join(&id);
-            match std::fs::create_dir(&path) {
-                Ok(()) => {
-                    for sub in ["logs", "scripts", "outputs"] {
-                        std::fs::create_dir(path.join(sub))?;
-                    }
-                    return Ok(RunDir { id, path });
-                }
+            let staging = base.join(format!(".{id}.partial"));
+            if path.exists() {
+                continue;
+            }
+            match std::fs::create_dir(&staging) {
+                Ok(()) => {}
                 Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => continue,
                 Err(e) => return Err(e),
+            }
+            let filled = ["logs", "scripts", "outputs"]
+                .iter()
+                .try_for_each(|sub| std::fs::create_dir(staging.join(sub)))
+                .and_then(|()| {
+                    fill(&RunDir {
+                        id: id.clone(),
+                        path: staging.clone(),
+                    })
+                });
+            if let Err(e) = filled {
+                let _ = std::fs::remove_dir_all(&staging);
+                return Err(e);
+            }
+            // A rename onto a run directory fails (it is never empty), so a
+            // name taken meanwhile is noticed, not overwritten.
+            match std::fs::rename(&staging, &path) {
+                Ok(()) => return Ok(RunDir { id, path }),
+                Err(e)
+                    if matches!(
+                        e.kind(),
+                        std::io::ErrorKind::AlreadyExists | std::io::ErrorKind::DirectoryNotEmpty
+                    ) =>
+                {
+                    let _ = std::fs::remove_dir_all(&staging);
+                    continue;
+                }
+                Err(e) => {
+                    let _ = std::fs::remove_dir_all(&staging);
+                    return Err(e);
+                }
             }
         }
         Err(std::io::Error::other(
@@ -82,6 +120,8 @@ pub fn all_runs(root: &Path) -> Vec<(PathBuf, RunState)> {
         .into_iter()
         .flatten()
         .flatten()
+        // Hidden entries are lock files and run directories still being made.
+        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
         .map(|e| e.path())
         .filter(|p| p.is_dir())
         .collect();

@@ -119,6 +119,9 @@ pub struct RunFlags {
     /// How often to print what is still running
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub progress_interval: Duration,
+    /// When the module is already running in this root, wait for that run to end instead of exiting 2
+    #[arg(long)]
+    pub wait: bool,
     /// Where to write the JUnit report [default: <run-dir>/junit.xml]
     #[arg(long, value_name = "FILE")]
     pub junit_path: Option<PathBuf>,

@@ -33,6 +33,9 @@ pub enum CliError {
     /// Something outside the user's files failed (disk, a report).
     #[error(transparent)]
     Other(#[from] anyhow::Error),
+    /// A signal arrived before the run started; nothing ran.
+    #[error("{0}")]
+    Cancelled(String),
 }
 
 impl CliError {
@@ -40,6 +43,7 @@ impl CliError {
         match self {
             CliError::Invalid(_) => exit::INVALID,
             CliError::Other(_) => exit::FAILED,
+            CliError::Cancelled(_) => exit::CANCELLED,
         }
     }
 }
@@ -89,6 +93,11 @@ fn init_logging(verbose: u8) {
 }
 
 fn dispatch(args: Args) -> Result<i32, CliError> {
+    if matches!(args.command, Command::Run { .. } | Command::Resume { .. }) {
+        // First of all: a signal from here on cancels the run (exit 130)
+        // instead of killing goldsmith halfway through making its run directory.
+        crate::run::signals::install();
+    }
     let root = args.root();
     match &args.command {
         Command::Action => {

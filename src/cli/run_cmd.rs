@@ -16,8 +16,9 @@ use crate::redact::Redactor;
 use crate::report::{
     Fanout, console::Console, finish::FinalReports, jsonl::JsonlWriter, state_file::StateWriter,
 };
-use crate::run::{ExecOptions, Executor, Preset, UnitContext};
+use crate::run::{ExecOptions, Executor, Preset, UnitContext, signals};
 use crate::run_dir::{self, RunDir};
+use crate::run_lock::{LockError, RunLock};
 
 pub fn run(root: &Path, args: &Args, module: &str, flags: &RunFlags) -> Result<i32, CliError> {
     let (project, plan) = project::load_plan(
@@ -30,7 +31,8 @@ pub fn run(root: &Path, args: &Args, module: &str, flags: &RunFlags) -> Result<i
         flags.simulate,
     )?;
     let presets = select(&plan, flags)?;
-    execute(&project, plan, flags, presets, None)
+    let lock = lock_module(&project.root, &plan.module.id, flags)?;
+    execute(&project, plan, flags, presets, None, lock)
 }
 
 pub fn resume(
@@ -39,17 +41,23 @@ pub fn resume(
     module: Option<&str>,
     flags: &RunFlags,
 ) -> Result<i32, CliError> {
-    let latest = match module {
+    let module_id = match module {
         Some(name) => {
             // Resolve folder names to ids before looking for runs.
             let mut diags = crate::diag::Diagnostics::default();
             let project = project::load(root, args, &mut diags)?;
-            let id = project::find_module(&project, name)?.id.clone();
-            run_dir::latest_run(root, Some(&id))
+            Some(project::find_module(&project, name)?.id.clone())
         }
-        None => run_dir::latest_run(root, None),
+        None => run_dir::latest_run(root, None).map(|(_, s)| s.module),
     };
-    let Some((dir, previous)) = latest else {
+    // The lock first, then the latest run: a run that held the lock has ended
+    // (its operations with it), so its state is final.
+    let lock = match &module_id {
+        Some(id) => Some(lock_module(root, id, flags)?),
+        None => None,
+    };
+    let latest = module_id.and_then(|id| run_dir::latest_run(root, Some(&id)));
+    let (Some(lock), Some((dir, previous))) = (lock, latest) else {
         let what = module
             .map(|m| format!(" of module `{m}`"))
             .unwrap_or_default();
@@ -83,7 +91,54 @@ pub fn resume(
         }
     }
     tracing::debug!("resuming {} from {}", previous.run_id, dir.display());
-    execute(&project, plan, flags, presets, Some(previous.run_id))
+    execute(&project, plan, flags, presets, Some(previous.run_id), lock)
+}
+
+/// Takes the module's run lock (waiting with `--wait`), then makes sure no
+/// signal arrived meanwhile.
+fn lock_module(root: &Path, module: &str, flags: &RunFlags) -> Result<RunLock, CliError> {
+    stop_if_signalled()?;
+    let lock = RunLock::acquire(
+        root,
+        module,
+        flags.wait,
+        // One write, so the line is never torn apart in a log.
+        |busy| {
+            let _ = std::io::Write::write_all(
+                &mut std::io::stderr(),
+                format!("goldsmith: waiting (--wait): {busy}\n").as_bytes(),
+            );
+        },
+        || {
+            signals::Received::now()
+                .any()
+                .then(|| signals::Received::now().name())
+        },
+    )
+    .map_err(|e| match e {
+        LockError::Busy { .. } => CliError::Invalid(e.to_string()),
+        LockError::Cancelled(_) => CliError::Cancelled(e.to_string()),
+        LockError::Io { .. } => nothing_ran(format!(
+            "{e}: {}",
+            std::error::Error::source(&e)
+                .map(ToString::to_string)
+                .unwrap_or_default()
+        )),
+    })?;
+    stop_if_signalled()?;
+    Ok(lock)
+}
+
+/// A SIGINT/SIGTERM before the run directory exists ends the command: nothing ran.
+fn stop_if_signalled() -> Result<(), CliError> {
+    let received = signals::Received::now();
+    if received.any() {
+        return Err(CliError::Cancelled(format!(
+            "cancelled by {} before the run started; nothing ran",
+            received.name()
+        )));
+    }
+    Ok(())
 }
 
 /// `--only` and `--from` as presets for the ops that will not run.
@@ -127,6 +182,7 @@ fn execute(
     flags: &RunFlags,
     presets: HashMap<usize, Preset>,
     resumed_from: Option<String>,
+    mut lock: RunLock,
 ) -> Result<i32, CliError> {
     let config = &project.config;
     let paths = super::paths::check(project, flags)?;
@@ -142,48 +198,42 @@ fn execute(
     if let Some(gha) = actions.as_ref().filter(|_| !flags.simulate) {
         sign_in(gha, &mut secrets)?;
     }
-    let dir = RunDir::create(&project.root, &plan.module.id).map_err(|e| {
+    stop_if_signalled()?;
+    let redactor = sink_redactor(secrets.iter());
+    let external = external_requirements(&project.root, &plan);
+    let started_at = jiff::Timestamp::now();
+    let initial_state = |id: &str| {
+        RunState::new(
+            id,
+            &plan.module.id,
+            &plan.module.file.display().to_string(),
+            started_at,
+            plan.ops
+                .iter()
+                .map(|o| (o.id.clone(), o.stage, o.fingerprint.clone()))
+                .collect(),
+        )
+    };
+    let dir = RunDir::create(&project.root, &plan.module.id, |dir| {
+        write_run_files(dir, &plan)?;
+        let json =
+            serde_json::to_vec_pretty(&initial_state(&dir.id)).map_err(std::io::Error::other)?;
+        run_dir::write_atomic(&dir.state(), &json)?;
+        // Named in the lock before the run is visible, so `status` never sees it ownerless.
+        lock.set_run_id(&dir.id)
+    })
+    .map_err(|e| {
         nothing_ran(format!(
             "cannot create a run directory under {}: {e}",
             run_dir::runs_root(&project.root).display()
         ))
     })?;
-    let redactor = sink_redactor(secrets.iter());
-
-    let cannot_write = |path: &Path, e: std::io::Error| {
-        nothing_ran(format!("cannot write {}: {e}", path.display()))
-    };
-    std::fs::write(dir.plan(), crate::plan::render::json(&plan))
-        .map_err(|e| cannot_write(&dir.plan(), e))?;
-    for op in &plan.ops {
-        let shown = match &op.script {
-            Script::Bash(text) => Some((dir.script(&op.id, "sh"), text)),
-            Script::RunCommand(rc) => Some((dir.script(&op.id, "ps1"), &rc.shown)),
-            Script::Invalid => None,
-        };
-        let check = op
-            .check
-            .as_ref()
-            .map(|c| (dir.script(&op.id, "check.sh"), c));
-        for (path, text) in shown.into_iter().chain(check) {
-            std::fs::write(&path, text).map_err(|e| cannot_write(&path, e))?;
-        }
-    }
-
-    let external = external_requirements(&project.root, &plan);
-    let initial = RunState::new(
-        &dir.id,
-        &plan.module.id,
-        &plan.module.file.display().to_string(),
-        jiff::Timestamp::now(),
-        plan.ops
-            .iter()
-            .map(|o| (o.id.clone(), o.stage, o.fingerprint.clone()))
-            .collect(),
-    );
+    // From here the lock lives as long as this process or any operation it started.
+    crate::run::supervisor::hold_run_lock(lock.into_fd());
+    let initial = initial_state(&dir.id);
     let mut state = StateWriter::new(&dir.state(), initial);
-    let mut events =
-        JsonlWriter::create(&dir.events()).map_err(|e| cannot_write(&dir.events(), e))?;
+    let mut events = JsonlWriter::create(&dir.events())
+        .map_err(|e| nothing_ran(format!("cannot write {}: {e}", dir.events().display())))?;
     let shown_dir = dir
         .path
         .strip_prefix(&project.root)
@@ -298,6 +348,26 @@ fn nothing_ran(what: String) -> CliError {
     CliError::Invalid(format!(
         "{what}; nothing ran. Make the artifacts folder writable (or free space), or run from another --root"
     ))
+}
+
+/// plan.json and the rendered scripts, written into the run directory before it is visible.
+fn write_run_files(dir: &RunDir, plan: &Plan) -> std::io::Result<()> {
+    let write = |path: std::path::PathBuf, text: &str| {
+        std::fs::write(&path, text)
+            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
+    };
+    write(dir.plan(), &crate::plan::render::json(plan))?;
+    for op in &plan.ops {
+        match &op.script {
+            Script::Bash(text) => write(dir.script(&op.id, "sh"), text)?,
+            Script::RunCommand(rc) => write(dir.script(&op.id, "ps1"), &rc.shown)?,
+            Script::Invalid => {}
+        }
+        if let Some(check) = &op.check {
+            write(dir.script(&op.id, "check.sh"), check)?;
+        }
+    }
+    Ok(())
 }
 
 /// Signs the Azure CLI in with the action's credentials; a token fetched on the way is masked at once.

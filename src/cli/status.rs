@@ -6,10 +6,11 @@ use std::path::Path;
 use super::{CliError, exit};
 use crate::catalog::fields::format_duration;
 use crate::record::state::RunState;
+use crate::record::status::{OpStatus, RunStatus};
 use crate::run_dir;
 
 pub fn show(root: &Path, module: Option<&str>, run: Option<&str>) -> Result<i32, CliError> {
-    let state = match run {
+    let mut state = match run {
         Some(id) => {
             let path = run_dir::runs_root(root).join(id).join("state.json");
             RunState::read(&path).map_err(|e| {
@@ -34,8 +35,17 @@ pub fn show(root: &Path, module: Option<&str>, run: Option<&str>) -> Result<i32,
             }
         },
     };
+    // A run recorded as running whose coordinator is gone says so.
+    state.status = crate::run_lock::effective_status(root, &state);
     let mut out = std::io::stdout().lock();
     let _ = write!(out, "{}", table(&state));
+    if state.status == RunStatus::Interrupted {
+        let _ = writeln!(
+            out,
+            "goldsmith stopped before this run finished (killed or crashed); `goldsmith resume {}` continues it",
+            state.module
+        );
+    }
     Ok(exit::OK)
 }
 
@@ -69,7 +79,12 @@ pub fn table(state: &RunState) -> String {
             "{:<width$}  {:>5}  {:<12}  {:>8}  {:>8}  {}",
             o.id,
             o.stage,
-            o.status.name(),
+            // An operation cannot still be running in a run whose coordinator is gone.
+            if state.status == RunStatus::Interrupted && o.status == OpStatus::Running {
+                "interrupted"
+            } else {
+                o.status.name()
+            },
             o.attempts,
             o.duration
                 .map(format_duration)

@@ -64,6 +64,9 @@ pub enum RunStatus {
     Failed,
     /// A signal stopped the run.
     Cancelled,
+    /// Derived, never written by a run: the state says `running` but its
+    /// coordinator is gone (nobody holds the run lock for it), e.g. after SIGKILL.
+    Interrupted,
 }
 
 impl RunStatus {
@@ -73,6 +76,7 @@ impl RunStatus {
             RunStatus::Succeeded => "succeeded",
             RunStatus::Failed => "failed",
             RunStatus::Cancelled => "cancelled",
+            RunStatus::Interrupted => "interrupted",
         }
     }
 
@@ -80,7 +84,7 @@ impl RunStatus {
     pub fn exit_code(self) -> i32 {
         match self {
             RunStatus::Running | RunStatus::Succeeded => 0,
-            RunStatus::Failed => 1,
+            RunStatus::Failed | RunStatus::Interrupted => 1,
             RunStatus::Cancelled => 130,
         }
     }

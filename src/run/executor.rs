@@ -14,6 +14,7 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::process::Stop;
+use super::signals;
 use super::unit::{self, Report, UnitContext, UnitMsg};
 use crate::plan::{LockName, Plan};
 use crate::record::event::{EVENTS_VERSION, Event, EventLine, PlannedOpRef, RunningOp};
@@ -167,8 +168,12 @@ impl<'s> Executor<'s> {
         let (tx, mut rx) = mpsc::unbounded_channel::<Report>();
         let mut units: JoinSet<()> = JoinSet::new();
         let mut unit_of_task: HashMap<tokio::task::Id, usize> = HashMap::new();
+        // The counting handlers hold the truth (signals may have come before the
+        // run started); tokio's streams only wake the loop.
+        signals::install();
         let mut sigint = signal(SignalKind::interrupt()).ok();
         let mut sigterm = signal(SignalKind::terminate()).ok();
+        let mut seen = signals::Received::default();
         let mut progress = tokio::time::interval_at(
             tokio::time::Instant::now() + self.opts.progress_interval,
             self.opts.progress_interval,
@@ -209,6 +214,7 @@ impl<'s> Executor<'s> {
             };
             self.finish_without_running(i, status, None, reason);
         }
+        self.catch_up_signals(&mut seen);
 
         loop {
             self.schedule(&ctx, &tx, &mut units, &mut unit_of_task);
@@ -246,8 +252,8 @@ impl<'s> Executor<'s> {
                         }));
                     }
                 }
-                Some(()) = recv_signal(&mut sigint) => self.on_signal("SIGINT"),
-                Some(()) = recv_signal(&mut sigterm) => self.on_signal("SIGTERM"),
+                Some(()) = recv_signal(&mut sigint) => self.catch_up_signals(&mut seen),
+                Some(()) = recv_signal(&mut sigterm) => self.catch_up_signals(&mut seen),
                 _ = progress.tick() => self.progress(),
             }
             self.flush();
@@ -268,6 +274,15 @@ impl<'s> Executor<'s> {
             Some(e) => Err(e),
             None => Ok(status),
         }
+    }
+
+    /// Acts on every signal counted since `seen`.
+    fn catch_up_signals(&mut self, seen: &mut signals::Received) {
+        let now = signals::Received::now();
+        for name in now.since(*seen) {
+            self.on_signal(name);
+        }
+        *seen = now;
     }
 
     fn on_signal(&mut self, name: &'static str) {

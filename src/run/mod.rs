@@ -10,6 +10,8 @@ pub mod fd_budget;
 mod oplog;
 pub mod process;
 mod sealed;
+pub mod signals;
+pub mod supervisor;
 pub mod unit;
 mod vm_attempt;
 

@@ -6,6 +6,10 @@
 //! in the same `select!` as `wait()`), SIGTERM to the group on timeout or
 //! cancel, SIGKILL after the grace period, and after exit a short leak check
 //! before SIGKILL for whatever is left of the group.
+//!
+//! Every process runs under a supervisor (`supervisor.rs`) that leads its
+//! group and kills it when the coordinator dies; the supervisor reports the
+//! process's exit on a status pipe, read in the same `select!`.
 
 use std::ffi::OsString;
 use std::os::fd::OwnedFd;
@@ -19,6 +23,7 @@ use tokio::sync::watch;
 
 use super::oplog::OpLog;
 use super::sealed::SealedScript;
+use super::supervisor::{self, Report};
 
 /// What the coordinator asks of running operations.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord)]
@@ -118,7 +123,7 @@ pub async fn run(
     mut stop: watch::Receiver<Stop>,
 ) -> ProcessResult {
     let started = Instant::now();
-    let (mut child, streams) = match spawn(spec) {
+    let (mut child, streams, mut reports) = match spawn(spec) {
         Ok(x) => x,
         Err(e) => {
             return ProcessResult {
@@ -135,6 +140,7 @@ pub async fn run(
     let (mut out, mut err) = (streams.next(), streams.next());
     let mut buf = vec![0u8; 64 * 1024];
     let mut buf2 = vec![0u8; 64 * 1024];
+    let mut report_buf = Vec::new();
     let deadline = tokio::time::Instant::now() + spec.timeout;
     let mut terminated_for: Option<Exit> = None;
     let mut kill_at: Option<tokio::time::Instant> = None;
@@ -145,7 +151,8 @@ pub async fn run(
         signal_group(pgid, libc::SIGKILL);
     }
 
-    let status = loop {
+    // What ended the loop: the supervisor's report, or the supervisor's end.
+    let ended = loop {
         let kill_sleep = async {
             match kill_at {
                 Some(t) => tokio::time::sleep_until(t).await,
@@ -153,7 +160,16 @@ pub async fn run(
             }
         };
         tokio::select! {
-            status = child.wait() => break status,
+            n = reports.read_buf(&mut report_buf) => {
+                match n {
+                    Ok(0) | Err(_) => break None,
+                    Ok(_) => {
+                        if let Some(end) = report_buf.iter().position(|&b| b == b'\n') {
+                            break supervisor::parse_report(&report_buf[..end]);
+                        }
+                    }
+                }
+            }
             n = next_chunk(&mut out, &mut buf) => on_chunk(&mut out, n, &buf, log),
             n = next_chunk(&mut err, &mut buf2) => on_chunk(&mut err, n, &buf2, log),
             _ = tokio::time::sleep_until(deadline), if terminated_for.is_none() => {
@@ -191,13 +207,27 @@ pub async fn run(
         }
     };
 
+    // Without a report the supervisor itself is gone: its fate stands for the script's.
+    let mut reaped = false;
+    let status = match ended {
+        Some(Report::Exited(status)) => Ok(status),
+        Some(Report::SpawnFailed(e)) => Err(e),
+        None => {
+            reaped = true;
+            child.wait().await
+        }
+    };
+
     // The script has exited; its output may still be in the pipes, or a
     // background process of the group may hold a pipe open.
     let leaked = tokio::time::timeout(LEAK_TIMEOUT, drain([&mut out, &mut err], &mut buf, log))
         .await
         .is_err();
-    // Whatever is left of the group goes, leaked or not.
+    // Whatever is left of the group goes, leaked or not, the supervisor with it.
     signal_group(pgid, libc::SIGKILL);
+    if !reaped {
+        let _ = child.wait().await;
+    }
     if leaked {
         log.note("a background process of the script still held its output after it exited; killed the process group");
         // Read what the killed processes left, without waiting on holders outside the group.
@@ -216,7 +246,10 @@ pub async fn run(
             (None, Some(sig)) => Exit::Signal(sig),
             (None, None) => Exit::Code(-1),
         },
-        (None, Err(e)) => Exit::SpawnFailed(format!("lost track of the script: {e}")),
+        (None, Err(e)) if reaped => Exit::SpawnFailed(format!("lost track of the script: {e}")),
+        (None, Err(e)) => {
+            Exit::SpawnFailed(format!("cannot start {}: {e}", spec.program.display()))
+        }
     };
     let captured = |s: Option<Stream>| s.and_then(|s| s.buffer).unwrap_or_default();
     ProcessResult {
@@ -239,13 +272,18 @@ async fn drain(streams: [&mut Option<Stream>; 2], buf: &mut [u8], log: &mut OpLo
     }
 }
 
-fn spawn(spec: &ProcessSpec) -> std::io::Result<(tokio::process::Child, Vec<Stream>)> {
+type Spawned = (
+    tokio::process::Child,
+    Vec<Stream>,
+    tokio::net::unix::pipe::Receiver,
+);
+
+fn spawn(spec: &ProcessSpec) -> std::io::Result<Spawned> {
     // std's pipes, not tokio's: both ends are created O_CLOEXEC atomically, and
     // the child gets blocking write ends as programs expect.
     let (out_reader, out_writer) = std::io::pipe()?;
-    let mut cmd = std::process::Command::new(&spec.program);
-    cmd.args(&spec.args)
-        .current_dir(&spec.cwd)
+    let (mut cmd, reports) = supervisor::command(&spec.program, &spec.args, spec.grace)?;
+    cmd.current_dir(&spec.cwd)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
@@ -287,7 +325,8 @@ fn spawn(spec: &ProcessSpec) -> std::io::Result<(tokio::process::Child, Vec<Stre
             })
         })
         .collect::<std::io::Result<Vec<_>>>()?;
-    Ok((child, streams))
+    let reports = tokio::net::unix::pipe::Receiver::from_owned_fd(reports)?;
+    Ok((child, streams, reports))
 }
 
 fn begin_terminate(pgid: Option<i32>, grace: Duration) -> tokio::time::Instant {

@@ -74,10 +74,16 @@ impl Project {
         to_run(cmd.output().expect("goldsmith runs"))
     }
 
-    /// The only run directory (panics when there is not exactly one).
+    /// The run directories, oldest first (hidden entries are the run lock and
+    /// run directories still being made).
     pub fn run_dirs(&self) -> Vec<PathBuf> {
         let mut dirs: Vec<PathBuf> = std::fs::read_dir(self.root().join("artifacts/runs"))
-            .map(|r| r.flatten().map(|e| e.path()).collect())
+            .map(|r| {
+                r.flatten()
+                    .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
+                    .map(|e| e.path())
+                    .collect()
+            })
             .unwrap_or_default();
         dirs.sort();
         dirs

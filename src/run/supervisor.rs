@@ -1,0 +1,341 @@
+//! The guardian of one operation: goldsmith re-executes itself as a tiny
+//! supervisor per operation process, so no operation outlives its coordinator,
+//! however the coordinator dies (SIGKILL included).
+//!
+//! The coordinator starts the supervisor as the leader of a new process group;
+//! the supervisor starts the operation in that same group, reports its wait
+//! status on a status pipe and then stays until the coordinator kills the group
+//! (after its leak check). Signals the coordinator sends to the group (TERM on
+//! timeout or cancel, KILL after the grace) reach the operation as before; the
+//! supervisor ignores all but KILL.
+//!
+//! How a supervisor learns that the coordinator died: the *lifeline*, a pipe
+//! whose write end only the coordinator holds (O_CLOEXEC, never handed to a
+//! child). The kernel closes it when the coordinator dies, and each
+//! supervisor's read end reports end of file at once. Unlike PR_SET_PDEATHSIG
+//! this does not depend on which thread spawned the supervisor. The supervisor
+//! then sends SIGTERM to its group, waits for the kill grace (less when the
+//! group is empty sooner) and sends SIGKILL, itself included.
+//!
+//! Each supervisor also holds the run lock (the module's lock file, inherited
+//! as the same open file description), so the lock stays held until the last
+//! operation of a run is gone: whoever gets the lock next knows that no
+//! operation of an earlier run is alive.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::process::{CommandExt, ExitStatusExt};
+use std::path::Path;
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
+/// `goldsmith __goldsmith-supervise <grace-ms> -- <program> <args>…`: the hidden mode.
+pub const ARG: &str = "__goldsmith-supervise";
+
+/// Where the supervisor finds what the coordinator hands it.
+const LIFELINE_FD: RawFd = 3;
+const LOCK_FD: RawFd = 4;
+const STATUS_FD: RawFd = 5;
+
+/// How often a supervisor looks whether its group is empty during the grace.
+const GROUP_POLL: Duration = Duration::from_millis(20);
+
+/// The coordinator's end of every lifeline (read end, write end), open for the process's life.
+static LIFELINE: OnceLock<Result<(OwnedFd, OwnedFd), i32>> = OnceLock::new();
+/// The run lock, held for the process's life and inherited by every supervisor.
+static RUN_LOCK: OnceLock<OwnedFd> = OnceLock::new();
+
+/// Keeps `lock` (the run lock's file) open for the rest of this process and
+/// hands it to every supervisor, so the lock outlives the coordinator until
+/// the last operation is gone. Returns false when a lock was handed over already.
+pub fn hold_run_lock(lock: OwnedFd) -> bool {
+    RUN_LOCK.set(lock).is_ok()
+}
+
+fn lifeline() -> std::io::Result<RawFd> {
+    let pipe = LIFELINE.get_or_init(|| {
+        // std's pipe: both ends O_CLOEXEC from the start, so no child spawned
+        // by another thread meanwhile can keep the write end.
+        std::io::pipe()
+            .map(|(r, w)| (OwnedFd::from(r), OwnedFd::from(w)))
+            .map_err(|e| e.raw_os_error().unwrap_or(libc::EIO))
+    });
+    match pipe {
+        Ok((read, _write)) => Ok(read.as_raw_fd()),
+        Err(errno) => Err(std::io::Error::from_raw_os_error(*errno)),
+    }
+}
+
+/// A command that runs `program args` under a supervisor, and the read end of
+/// its status pipe. The caller sets cwd, env, stdio and `process_group(0)`.
+/// Dropping the command closes the coordinator's copy of the status pipe's
+/// write end, so do that right after spawning.
+pub fn command(
+    program: &Path,
+    args: &[OsString],
+    grace: Duration,
+) -> std::io::Result<(std::process::Command, OwnedFd)> {
+    let lifeline = lifeline()?;
+    let (status_read, status_write) = std::io::pipe()?;
+    let status_write = OwnedFd::from(status_write);
+    let lock = RUN_LOCK.get().map(|f| f.as_raw_fd()).unwrap_or(-1);
+    let mut cmd = std::process::Command::new(self_exe());
+    cmd.arg(ARG)
+        .arg(grace.as_millis().to_string())
+        .arg("--")
+        .arg(program)
+        .args(args);
+    let sources = [lifeline, lock, status_write.as_raw_fd()];
+    // SAFETY: the closure only calls fcntl and dup2, which are async-signal-safe,
+    // on descriptors it owns (status_write moves in) or that live for the process.
+    unsafe {
+        cmd.pre_exec(move || {
+            let _keep = &status_write;
+            hand_over(&sources)
+        });
+    }
+    Ok((cmd, OwnedFd::from(status_read)))
+}
+
+/// The running goldsmith binary: /proc/self/exe is still the right file when
+/// the binary on disk was replaced or deleted during the run.
+fn self_exe() -> std::path::PathBuf {
+    if cfg!(target_os = "linux") {
+        "/proc/self/exe".into()
+    } else {
+        std::env::current_exe().unwrap_or_else(|_| "goldsmith".into())
+    }
+}
+
+/// In the forked child: puts `sources` on fds 3, 4, 5 (-1: leave that fd alone).
+/// Via temporary copies above 9 first, so a source that already sits on one of
+/// the targets is not overwritten before it is moved.
+fn hand_over(sources: &[RawFd; 3]) -> std::io::Result<()> {
+    let mut temps = [-1; 3];
+    for (temp, &source) in temps.iter_mut().zip(sources) {
+        if source >= 0 {
+            // SAFETY: fcntl on a descriptor number; no memory is involved.
+            *temp = unsafe { libc::fcntl(source, libc::F_DUPFD_CLOEXEC, 10) };
+            if *temp < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+    }
+    for (target, &temp) in (LIFELINE_FD..).zip(&temps) {
+        // dup2 clears O_CLOEXEC on the target; the temporary copies close at exec.
+        // SAFETY: dup2 on descriptor numbers; no memory is involved.
+        if temp >= 0 && unsafe { libc::dup2(temp, target) } < 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// What a supervisor reported on its status pipe.
+#[derive(Debug)]
+pub enum Report {
+    /// The operation exited with this wait status.
+    Exited(std::process::ExitStatus),
+    /// The operation could not be started.
+    SpawnFailed(std::io::Error),
+}
+
+/// Parses one status line; `None` for anything else (a supervisor killed mid-write).
+pub fn parse_report(line: &[u8]) -> Option<Report> {
+    let line = std::str::from_utf8(line).ok()?.trim_end();
+    let (kind, value) = line.split_once(' ')?;
+    let value: i32 = value.parse().ok()?;
+    match kind {
+        "status" => Some(Report::Exited(std::process::ExitStatus::from_raw(value))),
+        "spawn-error" => Some(Report::SpawnFailed(std::io::Error::from_raw_os_error(
+            value,
+        ))),
+        _ => None,
+    }
+}
+
+/// The supervisor process: `args` are what follows [`ARG`]. Returns an exit
+/// code only when it could not start the operation; otherwise it ends when its
+/// group is killed.
+pub fn main(args: Vec<OsString>) -> i32 {
+    let mut args = args.into_iter();
+    let grace = args
+        .next()
+        .and_then(|g| g.to_str()?.parse::<u64>().ok())
+        .map(Duration::from_millis);
+    let (Some(grace), Some(sep), Some(program)) = (grace, args.next(), args.next()) else {
+        eprintln!("goldsmith: {ARG} is internal to goldsmith; it is not meant to be run by hand");
+        return 2;
+    };
+    if sep != "--" {
+        eprintln!("goldsmith: {ARG} is internal to goldsmith; it is not meant to be run by hand");
+        return 2;
+    }
+    for fd in [LIFELINE_FD, LOCK_FD, STATUS_FD] {
+        // The operation gets none of them: a leaked background process must
+        // neither hold the run lock nor look like the supervisor.
+        // SAFETY: fcntl on descriptor numbers; no memory is involved.
+        unsafe {
+            libc::fcntl(fd, libc::F_SETFD, libc::FD_CLOEXEC);
+        }
+    }
+    // SAFETY: STATUS_FD was put there by the coordinator for us alone.
+    let mut status = unsafe { std::fs::File::from_raw_fd(STATUS_FD) };
+    survive_group_signals();
+    if coordinator_gone() {
+        // The coordinator died before the operation started: do not start it.
+        return 0;
+    }
+    let me = std::process::id() as libc::pid_t;
+    let mut cmd = std::process::Command::new(program);
+    cmd.args(args);
+    // SAFETY: prctl, getppid and raise are async-signal-safe.
+    unsafe {
+        cmd.pre_exec(move || {
+            // A backstop for a supervisor killed on its own: the operation goes with it.
+            #[cfg(target_os = "linux")]
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL) != 0 || libc::getppid() != me {
+                libc::raise(libc::SIGKILL);
+            }
+            let _ = me;
+            Ok(())
+        });
+    }
+    let mut child = match cmd.spawn() {
+        Ok(c) => c,
+        Err(e) => {
+            let errno = e.raw_os_error().unwrap_or(libc::ENOENT);
+            let _ = status.write_all(format!("spawn-error {errno}\n").as_bytes());
+            return 127;
+        }
+    };
+    release_output();
+    std::thread::spawn(move || {
+        wait_for_coordinator_death();
+        terminate_group(grace);
+    });
+    let code = match child.wait() {
+        Ok(s) => s.into_raw(),
+        // Cannot happen for our own child; report a plain failure rather than nothing.
+        Err(_) => 1 << 8,
+    };
+    let _ = status.write_all(format!("status {code}\n").as_bytes());
+    // Stay until the coordinator kills the group after its leak check, or dies.
+    loop {
+        std::thread::park();
+    }
+}
+
+extern "C" fn ignore(_: libc::c_int) {}
+
+/// The coordinator signals the whole group; only the operation should react.
+/// A handler rather than SIG_IGN, because ignored signals would be inherited
+/// by the operation and handlers are reset at exec.
+fn survive_group_signals() {
+    for sig in [libc::SIGTERM, libc::SIGINT, libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: installs a handler that does nothing; the struct is fully initialised.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = ignore as *const () as libc::sighandler_t;
+            action.sa_flags = libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+/// Whether the lifeline is closed already (without waiting).
+fn coordinator_gone() -> bool {
+    let mut pfd = libc::pollfd {
+        fd: LIFELINE_FD,
+        events: libc::POLLIN,
+        revents: 0,
+    };
+    // SAFETY: poll on one pollfd we own.
+    let n = unsafe { libc::poll(&mut pfd, 1, 0) };
+    n > 0 && pfd.revents & (libc::POLLHUP | libc::POLLIN | libc::POLLERR | libc::POLLNVAL) != 0
+}
+
+/// Blocks until the lifeline reports end of file (or is unusable).
+fn wait_for_coordinator_death() {
+    let mut byte = [0u8; 1];
+    loop {
+        // SAFETY: read into a one-byte buffer we own.
+        let n = unsafe { libc::read(LIFELINE_FD, byte.as_mut_ptr().cast(), 1) };
+        if n == 0 {
+            return;
+        }
+        if n < 0 && std::io::Error::last_os_error().kind() != std::io::ErrorKind::Interrupted {
+            return;
+        }
+    }
+}
+
+/// Points our stdout and stderr at /dev/null: the output pipe must reach end
+/// of file when the operation's group is done, not when the supervisor is.
+fn release_output() {
+    if let Ok(null) = std::fs::OpenOptions::new().write(true).open("/dev/null") {
+        for fd in [libc::STDOUT_FILENO, libc::STDERR_FILENO] {
+            // SAFETY: dup2 on descriptor numbers; no memory is involved.
+            unsafe {
+                libc::dup2(null.as_raw_fd(), fd);
+            }
+        }
+    }
+}
+
+/// The coordinator is gone: SIGTERM to the group, the grace (shorter when the
+/// group empties), SIGKILL to the group, this process included.
+fn terminate_group(grace: Duration) -> ! {
+    // SAFETY: getpgrp and kill take no memory.
+    let group = unsafe { libc::getpgrp() };
+    if !grace.is_zero() {
+        // SAFETY: as above.
+        unsafe { libc::kill(-group, libc::SIGTERM) };
+        let deadline = Instant::now() + grace;
+        while Instant::now() < deadline && others_alive(group) {
+            std::thread::sleep(GROUP_POLL);
+        }
+    }
+    // SAFETY: as above.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+    std::process::exit(137)
+}
+
+/// Whether a live process other than this one is in `group`.
+#[cfg(target_os = "linux")]
+fn others_alive(group: libc::pid_t) -> bool {
+    let me = std::process::id().to_string();
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return true;
+    };
+    entries.flatten().any(|e| {
+        let name = e.file_name();
+        let Some(pid) = name
+            .to_str()
+            .filter(|n| n.bytes().all(|b| b.is_ascii_digit()))
+        else {
+            return false;
+        };
+        if pid == me {
+            return false;
+        }
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        // After the parenthesised command name: state, ppid, pgrp.
+        let mut fields = stat
+            .rsplit_once(") ")
+            .map(|(_, r)| r)
+            .unwrap_or("")
+            .split(' ');
+        let state = fields.next().unwrap_or("Z");
+        let pgrp = fields.nth(1).and_then(|p| p.parse::<libc::pid_t>().ok());
+        pgrp == Some(group) && state != "Z" && state != "X"
+    })
+}
+
+/// Without /proc, assume the group lives until the grace is over.
+#[cfg(not(target_os = "linux"))]
+fn others_alive(_group: libc::pid_t) -> bool {
+    true
+}
