@@ -140,36 +140,25 @@ pub async fn run(
             }
         };
 
-    if let Script::Invalid = &op.script {
-        let reason = "the operation's script could not be rendered (this is a bug in goldsmith: the plan should have failed)".to_string();
+    // Reasons not to start at all: a script that did not render, or a log that cannot be
+    // written (output nobody could see is not run).
+    let not_startable = match (&op.script, &log.error) {
+        (Script::Invalid, _) => Some((
+            FailureClass::Spawn,
+            "the operation's script could not be rendered (this is a bug in goldsmith: the plan should have failed)".to_string(),
+        )),
+        (_, Some(e)) => Some((
+            FailureClass::LogWrite,
+            format!("cannot write {}: {e}; not running it", log_name(&op.id)),
+        )),
+        _ => None,
+    };
+    if let Some((class, reason)) = not_startable {
         log.note(&reason);
         log.finish();
         report(
             &tx,
-            finish(
-                &log,
-                OpStatus::Failed,
-                0,
-                None,
-                Some(FailureClass::Spawn),
-                Some(reason),
-            ),
-        );
-        return;
-    }
-
-    if let Some(e) = &log.error {
-        let reason = format!("cannot write {}: {e}; not running it", log_name(&op.id));
-        report(
-            &tx,
-            finish(
-                &log,
-                OpStatus::Failed,
-                0,
-                None,
-                Some(FailureClass::LogWrite),
-                Some(reason),
-            ),
+            finish(&log, OpStatus::Failed, 0, None, Some(class), Some(reason)),
         );
         return;
     }
