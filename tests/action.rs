@@ -492,3 +492,39 @@ fn a_read_only_token_degrades_to_one_warning() {
             .contains("| bad ")
     );
 }
+
+#[test]
+fn a_short_secret_never_breaks_a_workflow_command() {
+    let p = actions_project();
+    // `:` occurs in every workflow command; masking it in the command text would turn
+    // `::stop-commands::<token>` into noise and let the log below it issue commands.
+    let r = run_action(&p, &[("ADMIN_PASSWORD", ":")]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let lines: Vec<&str> = r.stdout.lines().collect();
+    let stops: Vec<&str> = lines
+        .iter()
+        .copied()
+        .filter(|l| l.starts_with("::stop-commands::"))
+        .collect();
+    assert!(!stops.is_empty(), "{}", r.stdout);
+    for stop in stops {
+        let token = stop.trim_start_matches("::stop-commands::");
+        assert!(
+            lines.contains(&format!("::{token}::").as_str()),
+            "every stop has its resume: {}",
+            r.stdout
+        );
+    }
+    assert!(
+        lines.iter().any(|l| l.starts_with("::group::sneaky")),
+        "{}",
+        r.stdout
+    );
+    let errors: Vec<&&str> = lines.iter().filter(|l| l.starts_with("::error ")).collect();
+    assert!(
+        errors
+            .iter()
+            .any(|l| l.contains("file=capabilities/test/operations/bad.yaml")),
+        "annotations keep their syntax: {errors:?}"
+    );
+}

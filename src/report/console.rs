@@ -69,11 +69,11 @@ impl Console {
         }
         let _ = file.read_to_end(&mut text);
         let stop = crate::github::commands::StopCommands::new();
-        self.line(&crate::github::commands::group(&format!(
+        self.command(&crate::github::commands::group(&format!(
             "{op} ({status}, {})",
             format_duration(duration)
         )))?;
-        self.line(&stop.stop())?;
+        self.command(&stop.stop())?;
         if size > GROUP_LOG_BYTES {
             self.line(&format!("[goldsmith] log cut: showing the last {GROUP_LOG_BYTES} of {size} bytes; the whole log is in the run directory"))?;
         }
@@ -81,8 +81,18 @@ impl Console {
         for l in text.lines() {
             self.line(l)?;
         }
-        self.line(&stop.resume())?;
-        self.line(&crate::github::commands::endgroup())
+        self.command(&stop.resume())?;
+        self.command(&crate::github::commands::endgroup())
+    }
+
+    /// A workflow command goldsmith writes: never masked, since a short secret such as
+    /// `:` would break the command (a broken `::stop-commands::` would let the log that
+    /// follows issue commands). What it holds (op ids, statuses, a random token) is no secret.
+    fn command(&mut self, text: &str) -> Result<(), SinkError> {
+        writeln!(self.out, "{text}").map_err(|source| SinkError {
+            what: "cannot write to the console".into(),
+            source,
+        })
     }
 
     fn line(&mut self, text: &str) -> Result<(), SinkError> {

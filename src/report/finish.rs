@@ -90,7 +90,11 @@ impl FinalReports {
                 "see the job summary for the rest",
             );
             for a in &list {
-                writeln!(self.out, "{}", self.redactor.redact(&annotation_line(a)))
+                // Mask the values, not the command: a short secret must not break its syntax.
+                let mut a = a.clone();
+                a.message = self.redactor.redact(&a.message).into_owned();
+                a.title = a.title.map(|t| self.redactor.redact(&t).into_owned());
+                writeln!(self.out, "{}", annotation_line(&a))
                     .map_err(err("cannot write annotations".into()))?;
             }
         }
