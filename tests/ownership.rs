@@ -5,7 +5,7 @@
 
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Child, Stdio};
 use std::time::{Duration, Instant};
 
@@ -84,24 +84,10 @@ fn signal(child: &Child, sig: i32) {
     unsafe { libc::kill(child.id() as i32, sig) };
 }
 
-/// Visible run directories (hidden ones are being made).
-fn visible_runs(root: &Path) -> Vec<PathBuf> {
-    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root.join("artifacts/runs"))
-        .into_iter()
-        .flatten()
-        .flatten()
-        .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-        .map(|e| e.path())
-        .filter(|p| p.is_dir())
-        .collect();
-    dirs.sort();
-    dirs
-}
-
 /// Every visible run directory has a state.json that parses.
 #[track_caller]
-fn assert_runs_complete(root: &Path) {
-    for dir in visible_runs(root) {
+fn assert_runs_complete(p: &Project) {
+    for dir in p.run_dirs() {
         let text = std::fs::read_to_string(dir.join("state.json"))
             .unwrap_or_else(|e| panic!("{} has no state.json: {e}", dir.display()));
         serde_json::from_str::<serde_json::Value>(&text)
@@ -165,7 +151,7 @@ fn a_second_run_or_resume_of_a_running_module_exits_2_naming_the_owner_and_wait_
     wait_until("the first run's op started", || {
         p.root().join("gate.started").exists()
     });
-    let run_id = visible_runs(p.root())[0]
+    let run_id = p.run_dirs()[0]
         .file_name()
         .expect("name")
         .to_string_lossy()
@@ -192,11 +178,7 @@ fn a_second_run_or_resume_of_a_running_module_exits_2_naming_the_owner_and_wait_
             );
         }
     }
-    assert_eq!(
-        visible_runs(p.root()).len(),
-        1,
-        "a refused run made a run directory"
-    );
+    assert_eq!(p.run_dirs().len(), 1, "a refused run made a run directory");
     let status = p.run(&["status", "m"]);
     assert!(
         status.stdout.contains("status running"),
@@ -226,7 +208,7 @@ fn a_second_run_or_resume_of_a_running_module_exits_2_naming_the_owner_and_wait_
     std::fs::write(p.root().join("release"), "").expect("release");
     assert_eq!(first.0.wait().expect("wait").code(), Some(0));
     assert_eq!(second.0.wait().expect("wait").code(), Some(0));
-    assert_eq!(visible_runs(p.root()).len(), 2);
+    assert_eq!(p.run_dirs().len(), 2);
     let lines = ledger_lines(&ledger);
     // The first run's op ran once; the second found it done (no overlap, no second start).
     assert_eq!(
@@ -430,7 +412,7 @@ fn early_signals_exit_130_and_leave_no_half_made_run_directory() {
                 .spawn()
                 .expect("spawn"),
         );
-        let runs_before = visible_runs(p.root()).len();
+        let runs_before = p.run_dirs().len();
         // Handlers come first: before the catalog is read, long before a run directory.
         let deadline = Instant::now() + PATIENCE;
         while !catches_int_and_term(child.0.id()) {
@@ -451,8 +433,8 @@ fn early_signals_exit_130_and_leave_no_half_made_run_directory() {
         signal(&child.0, sig);
         let code = child.0.wait().expect("wait").code();
         assert_eq!(code, Some(130), "trial {trial}: signal {sig}");
-        assert_runs_complete(p.root());
-        if visible_runs(p.root()).len() == runs_before {
+        assert_runs_complete(&p);
+        if p.run_dirs().len() == runs_before {
             before_run_dir += 1;
         } else {
             after += 1;
@@ -534,10 +516,10 @@ fn sigkill_at_random_moments_leaves_no_op_alive_and_resume_finishes_every_op_onc
             gone_after < grace + Duration::from_millis(1000),
             "trial {trial} (kill at {at:?}): op processes outlived the coordinator by {gone_after:?}"
         );
-        assert_runs_complete(p.root());
+        assert_runs_complete(&p);
 
         let status = p.run(&["status", "m"]);
-        let runs = visible_runs(p.root());
+        let runs = p.run_dirs();
         if runs.is_empty() {
             before_run_dir += 1;
             assert_eq!(status.code, 2, "trial {trial}: {}", status.stdout);
@@ -568,13 +550,8 @@ fn sigkill_at_random_moments_leaves_no_op_alive_and_resume_finishes_every_op_onc
             again.stdout, again.stderr
         );
         let state: serde_json::Value = serde_json::from_str(
-            &std::fs::read_to_string(
-                visible_runs(p.root())
-                    .pop()
-                    .expect("run")
-                    .join("state.json"),
-            )
-            .expect("state"),
+            &std::fs::read_to_string(p.run_dirs().pop().expect("run").join("state.json"))
+                .expect("state"),
         )
         .expect("json");
         let lines = ledger_lines(&ledger);
