@@ -410,7 +410,8 @@ fn warn_short_secrets(config: &crate::config::Config) {
     }
 }
 
-/// A redactor for every sink: secret values, and their JSON-escaped forms for JSON files.
+/// A redactor for every sink: secret values, and their JSON-escaped forms as they appear
+/// in JSON that scripts and az print into logs.
 pub fn sink_redactor<'a>(secrets: impl Iterator<Item = &'a String>) -> Redactor {
     let mut forms = Vec::new();
     for s in secrets {

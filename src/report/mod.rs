@@ -24,11 +24,19 @@ pub struct Fanout<'a> {
 
 impl EventSink for Fanout<'_> {
     fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
-        let mut line = line.clone();
-        line.event.mask(&self.redactor);
+        // Without secrets there is nothing to mask: no copy of every event.
+        let masked;
+        let line = if self.redactor.is_empty() {
+            line
+        } else {
+            let mut copy = line.clone();
+            copy.event.mask(&self.redactor);
+            masked = copy;
+            &masked
+        };
         let mut first = Ok(());
         for sink in &mut self.sinks {
-            if let Err(e) = sink.event(&line)
+            if let Err(e) = sink.event(line)
                 && first.is_ok()
             {
                 first = Err(e);
