@@ -10,6 +10,7 @@ pub mod catalog;
 pub mod cli;
 pub mod config;
 pub mod diag;
+pub mod duration;
 pub mod github;
 pub mod plan;
 pub mod record;

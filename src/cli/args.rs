@@ -144,7 +144,7 @@ fn parse_speed(s: &str) -> Result<f64, String> {
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    crate::catalog::fields::parse_duration(s)
+    crate::duration::parse_duration(s)
 }
 
 fn parse_positive_duration(s: &str) -> Result<Duration, String> {

@@ -4,7 +4,7 @@ use std::io::Write;
 use std::path::Path;
 
 use super::{CliError, exit};
-use crate::catalog::fields::format_duration;
+use crate::duration::format_duration;
 use crate::record::state::RunState;
 use crate::record::status::{OpStatus, RunStatus};
 use crate::run_dir;

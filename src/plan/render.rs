@@ -3,7 +3,7 @@
 use std::fmt::Write;
 
 use super::Plan;
-use crate::catalog::fields::format_duration;
+use crate::duration::format_duration;
 
 pub fn text(plan: &Plan, max_parallel: usize) -> String {
     let mut out = String::new();

@@ -6,6 +6,7 @@
 pub mod event;
 pub mod failure;
 pub mod run_record;
+pub mod sink;
 pub mod state;
 pub mod status;
 

@@ -6,11 +6,11 @@ use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
-use crate::catalog::fields::format_duration;
+use crate::duration::format_duration;
 use crate::record::event::{Event, EventLine};
+use crate::record::sink::{EventSink, SinkError};
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
-use crate::run::{EventSink, SinkError};
 
 pub struct Console {
     out: Box<dyn Write + Send>,

@@ -10,10 +10,10 @@ use crate::github::commands::annotation_line;
 use crate::github::outputs::append_outputs;
 use crate::record::event::{Event, EventLine};
 use crate::record::run_record::RunRecord;
+use crate::record::sink::{EventSink, SinkError};
 use crate::record::status::RunStatus;
 use crate::redact::Redactor;
 use crate::report::{annotations, junit, summary};
-use crate::run::{EventSink, SinkError};
 
 /// Where the GitHub Actions runner wants to hear from us, and what the user turned off.
 #[derive(Clone, Debug, Default)]

@@ -5,7 +5,7 @@ use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::record::event::EventLine;
-use crate::run::{EventSink, SinkError};
+use crate::record::sink::{EventSink, SinkError};
 
 pub struct JsonlWriter {
     path: PathBuf,

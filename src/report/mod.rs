@@ -13,8 +13,8 @@ pub mod state_file;
 pub mod summary;
 
 use crate::record::event::EventLine;
+use crate::record::sink::{EventSink, SinkError};
 use crate::redact::Redactor;
-use crate::run::{EventSink, SinkError};
 
 /// Feeds every event, its values masked, to each reporter in turn; the first error wins.
 pub struct Fanout<'a> {

@@ -3,8 +3,8 @@
 use std::path::{Path, PathBuf};
 
 use crate::record::event::EventLine;
+use crate::record::sink::{EventSink, SinkError};
 use crate::record::state::RunState;
-use crate::run::{EventSink, SinkError};
 
 pub struct StateWriter {
     path: PathBuf,

@@ -9,7 +9,7 @@
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::catalog::fields::format_duration;
+use crate::duration::format_duration;
 use crate::record::run_record::{OpRecord, RunRecord};
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;

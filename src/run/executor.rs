@@ -19,22 +19,8 @@ use super::unit::{self, Report, UnitContext, UnitMsg};
 use crate::plan::{LockName, Plan};
 use crate::record::event::{EVENTS_VERSION, Event, EventLine, PlannedOpRef, RunningOp};
 use crate::record::failure::FailureClass;
+use crate::record::sink::{EventSink, SinkError};
 use crate::record::status::{FailFast, OpStatus, RunStatus};
-
-/// A consumer of the event stream (console, events.jsonl, state.json, reports).
-pub trait EventSink {
-    fn event(&mut self, line: &EventLine) -> Result<(), SinkError>;
-    /// Called once per scheduling round: coalesced writes happen here.
-    fn flush(&mut self) -> Result<(), SinkError>;
-}
-
-#[derive(Debug, thiserror::Error)]
-#[error("{what}")]
-pub struct SinkError {
-    pub what: String,
-    #[source]
-    pub source: std::io::Error,
-}
 
 /// An op decided before the run starts.
 #[derive(Clone, Debug)]

@@ -15,5 +15,5 @@ pub mod supervisor;
 pub mod unit;
 mod vm_attempt;
 
-pub use executor::{EventSink, ExecOptions, Executor, Preset, SinkError};
+pub use executor::{ExecOptions, Executor, Preset};
 pub use unit::UnitContext;

@@ -174,7 +174,7 @@ pub async fn run(
             n = next_chunk(&mut err, &mut buf2) => on_chunk(&mut err, n, &buf2, log),
             _ = tokio::time::sleep_until(deadline), if terminated_for.is_none() => {
                 terminated_for = Some(Exit::TimedOut);
-                log.note(&format!("timed out after {}: sending SIGTERM to the process group", crate::catalog::fields::format_duration(spec.timeout)));
+                log.note(&format!("timed out after {}: sending SIGTERM to the process group", crate::duration::format_duration(spec.timeout)));
                 kill_at = Some(begin_terminate(pgid, spec.grace));
             }
             changed = stop.changed(), if stop_open => {

@@ -15,7 +15,7 @@ use super::oplog::OpLog;
 use super::process::{self, Exit, ProcessResult, ProcessSpec, Stop};
 use super::sealed::SealedScript;
 use super::vm_attempt;
-use crate::catalog::fields::format_duration;
+use crate::duration::format_duration;
 use crate::plan::{PlannedOp, Script};
 use crate::record::event::AttemptOutcome;
 use crate::record::failure::FailureClass;
