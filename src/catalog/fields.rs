@@ -289,8 +289,3 @@ impl<'d> Reader<'d> {
 fn leaf(what: &str) -> &str {
     what.rsplit('.').next().unwrap_or(what)
 }
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-}
