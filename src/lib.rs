@@ -13,6 +13,7 @@ pub mod diag;
 pub mod duration;
 pub mod github;
 pub mod plan;
+pub mod project;
 pub mod record;
 pub mod redact;
 pub mod report;

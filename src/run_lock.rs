@@ -19,7 +19,7 @@ use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
 
-use crate::record::state::RunState;
+use crate::record::state::StateFile;
 use crate::record::status::RunStatus;
 
 /// How often a waiting `run --wait` tries the lock again.
@@ -205,7 +205,7 @@ pub fn holder(root: &Path, module: &str) -> Option<Holder> {
 
 /// The status of a run as `status` and `resume` should see it: a run recorded
 /// as running whose coordinator is gone is `interrupted`.
-pub fn effective_status(root: &Path, state: &RunState) -> RunStatus {
+pub fn effective_status(root: &Path, state: &StateFile) -> RunStatus {
     if state.status != RunStatus::Running {
         return state.status;
     }

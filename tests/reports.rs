@@ -14,6 +14,7 @@ use goldsmith::record::run_record::RunRecord;
 use goldsmith::record::status::{FailFast, OpStatus, RunStatus};
 use goldsmith::redact::Redactor;
 use goldsmith::report::{annotations, junit, summary};
+use goldsmith::run_dir::LogReader;
 use jiff::Timestamp;
 use quick_junit::{NonSuccessKind, Report, TestCaseStatus};
 
@@ -36,6 +37,7 @@ fn planned(id: &str, stage: usize) -> PlannedOpRef {
         line: 2,
         entry_line: 5,
         locks: Vec::new(),
+        fingerprint: String::new(),
     }
 }
 
@@ -413,7 +415,7 @@ fn junit_check(paths: &[&Path]) -> Option<serde_json::Value> {
 }
 
 fn write_junit(record: &RunRecord, logs: &Path, out: &Path) -> String {
-    junit::write(record, logs, out, &redactor()).expect("write junit");
+    junit::write(record, &LogReader::new(logs, redactor()), out, &redactor()).expect("write junit");
     std::fs::read_to_string(out).expect("read junit")
 }
 
@@ -644,7 +646,7 @@ fn summary_escapes_orders_and_charts() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("logs");
     let record = mixed_run(&logs);
-    let md = summary::render(&record, &logs, &redactor());
+    let md = summary::render(&record, &LogReader::new(&logs, redactor()), &redactor());
     kept("summary.md", md.as_bytes());
 
     assert!(md.starts_with("## goldsmith <code>10-apps</code>: failed\n"));
@@ -687,7 +689,7 @@ fn summary_details_fence_outlasts_backticks_in_the_log() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("logs");
     let record = mixed_run(&logs);
-    let md = summary::render(&record, &logs, &redactor());
+    let md = summary::render(&record, &LogReader::new(&logs, redactor()), &redactor());
     let start = md
         .find("<details><summary>apps: msi-fatal: 7zip")
         .expect("details for apps");
@@ -746,7 +748,11 @@ fn many_ops(n: usize, reason: &str) -> RunRecord {
 fn summary_stays_under_the_limit_with_fifty_thousand_ops() {
     let dir = tempfile::tempdir().expect("tempdir");
     let record = many_ops(50_000, "exit code 1");
-    let md = summary::render(&record, dir.path(), &Redactor::default());
+    let md = summary::render(
+        &record,
+        &LogReader::new(dir.path(), Redactor::default()),
+        &Redactor::default(),
+    );
     kept("summary-50k.md", md.as_bytes());
     assert!(md.len() <= summary::MAX_BYTES, "{} bytes", md.len());
     assert!(md.contains("> **Note:** summary truncated: "));
@@ -766,7 +772,11 @@ fn summary_stays_under_the_limit_with_huge_reasons() {
     let dir = tempfile::tempdir().expect("tempdir");
     let reason = "x|<y>\n".repeat(100_000);
     let record = many_ops(300, &reason);
-    let md = summary::render(&record, dir.path(), &Redactor::default());
+    let md = summary::render(
+        &record,
+        &LogReader::new(dir.path(), Redactor::default()),
+        &Redactor::default(),
+    );
     assert!(md.len() <= summary::MAX_BYTES, "{} bytes", md.len());
     assert!(!md.contains("<y>"), "escaped even when cut");
 }
@@ -775,7 +785,11 @@ fn summary_stays_under_the_limit_with_huge_reasons() {
 fn summary_of_a_small_run_is_not_truncated() {
     let dir = tempfile::tempdir().expect("tempdir");
     let logs = dir.path().join("logs");
-    let md = summary::render(&mixed_run(&logs), &logs, &redactor());
+    let md = summary::render(
+        &mixed_run(&logs),
+        &LogReader::new(&logs, redactor()),
+        &redactor(),
+    );
     assert!(!md.contains("summary truncated"));
 }
 
@@ -1006,7 +1020,7 @@ fn no_report_holds_the_secret() {
     let logs = dir.path().join("logs");
     let record = mixed_run(&logs);
     let xml = write_junit(&record, &logs, &dir.path().join("junit.xml"));
-    let md = summary::render(&record, &logs, &redactor());
+    let md = summary::render(&record, &LogReader::new(&logs, redactor()), &redactor());
     assert!(!xml.contains(SECRET));
     assert!(!md.contains(SECRET));
 }

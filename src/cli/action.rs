@@ -8,42 +8,7 @@ use std::ffi::OsString;
 use std::path::PathBuf;
 
 use super::CliError;
-
-/// The environment variable the runner sets for input `name`: uppercased,
-/// spaces (only spaces) turned into `_`, so `max-parallel` is `INPUT_MAX-PARALLEL`.
-pub fn input_var(name: &str) -> String {
-    format!("INPUT_{}", name.replace(' ', "_").to_uppercase())
-}
-
-/// Reads inputs from an environment snapshot, as @actions/core's `getInput` does (trimmed; empty is unset).
-pub struct Inputs<'e> {
-    env: &'e HashMap<String, String>,
-}
-
-impl<'e> Inputs<'e> {
-    pub fn new(env: &'e HashMap<String, String>) -> Self {
-        Inputs { env }
-    }
-
-    pub fn get(&self, name: &str) -> Option<&'e str> {
-        self.env
-            .get(&input_var(name))
-            .map(|v| v.trim())
-            .filter(|v| !v.is_empty())
-    }
-
-    /// `true`/`True`/`TRUE` or `false`/`False`/`FALSE`, as `getBooleanInput` accepts.
-    pub fn boolean(&self, name: &str, default: bool) -> Result<bool, CliError> {
-        match self.get(name) {
-            None => Ok(default),
-            Some("true" | "True" | "TRUE") => Ok(true),
-            Some("false" | "False" | "FALSE") => Ok(false),
-            Some(other) => Err(CliError::Invalid(format!(
-                "input `{name}` must be `true` or `false`, found `{other}` (Support boolean input list: `true | True | TRUE | false | False | FALSE`)"
-            ))),
-        }
-    }
-}
+use crate::github::actions::Inputs;
 
 /// The command line the inputs stand for: `goldsmith [globals] <command> <module> [flags]`.
 pub fn argv_from_inputs(env: &HashMap<String, String>) -> Result<Vec<OsString>, CliError> {
@@ -117,6 +82,7 @@ mod tests {
 
     #[test]
     fn input_names_keep_dashes() {
+        use crate::github::actions::input_var;
         assert_eq!(input_var("max-parallel"), "INPUT_MAX-PARALLEL");
         assert_eq!(input_var("my input"), "INPUT_MY_INPUT");
     }

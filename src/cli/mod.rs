@@ -3,10 +3,8 @@
 
 mod action;
 mod args;
-mod check;
-mod gha;
+mod inspect;
 mod paths;
-mod project;
 mod run_cmd;
 mod status;
 
@@ -36,6 +34,18 @@ pub enum CliError {
     /// A signal arrived before the run started; nothing ran.
     #[error("{0}")]
     Cancelled(String),
+}
+
+impl From<crate::project::ProjectError> for CliError {
+    fn from(e: crate::project::ProjectError) -> Self {
+        CliError::Invalid(e.0)
+    }
+}
+
+impl From<crate::github::actions::InputError> for CliError {
+    fn from(e: crate::github::actions::InputError) -> Self {
+        CliError::Invalid(e.0)
+    }
 }
 
 impl CliError {
@@ -113,13 +123,13 @@ fn dispatch(args: Args) -> Result<i32, CliError> {
             }
             dispatch(inner)
         }
-        Command::List => project::list(&root, &args),
-        Command::Validate { modules, strict } => project::validate(&root, &args, modules, *strict),
+        Command::List => inspect::list(&root, &args),
+        Command::Validate { modules, strict } => inspect::validate(&root, &args, modules, *strict),
         Command::Plan {
             module,
             json,
             max_parallel,
-        } => project::plan(&root, &args, module, *json, *max_parallel),
+        } => inspect::plan(&root, &args, module, *json, *max_parallel),
         Command::Run { module, run } => run_cmd::run(&root, &args, module, run),
         Command::Resume { module, run } => run_cmd::resume(&root, &args, module.as_deref(), run),
         Command::Status { module, run } => status::show(&root, module.as_deref(), run.as_deref()),

@@ -8,7 +8,7 @@ use std::path::{Component, Path, PathBuf};
 
 use super::CliError;
 use super::args::RunFlags;
-use super::project::Project;
+use crate::project::Project;
 use crate::safe_read;
 
 pub struct RunPaths {

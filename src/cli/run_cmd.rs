@@ -1,4 +1,5 @@
-//! `run` and `resume`: plan, prepare the run directory, execute, report.
+//! `run` and `resume`: plan, take the module's lock, prepare the run
+//! directory, build the reporters, execute.
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -7,21 +8,27 @@ use std::sync::Arc;
 use anyhow::Context;
 
 use super::args::RunFlags;
-use super::gha::{self, Actions};
-use super::project::{self, Project};
+use super::inspect;
+use super::paths::RunPaths;
 use super::{Args, CliError};
-use crate::plan::{Plan, PlanOptions, Script};
-use crate::record::state::RunState;
+use crate::azure::login::Credentials;
+use crate::github::actions::{self, Actions};
+use crate::plan::{Plan, PlanOptions};
+use crate::project::Project;
+use crate::record::event::EventLine;
+use crate::record::run_record::RunRecord;
+use crate::record::sink::{Recorder, Reporter};
+use crate::record::state::StateFile;
 use crate::redact::Redactor;
 use crate::report::{
-    Fanout, console::Console, finish::FinalReports, jsonl::JsonlWriter, state_file::StateWriter,
+    check_run, console::Console, finish::FinalReports, jsonl::JsonlWriter, state_file::StateWriter,
 };
 use crate::run::{ExecOptions, Executor, Preset, UnitContext, signals};
-use crate::run_dir::{self, RunDir};
+use crate::run_dir::{self, LogReader, RunDir};
 use crate::run_lock::{LockError, RunLock};
 
 pub fn run(root: &Path, args: &Args, module: &str, flags: &RunFlags) -> Result<i32, CliError> {
-    let (project, plan) = project::load_plan(
+    let (project, plan) = inspect::load_plan(
         root,
         args,
         module,
@@ -45,8 +52,8 @@ pub fn resume(
         Some(name) => {
             // Resolve folder names to ids before looking for runs.
             let mut diags = crate::diag::Diagnostics::default();
-            let project = project::load(root, args, &mut diags)?;
-            Some(project::find_module(&project, name)?.id.clone())
+            let project = inspect::load(root, args, &mut diags)?;
+            Some(project.module(name)?.id.clone())
         }
         None => run_dir::latest_run(root, None).map(|(_, s)| s.module),
     };
@@ -66,7 +73,7 @@ pub fn resume(
             run_dir::runs_root(root).display()
         )));
     };
-    let (project, plan) = project::load_plan(
+    let (project, plan) = inspect::load_plan(
         root,
         args,
         &previous.module,
@@ -182,43 +189,86 @@ fn execute(
     flags: &RunFlags,
     presets: HashMap<usize, Preset>,
     resumed_from: Option<String>,
-    mut lock: RunLock,
+    lock: RunLock,
 ) -> Result<i32, CliError> {
-    let config = &project.config;
     let paths = super::paths::check(project, flags)?;
     let actions = Actions::detect();
+    let redactor = secrets(project, flags, actions.as_ref())?;
+    stop_if_signalled()?;
+    let (max_parallel, throttled) =
+        crate::run::fd_budget::max_parallel(flags.max_parallel as usize);
+    let mut opts = ExecOptions {
+        run_id: String::new(),
+        max_parallel,
+        fail_fast: flags.fail_fast,
+        progress_interval: flags.progress_interval,
+        presets,
+        external: external_requirements(&project.root, &plan),
+        resumed_from,
+    };
+    let (dir, record) = prepare_run_dir(project, &plan, &mut opts, lock)?;
+    if let Some(note) = throttled {
+        println!("{note}");
+    }
+    let ctx = unit_context(project, &plan, &dir, flags, &paths, &redactor)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")?;
+    let check = actions
+        .as_ref()
+        .and_then(|gha| check_run::start(gha, &runtime, &plan.module.id, &redactor));
+
+    let mut reporters = Reporters::new(project, &dir, &paths, actions.as_ref(), &redactor)?;
+    let mut recorder = Recorder::new(record, redactor.clone(), reporters.list());
+    let status = runtime.block_on(Executor::new(Arc::new(plan), opts, &mut recorder).run(ctx));
+    let record = recorder.into_record();
+
+    if let Some(check) = check {
+        check.finish_run(&runtime, &record, &LogReader::new(&dir.logs(), redactor));
+    }
+    let status = status.context("the run stopped because a report could not be written")?;
+    Ok(status.exit_code())
+}
+
+/// Every secret value goldsmith knows of (config secrets, credentials in its
+/// environment, action inputs, a token from signing in), masked in the
+/// runner's log first and in everything goldsmith writes.
+fn secrets(
+    project: &Project,
+    flags: &RunFlags,
+    gha: Option<&Actions>,
+) -> Result<Redactor, CliError> {
+    let config = &project.config;
     let mut secrets: Vec<String> = config.secret_values.values().cloned().collect();
     secrets.extend(crate::run::environment::credentials(std::env::vars()));
-    if let Some(gha) = &actions {
+    if let Some(gha) = gha {
         secrets.extend(gha.input_secrets());
         // Before anything else is printed: the runner masks these in its log.
-        gha::mask(&secrets);
+        actions::mask(&secrets);
     }
     warn_short_secrets(config);
-    if let Some(gha) = actions.as_ref().filter(|_| !flags.simulate) {
+    if let Some(gha) = gha.filter(|_| !flags.simulate) {
         sign_in(gha, &mut secrets)?;
     }
-    stop_if_signalled()?;
-    let redactor = sink_redactor(secrets.iter());
-    let external = external_requirements(&project.root, &plan);
-    let started_at = jiff::Timestamp::now();
-    let initial_state = |id: &str| {
-        RunState::new(
-            id,
-            &plan.module.id,
-            &plan.module.file.display().to_string(),
-            started_at,
-            plan.ops
-                .iter()
-                .map(|o| (o.id.clone(), o.stage, o.fingerprint.clone()))
-                .collect(),
-        )
-    };
+    Ok(sink_redactor(secrets.iter()))
+}
+
+/// Creates the run directory with plan.json, the scripts and the first
+/// state.json in it, and names the run in the module's lock before the
+/// directory becomes visible. Returns it with the record its state shows.
+fn prepare_run_dir(
+    project: &Project,
+    plan: &Plan,
+    opts: &mut ExecOptions,
+    mut lock: RunLock,
+) -> Result<(RunDir, RunRecord), CliError> {
+    let mut record = RunRecord::default();
     let dir = RunDir::create(&project.root, &plan.module.id, |dir| {
-        write_run_files(dir, &plan)?;
-        let json =
-            serde_json::to_vec_pretty(&initial_state(&dir.id)).map_err(std::io::Error::other)?;
-        run_dir::write_atomic(&dir.state(), &json)?;
+        opts.run_id = dir.id.clone();
+        record = RunRecord::default();
+        record.apply(&EventLine::now(crate::run::run_started(plan, opts)));
+        dir.write_plan(plan, &StateFile::from(&record))?;
         // Named in the lock before the run is visible, so `status` never sees it ownerless.
         lock.set_run_id(&dir.id)
     })
@@ -230,117 +280,130 @@ fn execute(
     })?;
     // From here the lock lives as long as this process or any operation it started.
     crate::run::supervisor::hold_run_lock(lock.into_fd());
-    let initial = initial_state(&dir.id);
-    let mut state = StateWriter::new(&dir.state(), initial);
-    let mut events = JsonlWriter::create(&dir.events())
-        .map_err(|e| nothing_ran(format!("cannot write {}: {e}", dir.events().display())))?;
-    let shown_dir = dir
-        .path
-        .strip_prefix(&project.root)
-        .unwrap_or(&dir.path)
-        .to_path_buf();
-    let mut console = Console::new(
-        Box::new(std::io::stdout()),
-        redactor.clone(),
-        shown_dir.clone(),
-    );
-    let run_dir = std::fs::canonicalize(&dir.path).unwrap_or(dir.path.clone());
-    if actions.is_some() {
-        console = console.with_log_groups(run_dir.join("logs"));
-    }
-    let junit_path = paths.junit.unwrap_or_else(|| run_dir.join("junit.xml"));
-    let targets = actions.as_ref().map(Actions::targets).transpose()?;
-    let mut reports = FinalReports::new(
-        &run_dir,
-        &shown_dir,
-        junit_path,
-        redactor.clone(),
-        targets,
-        Box::new(std::io::stdout()),
-    );
-    let mut fanout = Fanout {
-        sinks: vec![&mut console, &mut events, &mut state, &mut reports],
-        redactor: redactor.clone(),
-    };
+    Ok((dir, record))
+}
 
-    let (max_parallel, throttled) =
-        crate::run::fd_budget::max_parallel(flags.max_parallel as usize);
-    if let Some(note) = throttled {
-        println!("{note}");
+/// The reporters of a run, in the order they see each event.
+struct Reporters {
+    console: Console,
+    events: JsonlWriter,
+    state: StateWriter,
+    reports: FinalReports,
+}
+
+impl Reporters {
+    fn new(
+        project: &Project,
+        dir: &RunDir,
+        paths: &RunPaths,
+        gha: Option<&Actions>,
+        redactor: &Redactor,
+    ) -> Result<Self, CliError> {
+        let events = JsonlWriter::create(&dir.events())
+            .map_err(|e| nothing_ran(format!("cannot write {}: {e}", dir.events().display())))?;
+        let root = std::fs::canonicalize(&project.root).unwrap_or(project.root.clone());
+        let shown_dir = dir
+            .path
+            .strip_prefix(&root)
+            .unwrap_or(&dir.path)
+            .to_path_buf();
+        let mut console = Console::new(
+            Box::new(std::io::stdout()),
+            redactor.clone(),
+            shown_dir.clone(),
+        );
+        if gha.is_some() {
+            console = console.with_log_groups(LogReader::new(&dir.logs(), redactor.clone()));
+        }
+        let targets = gha.map(Actions::targets).transpose()?;
+        let reports = FinalReports::new(
+            dir,
+            &shown_dir,
+            paths.junit.clone().unwrap_or_else(|| dir.junit()),
+            redactor.clone(),
+            targets,
+            Box::new(std::io::stdout()),
+        );
+        Ok(Reporters {
+            console,
+            events,
+            state: StateWriter::new(dir),
+            reports,
+        })
     }
-    let opts = ExecOptions {
-        run_id: dir.id.clone(),
-        max_parallel,
-        fail_fast: flags.fail_fast,
-        progress_interval: flags.progress_interval,
-        presets,
-        external,
-        resumed_from,
-    };
+
+    fn list(&mut self) -> Vec<&mut dyn Reporter> {
+        vec![
+            &mut self.console,
+            &mut self.events,
+            &mut self.state,
+            &mut self.reports,
+        ]
+    }
+}
+
+/// What every operation's processes share: the environment (with the
+/// simulated Azure's settings under `--simulate`), the clock scale, the redactor.
+fn unit_context(
+    project: &Project,
+    plan: &Plan,
+    dir: &RunDir,
+    flags: &RunFlags,
+    paths: &RunPaths,
+    redactor: &Redactor,
+) -> Result<UnitContext, CliError> {
     let mut env = crate::run::environment::inherited(std::env::vars());
-    env.extend(config.environment());
+    env.extend(project.config.environment());
     let mut time_scale = 1.0;
     if flags.simulate {
-        // Without --sim-scenario, the module's own sim-scenario.yaml (what it needs to exist).
-        let scenario = match paths.scenario.clone() {
-            Some(given) => Some(given),
-            None => crate::azure::sim::module_scenario(&project.root.join(&plan.module.file))
-                .map(|path| {
-                    crate::safe_read::resolve_inside(&project.root, &path)
-                        .map_err(|e| CliError::Invalid(format!("{}: {e}", path.display())))
-                })
-                .transpose()?,
-        };
-        let sim_env = crate::azure::sim::prepare(&run_dir, flags.sim_speed, scenario.as_deref())
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData | std::io::ErrorKind::NotFound => {
-                    CliError::Invalid(format!("--sim-scenario: {e}"))
-                }
-                _ => CliError::Other(
-                    anyhow::Error::new(e).context("cannot prepare the simulated Azure"),
-                ),
-            })?;
-        if let Some(notice) = scenario.as_deref().and_then(crate::azure::sim::notice) {
-            println!("goldsmith: simulated Azure: {notice}");
-        }
-        env.extend(sim_env);
+        env.extend(simulated_azure(project, plan, dir, flags, paths)?);
         time_scale = 1.0 / flags.sim_speed;
     }
-    let ctx = UnitContext {
+    Ok(UnitContext {
         run_id: dir.id.clone(),
-        run_dir: run_dir.clone(),
+        run_dir: dir.clone(),
         cwd: std::fs::canonicalize(&project.root).unwrap_or(project.root.clone()),
         env,
-        secrets: config.secret_values.clone(),
+        secrets: project.config.secret_values.clone(),
         grace: flags.kill_grace,
         redactor: redactor.clone(),
         time_scale,
         rebooting: Default::default(),
+    })
+}
+
+/// Sets up the simulated Azure in the run directory; returns the environment that points az at it.
+fn simulated_azure(
+    project: &Project,
+    plan: &Plan,
+    dir: &RunDir,
+    flags: &RunFlags,
+    paths: &RunPaths,
+) -> Result<Vec<(String, String)>, CliError> {
+    // Without --sim-scenario, the module's own sim-scenario.yaml (what it needs to exist).
+    let scenario = match paths.scenario.clone() {
+        Some(given) => Some(given),
+        None => crate::azure::sim::module_scenario(&project.root.join(&plan.module.file))
+            .map(|path| {
+                crate::safe_read::resolve_inside(&project.root, &path)
+                    .map_err(|e| CliError::Invalid(format!("{}: {e}", path.display())))
+            })
+            .transpose()?,
     };
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-        .context("cannot start the async runtime")?;
-    let check = actions
-        .as_ref()
-        .and_then(|gha| super::check::start(gha, &runtime, &plan.module.id, &redactor));
-    let plan = Arc::new(plan);
-    let status = runtime.block_on(Executor::new(plan, opts, &mut fanout).run(ctx));
-    drop(fanout);
-    if let Some(check) = check {
-        let record = reports.record();
-        let summary = std::fs::read_to_string(run_dir.join("summary.md")).unwrap_or_default();
-        let annotations = crate::report::annotations::for_run(record);
-        check.finish(
-            &runtime,
-            super::check::conclusion(record),
-            &super::check::title(record),
-            &summary,
-            &annotations,
-        );
+    let env = crate::azure::sim::prepare(&dir.path, flags.sim_speed, scenario.as_deref()).map_err(
+        |e| match e.kind() {
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::NotFound => {
+                CliError::Invalid(format!("--sim-scenario: {e}"))
+            }
+            _ => {
+                CliError::Other(anyhow::Error::new(e).context("cannot prepare the simulated Azure"))
+            }
+        },
+    )?;
+    if let Some(notice) = scenario.as_deref().and_then(crate::azure::sim::notice) {
+        println!("goldsmith: simulated Azure: {notice}");
     }
-    let status = status.context("the run stopped because a report could not be written")?;
-    Ok(status.exit_code())
+    Ok(env)
 }
 
 /// A failure while preparing the run: nothing ran, so it exits 2 like invalid input.
@@ -350,29 +413,9 @@ fn nothing_ran(what: String) -> CliError {
     ))
 }
 
-/// plan.json and the rendered scripts, written into the run directory before it is visible.
-fn write_run_files(dir: &RunDir, plan: &Plan) -> std::io::Result<()> {
-    let write = |path: std::path::PathBuf, text: &str| {
-        std::fs::write(&path, text)
-            .map_err(|e| std::io::Error::new(e.kind(), format!("{}: {e}", path.display())))
-    };
-    write(dir.plan(), &crate::plan::render::json(plan))?;
-    for op in &plan.ops {
-        match &op.script {
-            Script::Bash(text) => write(dir.script(&op.id, "sh"), text)?,
-            Script::RunCommand(rc) => write(dir.script(&op.id, "ps1"), &rc.shown)?,
-            Script::Invalid => {}
-        }
-        if let Some(check) = &op.check {
-            write(dir.script(&op.id, "check.sh"), check)?;
-        }
-    }
-    Ok(())
-}
-
 /// Signs the Azure CLI in with the action's credentials; a token fetched on the way is masked at once.
 fn sign_in(gha: &Actions, secrets: &mut Vec<String>) -> Result<(), CliError> {
-    let creds = gha.credentials();
+    let creds = Credentials::from_actions(gha);
     if creds.client_id.is_none() && creds.tenant_id.is_none() && creds.client_secret.is_none() {
         if creds.azure_config_dir.is_none() {
             println!(
@@ -383,7 +426,7 @@ fn sign_in(gha: &Actions, secrets: &mut Vec<String>) -> Result<(), CliError> {
     }
     match crate::azure::login::login(&creds, "az") {
         Ok((method, new_secrets)) => {
-            gha::mask(&new_secrets);
+            actions::mask(&new_secrets);
             secrets.extend(new_secrets);
             println!("goldsmith: signed in to Azure ({method:?})");
             Ok(())

@@ -5,23 +5,20 @@ use std::path::Path;
 
 use super::{CliError, exit};
 use crate::duration::format_duration;
-use crate::record::state::RunState;
+use crate::record::state::StateFile;
 use crate::record::status::{OpStatus, RunStatus};
 use crate::run_dir;
 
 pub fn show(root: &Path, module: Option<&str>, run: Option<&str>) -> Result<i32, CliError> {
     let mut state = match run {
-        Some(id) => {
-            let path = run_dir::runs_root(root).join(id).join("state.json");
-            RunState::read(&path).map_err(|e| {
-                CliError::Invalid(format!(
-                    "{e}: {}",
-                    std::error::Error::source(&e)
-                        .map(|s| s.to_string())
-                        .unwrap_or_default()
-                ))
-            })?
-        }
+        Some(id) => run_dir::read_run(root, id).map_err(|e| {
+            CliError::Invalid(format!(
+                "{e}: {}",
+                std::error::Error::source(&e)
+                    .map(|s| s.to_string())
+                    .unwrap_or_default()
+            ))
+        })?,
         None => match run_dir::latest_run(root, module) {
             Some((_, s)) => s,
             None => {
@@ -49,7 +46,7 @@ pub fn show(root: &Path, module: Option<&str>, run: Option<&str>) -> Result<i32,
     Ok(exit::OK)
 }
 
-pub fn table(state: &RunState) -> String {
+pub fn table(state: &StateFile) -> String {
     let mut s = format!(
         "run {}  module {}  status {}  started {}\n",
         state.run_id, state.module, state.status, state.started_at

@@ -44,6 +44,27 @@ pub struct Plan {
     pub ops_without_estimate: usize,
 }
 
+impl Plan {
+    /// The operations as the event stream names them (`run_started`).
+    pub fn op_refs(&self) -> Vec<crate::record::event::PlannedOpRef> {
+        self.ops
+            .iter()
+            .map(|o| crate::record::event::PlannedOpRef {
+                id: o.id.clone(),
+                stage: o.stage,
+                name: o.name.clone(),
+                kind: o.kind.name().to_string(),
+                capability: o.capability.clone(),
+                file: o.file.display().to_string(),
+                line: o.line,
+                entry_line: o.entry_line,
+                locks: o.locks.iter().map(|l| l.0.clone()).collect(),
+                fingerprint: o.fingerprint.clone(),
+            })
+            .collect()
+    }
+}
+
 #[derive(Clone, Debug, Serialize)]
 pub struct ModuleRef {
     pub id: String,

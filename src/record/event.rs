@@ -24,6 +24,17 @@ pub struct EventLine {
     pub event: Event,
 }
 
+impl EventLine {
+    /// `event`, happening now.
+    pub fn now(event: Event) -> Self {
+        EventLine {
+            version: EVENTS_VERSION,
+            time: Timestamp::now(),
+            event,
+        }
+    }
+}
+
 /// How one attempt ended.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttemptOutcome {
@@ -279,6 +290,9 @@ pub struct PlannedOpRef {
     pub entry_line: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub locks: Vec<String>,
+    /// Hash of the rendered script and its inputs (`state.json` keeps it for `resume`).
+    #[serde(default)]
+    pub fingerprint: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

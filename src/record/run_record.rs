@@ -1,5 +1,7 @@
-//! The whole story of one run, folded from its events: what the reports at
-//! the end (JUnit, step summary, annotations, outputs, check run) read.
+//! The whole story of one run, folded from its events: the one fold of the
+//! event stream. Every reporter reads it (the console, JUnit, the step
+//! summary, annotations, outputs, the check run), and `state.json` is a
+//! projection of it (`record::state::StateFile`).
 
 use std::time::Duration;
 
@@ -29,6 +31,9 @@ pub struct RunRecord {
     /// Op id → index in `ops`, so folding a long run stays linear.
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
+    /// Counts the events that changed the record, so a projection knows when it is stale.
+    #[serde(skip)]
+    revision: u64,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -97,7 +102,25 @@ impl RunRecord {
         self.ops.iter().filter(|o| o.status == status).count()
     }
 
+    /// Succeeded only after a failed attempt.
+    pub fn flaky(&self) -> usize {
+        self.ops.iter().filter(|o| o.is_flaky()).count()
+    }
+
+    /// Changes each time an event changes the record.
+    pub fn revision(&self) -> u64 {
+        self.revision
+    }
+
+    /// Folds one event in.
     pub fn apply(&mut self, line: &EventLine) {
+        if self.fold(line) {
+            self.revision += 1;
+        }
+    }
+
+    /// Returns whether the event changed anything.
+    fn fold(&mut self, line: &EventLine) -> bool {
         let time = line.time;
         match &line.event {
             Event::RunStarted {
@@ -139,47 +162,41 @@ impl RunRecord {
                     .enumerate()
                     .map(|(i, o)| (o.meta.id.clone(), i))
                     .collect();
+                true
             }
-            Event::OpStarted { op, lock_wait, .. } => {
-                if let Some(o) = self.op_mut(op) {
-                    o.status = OpStatus::Running;
-                    o.started_at = Some(time);
-                    o.lock_wait = *lock_wait;
-                }
-            }
-            Event::OpCheckFinished { op, done, .. } => {
-                if let Some(o) = self.op_mut(op) {
-                    o.already_done = *done;
-                }
-            }
-            Event::OpAttemptStarted { op, attempt } => {
-                if let Some(o) = self.op_mut(op) {
-                    o.attempts.push(AttemptRecord {
-                        number: *attempt,
-                        started_at: Some(time),
-                        finished_at: None,
-                        duration: Duration::ZERO,
-                        outcome: AttemptOutcome::new(false, "running"),
-                        retry_in: None,
-                    });
-                }
-            }
+            Event::OpStarted { op, lock_wait, .. } => self.update(op, |o| {
+                o.status = OpStatus::Running;
+                o.started_at = Some(time);
+                o.lock_wait = *lock_wait;
+            }),
+            Event::OpCheckFinished { op, done, .. } => self.update(op, |o| o.already_done = *done),
+            Event::OpAttemptStarted { op, attempt } => self.update(op, |o| {
+                o.attempts.push(AttemptRecord {
+                    number: *attempt,
+                    started_at: Some(time),
+                    finished_at: None,
+                    duration: Duration::ZERO,
+                    outcome: AttemptOutcome::new(false, "running"),
+                    retry_in: None,
+                })
+            }),
             Event::OpAttemptFinished {
                 op,
                 attempt,
                 outcome,
                 duration,
                 retry_in,
-            } => {
-                if let Some(o) = self.op_mut(op)
-                    && let Some(a) = o.attempts.iter_mut().rev().find(|a| a.number == *attempt)
-                {
+            } => self.update(op, |o| {
+                // While it runs, the op shows its latest attempt's exit code and class.
+                o.exit_code = outcome.exit_code;
+                o.failure_class = outcome.failure_class;
+                if let Some(a) = o.attempts.iter_mut().rev().find(|a| a.number == *attempt) {
                     a.finished_at = Some(time);
                     a.duration = *duration;
                     a.outcome = outcome.clone();
                     a.retry_in = *retry_in;
                 }
-            }
+            }),
             Event::OpFinished {
                 op,
                 status,
@@ -190,20 +207,19 @@ impl RunRecord {
                 continue_on_error,
                 log_tail,
                 ..
-            } => {
-                if let Some(o) = self.op_mut(op) {
-                    o.status = *status;
-                    o.finished_at = Some(time);
-                    o.duration = *duration;
-                    o.exit_code = *exit_code;
-                    o.failure_class = *failure_class;
-                    o.reason = reason.clone();
-                    o.continue_on_error = *continue_on_error;
-                    o.log_tail = log_tail.clone();
-                }
-            }
+            } => self.update(op, |o| {
+                o.status = *status;
+                o.finished_at = Some(time);
+                o.duration = *duration;
+                o.exit_code = *exit_code;
+                o.failure_class = *failure_class;
+                o.reason = reason.clone();
+                o.continue_on_error = *continue_on_error;
+                o.log_tail = log_tail.clone();
+            }),
             Event::RunCancelling { reason } => {
                 self.cancel_reason.get_or_insert_with(|| reason.clone());
+                true
             }
             Event::RunFinished {
                 status, duration, ..
@@ -211,12 +227,23 @@ impl RunRecord {
                 self.status = Some(*status);
                 self.duration = *duration;
                 self.finished_at = Some(time);
+                true
             }
             Event::StageStarted { .. }
             | Event::StageFinished { .. }
             | Event::LockWait { .. }
             | Event::LockAcquired { .. }
-            | Event::Progress { .. } => {}
+            | Event::Progress { .. } => false,
+        }
+    }
+
+    fn update(&mut self, id: &str, f: impl FnOnce(&mut OpRecord)) -> bool {
+        match self.op_mut(id) {
+            Some(o) => {
+                f(o);
+                true
+            }
+            None => false,
         }
     }
 }

@@ -1,12 +1,26 @@
-//! Where events go: the one interface between the executor and the reporters.
+//! Where events go. The executor writes to one `EventSink`: the `Recorder`,
+//! which masks each event's values, folds it into the run record (the one
+//! fold of the stream), and hands the event and the record to every
+//! `Reporter`. Reporters never fold events themselves and never read back
+//! what another reporter wrote.
 
 use crate::record::event::EventLine;
+use crate::record::run_record::RunRecord;
+use crate::redact::Redactor;
 
-/// A consumer of the event stream (console, events.jsonl, state.json, reports).
+/// What the executor emits into.
 pub trait EventSink {
     fn event(&mut self, line: &EventLine) -> Result<(), SinkError>;
     /// Called once per scheduling round: coalesced writes happen here.
     fn flush(&mut self) -> Result<(), SinkError>;
+}
+
+/// A consumer of the event stream and of the run as folded so far.
+pub trait Reporter {
+    /// `run` already includes `line`.
+    fn event(&mut self, line: &EventLine, run: &RunRecord) -> Result<(), SinkError>;
+    /// Once per scheduling round, after the events of the round.
+    fn flush(&mut self, run: &RunRecord) -> Result<(), SinkError>;
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -15,4 +29,65 @@ pub struct SinkError {
     pub what: String,
     #[source]
     pub source: std::io::Error,
+}
+
+/// Masks, folds, fans out. The first reporter error wins; every reporter still sees every event.
+pub struct Recorder<'a> {
+    run: RunRecord,
+    redactor: Redactor,
+    reporters: Vec<&'a mut dyn Reporter>,
+}
+
+impl<'a> Recorder<'a> {
+    /// `run` is the record so far (the run directory's first state is folded from it).
+    pub fn new(run: RunRecord, redactor: Redactor, reporters: Vec<&'a mut dyn Reporter>) -> Self {
+        Recorder {
+            run,
+            redactor,
+            reporters,
+        }
+    }
+
+    /// The run as recorded (complete once `run_finished` was handled).
+    pub fn into_record(self) -> RunRecord {
+        self.run
+    }
+}
+
+impl EventSink for Recorder<'_> {
+    fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
+        // Without secrets there is nothing to mask: no copy of every event.
+        let masked;
+        let line = if self.redactor.is_empty() {
+            line
+        } else {
+            let mut copy = line.clone();
+            copy.event.mask(&self.redactor);
+            masked = copy;
+            &masked
+        };
+        self.run.apply(line);
+        first_error(
+            self.reporters
+                .iter_mut()
+                .map(|r| r.event(line, &self.run))
+                .collect(),
+        )
+    }
+
+    fn flush(&mut self) -> Result<(), SinkError> {
+        first_error(
+            self.reporters
+                .iter_mut()
+                .map(|r| r.flush(&self.run))
+                .collect(),
+        )
+    }
+}
+
+fn first_error(results: Vec<Result<(), SinkError>>) -> Result<(), SinkError> {
+    results
+        .into_iter()
+        .collect::<Result<Vec<()>, _>>()
+        .map(drop)
 }

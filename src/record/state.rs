@@ -1,22 +1,23 @@
-//! `state.json`: where every operation of a run stands, rebuilt from events.
+//! `state.json`: where every operation of a run stands, for `resume`, `status`
+//! and the `requires` check of later runs.
 //!
-//! `resume` and `status` read it; the `requires` check reads it from earlier
-//! runs. It is a pure function of the event stream (`RunState::apply`).
+//! A versioned projection of the run record (`StateFile::from(&RunRecord)`),
+//! so it can never disagree with the reports; fingerprints come with the
+//! plan's operations in `run_started`.
 
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use jiff::Timestamp;
 use serde::{Deserialize, Serialize};
 
-use crate::record::event::{Event, EventLine};
 use crate::record::failure::FailureClass;
+use crate::record::run_record::{OpRecord, RunRecord};
 use crate::record::status::{OpStatus, RunStatus};
 
 pub const STATE_VERSION: u32 = 1;
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
-pub struct RunState {
+pub struct StateFile {
     pub version: u32,
     pub run_id: String,
     pub module: String,
@@ -58,143 +59,43 @@ pub struct OpState {
     pub continue_on_error: bool,
 }
 
-impl RunState {
-    /// The state before the first event: every op pending.
-    pub fn new(
-        run_id: &str,
-        module: &str,
-        module_file: &str,
-        started_at: Timestamp,
-        ops: Vec<(String, usize, String)>,
-    ) -> Self {
-        RunState {
-            version: STATE_VERSION,
-            run_id: run_id.to_string(),
-            module: module.to_string(),
-            module_file: module_file.to_string(),
-            status: RunStatus::Running,
-            started_at,
-            finished_at: None,
-            resumed_from: None,
-            ops: ops
-                .into_iter()
-                .map(|(id, stage, fingerprint)| OpState {
-                    id,
-                    stage,
-                    status: OpStatus::Pending,
-                    attempts: 0,
-                    exit_code: None,
-                    failure_class: None,
-                    reason: None,
-                    started_at: None,
-                    finished_at: None,
-                    duration: None,
-                    fingerprint,
-                    continue_on_error: false,
-                })
-                .collect(),
-        }
-    }
-
+impl StateFile {
     pub fn op(&self, id: &str) -> Option<&OpState> {
         self.ops.iter().find(|o| o.id == id)
     }
+}
 
-    fn op_mut(&mut self, id: &str) -> Option<&mut OpState> {
-        self.ops.iter_mut().find(|o| o.id == id)
-    }
-
-    /// Folds one event in; returns whether anything changed.
-    pub fn apply(&mut self, line: &EventLine) -> bool {
-        match &line.event {
-            Event::RunStarted { resumed_from, .. } => {
-                self.resumed_from = resumed_from.clone();
-                true
-            }
-            Event::OpStarted { op, .. } => self.update(op, |o| {
-                o.status = OpStatus::Running;
-                o.started_at = Some(line.time);
-            }),
-            Event::OpAttemptStarted { op, attempt } => self.update(op, |o| o.attempts = *attempt),
-            Event::OpAttemptFinished { op, outcome, .. } => self.update(op, |o| {
-                o.exit_code = outcome.exit_code;
-                o.failure_class = outcome.failure_class;
-            }),
-            Event::OpFinished {
-                op,
-                status,
-                attempts,
-                duration,
-                exit_code,
-                failure_class,
-                reason,
-                continue_on_error,
-                ..
-            } => self.update(op, |o| {
-                o.status = *status;
-                o.attempts = *attempts;
-                o.duration = Some(*duration);
-                o.exit_code = *exit_code;
-                o.failure_class = *failure_class;
-                o.reason = reason.clone();
-                o.continue_on_error = *continue_on_error;
-                o.finished_at = Some(line.time);
-            }),
-            Event::RunFinished { status, .. } => {
-                self.status = *status;
-                self.finished_at = Some(line.time);
-                true
-            }
-            Event::StageStarted { .. }
-            | Event::StageFinished { .. }
-            | Event::OpCheckFinished { .. }
-            | Event::LockWait { .. }
-            | Event::LockAcquired { .. }
-            | Event::Progress { .. }
-            | Event::RunCancelling { .. } => false,
+impl From<&RunRecord> for StateFile {
+    fn from(run: &RunRecord) -> Self {
+        StateFile {
+            version: STATE_VERSION,
+            run_id: run.run_id.clone(),
+            module: run.module.clone(),
+            module_file: run.module_file.clone(),
+            status: run.status.unwrap_or(RunStatus::Running),
+            started_at: run.started_at.unwrap_or_else(Timestamp::now),
+            finished_at: run.finished_at,
+            resumed_from: run.resumed_from.clone(),
+            ops: run.ops.iter().map(OpState::from).collect(),
         }
-    }
-
-    fn update(&mut self, id: &str, f: impl FnOnce(&mut OpState)) -> bool {
-        match self.op_mut(id) {
-            Some(o) => {
-                f(o);
-                true
-            }
-            None => false,
-        }
-    }
-
-    pub fn read(path: &Path) -> Result<RunState, StateError> {
-        let text = std::fs::read_to_string(path).map_err(|source| StateError::Read {
-            path: path.to_path_buf(),
-            source,
-        })?;
-        serde_json::from_str(&text).map_err(|source| StateError::Parse {
-            path: path.to_path_buf(),
-            source,
-        })
-    }
-
-    /// Writes atomically: a temp file in the same folder, fsync, rename.
-    pub fn write(&self, path: &Path) -> std::io::Result<()> {
-        let json = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
-        crate::run_dir::write_atomic(path, &json)
     }
 }
 
-#[derive(Debug, thiserror::Error)]
-pub enum StateError {
-    #[error("cannot read {}", path.display())]
-    Read {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
-    #[error("{} is not a goldsmith state file", path.display())]
-    Parse {
-        path: PathBuf,
-        #[source]
-        source: serde_json::Error,
-    },
+impl From<&OpRecord> for OpState {
+    fn from(op: &OpRecord) -> Self {
+        OpState {
+            id: op.meta.id.clone(),
+            stage: op.meta.stage,
+            status: op.status,
+            attempts: op.attempts.len() as u32,
+            exit_code: op.exit_code,
+            failure_class: op.failure_class,
+            reason: op.reason.clone(),
+            started_at: op.started_at,
+            finished_at: op.finished_at,
+            duration: op.finished_at.map(|_| op.duration),
+            fingerprint: op.meta.fingerprint.clone(),
+            continue_on_error: op.continue_on_error,
+        }
+    }
 }

@@ -2,29 +2,28 @@
 //! failure, a line every progress interval naming what still runs, and a
 //! closing summary. Stable, greppable text.
 
-use std::collections::HashMap;
 use std::io::Write;
 use std::path::PathBuf;
 
 use crate::duration::format_duration;
 use crate::record::event::{Event, EventLine};
-use crate::record::sink::{EventSink, SinkError};
+use crate::record::run_record::RunRecord;
+use crate::record::sink::{Reporter, SinkError};
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
+use crate::run_dir::{LogReader, RunDir};
 
 pub struct Console {
     out: Box<dyn Write + Send>,
     redactor: Redactor,
+    /// The run directory as people name it (relative to the project root).
     run_dir: PathBuf,
-    stages: usize,
-    counts: HashMap<OpStatus, usize>,
-    flaky: usize,
-    /// In GitHub Actions: the logs folder; each finished op's log is printed in a group.
-    groups: Option<PathBuf>,
+    /// In GitHub Actions: each finished op's log is printed in a group.
+    groups: Option<LogReader>,
 }
 
 /// The most of one log printed in its group; the file keeps everything.
-const GROUP_LOG_BYTES: u64 = 1024 * 1024;
+const GROUP_LOG_BYTES: usize = 1024 * 1024;
 
 impl Console {
     pub fn new(out: Box<dyn Write + Send>, redactor: Redactor, run_dir: PathBuf) -> Self {
@@ -32,16 +31,13 @@ impl Console {
             out,
             redactor,
             run_dir,
-            stages: 0,
-            counts: HashMap::new(),
-            flaky: 0,
             groups: None,
         }
     }
 
     /// GitHub Actions: print each op's log in a `::group::` when it finishes.
-    pub fn with_log_groups(mut self, logs_dir: PathBuf) -> Self {
-        self.groups = Some(logs_dir);
+    pub fn with_log_groups(mut self, logs: LogReader) -> Self {
+        self.groups = Some(logs);
         self
     }
 
@@ -54,31 +50,25 @@ impl Console {
         status: OpStatus,
         duration: std::time::Duration,
     ) -> Result<(), SinkError> {
-        let Some(dir) = &self.groups else {
+        let Some(logs) = &self.groups else {
             return Ok(());
         };
-        let path = dir.join(format!("{op}.log"));
-        let Ok(mut file) = std::fs::File::open(&path) else {
+        let Ok(Some(tail)) = logs.tail(op, GROUP_LOG_BYTES) else {
             return Ok(());
         };
-        let size = file.metadata().map(|m| m.len()).unwrap_or(0);
-        let mut text = Vec::new();
-        use std::io::{Read, Seek, SeekFrom};
-        if size > GROUP_LOG_BYTES {
-            let _ = file.seek(SeekFrom::Start(size - GROUP_LOG_BYTES));
-        }
-        let _ = file.read_to_end(&mut text);
         let stop = crate::github::commands::StopCommands::new();
         self.command(&crate::github::commands::group(&format!(
             "{op} ({status}, {})",
             format_duration(duration)
         )))?;
         self.command(&stop.stop())?;
-        if size > GROUP_LOG_BYTES {
-            self.line(&format!("[goldsmith] log cut: showing the last {GROUP_LOG_BYTES} of {size} bytes; the whole log is in the run directory"))?;
+        if tail.cut {
+            self.line(&format!(
+                "[goldsmith] log cut: showing the last {} of {} bytes; the whole log is in the run directory",
+                tail.shown_bytes, tail.total_bytes
+            ))?;
         }
-        let text = String::from_utf8_lossy(&text);
-        for l in text.lines() {
+        for l in tail.text.lines() {
             self.line(l)?;
         }
         self.command(&stop.resume())?;
@@ -126,8 +116,8 @@ fn visible_controls(text: &str) -> std::borrow::Cow<'_, str> {
 
 const COL: usize = 7;
 
-impl EventSink for Console {
-    fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
+impl Reporter for Console {
+    fn event(&mut self, line: &EventLine, run: &RunRecord) -> Result<(), SinkError> {
         match &line.event {
             Event::RunStarted {
                 run_id,
@@ -139,7 +129,6 @@ impl EventSink for Console {
                 resumed_from,
                 ..
             } => {
-                self.stages = *stages;
                 let resumed = resumed_from
                     .as_ref()
                     .map(|r| format!(", resuming {r}"))
@@ -154,7 +143,7 @@ impl EventSink for Console {
                 let group = group
                     .map(|g| format!(" (parallel group {g})"))
                     .unwrap_or_default();
-                self.line(&format!("stage {stage}/{}{group}", self.stages))
+                self.line(&format!("stage {stage}/{}{group}", run.stages))
             }
             Event::StageFinished { .. } => Ok(()),
             Event::OpStarted { op, lock_wait, .. } => {
@@ -204,7 +193,6 @@ impl EventSink for Console {
                 log_tail,
                 ..
             } => {
-                *self.counts.entry(*status).or_default() += 1;
                 if *attempts > 0 || *status == OpStatus::AlreadyDone {
                     self.log_group(op, *status, *duration)?;
                 }
@@ -215,13 +203,10 @@ impl EventSink for Console {
                         "KEEP",
                         reason.as_deref().unwrap_or("succeeded before")
                     ),
-                    OpStatus::Succeeded if *attempts > 1 => {
-                        self.flaky += 1;
-                        format!(
-                            "  {:<COL$}{op} [{took}] (flaky: passed on attempt {attempts})",
-                            "PASS"
-                        )
-                    }
+                    OpStatus::Succeeded if *attempts > 1 => format!(
+                        "  {:<COL$}{op} [{took}] (flaky: passed on attempt {attempts})",
+                        "PASS"
+                    ),
                     OpStatus::Succeeded => format!("  {:<COL$}{op} [{took}]", "PASS"),
                     OpStatus::AlreadyDone => format!(
                         "  {:<COL$}{op} [{took}] (already done: idempotency check passed)",
@@ -261,7 +246,7 @@ impl EventSink for Console {
                 };
                 self.line(&text)?;
                 if !log_tail.is_empty() {
-                    let log = crate::run_dir::log_file(&self.run_dir, op);
+                    let log = self.run_dir.join(RunDir::shown_log(op));
                     self.line(&format!(
                         "  {:COL$}| last {} lines of {}:",
                         "",
@@ -289,10 +274,10 @@ impl EventSink for Console {
             Event::RunFinished {
                 status, duration, ..
             } => {
-                let n = |s| self.counts.get(&s).copied().unwrap_or(0);
+                let n = |s| run.count(s);
                 let mut parts = vec![format!("{} succeeded", n(OpStatus::Succeeded))];
-                if self.flaky > 0 {
-                    parts.push(format!("{} flaky", self.flaky));
+                if run.flaky() > 0 {
+                    parts.push(format!("{} flaky", run.flaky()));
                 }
                 for s in [
                     OpStatus::AlreadyDone,
@@ -315,7 +300,7 @@ impl EventSink for Console {
         }
     }
 
-    fn flush(&mut self) -> Result<(), SinkError> {
+    fn flush(&mut self, _: &RunRecord) -> Result<(), SinkError> {
         self.out.flush().map_err(|source| SinkError {
             what: "cannot write to the console".into(),
             source,

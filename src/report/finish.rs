@@ -6,29 +6,20 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 
+use crate::github::actions::ActionsTargets;
 use crate::github::commands::annotation_line;
 use crate::github::outputs::append_outputs;
 use crate::record::event::{Event, EventLine};
 use crate::record::run_record::RunRecord;
-use crate::record::sink::{EventSink, SinkError};
+use crate::record::sink::{Reporter, SinkError};
 use crate::record::status::RunStatus;
 use crate::redact::Redactor;
 use crate::report::{annotations, junit, summary};
-
-/// Where the GitHub Actions runner wants to hear from us, and what the user turned off.
-#[derive(Clone, Debug, Default)]
-pub struct ActionsTargets {
-    /// `GITHUB_STEP_SUMMARY`, when the `summary` input is on.
-    pub step_summary: Option<PathBuf>,
-    /// `GITHUB_OUTPUT`.
-    pub outputs: Option<PathBuf>,
-    /// The `annotations` input.
-    pub annotations: bool,
-}
+use crate::run_dir::{LogReader, RunDir};
 
 pub struct FinalReports {
-    record: RunRecord,
-    run_dir: PathBuf,
+    run_dir: RunDir,
+    logs: LogReader,
     /// The run directory as users name it (relative to the workspace), for outputs.
     shown_run_dir: PathBuf,
     junit_path: PathBuf,
@@ -39,7 +30,7 @@ pub struct FinalReports {
 
 impl FinalReports {
     pub fn new(
-        run_dir: &Path,
+        run_dir: &RunDir,
         shown_run_dir: &Path,
         junit_path: PathBuf,
         redactor: Redactor,
@@ -47,8 +38,8 @@ impl FinalReports {
         out: Box<dyn Write + Send>,
     ) -> Self {
         FinalReports {
-            record: RunRecord::default(),
-            run_dir: run_dir.to_path_buf(),
+            run_dir: run_dir.clone(),
+            logs: LogReader::new(&run_dir.logs(), redactor.clone()),
             shown_run_dir: shown_run_dir.to_path_buf(),
             junit_path,
             redactor,
@@ -57,22 +48,16 @@ impl FinalReports {
         }
     }
 
-    /// The run as the reports saw it (complete once `run_finished` was handled).
-    pub fn record(&self) -> &RunRecord {
-        &self.record
-    }
-
-    fn write_all(&mut self) -> Result<(), SinkError> {
-        let logs = self.run_dir.join("logs");
+    fn write_all(&mut self, run: &RunRecord) -> Result<(), SinkError> {
         let err = |what: String| move |source: std::io::Error| SinkError { what, source };
         if let Some(parent) = self.junit_path.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(err(format!("cannot create {}", parent.display())))?;
         }
-        junit::write(&self.record, &logs, &self.junit_path, &self.redactor)
+        junit::write(run, &self.logs, &self.junit_path, &self.redactor)
             .map_err(err(format!("cannot write {}", self.junit_path.display())))?;
-        let markdown = summary::render(&self.record, &logs, &self.redactor);
-        let summary_path = self.run_dir.join("summary.md");
+        let markdown = summary::render(run, &self.logs, &self.redactor);
+        let summary_path = self.run_dir.summary();
         crate::run_dir::write_atomic(&summary_path, markdown.as_bytes())
             .map_err(err(format!("cannot write {}", summary_path.display())))?;
         let Some(actions) = self.actions.clone() else {
@@ -86,7 +71,7 @@ impl FinalReports {
         }
         if actions.annotations {
             let list = annotations::limit(
-                annotations::for_run(&self.record),
+                annotations::for_run(run),
                 "see the job summary for the rest",
             );
             for a in &list {
@@ -99,7 +84,7 @@ impl FinalReports {
             }
         }
         if let Some(path) = &actions.outputs {
-            append_outputs(path, &self.outputs()).map_err(err(format!(
+            append_outputs(path, &self.outputs(run)).map_err(err(format!(
                 "cannot write the step outputs to {}",
                 path.display()
             )))?;
@@ -108,15 +93,14 @@ impl FinalReports {
     }
 
     /// `status`, `failed-operations`, `junit-path`, `run-dir`, `reboot-required`.
-    fn outputs(&self) -> Vec<(&'static str, String)> {
-        let failed: Vec<&str> = self
-            .record
+    fn outputs(&self, run: &RunRecord) -> Vec<(&'static str, String)> {
+        let failed: Vec<&str> = run
             .ops
             .iter()
             .filter(|o| o.counts_as_failure())
             .map(|o| o.meta.id.as_str())
             .collect();
-        let status = self.record.status.unwrap_or(RunStatus::Failed);
+        let status = run.status.unwrap_or(RunStatus::Failed);
         vec![
             ("status", status.name().to_string()),
             (
@@ -127,11 +111,7 @@ impl FinalReports {
             ("run-dir", self.shown_run_dir.display().to_string()),
             (
                 "reboot-required",
-                self.record
-                    .ops
-                    .iter()
-                    .any(|o| o.reboot_required())
-                    .to_string(),
+                run.ops.iter().any(|o| o.reboot_required()).to_string(),
             ),
         ]
     }
@@ -149,16 +129,15 @@ fn append(path: &Path, text: &str) -> std::io::Result<()> {
     Ok(())
 }
 
-impl EventSink for FinalReports {
-    fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
-        self.record.apply(line);
+impl Reporter for FinalReports {
+    fn event(&mut self, line: &EventLine, run: &RunRecord) -> Result<(), SinkError> {
         if matches!(line.event, Event::RunFinished { .. }) {
-            self.write_all()?;
+            self.write_all(run)?;
         }
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), SinkError> {
+    fn flush(&mut self, _: &RunRecord) -> Result<(), SinkError> {
         self.out.flush().map_err(|source| SinkError {
             what: "cannot write annotations".into(),
             source,

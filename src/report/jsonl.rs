@@ -1,11 +1,12 @@
-//! `events.jsonl`: every event, one JSON object per line (values already masked by `Fanout`).
+//! `events.jsonl`: every event, one JSON object per line (values already masked by the `Recorder`).
 
 use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
 use crate::record::event::EventLine;
-use crate::record::sink::{EventSink, SinkError};
+use crate::record::run_record::RunRecord;
+use crate::record::sink::{Reporter, SinkError};
 
 pub struct JsonlWriter {
     path: PathBuf,
@@ -28,13 +29,13 @@ impl JsonlWriter {
     }
 }
 
-impl EventSink for JsonlWriter {
-    fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
+impl Reporter for JsonlWriter {
+    fn event(&mut self, line: &EventLine, _: &RunRecord) -> Result<(), SinkError> {
         let json = serde_json::to_string(line).map_err(|e| self.error(std::io::Error::other(e)))?;
         writeln!(self.out, "{json}").map_err(|e| self.error(e))
     }
 
-    fn flush(&mut self) -> Result<(), SinkError> {
+    fn flush(&mut self, _: &RunRecord) -> Result<(), SinkError> {
         self.out.flush().map_err(|e| self.error(e))
     }
 }

@@ -22,8 +22,7 @@
 //! This module reads records and log files; it never sees a process or an event
 //! stream, and it never writes XML by hand.
 
-use std::fs::File;
-use std::io::{self, Read, Seek, SeekFrom};
+use std::io;
 use std::path::Path;
 
 use chrono::{DateTime, FixedOffset};
@@ -35,37 +34,33 @@ use quick_junit::{
 use crate::record::run_record::{AttemptRecord, OpRecord, RunRecord};
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
+use crate::run_dir::LogReader;
 
 /// The most of an operation's log that goes into `<system-out>`.
 pub const SYSTEM_OUT_LIMIT: usize = 64 * 1024;
 
-/// Bytes read before the part shown: the first `REDACT_MARGIN` are always
-/// dropped, so a secret split by the start of the read is never shown in
-/// part, and the second leave room for redactions that shorten the text.
-const REDACT_MARGIN: usize = 16 * 1024;
-
 /// Writes `out` atomically: a reader never sees half a report.
 pub fn write(
     record: &RunRecord,
-    logs_dir: &Path,
+    logs: &LogReader,
     out: &Path,
     redactor: &Redactor,
 ) -> io::Result<()> {
-    let xml = report(record, logs_dir, redactor)
+    let xml = report(record, logs, redactor)
         .to_string()
         .map_err(io::Error::other)?;
     crate::run_dir::write_atomic(out, xml.as_bytes())
 }
 
 /// The whole report: `<testsuites>` with this run's one `<testsuite>`.
-pub fn report(record: &RunRecord, logs_dir: &Path, redactor: &Redactor) -> Report {
+pub fn report(record: &RunRecord, logs: &LogReader, redactor: &Redactor) -> Report {
     let mut report = Report::new("goldsmith");
     report.set_time(record.duration);
-    report.add_test_suite(suite(record, logs_dir, redactor));
+    report.add_test_suite(suite(record, logs, redactor));
     report
 }
 
-fn suite(record: &RunRecord, logs_dir: &Path, redactor: &Redactor) -> TestSuite {
+fn suite(record: &RunRecord, logs: &LogReader, redactor: &Redactor) -> TestSuite {
     let name = if record.module.is_empty() {
         "goldsmith"
     } else {
@@ -101,7 +96,7 @@ fn suite(record: &RunRecord, logs_dir: &Path, redactor: &Redactor) -> TestSuite 
     }
     suite.add_properties(props);
     for op in &record.ops {
-        suite.add_test_case(op_case(op, &record.module, logs_dir, redactor));
+        suite.add_test_case(op_case(op, &record.module, logs, redactor));
         suite.add_test_cases(app_cases(op, redactor));
     }
     suite
@@ -173,7 +168,7 @@ pub fn app_cases(op: &OpRecord, redactor: &Redactor) -> Vec<TestCase> {
 
 /// The test case of one operation. App results get cases of their own next
 /// to these, built the same way.
-pub fn op_case(op: &OpRecord, module: &str, logs_dir: &Path, redactor: &Redactor) -> TestCase {
+pub fn op_case(op: &OpRecord, module: &str, logs: &LogReader, redactor: &Redactor) -> TestCase {
     let meta = &op.meta;
     let mut case = TestCase::new(clean(redactor, &meta.id), op_status(op, redactor));
     let classname = if meta.capability.is_empty() {
@@ -195,7 +190,7 @@ pub fn op_case(op: &OpRecord, module: &str, logs_dir: &Path, redactor: &Redactor
     }
     case.set_time(op.duration);
     case.add_properties(op_properties(op));
-    case.system_out = system_out(&logs_dir.join(format!("{}.log", meta.id)), redactor);
+    case.system_out = system_out(logs, &meta.id);
     case
 }
 
@@ -320,8 +315,8 @@ fn rerun(a: &AttemptRecord, redactor: &Redactor) -> TestRerun {
     r
 }
 
-fn system_out(log: &Path, redactor: &Redactor) -> Option<XmlString> {
-    match read_log_tail(log, SYSTEM_OUT_LIMIT, redactor) {
+fn system_out(logs: &LogReader, op: &str) -> Option<XmlString> {
+    match logs.tail(op, SYSTEM_OUT_LIMIT) {
         Ok(None) => None,
         Ok(Some(tail)) => {
             let mut text = String::new();
@@ -337,61 +332,9 @@ fn system_out(log: &Path, redactor: &Redactor) -> Option<XmlString> {
         // A report without one log beats no report; the note says what is missing.
         Err(e) => Some(xml_text(&format!(
             "[goldsmith] cannot read {}: {e}",
-            log.display()
+            logs.path(op).display()
         ))),
     }
-}
-
-/// The end of a log file, redacted, cut at a character boundary.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct LogTail {
-    pub text: String,
-    /// The size of the whole file.
-    pub total_bytes: u64,
-    /// The bytes of `text` (after redaction).
-    pub shown_bytes: usize,
-    /// Only the end of the file is in `text`.
-    pub cut: bool,
-}
-
-/// The last `max_bytes` of `path`, redacted; `None` when there is no such file.
-///
-/// Only the end of the file is read, so a huge log costs no more than a small one.
-pub fn read_log_tail(
-    path: &Path,
-    max_bytes: usize,
-    redactor: &Redactor,
-) -> io::Result<Option<LogTail>> {
-    let mut file = match File::open(path) {
-        Ok(f) => f,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(e),
-    };
-    let total_bytes = file.metadata()?.len();
-    let window = (max_bytes + 2 * REDACT_MARGIN) as u64;
-    let start = total_bytes.saturating_sub(window);
-    file.seek(SeekFrom::Start(start))?;
-    let mut bytes = Vec::new();
-    file.take(window).read_to_end(&mut bytes)?;
-    let redacted = redactor.redact_bytes(&bytes);
-    let mut keep_from = redacted.len().saturating_sub(max_bytes);
-    if start > 0 {
-        keep_from = keep_from.max(REDACT_MARGIN.min(redacted.len()));
-    }
-    // Step over UTF-8 continuation bytes so the cut never splits a character.
-    while redacted
-        .get(keep_from)
-        .is_some_and(|b| b & 0b1100_0000 == 0b1000_0000)
-    {
-        keep_from += 1;
-    }
-    let shown = &redacted[keep_from..];
-    Ok(Some(LogTail {
-        text: String::from_utf8_lossy(shown).into_owned(),
-        total_bytes,
-        shown_bytes: shown.len(),
-        cut: start > 0 || keep_from > 0,
-    }))
 }
 
 /// Redacted text without the characters XML 1.0 forbids.
@@ -418,56 +361,6 @@ fn chrono_time(t: Timestamp) -> Option<DateTime<FixedOffset>> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn tail_of(content: &[u8], max: usize, redactor: &Redactor) -> LogTail {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let path = dir.path().join("op.log");
-        std::fs::write(&path, content).expect("write log");
-        read_log_tail(&path, max, redactor)
-            .expect("readable")
-            .expect("exists")
-    }
-
-    #[test]
-    fn a_missing_log_is_none() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let tail = read_log_tail(&dir.path().join("nope.log"), 10, &Redactor::default());
-        assert!(matches!(tail, Ok(None)));
-    }
-
-    #[test]
-    fn a_short_log_is_whole() {
-        let t = tail_of(b"one\ntwo\n", 64, &Redactor::default());
-        assert_eq!(t.text, "one\ntwo\n");
-        assert!(!t.cut);
-        assert_eq!(t.total_bytes, 8);
-    }
-
-    #[test]
-    fn the_cut_lands_on_a_char_boundary() {
-        // "é" is two bytes; a cut one byte into it must skip the rest of it.
-        let content = "aé".repeat(10);
-        let t = tail_of(content.as_bytes(), 4, &Redactor::default());
-        assert!(t.cut);
-        assert_eq!(t.text, "aé");
-        assert_eq!(t.shown_bytes, 3);
-    }
-
-    #[test]
-    fn a_secret_split_by_the_read_window_never_shows() {
-        let secret = "s3cr3t-value-xyz";
-        let redactor = Redactor::new([secret]);
-        let window = SYSTEM_OUT_LIMIT + 2 * REDACT_MARGIN;
-        // The window starts `k` bytes into the secret, so it reads only its end.
-        for k in 1..secret.len() {
-            let mut content = "x".repeat(1000);
-            content.push_str(secret);
-            content.push_str(&"y".repeat(window + k - secret.len()));
-            let t = tail_of(content.as_bytes(), SYSTEM_OUT_LIMIT, &redactor);
-            assert!(t.cut);
-            assert_eq!(t.text, "y".repeat(SYSTEM_OUT_LIMIT), "k {k}");
-        }
-    }
 
     #[test]
     fn noncharacters_are_dropped() {

@@ -1,49 +1,42 @@
-//! `state.json`: the run state folded from events, written atomically when it changed.
-
-use std::path::{Path, PathBuf};
+//! `state.json`: the run record's projection, written atomically when the record changed.
 
 use crate::record::event::EventLine;
-use crate::record::sink::{EventSink, SinkError};
-use crate::record::state::RunState;
+use crate::record::run_record::RunRecord;
+use crate::record::sink::{Reporter, SinkError};
+use crate::record::state::StateFile;
+use crate::run_dir::RunDir;
 
 pub struct StateWriter {
-    path: PathBuf,
-    state: RunState,
-    dirty: bool,
+    dir: RunDir,
+    /// The record's revision last written.
+    written: Option<u64>,
 }
 
 impl StateWriter {
-    pub fn new(path: &Path, state: RunState) -> Self {
+    pub fn new(dir: &RunDir) -> Self {
         StateWriter {
-            path: path.to_path_buf(),
-            state,
-            dirty: true,
+            dir: dir.clone(),
+            written: None,
         }
-    }
-
-    pub fn state(&self) -> &RunState {
-        &self.state
     }
 }
 
-impl EventSink for StateWriter {
-    fn event(&mut self, line: &EventLine) -> Result<(), SinkError> {
-        self.dirty |= self.state.apply(line);
+impl Reporter for StateWriter {
+    fn event(&mut self, _: &EventLine, _: &RunRecord) -> Result<(), SinkError> {
         Ok(())
     }
 
-    fn flush(&mut self) -> Result<(), SinkError> {
-        if !self.dirty {
+    fn flush(&mut self, run: &RunRecord) -> Result<(), SinkError> {
+        if self.written == Some(run.revision()) {
             return Ok(());
         }
-        let error = |source| SinkError {
-            what: format!("cannot write {}", self.path.display()),
-            source,
-        };
-        let json =
-            serde_json::to_vec_pretty(&self.state).map_err(|e| error(std::io::Error::other(e)))?;
-        crate::run_dir::write_atomic(&self.path, &json).map_err(error)?;
-        self.dirty = false;
+        self.dir
+            .write_state(&StateFile::from(run))
+            .map_err(|source| SinkError {
+                what: format!("cannot write {}", self.dir.state().display()),
+                source,
+            })?;
+        self.written = Some(run.revision());
         Ok(())
     }
 }

@@ -7,13 +7,12 @@
 //! processes or events.
 
 use std::fmt::Write as _;
-use std::path::Path;
 
 use crate::duration::format_duration;
 use crate::record::run_record::{OpRecord, RunRecord};
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
-use crate::report::junit::read_log_tail;
+use crate::run_dir::LogReader;
 
 /// The runner refuses a summary over 1 MiB; stay clear of the edge.
 pub const MAX_BYTES: usize = 1_000_000;
@@ -30,7 +29,7 @@ const LOG_LINE_CHARS: usize = 400;
 /// Room kept for the truncation note.
 const NOTE_RESERVE: usize = 512;
 
-pub fn render(record: &RunRecord, logs_dir: &Path, redactor: &Redactor) -> String {
+pub fn render(record: &RunRecord, logs: &LogReader, redactor: &Redactor) -> String {
     let head = heading(record, redactor);
     let order = table_order(record);
     let rows: Vec<String> = order.iter().map(|op| row(op, redactor)).collect();
@@ -39,7 +38,7 @@ pub fn render(record: &RunRecord, logs_dir: &Path, redactor: &Redactor) -> Strin
         .ops
         .iter()
         .filter(|o| o.status == OpStatus::Failed)
-        .map(|op| failure_details(op, logs_dir, redactor))
+        .map(|op| failure_details(op, logs, redactor))
         .collect();
 
     let fixed = head.len() + TABLE_HEAD.len() + chart.len() + NOTE_RESERVE;
@@ -397,7 +396,7 @@ fn mermaid_name(id: &str) -> String {
 }
 
 /// `<details>` with the end of a failed operation's log in a code block.
-fn failure_details(op: &OpRecord, logs_dir: &Path, redactor: &Redactor) -> String {
+fn failure_details(op: &OpRecord, logs: &LogReader, redactor: &Redactor) -> String {
     let reason = op.reason.as_deref().unwrap_or("failed");
     let class = op
         .failure_class
@@ -408,7 +407,7 @@ fn failure_details(op: &OpRecord, logs_dir: &Path, redactor: &Redactor) -> Strin
         CELL_CHARS,
     );
     let lines: Vec<String> = if op.log_tail.is_empty() {
-        log_file_tail(&logs_dir.join(format!("{}.log", op.meta.id)), redactor)
+        logs.last_lines(&op.meta.id, LOG_LINES, LOG_LINE_CHARS)
     } else {
         op.log_tail
             .iter()
@@ -426,20 +425,6 @@ fn failure_details(op: &OpRecord, logs_dir: &Path, redactor: &Redactor) -> Strin
     }
     out.push_str("\n</details>\n\n");
     out
-}
-
-fn log_file_tail(path: &Path, redactor: &Redactor) -> Vec<String> {
-    match read_log_tail(path, LOG_LINES * LOG_LINE_CHARS * 4, redactor) {
-        Ok(Some(tail)) => {
-            let lines: Vec<&str> = tail.text.lines().collect();
-            lines[lines.len().saturating_sub(LOG_LINES)..]
-                .iter()
-                .map(|l| l.chars().take(LOG_LINE_CHARS).collect())
-                .collect()
-        }
-        Ok(None) => Vec::new(),
-        Err(e) => vec![format!("[goldsmith] cannot read {}: {e}", path.display())],
-    }
 }
 
 /// A fence must be longer than any backtick run inside, or a log line could close it.

@@ -17,7 +17,7 @@ use super::process::Stop;
 use super::signals;
 use super::unit::{self, Report, UnitContext, UnitMsg};
 use crate::plan::{LockName, Plan};
-use crate::record::event::{EVENTS_VERSION, Event, EventLine, PlannedOpRef, RunningOp};
+use crate::record::event::{EVENTS_VERSION, Event, EventLine, RunningOp};
 use crate::record::failure::FailureClass;
 use crate::record::sink::{EventSink, SinkError};
 use crate::record::status::{FailFast, OpStatus, RunStatus};
@@ -165,31 +165,7 @@ impl<'s> Executor<'s> {
             self.opts.progress_interval,
         );
 
-        self.emit(Event::RunStarted {
-            run_id: self.opts.run_id.clone(),
-            module: self.plan.module.id.clone(),
-            module_file: self.plan.module.file.display().to_string(),
-            resumed_from: self.opts.resumed_from.clone(),
-            max_parallel: self.opts.max_parallel,
-            fail_fast: self.opts.fail_fast,
-            ops: self
-                .plan
-                .ops
-                .iter()
-                .map(|o| PlannedOpRef {
-                    id: o.id.clone(),
-                    stage: o.stage,
-                    name: o.name.clone(),
-                    kind: o.kind.name().to_string(),
-                    capability: o.capability.clone(),
-                    file: o.file.display().to_string(),
-                    line: o.line,
-                    entry_line: o.entry_line,
-                    locks: o.locks.iter().map(|l| l.0.clone()).collect(),
-                })
-                .collect(),
-            stages: self.plan.stages.len(),
-        });
+        self.emit(run_started(&self.plan, &self.opts));
         let presets: Vec<(usize, Preset)> = self.opts.presets.drain().collect();
         let mut presets = presets;
         presets.sort_by_key(|(i, _)| *i);
@@ -570,6 +546,20 @@ impl<'s> Executor<'s> {
                 }
             }
         }
+    }
+}
+
+/// The first event of a run: what it will do.
+pub fn run_started(plan: &Plan, opts: &ExecOptions) -> Event {
+    Event::RunStarted {
+        run_id: opts.run_id.clone(),
+        module: plan.module.id.clone(),
+        module_file: plan.module.file.display().to_string(),
+        resumed_from: opts.resumed_from.clone(),
+        max_parallel: opts.max_parallel,
+        fail_fast: opts.fail_fast,
+        ops: plan.op_refs(),
+        stages: plan.stages.len(),
     }
 }
 

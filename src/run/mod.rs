@@ -15,5 +15,5 @@ pub mod supervisor;
 pub mod unit;
 mod vm_attempt;
 
-pub use executor::{ExecOptions, Executor, Preset};
+pub use executor::{ExecOptions, Executor, Preset, run_started};
 pub use unit::UnitContext;

@@ -21,6 +21,7 @@ use crate::record::event::AttemptOutcome;
 use crate::record::failure::FailureClass;
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
+use crate::run_dir::RunDir;
 
 /// Longest an idempotency check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
@@ -67,7 +68,7 @@ fn report(tx: &mpsc::UnboundedSender<Report>, msg: UnitMsg) {
 /// Everything a unit needs, shared by all units of a run.
 pub struct UnitContext {
     pub run_id: String,
-    pub run_dir: PathBuf,
+    pub run_dir: RunDir,
     pub cwd: PathBuf,
     /// What every operation's processes get: inherited basics, config values, simulator settings.
     pub env: Vec<(String, String)>,
@@ -101,7 +102,7 @@ impl UnitContext {
             ("GOLDSMITH_RUN_ID".to_string(), self.run_id.clone()),
             (
                 "GOLDSMITH_RUN_DIR".to_string(),
-                self.run_dir.display().to_string(),
+                self.run_dir.path.display().to_string(),
             ),
             ("GOLDSMITH_OP".to_string(), op.to_string()),
             ("GOLDSMITH_ATTEMPT".to_string(), attempt.to_string()),
@@ -118,10 +119,7 @@ pub async fn run(
     tx: mpsc::UnboundedSender<Report>,
 ) {
     let started = Instant::now();
-    let mut log = OpLog::open(
-        &crate::run_dir::log_file(&ctx.run_dir, &op.id),
-        ctx.redactor.clone(),
-    );
+    let mut log = OpLog::open(&ctx.run_dir.log(&op.id), ctx.redactor.clone());
     let finish =
         |log: &OpLog, status, attempts, exit_code, failure_class, reason: Option<String>| {
             UnitMsg::Finished {
@@ -149,7 +147,7 @@ pub async fn run(
         )),
         (_, Some(e)) => Some((
             FailureClass::LogWrite,
-            format!("cannot write {}: {e}; not running it", log_name(&op.id)),
+            format!("cannot write {}: {e}; not running it", RunDir::shown_log(&op.id)),
         )),
         _ => None,
     };
@@ -274,7 +272,7 @@ pub async fn run(
                     false,
                     format!(
                         "cannot write {}: {e}; the operation's output is lost{}",
-                        log_name(&op.id),
+                        RunDir::shown_log(&op.id),
                         if outcome.passed {
                             " (the script itself succeeded)"
                         } else {
@@ -410,11 +408,6 @@ async fn run_prepared(
             duration: Duration::ZERO,
         },
     }
-}
-
-/// The log as people name it in messages.
-fn log_name(op: &str) -> String {
-    format!("logs/{op}.log")
 }
 
 pub fn describe(exit: &Exit) -> String {

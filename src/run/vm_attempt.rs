@@ -14,6 +14,7 @@ use crate::azure::run_command::{self, Invocation, VmTarget};
 use crate::plan::{PlannedOp, RunCommandScript};
 use crate::record::event::AttemptOutcome;
 use crate::record::failure::FailureClass;
+use crate::run_dir::{RunDir, ScriptKind};
 
 /// How long a restarted VM's agent gets to come back.
 const AGENT_WAIT: Duration = Duration::from_secs(20 * 60);
@@ -48,7 +49,7 @@ pub async fn run(
     // The script as sent holds the values it uses; with secrets among them it
     // is written owner-only and removed after the attempt. `scripts/<op>.ps1`
     // keeps the masked copy.
-    let shown_path = crate::run_dir::script_file(&ctx.run_dir, &op.id, "ps1");
+    let shown_path = RunDir::shown_script(&op.id, ScriptKind::PowerShell);
     // az reads the script from sealed memory: nothing on disk can change it, and the
     // values it holds (secrets included) never touch the disk.
     let script = match SealedScript::new(&format!("{}.ps1", op.id), rc.wrapped.as_bytes()) {
@@ -69,7 +70,7 @@ pub async fn run(
         "az vm run-command invoke --resource-group {} --name {} --command-id RunPowerShellScript --scripts @{}{}",
         rc.target.resource_group,
         rc.target.vm,
-        shown_path.strip_prefix(&ctx.run_dir).unwrap_or(&shown_path).display(),
+        shown_path,
         if rc.parameters.is_empty() { String::new() } else { format!(" --parameters ({} values)", rc.parameters.len()) }
     ));
     let spec = ProcessSpec {
@@ -200,7 +201,7 @@ fn keep_output(ctx: &UnitContext, op: &PlannedOp, stdout: &str) {
         serde_json::from_str(stdout).unwrap_or_else(|_| serde_json::json!({ "stdout": stdout }));
     ctx.redactor.mask_json(&mut value);
     let json = serde_json::to_vec_pretty(&value).expect("a JSON value always serialises");
-    let path = ctx.run_dir.join("outputs").join(format!("{}.json", op.id));
+    let path = ctx.run_dir.output(&op.id);
     if let Err(e) = crate::run_dir::write_atomic(&path, &json) {
         tracing::warn!("cannot write {}: {e}", path.display());
     }

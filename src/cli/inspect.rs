@@ -1,55 +1,19 @@
-//! Loading a project (catalog + config) and the commands that only read it:
-//! `list`, `validate`, `plan`.
+//! The commands that only read a project: `list`, `validate`, `plan`; and
+//! loading one for any command, with its diagnostics printed.
 
-use std::collections::HashMap;
 use std::io::Write;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::{Args, CliError, exit};
+use crate::catalog::Module;
 use crate::catalog::yaml::Pos;
-use crate::catalog::{Catalog, Module};
-use crate::config::Config;
-use crate::diag::{Diagnostic, Diagnostics, suggest};
+use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::{self, Plan, PlanOptions};
+use crate::project::Project;
 
-pub struct Project {
-    pub root: PathBuf,
-    pub catalog: Catalog,
-    pub config: Config,
-}
-
-/// Loads the catalog and config; every problem goes to `diags`.
+/// Loads the project; problems in its files go to `diags`.
 pub fn load(root: &Path, args: &Args, diags: &mut Diagnostics) -> Result<Project, CliError> {
-    if !root.is_dir() {
-        return Err(CliError::Invalid(format!(
-            "project root {} is not a directory",
-            root.display()
-        )));
-    }
-    let mut catalog = Catalog::load(root, diags);
-    let env: HashMap<String, String> = std::env::vars().collect();
-    let (file, required) = match &args.config {
-        Some(f) => (f.clone(), true),
-        None => (root.join("config.yaml"), false),
-    };
-    let shown = file
-        .strip_prefix(root)
-        .map(Path::to_path_buf)
-        .unwrap_or_else(|_| file.clone());
-    let config = Config::load(
-        root,
-        &file,
-        &shown,
-        required,
-        &env,
-        &mut catalog.sources,
-        diags,
-    );
-    Ok(Project {
-        root: root.to_path_buf(),
-        catalog,
-        config,
-    })
+    Ok(Project::load(root, args.config.as_deref(), diags)?)
 }
 
 /// Prints every diagnostic (sorted, with source lines) and a count line, to stderr.
@@ -71,33 +35,6 @@ pub fn print_diagnostics(project: &Project, diags: &Diagnostics) {
     );
 }
 
-pub fn find_module<'c>(project: &'c Project, name: &str) -> Result<&'c Module, CliError> {
-    project.catalog.module(name).ok_or_else(|| {
-        let names = project
-            .catalog
-            .modules
-            .iter()
-            .flat_map(|m| [m.id.as_str(), m.folder.as_str()]);
-        let hint = suggest(name, names)
-            .map(|h| format!("; {h}"))
-            .unwrap_or_default();
-        let known: Vec<&str> = project
-            .catalog
-            .modules
-            .iter()
-            .map(|m| m.id.as_str())
-            .collect();
-        CliError::Invalid(format!(
-            "unknown module `{name}`{hint} (modules: {})",
-            if known.is_empty() {
-                "none under modules/".to_string()
-            } else {
-                known.join(", ")
-            }
-        ))
-    })
-}
-
 /// Loads the project and plans `module`; prints diagnostics; errors mean exit 2.
 pub fn load_plan(
     root: &Path,
@@ -109,22 +46,18 @@ pub fn load_plan(
     let mut diags = Diagnostics::default();
     let mut project = load(root, args, &mut diags)?;
     if simulate {
-        stand_in_secrets(&mut project.config);
+        for name in project.use_stand_in_secrets() {
+            eprintln!("goldsmith: --simulate: secret `{name}` is not set; using a random stand-in");
+        }
     }
-    let module = match find_module(&project, module) {
+    let module = match project.module(module) {
         Ok(m) => m,
         Err(e) => {
             print_diagnostics(&project, &diags);
-            return Err(e);
+            return Err(e.into());
         }
     };
-    let plan = plan::build(
-        &project.catalog,
-        module,
-        &project.config,
-        options,
-        &mut diags,
-    );
+    let plan = project.plan(module, options, &mut diags);
     print_diagnostics(&project, &diags);
     match plan {
         Some(plan) if !diags.has_errors() => Ok((project, plan)),
@@ -132,25 +65,6 @@ pub fn load_plan(
             "`{}` is invalid; nothing ran",
             module.id
         ))),
-    }
-}
-
-/// The simulated Azure needs no real secrets: a missing one gets a random
-/// stand-in (still masked everywhere), so a first run needs no setup.
-fn stand_in_secrets(config: &mut crate::config::Config) {
-    let missing: Vec<String> = config
-        .missing_secrets()
-        .into_iter()
-        .map(|(n, _)| n.clone())
-        .collect();
-    for name in missing {
-        eprintln!("goldsmith: --simulate: secret `{name}` is not set; using a random stand-in");
-        let value = format!(
-            "sim-{:016x}{:016x}",
-            rand::random::<u64>(),
-            rand::random::<u64>()
-        );
-        config.secret_values.insert(name, value);
     }
 }
 
@@ -207,39 +121,23 @@ pub fn validate(
     } else {
         let mut v = Vec::new();
         for name in modules {
-            match find_module(&project, name) {
+            match project.module(name) {
                 Ok(m) => v.push(m),
-                Err(CliError::Invalid(msg)) => {
-                    diags.push(Diagnostic::error(Path::new("modules"), Pos::default(), msg))
-                }
-                Err(e) => return Err(e),
+                Err(e) => diags.push(Diagnostic::error(
+                    Path::new("modules"),
+                    Pos::default(),
+                    e.to_string(),
+                )),
             }
         }
         v
     };
-    let options = PlanOptions {
-        secrets_required: false,
-    };
-    for module in &selected {
-        plan::build(
-            &project.catalog,
-            module,
-            &project.config,
-            options,
-            &mut diags,
-        );
-    }
-    if modules.is_empty() {
-        // Operations no module uses still get their placeholders checked.
-        check_unused_operations(&project, &mut diags);
-    }
-    // Missing secrets are reported once per module; keep one.
-    dedup(&mut diags);
+    project.validate(&selected, modules.is_empty(), &mut diags);
     if strict {
         diags.make_warnings_errors();
     }
     print_diagnostics(&project, &diags);
-    if let Some(gha) = super::gha::Actions::detect() {
+    if let Some(gha) = crate::github::actions::Actions::detect() {
         // In a pull request, every finding lands on the line that caused it.
         let found = crate::report::annotations::for_diagnostics(&diags.sorted());
         if gha.annotations_on()? {
@@ -271,7 +169,7 @@ pub fn validate(
 
 /// `goldsmith / validate` with every finding, when a token allows it.
 fn publish_validate_check(
-    gha: &super::gha::Actions,
+    gha: &crate::github::actions::Actions,
     diags: &Diagnostics,
     found: &[crate::github::commands::Annotation],
 ) {
@@ -282,7 +180,7 @@ fn publish_validate_check(
     else {
         return;
     };
-    let Some(check) = super::check::start(
+    let Some(check) = crate::report::check_run::start(
         gha,
         &runtime,
         "validate",
@@ -302,28 +200,6 @@ fn publish_validate_check(
         summary.push_str(&format!("- `{}`\n", d.headline().replace('`', "'")));
     }
     check.finish(&runtime, conclusion, &title, &summary, found);
-}
-
-fn dedup(diags: &mut Diagnostics) {
-    let mut seen = std::collections::HashSet::new();
-    diags.items.retain(|d| seen.insert(d.headline()));
-}
-
-fn check_unused_operations(project: &Project, diags: &mut Diagnostics) {
-    let used: std::collections::HashSet<&str> = project
-        .catalog
-        .modules
-        .iter()
-        .flat_map(|m| m.entries.iter().map(|e| e.id.as_str()))
-        .collect();
-    for op in project
-        .catalog
-        .operations
-        .iter()
-        .filter(|o| !used.contains(o.id.as_str()))
-    {
-        plan::check_operation(&project.catalog, op, &project.config, diags);
-    }
 }
 
 pub fn plan(

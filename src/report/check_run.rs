@@ -8,9 +8,9 @@ use crate::record::failure::FailureClass;
 use crate::record::run_record::RunRecord;
 use crate::record::status::RunStatus;
 use crate::redact::Redactor;
+use crate::run_dir::LogReader;
 
-use super::action::Inputs;
-use super::gha::Actions;
+use crate::github::actions::{Actions, Inputs};
 
 /// A check run in progress, with what is needed to finish it.
 pub struct Check {
@@ -52,6 +52,20 @@ pub fn start(
 }
 
 impl Check {
+    /// Finishes the check run of a module run: the conclusion, title, step
+    /// summary and annotations all come from the record.
+    pub fn finish_run(self, runtime: &tokio::runtime::Runtime, run: &RunRecord, logs: &LogReader) {
+        let summary = crate::report::summary::render(run, logs, &self.redactor);
+        let annotations = crate::report::annotations::for_run(run);
+        self.finish(
+            runtime,
+            conclusion(run),
+            &title(run),
+            &summary,
+            &annotations,
+        );
+    }
+
     pub fn finish(
         self,
         runtime: &tokio::runtime::Runtime,

@@ -1,0 +1,152 @@
+//! A project: the catalog and config under one root, loaded with every
+//! problem collected, and what can be asked of it before anything runs
+//! (find a module, plan it, validate everything).
+
+use std::collections::{HashMap, HashSet};
+use std::path::{Path, PathBuf};
+
+use crate::catalog::{Catalog, Module};
+use crate::config::Config;
+use crate::diag::{Diagnostics, suggest};
+use crate::plan::{self, Plan, PlanOptions};
+
+pub struct Project {
+    pub root: PathBuf,
+    pub catalog: Catalog,
+    pub config: Config,
+}
+
+/// A problem that stops a command before any file is checked or anything runs.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct ProjectError(pub String);
+
+impl Project {
+    /// Loads the catalog and the config (`config_file`, or the optional
+    /// `<root>/config.yaml`); every problem in them goes to `diags`.
+    pub fn load(
+        root: &Path,
+        config_file: Option<&Path>,
+        diags: &mut Diagnostics,
+    ) -> Result<Project, ProjectError> {
+        if !root.is_dir() {
+            return Err(ProjectError(format!(
+                "project root {} is not a directory",
+                root.display()
+            )));
+        }
+        let mut catalog = Catalog::load(root, diags);
+        let env: HashMap<String, String> = std::env::vars().collect();
+        let (file, required) = match config_file {
+            Some(f) => (f.to_path_buf(), true),
+            None => (root.join("config.yaml"), false),
+        };
+        let shown = file
+            .strip_prefix(root)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|_| file.clone());
+        let config = Config::load(
+            root,
+            &file,
+            &shown,
+            required,
+            &env,
+            &mut catalog.sources,
+            diags,
+        );
+        Ok(Project {
+            root: root.to_path_buf(),
+            catalog,
+            config,
+        })
+    }
+
+    /// The module with this id or folder name, or an error naming the closest ones.
+    pub fn module(&self, name: &str) -> Result<&Module, ProjectError> {
+        self.catalog.module(name).ok_or_else(|| {
+            let names = self
+                .catalog
+                .modules
+                .iter()
+                .flat_map(|m| [m.id.as_str(), m.folder.as_str()]);
+            let hint = suggest(name, names)
+                .map(|h| format!("; {h}"))
+                .unwrap_or_default();
+            let known: Vec<&str> = self.catalog.modules.iter().map(|m| m.id.as_str()).collect();
+            ProjectError(format!(
+                "unknown module `{name}`{hint} (modules: {})",
+                if known.is_empty() {
+                    "none under modules/".to_string()
+                } else {
+                    known.join(", ")
+                }
+            ))
+        })
+    }
+
+    /// Plans `module`; `None` (with the reasons in `diags`) when it cannot run.
+    pub fn plan(
+        &self,
+        module: &Module,
+        options: PlanOptions,
+        diags: &mut Diagnostics,
+    ) -> Option<Plan> {
+        plan::build(&self.catalog, module, &self.config, options, diags)
+    }
+
+    /// Checks `modules` as `plan` would, and with `all_operations` also the
+    /// operations no module uses. Each finding is kept once.
+    pub fn validate(&self, modules: &[&Module], all_operations: bool, diags: &mut Diagnostics) {
+        let options = PlanOptions {
+            secrets_required: false,
+        };
+        for module in modules {
+            self.plan(module, options, diags);
+        }
+        if all_operations {
+            self.check_unused_operations(diags);
+        }
+        // Missing secrets are reported once per module; keep one.
+        let mut seen = HashSet::new();
+        diags.items.retain(|d| seen.insert(d.headline()));
+    }
+
+    /// Operations no module uses still get their placeholders checked.
+    fn check_unused_operations(&self, diags: &mut Diagnostics) {
+        let used: HashSet<&str> = self
+            .catalog
+            .modules
+            .iter()
+            .flat_map(|m| m.entries.iter().map(|e| e.id.as_str()))
+            .collect();
+        for op in self
+            .catalog
+            .operations
+            .iter()
+            .filter(|o| !used.contains(o.id.as_str()))
+        {
+            plan::check_operation(&self.catalog, op, &self.config, diags);
+        }
+    }
+
+    /// The simulated Azure needs no real secrets: each missing one gets a
+    /// random stand-in (still masked everywhere), so a first run needs no
+    /// setup. Returns the names given stand-ins.
+    pub fn use_stand_in_secrets(&mut self) -> Vec<String> {
+        let missing: Vec<String> = self
+            .config
+            .missing_secrets()
+            .into_iter()
+            .map(|(n, _)| n.clone())
+            .collect();
+        for name in &missing {
+            let value = format!(
+                "sim-{:016x}{:016x}",
+                rand::random::<u64>(),
+                rand::random::<u64>()
+            );
+            self.config.secret_values.insert(name.clone(), value);
+        }
+        missing
+    }
+}
