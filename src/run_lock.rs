@@ -79,7 +79,7 @@ fn busy_message(module: &str, holder: &Holder) -> String {
 
 /// `artifacts/runs/.lock-<module>` under `root`.
 pub fn lock_path(root: &Path, module: &str) -> PathBuf {
-    crate::run_dir::runs_root(root).join(format!(".lock-{module}"))
+    crate::run_dir::lock_file(root, module)
 }
 
 /// The held lock of one module. Dropping it releases it (unless handed on).

@@ -8,7 +8,10 @@ use std::time::Duration;
 
 use goldsmith::github::commands::{Level, annotation_line};
 use goldsmith::github::outputs::append_outputs;
-use goldsmith::record::event::{AttemptOutcome, EVENTS_VERSION, Event, EventLine, PlannedOpRef};
+use goldsmith::record::event::{
+    AttemptEnd, AttemptOutcome, AttemptResult, CancelReason, EVENTS_VERSION, Event, EventLine,
+    OpEnd, OpKind, PlannedOpRef,
+};
 use goldsmith::record::failure::FailureClass;
 use goldsmith::record::run_record::RunRecord;
 use goldsmith::record::status::{FailFast, OpStatus, RunStatus};
@@ -31,7 +34,7 @@ fn planned(id: &str, stage: usize) -> PlannedOpRef {
         id: id.to_string(),
         stage,
         name: id.to_string(),
-        kind: "run-command".to_string(),
+        kind: OpKind::RunCommand,
         capability: "compute".to_string(),
         file: format!("capabilities/compute/operations/{id}.yaml"),
         line: 2,
@@ -42,16 +45,16 @@ fn planned(id: &str, stage: usize) -> PlannedOpRef {
 }
 
 fn ok() -> AttemptOutcome {
-    let mut o = AttemptOutcome::new(true, "exit code 0");
-    o.exit_code = Some(0);
-    o
+    AttemptOutcome::new(AttemptResult::Pass { exit_code: Some(0) }, "exit code 0")
 }
 
 fn failed(class: FailureClass, message: &str) -> AttemptOutcome {
-    let mut o = AttemptOutcome::new(false, message);
-    o.exit_code = Some(1);
-    o.failure_class = Some(class);
-    o
+    let result = AttemptResult::Fail {
+        class,
+        exit_code: Some(1),
+        signal: None,
+    };
+    AttemptOutcome::new(result, message)
 }
 
 /// Events in time order, each stamped `T0 + ms`.
@@ -123,10 +126,12 @@ impl Events {
                 t,
                 Event::OpAttemptFinished {
                     op: id.into(),
-                    attempt: number,
-                    outcome,
-                    duration: Duration::from_secs(1),
-                    retry_in,
+                    end: AttemptEnd {
+                        attempt: number,
+                        outcome,
+                        duration: Duration::from_secs(1),
+                        retry_in,
+                    },
                 },
             );
             if retry_in.is_some() {
@@ -138,14 +143,16 @@ impl Events {
             t,
             Event::OpFinished {
                 op: id.into(),
-                status,
-                attempts: n as u32,
-                duration: Duration::from_millis((t - start) as u64),
-                exit_code,
-                failure_class: class,
-                reason: reason.map(String::from),
+                end: OpEnd {
+                    status,
+                    attempts: n as u32,
+                    duration: Duration::from_millis((t - start) as u64),
+                    exit_code,
+                    failure_class: class,
+                    reason: reason.map(String::from),
+                    log_tail: Vec::new(),
+                },
                 continue_on_error,
-                log_tail: Vec::new(),
             },
         );
         t
@@ -213,14 +220,16 @@ fn mixed_run(logs: &Path) -> RunRecord {
         300,
         Event::OpFinished {
             op: "rg".into(),
-            status: S::AlreadyDone,
-            attempts: 0,
-            duration: Duration::from_millis(200),
-            exit_code: None,
-            failure_class: None,
-            reason: Some("idempotency check passed".into()),
+            end: OpEnd {
+                status: S::AlreadyDone,
+                attempts: 0,
+                duration: Duration::from_millis(200),
+                exit_code: None,
+                failure_class: None,
+                reason: Some("idempotency check passed".into()),
+                log_tail: Vec::new(),
+            },
             continue_on_error: false,
-            log_tail: Vec::new(),
         },
     );
     let msi = "7zip: msiexec exit 1603 (ERROR_INSTALL_FAILURE)";
@@ -306,20 +315,24 @@ fn mixed_run(logs: &Path) -> RunRecord {
         9000,
         Event::OpFinished {
             op: "capture".into(),
-            status: S::Skipped,
-            attempts: 0,
-            duration: Duration::ZERO,
-            exit_code: None,
-            failure_class: None,
-            reason: Some("a dependency did not succeed".into()),
+            end: OpEnd {
+                status: S::Skipped,
+                attempts: 0,
+                duration: Duration::ZERO,
+                exit_code: None,
+                failure_class: None,
+                reason: Some("a dependency did not succeed".into()),
+                log_tail: Vec::new(),
+            },
             continue_on_error: false,
-            log_tail: Vec::new(),
         },
     );
     e.push(
         9000,
         Event::RunCancelling {
-            reason: "received SIGTERM".into(),
+            reason: CancelReason::Signal {
+                signal: "SIGTERM".into(),
+            },
         },
     );
     e.push(
@@ -334,14 +347,16 @@ fn mixed_run(logs: &Path) -> RunRecord {
         9500,
         Event::OpFinished {
             op: "late".into(),
-            status: S::Cancelled,
-            attempts: 0,
-            duration: Duration::from_millis(500),
-            exit_code: None,
-            failure_class: None,
-            reason: None,
+            end: OpEnd {
+                status: S::Cancelled,
+                attempts: 0,
+                duration: Duration::from_millis(500),
+                exit_code: None,
+                failure_class: None,
+                reason: None,
+                log_tail: Vec::new(),
+            },
             continue_on_error: false,
-            log_tail: Vec::new(),
         },
     );
     e.push(

@@ -168,7 +168,10 @@ fn a_run_command_held_from_outside_is_retried_until_it_succeeds() {
         "run-command-conflict"
     );
     assert!(attempts[0]["retry_in"].as_f64().is_some());
-    assert_eq!(attempts.last().expect("attempt")["outcome"]["passed"], true);
+    assert_eq!(
+        attempts.last().expect("attempt")["outcome"]["result"],
+        "pass"
+    );
 }
 
 #[test]
@@ -216,7 +219,7 @@ fn a_busy_installer_is_retried_and_3010_records_reboot_required() {
     assert!(attempts.len() >= 2);
     assert_eq!(attempts[0]["outcome"]["failure_class"], "msi-busy");
     let last = &attempts.last().expect("attempt")["outcome"];
-    assert_eq!(last["passed"], true);
+    assert_eq!(last["result"], "pass");
     assert_eq!(last["reboot_required"], true);
     assert_eq!(
         last["installs"][0]["meaning"],

@@ -10,7 +10,7 @@
 //! wrapper adds the exit marker last.
 
 use crate::azure::powershell::literal;
-use crate::record::event::AppResult;
+use crate::record::event::{AppPhase, AppResult};
 use crate::template::Placeholder;
 
 /// One app, its templated fields already split into literal text and placeholders.
@@ -211,7 +211,11 @@ pub fn results(stdout: &str) -> Vec<AppResult> {
             let mut parts = rest.rsplitn(4, ':');
             let seconds = parts.next()?.trim().parse::<f64>().ok()?;
             let status = parts.next()?.to_string();
-            let phase = parts.next()?.to_string();
+            let phase = match parts.next()? {
+                "download" => AppPhase::Download,
+                "install" => AppPhase::Install,
+                _ => return None,
+            };
             let name = parts.next()?.to_string();
             Some(AppResult {
                 name,
@@ -266,12 +270,7 @@ mod tests {
         );
         assert_eq!(r.len(), 2);
         assert_eq!(
-            (
-                r[1].name.as_str(),
-                r[1].phase.as_str(),
-                r[1].ok,
-                r[1].seconds
-            ),
+            (r[1].name.as_str(), r[1].phase.name(), r[1].ok, r[1].seconds),
             ("my:app", "install", false, 3.0)
         );
     }

@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::classify;
 use super::msi::{self, MsiVerdict};
-use crate::record::event::{AttemptOutcome, InstallResult};
+use crate::record::event::{AttemptOutcome, AttemptResult, InstallResult};
 use crate::record::failure::FailureClass;
 
 /// Azure returns only the last 4,096 bytes of each stream.
@@ -184,9 +184,9 @@ pub struct Invocation<'a> {
 
 /// Decides one attempt from what az printed. Returns the outcome and, on success, the VM's streams.
 pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
-    let mut outcome = AttemptOutcome::new(false, "");
+    let mut outcome = AttemptOutcome::new(AttemptResult::failed(FailureClass::AzError), "");
     if inv.az_exit != 0 {
-        outcome.failure_class = Some(classify::classify(inv.az_exit, inv.az_stderr));
+        outcome.result = AttemptResult::failed(classify::classify(inv.az_exit, inv.az_stderr));
         outcome.message = format!(
             "az exited with {}: {}",
             inv.az_exit,
@@ -197,7 +197,6 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
     let vm = match parse_output(inv.az_stdout) {
         Ok(vm) => vm,
         Err(e) => {
-            outcome.failure_class = Some(FailureClass::AzError);
             outcome.message = e;
             return (outcome, None);
         }
@@ -214,7 +213,7 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
     let failed_install = worst_install(&outcome.installs);
     match exit_marker(&vm.stdout) {
         None => {
-            outcome.failure_class = Some(FailureClass::NoExitMarker);
+            outcome.result = AttemptResult::failed(FailureClass::NoExitMarker);
             let truncated = vm.stdout.len() >= OUTPUT_TAIL_BYTES - 64;
             outcome.message = if truncated {
                 format!(
@@ -226,10 +225,11 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
             };
         }
         Some(code) if code != 0 => {
-            outcome.exit_code = Some(code);
-            outcome.failure_class = failed_install
-                .map(|(_, c)| c)
-                .or(Some(FailureClass::ScriptExit));
+            outcome.result = AttemptResult::Fail {
+                class: failed_install.map_or(FailureClass::ScriptExit, |(_, c)| c),
+                exit_code: Some(code),
+                signal: None,
+            };
             outcome.message = match failed_install {
                 Some((i, _)) => format!(
                     "the script exited with {code}; install `{}` returned {} ({})",
@@ -239,19 +239,25 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
             };
         }
         Some(code) => {
-            outcome.exit_code = Some(code);
+            let failed = |class| AttemptResult::Fail {
+                class,
+                exit_code: Some(code),
+                signal: None,
+            };
             if let Some((i, class)) = failed_install {
-                outcome.failure_class = Some(class);
+                outcome.result = failed(class);
                 outcome.message =
                     format!("install `{}` returned {} ({})", i.name, i.code, i.meaning);
             } else if !vm.stderr.trim().is_empty() && inv.strict_stderr {
-                outcome.failure_class = Some(FailureClass::ScriptExit);
+                outcome.result = failed(FailureClass::ScriptExit);
                 outcome.message = format!(
                     "the script wrote to stderr (strict_stderr): {}",
                     first_line(&vm.stderr)
                 );
             } else {
-                outcome.passed = true;
+                outcome.result = AttemptResult::Pass {
+                    exit_code: Some(code),
+                };
                 outcome.message = "exit code 0 inside the VM".to_string();
                 if !vm.stderr.trim().is_empty() {
                     outcome.warnings.push(format!(
@@ -337,7 +343,7 @@ mod tests {
                 az_stderr: "",
                 strict_stderr: false,
             });
-            assert!(outcome.passed, "{case}: {}", outcome.message);
+            assert!(outcome.passed(), "{case}: {}", outcome.message);
             assert_eq!(
                 vm.expect("output").stdout.lines().next(),
                 Some("hello"),
@@ -357,18 +363,18 @@ mod tests {
     fn the_marker_decides_not_az() {
         let o = decide_json(&json("x\n##goldsmith-exit:1", "boom"), false);
         assert_eq!(
-            (o.passed, o.failure_class, o.exit_code),
+            (o.passed(), o.failure_class(), o.exit_code()),
             (false, Some(FailureClass::ScriptExit), Some(1))
         );
         let o = decide_json(&json("x", ""), false);
-        assert_eq!(o.failure_class, Some(FailureClass::NoExitMarker));
+        assert_eq!(o.failure_class(), Some(FailureClass::NoExitMarker));
         assert!(o.message.contains("did not finish"));
         let o = decide_json(&json(&"y".repeat(4096), ""), false);
         assert!(o.message.contains("4,096-byte tail"), "{}", o.message);
         let o = decide_json(&json("##goldsmith-exit:0", "a warning"), false);
-        assert!(o.passed && o.warnings[0].contains("a warning"));
+        assert!(o.passed() && o.warnings[0].contains("a warning"));
         let o = decide_json(&json("##goldsmith-exit:0", "a warning"), true);
-        assert!(!o.passed);
+        assert!(!o.passed());
     }
 
     #[test]
@@ -377,12 +383,12 @@ mod tests {
             &json("##goldsmith-msi:chrome:3010\n##goldsmith-exit:0", ""),
             false,
         );
-        assert!(o.passed && o.reboot_required);
+        assert!(o.passed() && o.reboot_required);
         let o = decide_json(
             &json("##goldsmith-msi:chrome:1618\n##goldsmith-exit:0", ""),
             false,
         );
-        assert_eq!(o.failure_class, Some(FailureClass::MsiBusy));
+        assert_eq!(o.failure_class(), Some(FailureClass::MsiBusy));
         let o = decide_json(
             &json(
                 "##goldsmith-msi:a:1618\n##goldsmith-msi:b:1603\n##goldsmith-exit:1603",
@@ -390,13 +396,13 @@ mod tests {
             ),
             false,
         );
-        assert_eq!(o.failure_class, Some(FailureClass::MsiFatal));
+        assert_eq!(o.failure_class(), Some(FailureClass::MsiFatal));
         assert!(o.message.contains("ERROR_INSTALL_FAILURE"));
         let o = decide_json(
             &json("##goldsmith-msi:a:1641\n##goldsmith-exit:0", ""),
             false,
         );
-        assert!(o.passed && o.reboot_started);
+        assert!(o.passed() && o.reboot_started);
     }
 
     #[test]
@@ -408,7 +414,7 @@ mod tests {
             strict_stderr: false,
         })
         .0;
-        assert_eq!(o.failure_class, Some(FailureClass::RunCommandConflict));
+        assert_eq!(o.failure_class(), Some(FailureClass::RunCommandConflict));
         assert!(
             o.message
                 .starts_with("az exited with 1: (Conflict) Run command extension"),

@@ -15,7 +15,7 @@ use std::path::{Path, PathBuf};
 use crate::diag::{Diagnostic, Diagnostics, Sources};
 use fields::Reader;
 pub use module::{Entry, Module};
-pub use operation::{Kind, Operation};
+pub use operation::Operation;
 
 #[derive(Debug, Default)]
 pub struct Catalog {

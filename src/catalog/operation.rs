@@ -8,29 +8,8 @@ use serde::Serialize;
 
 use crate::catalog::fields::{Fields, Reader};
 use crate::catalog::yaml::{Node, Pos, Value};
+use crate::record::event::OpKind;
 use crate::record::failure::FailureClass;
-
-/// How an operation runs.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Kind {
-    /// bash on the runner, usually `az …`.
-    Shell,
-    /// PowerShell inside a VM through `az vm run-command invoke`.
-    RunCommand,
-    /// A declared list of apps turned into one PowerShell script run inside a VM.
-    InstallApps,
-}
-
-impl Kind {
-    pub fn name(self) -> &'static str {
-        match self {
-            Kind::Shell => "shell",
-            Kind::RunCommand => "run-command",
-            Kind::InstallApps => "install-apps",
-        }
-    }
-}
 
 /// A templated string from a YAML file, with where it starts.
 #[derive(Clone, Debug, PartialEq)]
@@ -110,7 +89,7 @@ pub struct Operation {
     pub name: String,
     pub description: String,
     pub capability: String,
-    pub kind: Kind,
+    pub kind: OpKind,
     /// Path relative to the project root.
     pub file: PathBuf,
     pub script: Option<Text>,
@@ -381,19 +360,19 @@ fn parse_script(r: &mut Reader<'_>, f: &Fields<'_>) -> (Option<Text>, Option<Str
     (script.or(command), template_type)
 }
 
-fn parse_kind(r: &mut Reader<'_>, f: &Fields<'_>, template_type: Option<&str>) -> Option<Kind> {
+fn parse_kind(r: &mut Reader<'_>, f: &Fields<'_>, template_type: Option<&str>) -> Option<OpKind> {
     let Some(node) = r.optional(f, "kind") else {
         // Bash-engine files name the kind through `template.type`.
         return Some(match template_type {
-            Some(t) if t.contains("powershell") => Kind::RunCommand,
-            _ => Kind::Shell,
+            Some(t) if t.contains("powershell") => OpKind::RunCommand,
+            _ => OpKind::Shell,
         });
     };
     let text = r.string(node, "kind")?;
     match text.as_str() {
-        "shell" => Some(Kind::Shell),
-        "run-command" => Some(Kind::RunCommand),
-        "install-apps" => Some(Kind::InstallApps),
+        "shell" => Some(OpKind::Shell),
+        "run-command" => Some(OpKind::RunCommand),
+        "install-apps" => Some(OpKind::InstallApps),
         other => {
             let help = crate::diag::suggest(other, ["shell", "run-command", "install-apps"])
                 .unwrap_or_else(|| "kinds are: shell, run-command, install-apps".into());
@@ -629,14 +608,14 @@ fn parse_idempotency(r: &mut Reader<'_>, node: &Node) -> Option<Text> {
 fn check_kind_fields(
     r: &mut Reader<'_>,
     f: &Fields<'_>,
-    kind: Kind,
+    kind: OpKind,
     script: &Option<Text>,
     powershell: &Option<PowerShellSource>,
     target: &Option<Target>,
     apps: &[App],
 ) {
     match kind {
-        Kind::Shell => {
+        OpKind::Shell => {
             if script.is_none() && !f.misspells("script") {
                 r.error_help(
                     f.pos,
@@ -645,7 +624,7 @@ fn check_kind_fields(
                 );
             }
         }
-        Kind::RunCommand => {
+        OpKind::RunCommand => {
             if target.is_none() && !f.has("target") {
                 r.error(
                     f.pos,
@@ -659,7 +638,7 @@ fn check_kind_fields(
                 );
             }
         }
-        Kind::InstallApps => {
+        OpKind::InstallApps => {
             if target.is_none() && !f.has("target") {
                 r.error(
                     f.pos,

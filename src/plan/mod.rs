@@ -14,18 +14,18 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::catalog::Kind;
 use crate::catalog::operation::RetryPolicy;
+use crate::record::event::OpKind;
 pub use planner::{PlanOptions, build, check_operation};
 
 pub const PLAN_VERSION: u32 = 1;
 
 /// Default timeouts when neither the operation nor the module entry sets one.
-pub fn default_timeout(kind: Kind) -> Duration {
+pub fn default_timeout(kind: OpKind) -> Duration {
     match kind {
-        Kind::Shell => Duration::from_secs(30 * 60),
+        OpKind::Shell => Duration::from_secs(30 * 60),
         // Azure's own limit for one run-command.
-        Kind::RunCommand | Kind::InstallApps => Duration::from_secs(90 * 60),
+        OpKind::RunCommand | OpKind::InstallApps => Duration::from_secs(90 * 60),
     }
 }
 
@@ -53,7 +53,7 @@ impl Plan {
                 id: o.id.clone(),
                 stage: o.stage,
                 name: o.name.clone(),
-                kind: o.kind.name().to_string(),
+                kind: o.kind,
                 capability: o.capability.clone(),
                 file: o.file.display().to_string(),
                 line: o.line,
@@ -93,7 +93,7 @@ pub struct PlannedOp {
     pub id: String,
     pub name: String,
     pub capability: String,
-    pub kind: Kind,
+    pub kind: OpKind,
     /// The operation file, relative to the root, and the line of its `id`.
     pub file: PathBuf,
     pub line: u32,

@@ -10,9 +10,10 @@ use super::{
     default_timeout,
 };
 use crate::catalog::operation::{RetryPolicy, Text};
-use crate::catalog::{Catalog, Kind, Module, Operation};
+use crate::catalog::{Catalog, Module, Operation};
 use crate::config::Config;
 use crate::diag::{Diagnostic, Diagnostics, suggest};
+use crate::record::event::OpKind;
 use crate::record::failure::FailureClass;
 use crate::template;
 
@@ -155,9 +156,11 @@ pub fn build(
         let (script, check) = check_operation(catalog, op, config, diags);
         match (&script, op.kind) {
             (Script::RunCommand(rc), _) => locks.push(super::vm::lock(&rc.target)),
-            (_, Kind::InstallApps) => locks
+            (_, OpKind::InstallApps) => locks
                 .extend(super::vm::target(op, config, catalog, diags).map(|t| super::vm::lock(&t))),
-            (_, Kind::Shell) => locks.extend(super::vm::inferred_lock(op, config, catalog, diags)),
+            (_, OpKind::Shell) => {
+                locks.extend(super::vm::inferred_lock(op, config, catalog, diags))
+            }
             _ => {}
         }
         locks.sort();
@@ -227,10 +230,10 @@ pub fn build(
 /// Without a `retry` of their own, VM operations retry what is worth retrying:
 /// a busy run-command slot, an agent that is not ready, a busy installer,
 /// throttling (az itself already retried responses carrying Retry-After).
-fn default_retry(kind: Kind) -> RetryPolicy {
+fn default_retry(kind: OpKind) -> RetryPolicy {
     match kind {
-        Kind::Shell => RetryPolicy::none(),
-        Kind::RunCommand | Kind::InstallApps => RetryPolicy {
+        OpKind::Shell => RetryPolicy::none(),
+        OpKind::RunCommand | OpKind::InstallApps => RetryPolicy {
             attempts: 1000,
             delay: std::time::Duration::from_secs(15),
             max_delay: std::time::Duration::from_secs(300),
@@ -413,14 +416,14 @@ pub fn check_operation(
         .as_ref()
         .and_then(|t| render_bash(op, t, catalog, config, diags));
     let script = match op.kind {
-        Kind::Shell => op
+        OpKind::Shell => op
             .script
             .as_ref()
             .and_then(|t| render_bash(op, t, catalog, config, diags))
             .map_or(Script::Invalid, Script::Bash),
-        Kind::RunCommand => super::vm::run_command(op, config, catalog, diags)
+        OpKind::RunCommand => super::vm::run_command(op, config, catalog, diags)
             .map_or(Script::Invalid, Script::RunCommand),
-        Kind::InstallApps => super::vm::install_apps(op, config, catalog, diags)
+        OpKind::InstallApps => super::vm::install_apps(op, config, catalog, diags)
             .map_or(Script::Invalid, Script::RunCommand),
     };
     (script, check)

@@ -13,7 +13,10 @@ use crate::record::failure::FailureClass;
 use crate::record::status::{FailFast, OpStatus, RunStatus};
 use crate::redact::Redactor;
 
-pub const EVENTS_VERSION: u32 = 1;
+/// 2: attempt outcomes carry `result` (`pass`, `fail`, `timeout`, `exec-fail`,
+/// `cancelled`) instead of `passed`; `run_cancelling` carries a typed reason;
+/// planned operations carry their fingerprint.
+pub const EVENTS_VERSION: u32 = 2;
 
 /// One line of `events.jsonl`.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -35,18 +38,11 @@ impl EventLine {
     }
 }
 
-/// How one attempt ended.
+/// How one attempt ended, and what it found on the way.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AttemptOutcome {
-    /// True when the attempt did what it should.
-    pub passed: bool,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub exit_code: Option<i32>,
-    /// The signal that ended the script, when one did.
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub signal: Option<i32>,
-    #[serde(skip_serializing_if = "Option::is_none", default)]
-    pub failure_class: Option<FailureClass>,
+    #[serde(flatten)]
+    pub result: AttemptResult,
     /// One line a person reads: "exit code 2", "timed out after 15m".
     pub message: String,
     /// A process of the script outlived it and was killed.
@@ -69,13 +65,79 @@ pub struct AttemptOutcome {
     pub reboot_started: bool,
 }
 
-impl AttemptOutcome {
-    pub fn new(passed: bool, message: impl Into<String>) -> Self {
-        AttemptOutcome {
-            passed,
+/// The result of one attempt. A new way to end becomes a compile error in every consumer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "result", rename_all = "kebab-case")]
+pub enum AttemptResult {
+    /// It did what it should.
+    Pass {
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        exit_code: Option<i32>,
+    },
+    /// It ran and failed; `class` says how (`retry.on` names it).
+    Fail {
+        #[serde(rename = "failure_class")]
+        class: FailureClass,
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        exit_code: Option<i32>,
+        /// The signal that ended the script, when one did.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        signal: Option<i32>,
+    },
+    /// It ran past its timeout and was terminated.
+    Timeout,
+    /// goldsmith could not run it (`spawn`) or could not record what it did
+    /// (`log-write`): its own result, if any, cannot be trusted.
+    ExecFail {
+        #[serde(rename = "failure_class")]
+        class: FailureClass,
+        /// The script's own exit code, when it ran but its output was lost.
+        #[serde(skip_serializing_if = "Option::is_none", default)]
+        exit_code: Option<i32>,
+    },
+    /// The run was cancelled while it ran.
+    Cancelled,
+}
+
+impl AttemptResult {
+    /// A failure of `class` with no exit code.
+    pub fn failed(class: FailureClass) -> Self {
+        AttemptResult::Fail {
+            class,
             exit_code: None,
             signal: None,
-            failure_class: None,
+        }
+    }
+
+    pub fn passed(self) -> bool {
+        matches!(self, AttemptResult::Pass { .. })
+    }
+
+    /// The class `retry.on` and the reports name; `None` for a pass or a cancellation.
+    pub fn failure_class(self) -> Option<FailureClass> {
+        match self {
+            AttemptResult::Pass { .. } | AttemptResult::Cancelled => None,
+            AttemptResult::Fail { class, .. } | AttemptResult::ExecFail { class, .. } => {
+                Some(class)
+            }
+            AttemptResult::Timeout => Some(FailureClass::Timeout),
+        }
+    }
+
+    pub fn exit_code(self) -> Option<i32> {
+        match self {
+            AttemptResult::Pass { exit_code }
+            | AttemptResult::Fail { exit_code, .. }
+            | AttemptResult::ExecFail { exit_code, .. } => exit_code,
+            AttemptResult::Timeout | AttemptResult::Cancelled => None,
+        }
+    }
+}
+
+impl AttemptOutcome {
+    pub fn new(result: AttemptResult, message: impl Into<String>) -> Self {
+        AttemptOutcome {
+            result,
             message: message.into(),
             leaked: false,
             warnings: Vec::new(),
@@ -85,9 +147,19 @@ impl AttemptOutcome {
             reboot_started: false,
         }
     }
-}
 
-impl AttemptOutcome {
+    pub fn passed(&self) -> bool {
+        self.result.passed()
+    }
+
+    pub fn failure_class(&self) -> Option<FailureClass> {
+        self.result.failure_class()
+    }
+
+    pub fn exit_code(&self) -> Option<i32> {
+        self.result.exit_code()
+    }
+
     /// Masks secrets in the text this outcome carries (messages, names from scripts).
     pub fn mask(&mut self, r: &Redactor) {
         mask(r, &mut self.message);
@@ -111,10 +183,117 @@ fn mask(r: &Redactor, text: &mut String) {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AppResult {
     pub name: String,
-    /// `download` or `install`.
-    pub phase: String,
+    pub phase: AppPhase,
     pub ok: bool,
     pub seconds: f64,
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum AppPhase {
+    Download,
+    Install,
+}
+
+impl AppPhase {
+    pub fn name(self) -> &'static str {
+        match self {
+            AppPhase::Download => "download",
+            AppPhase::Install => "install",
+        }
+    }
+}
+
+/// How an operation's end is told: by its unit to the coordinator, and by the
+/// coordinator in `op_finished` (the same payload, never copied field by field).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct OpEnd {
+    pub status: OpStatus,
+    pub attempts: u32,
+    #[serde(with = "crate::record::serde_secs")]
+    pub duration: Duration,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub exit_code: Option<i32>,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub failure_class: Option<FailureClass>,
+    /// Why it ended this way, for people: the failure message or the skip reason.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub reason: Option<String>,
+    /// The last lines of its log (redacted), when it failed.
+    #[serde(skip_serializing_if = "Vec::is_empty", default)]
+    pub log_tail: Vec<String>,
+}
+
+impl OpEnd {
+    /// An end without any attempt: skipped, carried over, cancelled or refused before it ran.
+    pub fn without_running(
+        status: OpStatus,
+        failure_class: Option<FailureClass>,
+        reason: String,
+    ) -> Self {
+        OpEnd {
+            status,
+            attempts: 0,
+            duration: Duration::ZERO,
+            exit_code: None,
+            failure_class,
+            reason: Some(reason),
+            log_tail: Vec::new(),
+        }
+    }
+}
+
+/// How an attempt's end is told, by the unit and in `op_attempt_finished`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct AttemptEnd {
+    pub attempt: u32,
+    pub outcome: AttemptOutcome,
+    #[serde(with = "crate::record::serde_secs")]
+    pub duration: Duration,
+    /// Set when another attempt follows after this delay.
+    #[serde(
+        with = "crate::record::serde_opt_secs",
+        skip_serializing_if = "Option::is_none",
+        default
+    )]
+    pub retry_in: Option<Duration>,
+}
+
+/// Why a run stops early.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum CancelReason {
+    /// A signal: running operations are terminated.
+    Signal { signal: String },
+    /// A second signal: running operations are killed.
+    SecondSignal { signal: String },
+    /// `fail-fast: cancel` after this operation failed.
+    FailFast { op: String },
+    /// A reporter could not write.
+    ReportFailed,
+}
+
+impl std::fmt::Display for CancelReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CancelReason::Signal { signal } => {
+                write!(f, "received {signal}: terminating running operations")
+            }
+            CancelReason::SecondSignal { signal } => {
+                write!(
+                    f,
+                    "second signal ({signal}): killing every running operation"
+                )
+            }
+            CancelReason::FailFast { op } => write!(
+                f,
+                "`{op}` failed and fail-fast is `cancel`: terminating running operations"
+            ),
+            CancelReason::ReportFailed => {
+                f.write_str("a report could not be written: terminating running operations")
+            }
+        }
+    }
 }
 
 /// One Windows Installer result reported by a script.
@@ -184,37 +363,16 @@ pub enum Event {
     },
     OpAttemptFinished {
         op: String,
-        attempt: u32,
-        outcome: AttemptOutcome,
-        #[serde(with = "crate::record::serde_secs")]
-        duration: Duration,
-        /// Set when another attempt follows after this delay.
-        #[serde(
-            with = "crate::record::serde_opt_secs",
-            skip_serializing_if = "Option::is_none",
-            default
-        )]
-        retry_in: Option<Duration>,
+        #[serde(flatten)]
+        end: AttemptEnd,
     },
     OpFinished {
         op: String,
-        status: OpStatus,
-        attempts: u32,
-        #[serde(with = "crate::record::serde_secs")]
-        duration: Duration,
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        exit_code: Option<i32>,
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        failure_class: Option<FailureClass>,
-        /// Why it ended this way, for people: the failure message or the skip reason.
-        #[serde(skip_serializing_if = "Option::is_none", default)]
-        reason: Option<String>,
+        #[serde(flatten)]
+        end: OpEnd,
         /// Its failure does not fail the run (`continue_on_error: true`).
         #[serde(skip_serializing_if = "std::ops::Not::not", default)]
         continue_on_error: bool,
-        /// The last lines of its log (redacted), when it failed.
-        #[serde(skip_serializing_if = "Vec::is_empty", default)]
-        log_tail: Vec<String>,
     },
     /// Operations still running, emitted every progress interval.
     Progress {
@@ -222,7 +380,7 @@ pub enum Event {
     },
     /// The run stops early: a signal, or `fail-fast: cancel` after a failure.
     RunCancelling {
-        reason: String,
+        reason: CancelReason,
     },
     RunFinished {
         status: RunStatus,
@@ -244,16 +402,13 @@ impl Event {
             return;
         }
         match self {
-            Event::OpAttemptFinished { outcome, .. } => outcome.mask(r),
-            Event::OpFinished {
-                reason, log_tail, ..
-            } => {
-                if let Some(reason) = reason {
+            Event::OpAttemptFinished { end, .. } => end.outcome.mask(r),
+            Event::OpFinished { end, .. } => {
+                if let Some(reason) = &mut end.reason {
                     mask(r, reason);
                 }
-                log_tail.iter_mut().for_each(|l| mask(r, l));
+                end.log_tail.iter_mut().for_each(|l| mask(r, l));
             }
-            Event::RunCancelling { reason } => mask(r, reason),
             Event::RunStarted { .. }
             | Event::StageStarted { .. }
             | Event::StageFinished { .. }
@@ -263,7 +418,30 @@ impl Event {
             | Event::OpCheckFinished { .. }
             | Event::OpAttemptStarted { .. }
             | Event::Progress { .. }
+            | Event::RunCancelling { .. }
             | Event::RunFinished { .. } => {}
+        }
+    }
+}
+
+/// How an operation runs.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum OpKind {
+    /// bash on the runner, usually `az …`.
+    Shell,
+    /// PowerShell inside a VM through `az vm run-command invoke`.
+    RunCommand,
+    /// A declared list of apps turned into one PowerShell script run inside a VM.
+    InstallApps,
+}
+
+impl OpKind {
+    pub fn name(self) -> &'static str {
+        match self {
+            OpKind::Shell => "shell",
+            OpKind::RunCommand => "run-command",
+            OpKind::InstallApps => "install-apps",
         }
     }
 }
@@ -274,9 +452,7 @@ pub struct PlannedOpRef {
     pub stage: usize,
     #[serde(default)]
     pub name: String,
-    /// `shell`, `run-command` or `install-apps`.
-    #[serde(default)]
-    pub kind: String,
+    pub kind: OpKind,
     #[serde(default)]
     pub capability: String,
     /// The operation file, relative to the project root.

@@ -8,7 +8,9 @@ use std::time::Duration;
 use jiff::Timestamp;
 use serde::Serialize;
 
-use crate::record::event::{AttemptOutcome, Event, EventLine, PlannedOpRef};
+use crate::record::event::{
+    AttemptOutcome, AttemptResult, CancelReason, Event, EventLine, PlannedOpRef,
+};
 use crate::record::failure::FailureClass;
 use crate::record::status::{OpStatus, RunStatus};
 
@@ -27,7 +29,7 @@ pub struct RunRecord {
     pub stages: usize,
     pub ops: Vec<OpRecord>,
     /// Why the run stopped early, when it did.
-    pub cancel_reason: Option<String>,
+    pub cancel_reason: Option<CancelReason>,
     /// Op id → index in `ops`, so folding a long run stays linear.
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
@@ -176,46 +178,40 @@ impl RunRecord {
                     started_at: Some(time),
                     finished_at: None,
                     duration: Duration::ZERO,
-                    outcome: AttemptOutcome::new(false, "running"),
+                    // Until its end arrives (`finished_at` says whether it did).
+                    outcome: AttemptOutcome::new(AttemptResult::Cancelled, "running"),
                     retry_in: None,
                 })
             }),
-            Event::OpAttemptFinished {
-                op,
-                attempt,
-                outcome,
-                duration,
-                retry_in,
-            } => self.update(op, |o| {
+            Event::OpAttemptFinished { op, end } => self.update(op, |o| {
                 // While it runs, the op shows its latest attempt's exit code and class.
-                o.exit_code = outcome.exit_code;
-                o.failure_class = outcome.failure_class;
-                if let Some(a) = o.attempts.iter_mut().rev().find(|a| a.number == *attempt) {
+                o.exit_code = end.outcome.exit_code();
+                o.failure_class = end.outcome.failure_class();
+                if let Some(a) = o
+                    .attempts
+                    .iter_mut()
+                    .rev()
+                    .find(|a| a.number == end.attempt)
+                {
                     a.finished_at = Some(time);
-                    a.duration = *duration;
-                    a.outcome = outcome.clone();
-                    a.retry_in = *retry_in;
+                    a.duration = end.duration;
+                    a.outcome = end.outcome.clone();
+                    a.retry_in = end.retry_in;
                 }
             }),
             Event::OpFinished {
                 op,
-                status,
-                duration,
-                exit_code,
-                failure_class,
-                reason,
+                end,
                 continue_on_error,
-                log_tail,
-                ..
             } => self.update(op, |o| {
-                o.status = *status;
+                o.status = end.status;
                 o.finished_at = Some(time);
-                o.duration = *duration;
-                o.exit_code = *exit_code;
-                o.failure_class = *failure_class;
-                o.reason = reason.clone();
+                o.duration = end.duration;
+                o.exit_code = end.exit_code;
+                o.failure_class = end.failure_class;
+                o.reason = end.reason.clone();
                 o.continue_on_error = *continue_on_error;
-                o.log_tail = log_tail.clone();
+                o.log_tail = end.log_tail.clone();
             }),
             Event::RunCancelling { reason } => {
                 self.cancel_reason.get_or_insert_with(|| reason.clone());

@@ -49,7 +49,7 @@ pub fn for_run(record: &RunRecord) -> Vec<Annotation> {
         let first_failure = op
             .attempts
             .iter()
-            .find(|a| !a.outcome.passed)
+            .find(|a| !a.outcome.passed())
             .map(|a| format!(" (attempt {}: {})", a.number, a.outcome.message))
             .unwrap_or_default();
         a.message = format!(

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::duration::format_duration;
-use crate::record::event::{Event, EventLine};
+use crate::record::event::{AttemptEnd, Event, EventLine, OpEnd};
 use crate::record::run_record::RunRecord;
 use crate::record::sink::{Reporter, SinkError};
 use crate::record::status::OpStatus;
@@ -73,6 +73,90 @@ impl Console {
         }
         self.command(&stop.resume())?;
         self.command(&crate::github::commands::endgroup())
+    }
+
+    /// The line of a finished op, its log tail when it failed, and in Actions its whole log.
+    fn op_finished(
+        &mut self,
+        op: &str,
+        end: &OpEnd,
+        continue_on_error: bool,
+    ) -> Result<(), SinkError> {
+        let OpEnd {
+            status,
+            attempts,
+            duration,
+            failure_class,
+            reason,
+            log_tail,
+            ..
+        } = end;
+        let continue_on_error = &continue_on_error;
+        if *attempts > 0 || *status == OpStatus::AlreadyDone {
+            self.log_group(op, *status, *duration)?;
+        }
+        let took = format_duration(*duration);
+        let text = match status {
+            OpStatus::Succeeded if *attempts == 0 => format!(
+                "  {:<COL$}{op} ({})",
+                "KEEP",
+                reason.as_deref().unwrap_or("succeeded before")
+            ),
+            OpStatus::Succeeded if *attempts > 1 => format!(
+                "  {:<COL$}{op} [{took}] (flaky: passed on attempt {attempts})",
+                "PASS"
+            ),
+            OpStatus::Succeeded => format!("  {:<COL$}{op} [{took}]", "PASS"),
+            OpStatus::AlreadyDone => format!(
+                "  {:<COL$}{op} [{took}] (already done: idempotency check passed)",
+                "DONE"
+            ),
+            OpStatus::Failed => {
+                let class = failure_class.map(|c| format!("{c}: ")).unwrap_or_default();
+                let tries = if *attempts > 1 {
+                    format!(" after {attempts} attempts")
+                } else {
+                    String::new()
+                };
+                let ignored = if *continue_on_error {
+                    " (continue_on_error: not counted)"
+                } else {
+                    ""
+                };
+                format!(
+                    "  {:<COL$}{op} [{took}] {class}{}{tries}{ignored}",
+                    "FAIL",
+                    reason.as_deref().unwrap_or("failed")
+                )
+            }
+            OpStatus::Skipped => format!(
+                "  {:<COL$}{op}: {}",
+                "SKIP",
+                reason.as_deref().unwrap_or("skipped")
+            ),
+            OpStatus::Cancelled => format!(
+                "  {:<COL$}{op}: {}",
+                "CANCEL",
+                reason.as_deref().unwrap_or("cancelled")
+            ),
+            OpStatus::Pending | OpStatus::Running => {
+                format!("  {:<COL$}{op}", status.name())
+            }
+        };
+        self.line(&text)?;
+        if !log_tail.is_empty() {
+            let log = self.run_dir.join(RunDir::shown_log(op));
+            self.line(&format!(
+                "  {:COL$}| last {} lines of {}:",
+                "",
+                log_tail.len(),
+                log.display()
+            ))?;
+            for l in log_tail.clone() {
+                self.line(&format!("  {:COL$}| {l}", ""))?;
+            }
+        }
+        Ok(())
     }
 
     /// A workflow command goldsmith writes: never masked, since a short secret such as
@@ -161,13 +245,13 @@ impl Reporter for Console {
             Event::LockAcquired { .. }
             | Event::OpCheckFinished { .. }
             | Event::OpAttemptStarted { .. } => Ok(()),
-            Event::OpAttemptFinished {
-                op,
-                attempt,
-                outcome,
-                retry_in,
-                ..
-            } => {
+            Event::OpAttemptFinished { op, end } => {
+                let AttemptEnd {
+                    attempt,
+                    outcome,
+                    retry_in,
+                    ..
+                } = end;
                 for w in &outcome.warnings {
                     self.line(&format!("  {:<COL$}{op}: {w}", "WARN"))?;
                 }
@@ -175,7 +259,7 @@ impl Reporter for Console {
                     Some(delay) => self.line(&format!(
                         "  {:<COL$}{op}: attempt {attempt} failed ({}: {}); retrying in {}",
                         "RETRY",
-                        outcome.failure_class.map(|c| c.name()).unwrap_or("failure"),
+                        outcome.failure_class().map_or("failure", |c| c.name()),
                         outcome.message,
                         format_duration(*delay)
                     )),
@@ -184,81 +268,9 @@ impl Reporter for Console {
             }
             Event::OpFinished {
                 op,
-                status,
-                attempts,
-                duration,
-                failure_class,
-                reason,
+                end,
                 continue_on_error,
-                log_tail,
-                ..
-            } => {
-                if *attempts > 0 || *status == OpStatus::AlreadyDone {
-                    self.log_group(op, *status, *duration)?;
-                }
-                let took = format_duration(*duration);
-                let text = match status {
-                    OpStatus::Succeeded if *attempts == 0 => format!(
-                        "  {:<COL$}{op} ({})",
-                        "KEEP",
-                        reason.as_deref().unwrap_or("succeeded before")
-                    ),
-                    OpStatus::Succeeded if *attempts > 1 => format!(
-                        "  {:<COL$}{op} [{took}] (flaky: passed on attempt {attempts})",
-                        "PASS"
-                    ),
-                    OpStatus::Succeeded => format!("  {:<COL$}{op} [{took}]", "PASS"),
-                    OpStatus::AlreadyDone => format!(
-                        "  {:<COL$}{op} [{took}] (already done: idempotency check passed)",
-                        "DONE"
-                    ),
-                    OpStatus::Failed => {
-                        let class = failure_class.map(|c| format!("{c}: ")).unwrap_or_default();
-                        let tries = if *attempts > 1 {
-                            format!(" after {attempts} attempts")
-                        } else {
-                            String::new()
-                        };
-                        let ignored = if *continue_on_error {
-                            " (continue_on_error: not counted)"
-                        } else {
-                            ""
-                        };
-                        format!(
-                            "  {:<COL$}{op} [{took}] {class}{}{tries}{ignored}",
-                            "FAIL",
-                            reason.as_deref().unwrap_or("failed")
-                        )
-                    }
-                    OpStatus::Skipped => format!(
-                        "  {:<COL$}{op}: {}",
-                        "SKIP",
-                        reason.as_deref().unwrap_or("skipped")
-                    ),
-                    OpStatus::Cancelled => format!(
-                        "  {:<COL$}{op}: {}",
-                        "CANCEL",
-                        reason.as_deref().unwrap_or("cancelled")
-                    ),
-                    OpStatus::Pending | OpStatus::Running => {
-                        format!("  {:<COL$}{op}", status.name())
-                    }
-                };
-                self.line(&text)?;
-                if !log_tail.is_empty() {
-                    let log = self.run_dir.join(RunDir::shown_log(op));
-                    self.line(&format!(
-                        "  {:COL$}| last {} lines of {}:",
-                        "",
-                        log_tail.len(),
-                        log.display()
-                    ))?;
-                    for l in log_tail.clone() {
-                        self.line(&format!("  {:COL$}| {l}", ""))?;
-                    }
-                }
-                Ok(())
-            }
+            } => self.op_finished(op, end, *continue_on_error),
             Event::Progress { running } => {
                 let list: Vec<String> = running
                     .iter()

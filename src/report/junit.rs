@@ -31,6 +31,7 @@ use quick_junit::{
     NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite, XmlString,
 };
 
+use crate::record::event::AppPhase;
 use crate::record::run_record::{AttemptRecord, OpRecord, RunRecord};
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
@@ -91,7 +92,7 @@ fn suite(record: &RunRecord, logs: &LogReader, redactor: &Redactor) -> TestSuite
     if let Some(reason) = &record.cancel_reason {
         props.push(Property::new(
             "goldsmith.cancel-reason",
-            clean(redactor, reason),
+            clean(redactor, &reason.to_string()),
         ));
     }
     suite.add_properties(props);
@@ -124,14 +125,14 @@ pub fn app_cases(op: &OpRecord, redactor: &Redactor) -> Vec<TestCase> {
                 .filter(|r| r.name == name)
                 .collect();
             let failed = phases.iter().find(|r| !r.ok);
-            let installed = phases.iter().any(|r| r.phase == "install" && r.ok);
+            let installed = phases.iter().any(|r| r.phase == AppPhase::Install && r.ok);
             let status = match failed {
                 Some(f) => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
-                    s.set_type(format!("app-{}", f.phase));
+                    s.set_type(format!("app-{}", f.phase.name()));
                     s.set_message(clean(
                         redactor,
-                        &format!("{} of `{name}` failed after {}s", f.phase, f.seconds),
+                        &format!("{} of `{name}` failed after {}s", f.phase.name(), f.seconds),
                     ));
                     s
                 }
@@ -157,7 +158,7 @@ pub fn app_cases(op: &OpRecord, redactor: &Redactor) -> Vec<TestCase> {
             case.set_time(std::time::Duration::from_secs_f64(total.max(0.0)));
             case.add_properties(phases.iter().map(|r| {
                 Property::new(
-                    format!("goldsmith.{}-seconds", r.phase),
+                    format!("goldsmith.{}-seconds", r.phase.name()),
                     r.seconds.to_string(),
                 )
             }));
@@ -199,9 +200,7 @@ fn op_properties(op: &OpRecord) -> Vec<Property> {
         Property::new("goldsmith.status", op.status.name()),
         Property::new("goldsmith.stage", op.meta.stage.to_string()),
     ];
-    if !op.meta.kind.is_empty() {
-        props.push(Property::new("goldsmith.kind", op.meta.kind.as_str()));
-    }
+    props.push(Property::new("goldsmith.kind", op.meta.kind.name()));
     if !op.attempts.is_empty() {
         props.push(Property::new(
             "goldsmith.attempts",
@@ -231,7 +230,7 @@ fn op_status(op: &OpRecord, redactor: &Redactor) -> TestCaseStatus {
             s.add_reruns(
                 op.attempts
                     .iter()
-                    .filter(|a| !a.outcome.passed)
+                    .filter(|a| !a.outcome.passed())
                     .map(|a| rerun(a, redactor)),
             );
             s
@@ -282,7 +281,7 @@ fn failure_description(op: &OpRecord, redactor: &Redactor) -> String {
     for a in &op.attempts {
         let class = a
             .outcome
-            .failure_class
+            .failure_class()
             .map(|c| format!(" [{c}]"))
             .unwrap_or_default();
         let retry = a
@@ -302,7 +301,7 @@ fn failure_description(op: &OpRecord, redactor: &Redactor) -> String {
 fn rerun(a: &AttemptRecord, redactor: &Redactor) -> TestRerun {
     let mut r = TestRerun::new(NonSuccessKind::Failure);
     // The JUnit schemas that know reruns require `type`.
-    r.set_type(a.outcome.failure_class.map_or("failed", |c| c.name()));
+    r.set_type(a.outcome.failure_class().map_or("failed", |c| c.name()));
     r.set_message(format!(
         "attempt {}: {}",
         a.number,

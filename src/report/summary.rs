@@ -9,6 +9,7 @@
 use std::fmt::Write as _;
 
 use crate::duration::format_duration;
+use crate::record::event::AppPhase;
 use crate::record::run_record::{OpRecord, RunRecord};
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
@@ -108,7 +109,7 @@ fn apps(record: &RunRecord, redactor: &Redactor) -> String {
             }
         }
         for name in names {
-            let phase = |p: &str| {
+            let phase = |p: AppPhase| {
                 last.outcome
                     .apps
                     .iter()
@@ -121,8 +122,8 @@ fn apps(record: &RunRecord, redactor: &Redactor) -> String {
                 out,
                 "| {} | {} | {} |",
                 cell(redactor, name, CELL_CHARS),
-                phase("download"),
-                phase("install")
+                phase(AppPhase::Download),
+                phase(AppPhase::Install)
             );
         }
         out.push('\n');
@@ -197,7 +198,7 @@ fn heading(record: &RunRecord, redactor: &Redactor) -> String {
         let _ = writeln!(
             out,
             "\nStopped early: {}",
-            cell(redactor, reason, CELL_CHARS)
+            cell(redactor, &reason.to_string(), CELL_CHARS)
         );
     }
     out.push('\n');
@@ -239,8 +240,8 @@ fn row(op: &OpRecord, redactor: &Redactor) -> String {
         let classes: Vec<&str> = op
             .attempts
             .iter()
-            .filter(|a| !a.outcome.passed)
-            .filter_map(|a| a.outcome.failure_class.map(|c| c.name()))
+            .filter(|a| !a.outcome.passed())
+            .filter_map(|a| a.outcome.failure_class().map(|c| c.name()))
             .collect();
         let mut distinct = classes.clone();
         distinct.dedup();

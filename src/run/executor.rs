@@ -17,7 +17,7 @@ use super::process::Stop;
 use super::signals;
 use super::unit::{self, Report, UnitContext, UnitMsg};
 use crate::plan::{LockName, Plan};
-use crate::record::event::{EVENTS_VERSION, Event, EventLine, RunningOp};
+use crate::record::event::{CancelReason, EVENTS_VERSION, Event, EventLine, OpEnd, RunningOp};
 use crate::record::failure::FailureClass;
 use crate::record::sink::{EventSink, SinkError};
 use crate::record::status::{FailFast, OpStatus, RunStatus};
@@ -204,13 +204,11 @@ impl<'s> Executor<'s> {
                     {
                         self.handle((jiff::Timestamp::now(), UnitMsg::Finished {
                             op: i,
-                            status: OpStatus::Failed,
-                            attempts: 0,
-                            duration: Duration::ZERO,
-                            exit_code: None,
-                            failure_class: Some(FailureClass::Spawn),
-                            reason: Some(format!("internal error in goldsmith: {e} (this is a bug in goldsmith)")),
-                            log_tail: Vec::new(),
+                            end: OpEnd::without_running(
+                                OpStatus::Failed,
+                                Some(FailureClass::Spawn),
+                                format!("internal error in goldsmith: {e} (this is a bug in goldsmith)"),
+                            ),
                         }));
                     }
                 }
@@ -250,7 +248,9 @@ impl<'s> Executor<'s> {
     fn on_signal(&mut self, name: &'static str) {
         if matches!(self.stopping, Some(Stopping::Signal(_))) {
             self.emit(Event::RunCancelling {
-                reason: format!("second signal ({name}): killing every running operation"),
+                reason: CancelReason::SecondSignal {
+                    signal: name.to_string(),
+                },
             });
             let _ = self.stop_tx.send(Stop::Kill);
             return;
@@ -263,13 +263,11 @@ impl<'s> Executor<'s> {
             return;
         }
         let reason = match &why {
-            Stopping::AfterFailure(op) => {
-                format!("`{op}` failed and fail-fast is `cancel`: terminating running operations")
-            }
-            Stopping::Signal(name) => format!("received {name}: terminating running operations"),
-            Stopping::Sink => {
-                "a report could not be written: terminating running operations".to_string()
-            }
+            Stopping::AfterFailure(op) => CancelReason::FailFast { op: op.clone() },
+            Stopping::Signal(name) => CancelReason::Signal {
+                signal: name.to_string(),
+            },
+            Stopping::Sink => CancelReason::ReportFailed,
         };
         self.stopping = Some(why);
         self.emit(Event::RunCancelling { reason });
@@ -450,13 +448,7 @@ impl<'s> Executor<'s> {
             jiff::Timestamp::now(),
             UnitMsg::Finished {
                 op: i,
-                status,
-                attempts: 0,
-                duration: Duration::ZERO,
-                exit_code: None,
-                failure_class,
-                reason: Some(reason),
-                log_tail: Vec::new(),
+                end: OpEnd::without_running(status, failure_class, reason),
             },
         ));
     }
@@ -471,35 +463,12 @@ impl<'s> Executor<'s> {
                 let op = self.plan.ops[op].id.clone();
                 self.emit_at(at, Event::OpAttemptStarted { op, attempt });
             }
-            UnitMsg::AttemptFinished {
-                op,
-                attempt,
-                outcome,
-                duration,
-                retry_in,
-            } => {
+            UnitMsg::AttemptFinished { op, end } => {
                 let op = self.plan.ops[op].id.clone();
-                self.emit_at(
-                    at,
-                    Event::OpAttemptFinished {
-                        op,
-                        attempt,
-                        outcome,
-                        duration,
-                        retry_in,
-                    },
-                );
+                self.emit_at(at, Event::OpAttemptFinished { op, end });
             }
-            UnitMsg::Finished {
-                op: i,
-                status,
-                attempts,
-                duration,
-                exit_code,
-                failure_class,
-                reason,
-                log_tail,
-            } => {
+            UnitMsg::Finished { op: i, end } => {
+                let status = end.status;
                 if self.slots[i].status.is_terminal() {
                     return;
                 }
@@ -517,14 +486,8 @@ impl<'s> Executor<'s> {
                     at,
                     Event::OpFinished {
                         op: id.clone(),
-                        status,
-                        attempts,
-                        duration,
-                        exit_code,
-                        failure_class,
-                        reason,
+                        end,
                         continue_on_error,
-                        log_tail,
                     },
                 );
                 self.stage_remaining[stage] -= 1;

@@ -17,7 +17,7 @@ use super::sealed::SealedScript;
 use super::vm_attempt;
 use crate::duration::format_duration;
 use crate::plan::{PlannedOp, Script};
-use crate::record::event::AttemptOutcome;
+use crate::record::event::{AttemptEnd, AttemptOutcome, AttemptResult, OpEnd};
 use crate::record::failure::FailureClass;
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
@@ -26,7 +26,7 @@ use crate::run_dir::RunDir;
 /// Longest an idempotency check may take.
 const CHECK_TIMEOUT: Duration = Duration::from_secs(5 * 60);
 
-/// What a unit tells the coordinator.
+/// What a unit tells the coordinator: the payloads of the events it becomes.
 #[derive(Debug)]
 pub enum UnitMsg {
     CheckFinished {
@@ -40,30 +40,16 @@ pub enum UnitMsg {
     },
     AttemptFinished {
         op: usize,
-        attempt: u32,
-        outcome: AttemptOutcome,
-        duration: Duration,
-        retry_in: Option<Duration>,
+        end: AttemptEnd,
     },
     Finished {
         op: usize,
-        status: OpStatus,
-        attempts: u32,
-        duration: Duration,
-        exit_code: Option<i32>,
-        failure_class: Option<FailureClass>,
-        reason: Option<String>,
-        log_tail: Vec<String>,
+        end: OpEnd,
     },
 }
 
 /// A message and when it happened (the coordinator may handle it later).
 pub type Report = (jiff::Timestamp, UnitMsg);
-
-/// Sends `msg` stamped with the current time; a closed channel means the run is over.
-fn report(tx: &mpsc::UnboundedSender<Report>, msg: UnitMsg) {
-    let _ = tx.send((jiff::Timestamp::now(), msg));
-}
 
 /// Everything a unit needs, shared by all units of a run.
 pub struct UnitContext {
@@ -118,249 +104,282 @@ pub async fn run(
     stop: watch::Receiver<Stop>,
     tx: mpsc::UnboundedSender<Report>,
 ) {
-    let started = Instant::now();
-    let mut log = OpLog::open(&ctx.run_dir.log(&op.id), ctx.redactor.clone());
-    let finish =
-        |log: &OpLog, status, attempts, exit_code, failure_class, reason: Option<String>| {
-            UnitMsg::Finished {
-                op: index,
-                status,
-                attempts,
-                duration: started.elapsed(),
-                exit_code,
-                failure_class,
-                reason,
-                log_tail: if status == OpStatus::Failed {
-                    log.tail()
-                } else {
-                    Vec::new()
-                },
-            }
-        };
-
-    // Reasons not to start at all: a script that did not render, or a log that cannot be
-    // written (output nobody could see is not run).
-    let not_startable = match (&op.script, &log.error) {
-        (Script::Invalid, _) => Some((
-            FailureClass::Spawn,
-            "the operation's script could not be rendered (this is a bug in goldsmith: the plan should have failed)".to_string(),
-        )),
-        (_, Some(e)) => Some((
-            FailureClass::LogWrite,
-            format!("cannot write {}: {e}; not running it", RunDir::shown_log(&op.id)),
-        )),
-        _ => None,
+    let log = OpLog::open(&ctx.run_dir.log(&op.id), ctx.redactor.clone());
+    let mut unit = Unit {
+        ctx,
+        index,
+        op,
+        stop,
+        tx,
+        log,
+        started: Instant::now(),
     };
-    if let Some((class, reason)) = not_startable {
-        log.note(&reason);
-        log.finish();
-        report(
-            &tx,
-            finish(&log, OpStatus::Failed, 0, None, Some(class), Some(reason)),
-        );
-        return;
+    let end = unit.run().await;
+    unit.send(UnitMsg::Finished { op: index, end });
+}
+
+/// One operation under way: its log, and the channel to the coordinator.
+struct Unit {
+    ctx: Arc<UnitContext>,
+    index: usize,
+    op: PlannedOp,
+    stop: watch::Receiver<Stop>,
+    tx: mpsc::UnboundedSender<Report>,
+    log: OpLog,
+    started: Instant,
+}
+
+/// What the idempotency check decided.
+enum CheckVerdict {
+    AlreadyDone,
+    Cancelled,
+    Run,
+}
+
+impl Unit {
+    /// Sends `msg` stamped with the current time; a closed channel means the run is over.
+    fn send(&self, msg: UnitMsg) {
+        let _ = self.tx.send((jiff::Timestamp::now(), msg));
     }
 
-    if let Some(check) = &op.check {
-        log.note("running the idempotency check");
-        let spec = bash_spec(
-            &ctx,
-            &op,
-            check,
-            "check.sh",
-            op.timeout.min(CHECK_TIMEOUT),
-            0,
-        );
-        let result = run_prepared(spec, &mut log, stop.clone()).await;
-        let done = result.exit == Exit::Code(0);
-        report(
-            &tx,
-            UnitMsg::CheckFinished {
-                op: index,
-                done,
-                duration: result.duration,
+    /// How the op ended; a failure carries the end of its log.
+    fn end(
+        &self,
+        status: OpStatus,
+        attempts: u32,
+        exit_code: Option<i32>,
+        failure_class: Option<FailureClass>,
+        reason: Option<String>,
+    ) -> OpEnd {
+        OpEnd {
+            status,
+            attempts,
+            duration: self.started.elapsed(),
+            exit_code,
+            failure_class,
+            reason,
+            log_tail: if status == OpStatus::Failed {
+                self.log.tail()
+            } else {
+                Vec::new()
             },
-        );
-        if done {
-            log.note("idempotency check exited 0: already done, not running");
-            log.finish();
-            report(
-                &tx,
-                finish(
-                    &log,
-                    OpStatus::AlreadyDone,
-                    0,
-                    None,
-                    None,
-                    Some("idempotency check passed".into()),
-                ),
-            );
-            return;
         }
-        if result.exit == Exit::Cancelled {
-            report(
-                &tx,
-                finish(
-                    &log,
-                    OpStatus::Cancelled,
-                    0,
-                    None,
-                    None,
-                    Some("cancelled during the idempotency check".into()),
-                ),
-            );
-            return;
-        }
-        log.note(&format!(
-            "idempotency check: {}; running the operation",
-            describe(&result.exit)
-        ));
     }
 
-    let max = op.retry.attempts.max(1);
-    let budget = op.retry.budget.map(|b| ctx.scaled(b));
-    let mut last = None;
-    let mut made = 0;
-    for attempt in 1..=max {
-        made = attempt;
-        if *stop.borrow() != Stop::No {
-            report(
-                &tx,
-                finish(
-                    &log,
-                    OpStatus::Cancelled,
-                    attempt - 1,
-                    None,
-                    None,
-                    Some("cancelled before the next attempt".into()),
-                ),
-            );
-            return;
+    async fn run(&mut self) -> OpEnd {
+        if let Some((class, reason)) = self.not_startable() {
+            self.log.note(&reason);
+            self.log.finish();
+            return self.end(OpStatus::Failed, 0, None, Some(class), Some(reason));
         }
-        report(&tx, UnitMsg::AttemptStarted { op: index, attempt });
-        log.note(&format!(
-            "attempt {attempt} started at {}",
-            jiff::Timestamp::now()
-        ));
-        let (outcome, duration, cancelled) = match &op.script {
+        if let Some(check) = self.op.check.clone() {
+            match self.idempotency_check(&check).await {
+                CheckVerdict::AlreadyDone => {
+                    self.log
+                        .note("idempotency check exited 0: already done, not running");
+                    self.log.finish();
+                    let reason = "idempotency check passed".to_string();
+                    return self.end(OpStatus::AlreadyDone, 0, None, None, Some(reason));
+                }
+                CheckVerdict::Cancelled => {
+                    let reason = "cancelled during the idempotency check".to_string();
+                    return self.end(OpStatus::Cancelled, 0, None, None, Some(reason));
+                }
+                CheckVerdict::Run => {}
+            }
+        }
+        self.attempts().await
+    }
+
+    /// Reasons not to start at all: a script that did not render, or a log that cannot be
+    /// written (output nobody could see is not run).
+    fn not_startable(&self) -> Option<(FailureClass, String)> {
+        match (&self.op.script, &self.log.error) {
+            (Script::Invalid, _) => Some((
+                FailureClass::Spawn,
+                "the operation's script could not be rendered (this is a bug in goldsmith: the plan should have failed)".to_string(),
+            )),
+            (_, Some(e)) => Some((
+                FailureClass::LogWrite,
+                format!("cannot write {}: {e}; not running it", RunDir::shown_log(&self.op.id)),
+            )),
+            _ => None,
+        }
+    }
+
+    async fn idempotency_check(&mut self, check: &str) -> CheckVerdict {
+        self.log.note("running the idempotency check");
+        let timeout = self.op.timeout.min(CHECK_TIMEOUT);
+        let spec = bash_spec(&self.ctx, &self.op, check, "check.sh", timeout, 0);
+        let result = run_prepared(spec, &mut self.log, self.stop.clone()).await;
+        self.send(UnitMsg::CheckFinished {
+            op: self.index,
+            done: result.exit == Exit::Code(0),
+            duration: result.duration,
+        });
+        match result.exit {
+            Exit::Code(0) => CheckVerdict::AlreadyDone,
+            Exit::Cancelled => CheckVerdict::Cancelled,
+            ref other => {
+                self.log.note(&format!(
+                    "idempotency check: {}; running the operation",
+                    describe(other)
+                ));
+                CheckVerdict::Run
+            }
+        }
+    }
+
+    /// Every allowed attempt, with retries and their delays, until one passes.
+    async fn attempts(&mut self) -> OpEnd {
+        let max = self.op.retry.attempts.max(1);
+        let mut last = None;
+        for attempt in 1..=max {
+            if *self.stop.borrow() != Stop::No {
+                let reason = "cancelled before the next attempt".to_string();
+                return self.end(OpStatus::Cancelled, attempt - 1, None, None, Some(reason));
+            }
+            self.send(UnitMsg::AttemptStarted {
+                op: self.index,
+                attempt,
+            });
+            self.log.note(&format!(
+                "attempt {attempt} started at {}",
+                jiff::Timestamp::now()
+            ));
+            let (outcome, duration) = self.attempt(attempt).await;
+            let retry_in = self.retry_delay(&outcome, attempt, max);
+            self.send(UnitMsg::AttemptFinished {
+                op: self.index,
+                end: AttemptEnd {
+                    attempt,
+                    outcome: outcome.clone(),
+                    duration,
+                    retry_in,
+                },
+            });
+            match outcome.result {
+                AttemptResult::Pass { exit_code } => {
+                    self.log.finish();
+                    return self.end(OpStatus::Succeeded, attempt, exit_code, None, None);
+                }
+                AttemptResult::Cancelled => {
+                    let reason = Some(outcome.message);
+                    return self.end(OpStatus::Cancelled, attempt, None, None, reason);
+                }
+                AttemptResult::Fail { .. }
+                | AttemptResult::Timeout
+                | AttemptResult::ExecFail { .. } => {}
+            }
+            last = Some((attempt, outcome));
+            let Some(delay) = retry_in else { break };
+            self.log
+                .note(&format!("retrying in {}", format_duration(delay)));
+            let mut stop_wait = self.stop.clone();
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stop_wait.wait_for(|s| *s != Stop::No) => {}
+            }
+        }
+        let (made, outcome) = last.expect("the loop ran at least once and failed");
+        self.log.finish();
+        self.end(
+            OpStatus::Failed,
+            made,
+            outcome.exit_code(),
+            outcome.failure_class(),
+            Some(outcome.message),
+        )
+    }
+
+    /// One attempt, its result noted in the log; output that could not be
+    /// recorded fails it (it cannot be shown or checked).
+    async fn attempt(&mut self, attempt: u32) -> (AttemptOutcome, Duration) {
+        let ctx = self.ctx.clone();
+        let (outcome, duration) = match &self.op.script {
             Script::Bash(text) => {
-                let spec = bash_spec(&ctx, &op, text, "sh", ctx.scaled(op.timeout), attempt);
-                let result = run_prepared(spec, &mut log, stop.clone()).await;
-                (
-                    classify(&result),
-                    result.duration,
-                    result.exit == Exit::Cancelled,
-                )
+                let timeout = ctx.scaled(self.op.timeout);
+                let spec = bash_spec(&ctx, &self.op, text, "sh", timeout, attempt);
+                let result = run_prepared(spec, &mut self.log, self.stop.clone()).await;
+                (classify(&result), result.duration)
             }
             Script::RunCommand(rc) => {
-                vm_attempt::run(&ctx, &op, rc, attempt, &mut log, stop.clone()).await
+                vm_attempt::run(
+                    &ctx,
+                    &self.op,
+                    rc,
+                    attempt,
+                    &mut self.log,
+                    self.stop.clone(),
+                )
+                .await
             }
             Script::Invalid => unreachable!("handled before the first attempt"),
         };
-        log.note(&format!(
+        self.log.note(&format!(
             "attempt {attempt} {}",
-            if outcome.passed {
+            if outcome.passed() {
                 "succeeded".to_string()
             } else {
                 format!("failed: {}", outcome.message)
             }
         ));
-        let outcome = match &log.error {
-            // Output that cannot be recorded cannot be shown or checked: the attempt failed.
-            Some(e) if outcome.failure_class != Some(FailureClass::LogWrite) => {
-                let mut lost = AttemptOutcome::new(
-                    false,
+        match &self.log.error {
+            Some(e)
+                if outcome.failure_class() != Some(FailureClass::LogWrite)
+                    && outcome.result != AttemptResult::Cancelled =>
+            {
+                let lost = AttemptOutcome::new(
+                    AttemptResult::ExecFail {
+                        class: FailureClass::LogWrite,
+                        exit_code: outcome.exit_code(),
+                    },
                     format!(
                         "cannot write {}: {e}; the operation's output is lost{}",
-                        RunDir::shown_log(&op.id),
-                        if outcome.passed {
+                        RunDir::shown_log(&self.op.id),
+                        if outcome.passed() {
                             " (the script itself succeeded)"
                         } else {
                             ""
                         }
                     ),
                 );
-                lost.exit_code = outcome.exit_code;
-                lost.failure_class = Some(FailureClass::LogWrite);
-                lost
+                (lost, duration)
             }
-            _ => outcome,
-        };
+            _ => (outcome, duration),
+        }
+    }
+
+    /// The delay before the next attempt, when `retry` allows one after this outcome.
+    fn retry_delay(
+        &mut self,
+        outcome: &AttemptOutcome,
+        attempt: u32,
+        max: u32,
+    ) -> Option<Duration> {
+        let retry = &self.op.retry;
         let class_listed = outcome
-            .failure_class
-            .is_some_and(|c| op.retry.on.contains(&c));
-        let mut retry_in = (!outcome.passed && !cancelled && attempt < max && class_listed)
-            .then(|| ctx.scaled(backoff::delay(&op.retry, attempt, backoff::random_jitter())));
-        if let (Some(delay), Some(budget)) = (retry_in, budget)
-            && started.elapsed() + delay > budget
+            .failure_class()
+            .is_some_and(|c| retry.on.contains(&c));
+        let retryable = !outcome.passed()
+            && outcome.result != AttemptResult::Cancelled
+            && attempt < max
+            && class_listed;
+        let delay = retryable.then(|| {
+            self.ctx
+                .scaled(backoff::delay(retry, attempt, backoff::random_jitter()))
+        })?;
+        if let Some(budget) = retry.budget.map(|b| self.ctx.scaled(b))
+            && self.started.elapsed() + delay > budget
         {
-            log.note(&format!(
+            self.log.note(&format!(
                 "not retrying: the retry budget of {} is used up",
                 format_duration(budget)
             ));
-            retry_in = None;
+            return None;
         }
-        report(
-            &tx,
-            UnitMsg::AttemptFinished {
-                op: index,
-                attempt,
-                outcome: outcome.clone(),
-                duration,
-                retry_in,
-            },
-        );
-        if outcome.passed {
-            log.finish();
-            report(
-                &tx,
-                finish(
-                    &log,
-                    OpStatus::Succeeded,
-                    attempt,
-                    outcome.exit_code,
-                    None,
-                    None,
-                ),
-            );
-            return;
-        }
-        if cancelled {
-            report(
-                &tx,
-                finish(
-                    &log,
-                    OpStatus::Cancelled,
-                    attempt,
-                    None,
-                    None,
-                    Some(outcome.message),
-                ),
-            );
-            return;
-        }
-        last = Some(outcome);
-        let Some(delay) = retry_in else { break };
-        log.note(&format!("retrying in {}", format_duration(delay)));
-        let mut stop_wait = stop.clone();
-        tokio::select! {
-            _ = tokio::time::sleep(delay) => {}
-            _ = stop_wait.wait_for(|s| *s != Stop::No) => {}
-        }
+        Some(delay)
     }
-    let outcome = last.expect("the loop ran at least once and failed");
-    log.finish();
-    report(
-        &tx,
-        finish(
-            &log,
-            OpStatus::Failed,
-            made,
-            outcome.exit_code,
-            outcome.failure_class,
-            Some(outcome.message),
-        ),
-    );
 }
 
 /// How bash runs `text`, the planned script (also in `scripts/<op>.<ext>` for people),
@@ -422,22 +441,30 @@ pub fn describe(exit: &Exit) -> String {
 
 /// The outcome of a process whose exit code is its result (a shell op).
 pub fn classify(result: &ProcessResult) -> AttemptOutcome {
-    let (passed, exit_code, signal, failure_class) = match &result.exit {
-        Exit::Code(0) => (true, Some(0), None, None),
-        Exit::Code(c) => (false, Some(*c), None, Some(FailureClass::ExitCode)),
-        Exit::Signal(s) => (false, None, Some(*s), Some(FailureClass::Signal)),
-        Exit::TimedOut => (false, None, None, Some(FailureClass::Timeout)),
-        Exit::Cancelled => (false, None, None, None),
-        Exit::SpawnFailed(_) => (false, None, None, Some(FailureClass::Spawn)),
+    let outcome_result = match &result.exit {
+        Exit::Code(0) => AttemptResult::Pass { exit_code: Some(0) },
+        Exit::Code(c) => AttemptResult::Fail {
+            class: FailureClass::ExitCode,
+            exit_code: Some(*c),
+            signal: None,
+        },
+        Exit::Signal(s) => AttemptResult::Fail {
+            class: FailureClass::Signal,
+            exit_code: None,
+            signal: Some(*s),
+        },
+        Exit::TimedOut => AttemptResult::Timeout,
+        Exit::Cancelled => AttemptResult::Cancelled,
+        Exit::SpawnFailed(_) => AttemptResult::ExecFail {
+            class: FailureClass::Spawn,
+            exit_code: None,
+        },
     };
     let message = match result.exit {
         Exit::TimedOut => format!("timed out after {}", format_duration(result.duration)),
         _ => describe(&result.exit),
     };
-    let mut outcome = AttemptOutcome::new(passed, message);
-    outcome.exit_code = exit_code;
-    outcome.signal = signal;
-    outcome.failure_class = failure_class;
+    let mut outcome = AttemptOutcome::new(outcome_result, message);
     outcome.leaked = result.leaked;
     if result.leaked {
         outcome

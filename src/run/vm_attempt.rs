@@ -12,7 +12,7 @@ use super::sealed::SealedScript;
 use super::unit::{UnitContext, describe};
 use crate::azure::run_command::{self, Invocation, VmTarget};
 use crate::plan::{PlannedOp, RunCommandScript};
-use crate::record::event::AttemptOutcome;
+use crate::record::event::{AttemptOutcome, AttemptResult};
 use crate::record::failure::FailureClass;
 use crate::run_dir::{RunDir, ScriptKind};
 
@@ -20,7 +20,7 @@ use crate::run_dir::{RunDir, ScriptKind};
 const AGENT_WAIT: Duration = Duration::from_secs(20 * 60);
 const AGENT_POLL: Duration = Duration::from_secs(15);
 
-/// Returns the outcome, how long the attempt took, and whether it was cancelled.
+/// Returns the outcome and how long the attempt took.
 pub async fn run(
     ctx: &UnitContext,
     op: &PlannedOp,
@@ -28,7 +28,7 @@ pub async fn run(
     attempt: u32,
     log: &mut OpLog,
     stop: watch::Receiver<Stop>,
-) -> (AttemptOutcome, Duration, bool) {
+) -> (AttemptOutcome, Duration) {
     let started = Instant::now();
     let lock = rc.target.lock_name();
     let rebooting = ctx
@@ -39,7 +39,7 @@ pub async fn run(
     if rebooting {
         if let Err(outcome) = wait_for_agent(ctx, op, &rc.target, attempt, log, stop.clone()).await
         {
-            return (outcome, started.elapsed(), false);
+            return (outcome, started.elapsed());
         }
         if let Ok(mut set) = ctx.rebooting.lock() {
             set.remove(&lock);
@@ -55,10 +55,14 @@ pub async fn run(
     let script = match SealedScript::new(&format!("{}.ps1", op.id), rc.wrapped.as_bytes()) {
         Ok(s) => s,
         Err(e) => {
-            let mut outcome =
-                AttemptOutcome::new(false, format!("cannot hold the script in memory: {e}"));
-            outcome.failure_class = Some(FailureClass::Spawn);
-            return (outcome, started.elapsed(), false);
+            let outcome = AttemptOutcome::new(
+                AttemptResult::ExecFail {
+                    class: FailureClass::Spawn,
+                    exit_code: None,
+                },
+                format!("cannot hold the script in memory: {e}"),
+            );
+            return (outcome, started.elapsed());
         }
     };
     let args = run_command::invoke_args(
@@ -84,7 +88,6 @@ pub async fn run(
         script: Some(script),
     };
     let result = process::run(&spec, log, stop).await;
-    let cancelled = result.exit == Exit::Cancelled;
     let az_stdout = String::from_utf8_lossy(&result.stdout);
     let az_stderr = String::from_utf8_lossy(&result.stderr);
     let outcome = match &result.exit {
@@ -129,7 +132,7 @@ pub async fn run(
     {
         set.insert(lock);
     }
-    (outcome, result.duration, cancelled)
+    (outcome, result.duration)
 }
 
 /// Polls the VM agent's status until it is `Ready`.
@@ -178,15 +181,13 @@ async fn wait_for_agent(
             return Ok(());
         }
         if result.exit == Exit::Cancelled || Instant::now() > deadline {
-            let mut outcome = AttemptOutcome::new(
-                false,
+            return Err(AttemptOutcome::new(
+                AttemptResult::failed(FailureClass::AgentNotReady),
                 format!(
                     "the VM agent of {} did not become ready after the restart",
                     target.vm
                 ),
-            );
-            outcome.failure_class = Some(FailureClass::AgentNotReady);
-            return Err(outcome);
+            ));
         }
         tokio::time::sleep(ctx.scaled(AGENT_POLL)).await;
     }

@@ -50,6 +50,11 @@ pub fn runs_root(root: &Path) -> PathBuf {
     root.join("artifacts").join("runs")
 }
 
+/// The lock file of `module`'s runs: hidden, beside the run directories.
+pub fn lock_file(root: &Path, module: &str) -> PathBuf {
+    runs_root(root).join(format!(".lock-{module}"))
+}
+
 impl RunDir {
     /// Creates a fresh, uniquely named run directory for `module`, complete or
     /// not at all: it is made as a hidden `.<id>.partial`, `fill` writes its
@@ -165,11 +170,6 @@ impl RunDir {
 
     pub fn summary(&self) -> PathBuf {
         self.path.join("summary.md")
-    }
-
-    /// The simulated Azure's world and call log, under `--simulate`.
-    pub fn sim(&self) -> PathBuf {
-        self.path.join("sim")
     }
 
     pub fn state(&self) -> PathBuf {
