@@ -6,11 +6,10 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use super::{Args, CliError, exit};
-use crate::catalog::yaml::Pos;
 use crate::catalog::{Catalog, Module};
 use crate::config::Config;
-use crate::diag::{Diagnostic, Diagnostics, suggest};
 use crate::plan::{self, Plan, PlanOptions};
+use crate::source::{Diagnostic, Diagnostics, Pos, suggest};
 
 pub struct Project {
     pub root: PathBuf,

@@ -12,8 +12,8 @@ use super::{
 use crate::catalog::operation::{RetryPolicy, Text};
 use crate::catalog::{Catalog, Kind, Module, Operation};
 use crate::config::Config;
-use crate::diag::{Diagnostic, Diagnostics, suggest};
 use crate::record::failure::FailureClass;
+use crate::source::{Diagnostic, Diagnostics, suggest};
 use crate::template;
 
 #[derive(Clone, Copy, Debug)]
