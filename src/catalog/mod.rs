@@ -1,7 +1,8 @@
 //! The catalog: every operation and module file under the project root,
 //! parsed with source positions kept.
 //!
-//! It knows YAML and the file formats; it knows nothing of plans or runs.
+//! It knows the operation and module file formats (reading YAML itself is
+//! `crate::source`'s job); it knows nothing of plans or runs.
 
 pub mod module;
 pub mod operation;
