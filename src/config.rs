@@ -7,10 +7,9 @@
 use std::collections::{BTreeMap, HashMap};
 use std::path::{Path, PathBuf};
 
-use crate::catalog::fields::{Reader, type_name};
-use crate::catalog::source;
-use crate::catalog::yaml::{Node, Pos, Value};
-use crate::diag::{Diagnostic, Diagnostics, Sources};
+use crate::source::fields::{Reader, type_name};
+use crate::source::yaml::{Node, Value};
+use crate::source::{self, Diagnostic, Diagnostics, Pos, Sources};
 
 /// Where a variable's value came from.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -86,10 +85,10 @@ impl Config {
             return config;
         }
         config.file = Some(shown.to_path_buf());
-        let loaded = source::read(root, file, shown)
-            .and_then(|bytes| source::decode(&bytes, shown))
+        let loaded = source::file::read(root, file, shown)
+            .and_then(|bytes| source::file::decode(&bytes, shown))
             .and_then(|text| {
-                let node = source::parse(&text, shown);
+                let node = source::file::parse(&text, shown);
                 sources.insert(shown.to_path_buf(), text);
                 node
             });

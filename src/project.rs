@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{Catalog, Module};
 use crate::config::Config;
-use crate::diag::{Diagnostics, suggest};
+use crate::source::{Diagnostics, suggest};
 use crate::plan::{self, Plan, PlanOptions};
 
 pub struct Project {

@@ -13,8 +13,8 @@ use std::time::{Duration, Instant};
 
 use goldsmith::catalog::Catalog;
 use goldsmith::config::Config;
-use goldsmith::diag::{Diagnostics, Severity};
 use goldsmith::plan::{self, PlanOptions};
+use goldsmith::source::{Diagnostics, Severity};
 
 const MUTANTS: usize = 1200;
 const SEED: u64 = 0x5eed_901d_5a17;
@@ -188,7 +188,7 @@ fn mutants_of_the_shipped_files_never_panic_hang_or_lose_a_position() {
     write(&root.join("config.yaml"), &originals[config_index(&files)]);
     let config = config_index(&files);
     let shipped_config = {
-        let mut sources = goldsmith::diag::Sources::default();
+        let mut sources = goldsmith::source::Sources::default();
         let mut d = Diagnostics::default();
         Config::load(
             whole.path(),

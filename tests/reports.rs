@@ -880,8 +880,7 @@ fn annotations_are_limited_per_level() {
 
 #[test]
 fn diagnostics_become_annotations() {
-    use goldsmith::catalog::yaml::Pos;
-    use goldsmith::diag::Diagnostic;
+    use goldsmith::source::{Diagnostic, Pos};
     let file = Path::new("modules/10-apps/module.yaml");
     let e = Diagnostic::error(
         file,

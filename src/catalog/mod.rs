@@ -1,19 +1,17 @@
 //! The catalog: every operation and module file under the project root,
 //! parsed with source positions kept.
 //!
-//! It knows YAML and the file formats; it knows nothing of plans or runs.
+//! It knows the operation and module file formats (reading YAML itself is
+//! `crate::source`'s job); it knows nothing of plans or runs.
 
-pub mod fields;
 pub mod module;
 pub mod operation;
-pub mod source;
-pub mod yaml;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
-use crate::diag::{Diagnostic, Diagnostics, Sources};
-use fields::Reader;
+use crate::source::fields::Reader;
+use crate::source::{Diagnostic, Diagnostics, Sources, file, yaml};
 pub use module::{Entry, Module};
 pub use operation::Operation;
 
@@ -60,7 +58,7 @@ impl Catalog {
 
     fn read(&mut self, path: &Path, diags: &mut Diagnostics) -> Option<(PathBuf, yaml::Node)> {
         let shown = self.shown_path(path);
-        match source::load(&self.root, path, &shown) {
+        match file::load(&self.root, path, &shown) {
             Ok((text, node)) => {
                 self.sources.insert(shown.clone(), text);
                 Some((shown, node))
@@ -110,7 +108,7 @@ impl Catalog {
         let read = crate::safe_read::read_inside(
             &self.root,
             &self.root.join(&shown),
-            source::MAX_FILE_BYTES as u64,
+            file::MAX_FILE_BYTES as u64,
         )
         .map_err(|e| {
             Diagnostic::error(
@@ -120,7 +118,7 @@ impl Catalog {
             )
             .with_help("`powershell.file` names a regular file inside the project, relative to the operation file")
         })
-        .and_then(|bytes| source::decode(&bytes, &shown));
+        .and_then(|bytes| file::decode(&bytes, &shown));
         match read {
             Ok(content) => {
                 text.value = content.clone();

@@ -4,9 +4,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::catalog::fields::Reader;
 use crate::catalog::operation::{RetryPolicy, check_id, parse_locks, parse_retry};
-use crate::catalog::yaml::{Node, Pos, Value};
+use crate::source::Pos;
+use crate::source::fields::Reader;
+use crate::source::yaml::{Node, Value};
 
 #[derive(Clone, Debug, PartialEq)]
 pub struct Module {

@@ -6,10 +6,11 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::catalog::fields::{Fields, Reader};
-use crate::catalog::yaml::{Node, Pos, Value};
 use crate::record::event::OpKind;
 use crate::record::failure::FailureClass;
+use crate::source::fields::{Fields, Reader};
+use crate::source::yaml::{Node, Value};
+use crate::source::{Pos, suggest};
 
 /// A templated string from a YAML file, with where it starts.
 #[derive(Clone, Debug, PartialEq)]
@@ -209,7 +210,7 @@ pub fn parse_retry(r: &mut Reader<'_>, node: &Node, what: &str) -> Option<RetryP
                 Ok(class) => policy.on.push(class),
                 Err(()) => {
                     let names = FailureClass::ALL.map(FailureClass::name);
-                    let help = crate::diag::suggest(&name, names)
+                    let help = suggest(&name, names)
                         .unwrap_or_else(|| format!("failure classes are: {}", names.join(", ")));
                     r.error_help(
                         pos,
@@ -374,7 +375,7 @@ fn parse_kind(r: &mut Reader<'_>, f: &Fields<'_>, template_type: Option<&str>) -
         "run-command" => Some(OpKind::RunCommand),
         "install-apps" => Some(OpKind::InstallApps),
         other => {
-            let help = crate::diag::suggest(other, ["shell", "run-command", "install-apps"])
+            let help = suggest(other, ["shell", "run-command", "install-apps"])
                 .unwrap_or_else(|| "kinds are: shell, run-command, install-apps".into());
             r.error_help(node.pos, format!("unknown kind `{other}`"), help);
             None

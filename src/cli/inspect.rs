@@ -6,10 +6,9 @@ use std::path::Path;
 
 use super::{Args, CliError, exit};
 use crate::catalog::Module;
-use crate::catalog::yaml::Pos;
-use crate::diag::{Diagnostic, Diagnostics};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::project::Project;
+use crate::source::{Diagnostic, Diagnostics, Pos};
 
 /// Loads the project; problems in its files go to `diags`.
 pub fn load(root: &Path, args: &Args, diags: &mut Diagnostics) -> Result<Project, CliError> {

@@ -51,7 +51,7 @@ pub fn resume(
     let module_id = match module {
         Some(name) => {
             // Resolve folder names to ids before looking for runs.
-            let mut diags = crate::diag::Diagnostics::default();
+            let mut diags = crate::source::Diagnostics::default();
             let project = inspect::load(root, args, &mut diags)?;
             Some(project.module(name)?.id.clone())
         }
@@ -152,7 +152,7 @@ fn stop_if_signalled() -> Result<(), CliError> {
 fn select(plan: &Plan, flags: &RunFlags) -> Result<HashMap<usize, Preset>, CliError> {
     let index = |id: &str, flag: &str| {
         plan.ops.iter().position(|o| o.id == id).ok_or_else(|| {
-            let hint = crate::diag::suggest(id, plan.ops.iter().map(|o| o.id.as_str()))
+            let hint = crate::source::suggest(id, plan.ops.iter().map(|o| o.id.as_str()))
                 .map(|h| format!("; {h}"))
                 .unwrap_or_default();
             CliError::Invalid(format!(

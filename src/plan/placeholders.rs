@@ -4,7 +4,7 @@ use std::path::Path;
 
 use crate::catalog::operation::Text;
 use crate::config::{Config, Origin};
-use crate::diag::{Diagnostic, Diagnostics, Sources, suggest};
+use crate::source::{Diagnostic, Diagnostics, Sources, suggest};
 use crate::template::bash_context::Need;
 use crate::template::shell::Use;
 use crate::template::{self, Placeholder};

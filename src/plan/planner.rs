@@ -12,9 +12,9 @@ use super::{
 use crate::catalog::operation::{RetryPolicy, Text};
 use crate::catalog::{Catalog, Module, Operation};
 use crate::config::Config;
-use crate::diag::{Diagnostic, Diagnostics, suggest};
 use crate::record::event::OpKind;
 use crate::record::failure::FailureClass;
+use crate::source::{Diagnostic, Diagnostics, suggest};
 use crate::template;
 
 #[derive(Clone, Copy, Debug)]

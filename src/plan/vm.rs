@@ -11,8 +11,8 @@ use crate::azure::run_command::VmTarget;
 use crate::catalog::operation::{PowerShellSource, Text};
 use crate::catalog::{Catalog, Operation};
 use crate::config::Config;
-use crate::diag::{Diagnostic, Diagnostics};
 use crate::redact::MASK;
+use crate::source::{Diagnostic, Diagnostics, Pos};
 use crate::template;
 
 /// A templated field resolved to plain text (an argument, never code), or `None` with a diagnostic.
@@ -382,7 +382,7 @@ fn shell_words(line: &str) -> Vec<String> {
 pub fn warn_shared_vms(
     plan: &Plan,
     module_file: &Path,
-    entry_pos: &[crate::catalog::yaml::Pos],
+    entry_pos: &[Pos],
     diags: &mut Diagnostics,
 ) {
     for stage in &plan.stages {

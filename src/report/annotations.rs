@@ -8,11 +8,11 @@
 
 use std::collections::BTreeMap;
 
-use crate::diag::{Diagnostic, Severity};
 use crate::github::commands::{Annotation, Level};
 use crate::record::failure::FailureClass;
 use crate::record::run_record::{OpRecord, RunRecord};
 use crate::record::status::OpStatus;
+use crate::source::{Diagnostic, Severity};
 
 /// The runner shows at most this many annotations of one level per step.
 pub const PER_LEVEL: usize = 10;

@@ -11,8 +11,7 @@ pub mod shell;
 use std::path::Path;
 
 use crate::catalog::operation::Text;
-use crate::catalog::yaml::Pos;
-use crate::diag::Sources;
+use crate::source::{Pos, Sources};
 
 /// One `{{NAME}}` in a text, by byte range.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -157,12 +156,12 @@ mod tests {
     /// Parses `yaml` as `key: <scalar>` and returns the position of the `n`-th `{{` of the value.
     fn pos_of_nth(yaml: &str, n: usize) -> (u32, u32) {
         let file = Path::new("op.yaml");
-        let root = crate::catalog::source::parse(yaml, file).expect("yaml");
-        let crate::catalog::yaml::Value::Map(entries) = root.value else {
+        let root = crate::source::file::parse(yaml, file).expect("yaml");
+        let crate::source::yaml::Value::Map(entries) = root.value else {
             panic!("a mapping");
         };
         let node = &entries[0].1;
-        let crate::catalog::yaml::Value::Str(value) = &node.value else {
+        let crate::source::yaml::Value::Str(value) = &node.value else {
             panic!("a string");
         };
         let text = Text {
@@ -180,12 +179,12 @@ mod tests {
     fn offsets_map_to_file_positions() {
         let file = Path::new("op.yaml");
         let yaml = "script: |\n  if (x {\n    y\n";
-        let root = crate::catalog::source::parse(yaml, file).expect("yaml");
-        let crate::catalog::yaml::Value::Map(entries) = root.value else {
+        let root = crate::source::file::parse(yaml, file).expect("yaml");
+        let crate::source::yaml::Value::Map(entries) = root.value else {
             panic!("a mapping")
         };
         let node = &entries[0].1;
-        let crate::catalog::yaml::Value::Str(value) = &node.value else {
+        let crate::source::yaml::Value::Str(value) = &node.value else {
             panic!("a string")
         };
         let text = Text {

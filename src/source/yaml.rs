@@ -1,8 +1,8 @@
 //! A YAML document as a tree where every node keeps its source location.
 //!
 //! serde-saphyr parses; this module keeps the result as `Node`s so the
-//! catalog can check every field itself, collect every error at once and
-//! point each one at `file:line:col`.
+//! catalog and the config can check every field themselves, collect every
+//! error at once and point each one at `file:line:col`.
 
 use std::fmt;
 
@@ -10,13 +10,7 @@ use serde::Deserialize;
 use serde::de::{self, MapAccess, SeqAccess, Visitor};
 use serde_saphyr::Spanned;
 
-/// Where a node starts in its file (1-based line and column, length in chars).
-#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, serde::Serialize)]
-pub struct Pos {
-    pub line: u32,
-    pub col: u32,
-    pub len: u32,
-}
+use super::Pos;
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Value {

@@ -5,12 +5,12 @@
 
 use std::path::Path;
 
-use crate::catalog::yaml::{Node, Pos};
-use crate::diag::Diagnostic;
+use super::yaml::Node;
+use super::{Diagnostic, Pos};
 
-/// Catalog files are hand-written configuration; anything larger is a mistake or an attack.
+/// Catalog and config files are hand-written; anything larger is a mistake or an attack.
 pub const MAX_FILE_BYTES: usize = 1024 * 1024;
-/// Deeper nesting than this is never needed by a module or operation.
+/// Deeper nesting than this is never needed by a module, an operation or a config.
 const MAX_DEPTH: usize = 64;
 
 /// Reads `path` (shown to users as `shown`), which must resolve under `root`,
@@ -30,7 +30,7 @@ pub fn load(
     }
 }
 
-/// The bytes of a catalog file: inside `root`, a regular file, at most `MAX_FILE_BYTES`.
+/// The bytes of a catalog or config file: inside `root`, a regular file, at most `MAX_FILE_BYTES`.
 pub fn read(root: &Path, path: &Path, shown: &Path) -> Result<Vec<u8>, Diagnostic> {
     crate::safe_read::read_inside(root, path, MAX_FILE_BYTES as u64).map_err(|e| {
         let d = Diagnostic::error(

@@ -6,8 +6,8 @@
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use crate::catalog::yaml::{Key, Node, Pos, Value};
-use crate::diag::{Diagnostic, Diagnostics, suggest};
+use super::yaml::{Key, Node, Value};
+use super::{Diagnostic, Diagnostics, Pos, suggest};
 use crate::duration::parse_duration;
 
 pub struct Reader<'d> {

@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::fmt::{self, Write as _};
 use std::path::{Path, PathBuf};
 
-use crate::catalog::yaml::Pos;
+use super::Pos;
 
 /// How bad a diagnostic is: errors stop `plan`/`run` (exit 2), warnings do not.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
