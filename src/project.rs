@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 
 use crate::catalog::{Catalog, Module};
 use crate::config::Config;
-use crate::source::{Diagnostics, suggest};
 use crate::plan::{self, Plan, PlanOptions};
+use crate::source::{Diagnostics, suggest};
 
 pub struct Project {
     pub root: PathBuf,

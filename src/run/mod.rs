@@ -1,4 +1,5 @@
-//! Running a plan: the coordinator, one unit per operation, child processes.
+//! Running a plan: the coordinator and its scheduling decisions, one unit per
+//! operation, child processes.
 //!
 //! Emits events through `EventSink`; knows nothing about GitHub or how events
 //! are shown or stored.
@@ -9,11 +10,13 @@ pub mod executor;
 pub mod fd_budget;
 mod oplog;
 pub mod process;
+mod scheduler;
 mod sealed;
 pub mod signals;
 pub mod supervisor;
 pub mod unit;
 mod vm_attempt;
 
-pub use executor::{ExecOptions, Executor, Preset, run_started};
+pub use executor::{ExecOptions, Executor, Preset};
+pub use scheduler::run_started;
 pub use unit::UnitContext;
