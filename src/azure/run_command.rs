@@ -12,7 +12,7 @@ use serde::Deserialize;
 
 use super::classify;
 use super::msi::{self, MsiVerdict};
-use crate::record::event::{AttemptOutcome, AttemptResult, InstallResult};
+use crate::record::event::{AttemptOutcome, AttemptResult, InstallResult, LockName};
 use crate::record::failure::FailureClass;
 
 /// Azure returns only the last 4,096 bytes of each stream.
@@ -27,12 +27,8 @@ pub struct VmTarget {
 
 impl VmTarget {
     /// The lock every run-command on this VM holds. Azure compares names case-insensitively.
-    pub fn lock_name(&self) -> String {
-        format!(
-            "vm:{}/{}",
-            self.resource_group.to_lowercase(),
-            self.vm.to_lowercase()
-        )
+    pub fn lock_name(&self) -> LockName {
+        LockName::vm(&self.resource_group, &self.vm)
     }
 }
 
@@ -439,6 +435,6 @@ mod tests {
             resource_group: "RG-Images".into(),
             vm: "GM-Temp-VM".into(),
         };
-        assert_eq!(a.lock_name(), "vm:rg-images/gm-temp-vm");
+        assert_eq!(a.lock_name().to_string(), "vm:rg-images/gm-temp-vm");
     }
 }

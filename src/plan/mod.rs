@@ -15,7 +15,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::catalog::operation::RetryPolicy;
-use crate::record::event::OpKind;
+use crate::record::event::{LockName, OpKind};
 pub use planner::{PlanOptions, build, check_operation};
 
 pub const PLAN_VERSION: u32 = 1;
@@ -58,7 +58,7 @@ impl Plan {
                 file: o.file.display().to_string(),
                 line: o.line,
                 entry_line: o.entry_line,
-                locks: o.locks.iter().map(|l| l.0.clone()).collect(),
+                locks: o.locks.clone(),
                 fingerprint: o.fingerprint.clone(),
             })
             .collect()
@@ -82,11 +82,6 @@ pub struct Stage {
     /// Indexes into `Plan::ops`.
     pub ops: Vec<usize>,
 }
-
-/// A lock name; compared exactly, so callers normalise case where the resource is case-insensitive.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(transparent)]
-pub struct LockName(pub String);
 
 #[derive(Clone, Debug, Serialize)]
 pub struct PlannedOp {

@@ -6,13 +6,12 @@ use std::path::Path;
 use sha2::{Digest, Sha256};
 
 use super::{
-    ExternalRequirement, LockName, ModuleRef, PLAN_VERSION, Plan, PlannedOp, Script, Stage,
-    default_timeout,
+    ExternalRequirement, ModuleRef, PLAN_VERSION, Plan, PlannedOp, Script, Stage, default_timeout,
 };
 use crate::catalog::operation::{RetryPolicy, Text};
 use crate::catalog::{Catalog, Module, Operation};
 use crate::config::Config;
-use crate::record::event::OpKind;
+use crate::record::event::{LockName, OpKind};
 use crate::record::failure::FailureClass;
 use crate::source::{Diagnostic, Diagnostics, suggest};
 use crate::template;
@@ -151,7 +150,7 @@ pub fn build(
             .locks
             .iter()
             .chain(&entry.locks)
-            .map(|(l, _)| LockName(l.clone()))
+            .map(|(l, _)| l.parse().unwrap_or_else(|never| match never {}))
             .collect();
         let (script, check) = check_operation(catalog, op, config, diags);
         match (&script, op.kind) {
@@ -439,7 +438,7 @@ fn fingerprint(op: &Operation, script: &Script, check: Option<&str>, config: &Co
         Script::Bash(s) => h.update(s),
         Script::RunCommand(rc) => {
             h.update(&rc.shown);
-            h.update(rc.target.lock_name());
+            h.update(rc.target.lock_name().to_string());
             for (k, v) in &rc.parameters {
                 h.update(format!("{k}={v}\0"));
             }

@@ -67,7 +67,7 @@ pub fn text(plan: &Plan, max_parallel: usize) -> String {
                 let _ = write!(line, "  retry {}x on {}", op.retry.attempts, on.join(","));
             }
             if !op.locks.is_empty() {
-                let locks: Vec<&str> = op.locks.iter().map(|l| l.0.as_str()).collect();
+                let locks: Vec<String> = op.locks.iter().map(ToString::to_string).collect();
                 let _ = write!(line, "  locks {}", locks.join(","));
             }
             if !op.waits_for_stage || !op.depends_on.is_empty() {

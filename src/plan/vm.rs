@@ -4,13 +4,14 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{LockName, Plan, RunCommandScript};
+use super::{Plan, RunCommandScript};
 use crate::azure::install_apps::{self, AppSpec};
 use crate::azure::powershell;
 use crate::azure::run_command::VmTarget;
 use crate::catalog::operation::{PowerShellSource, Text};
 use crate::catalog::{Catalog, Operation};
 use crate::config::Config;
+use crate::record::event::LockName;
 use crate::redact::MASK;
 use crate::source::{Diagnostic, Diagnostics, Pos};
 use crate::template;
@@ -274,7 +275,7 @@ pub fn install_apps(
 }
 
 pub fn lock(target: &VmTarget) -> LockName {
-    LockName(target.lock_name())
+    target.lock_name()
 }
 
 /// For bash-engine shell operations that call `az vm run-command invoke`
@@ -317,7 +318,7 @@ pub fn inferred_lock(
                 pos,
                 format!(
                     "`{}` calls `az vm run-command invoke`: holding lock `{}`",
-                    op.id, lock.0
+                    op.id, lock
                 ),
             ));
             Some(lock)
@@ -392,14 +393,12 @@ pub fn warn_shared_vms(
         for (n, &a) in stage.ops.iter().enumerate() {
             for &b in &stage.ops[n + 1..] {
                 let (oa, ob) = (&plan.ops[a], &plan.ops[b]);
-                let Some(shared) = oa
-                    .locks
-                    .iter()
-                    .find(|l| l.0.starts_with("vm:") && ob.locks.contains(l))
-                else {
+                let Some(vm) = oa.locks.iter().find_map(|l| match l {
+                    LockName::Vm { vm, .. } if ob.locks.contains(l) => Some(vm),
+                    _ => None,
+                }) else {
                     continue;
                 };
-                let vm = shared.0.rsplit('/').next().unwrap_or(&shared.0);
                 let message = format!(
                     "{} and {} both run on VM {vm} in parallel group {group}; goldsmith will run them one at a time. One install-apps operation downloads in parallel instead.",
                     oa.id, ob.id

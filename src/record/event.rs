@@ -339,14 +339,14 @@ pub enum Event {
     /// The op is ready but another op holds (or is ahead in line for) one of its locks.
     LockWait {
         op: String,
-        lock: String,
+        lock: LockName,
         /// The op it waits for.
         holder: String,
     },
     /// The op holds the lock and starts.
     LockAcquired {
         op: String,
-        lock: String,
+        lock: LockName,
         #[serde(with = "crate::record::serde_secs")]
         waited: Duration,
     },
@@ -465,10 +465,74 @@ pub struct PlannedOpRef {
     #[serde(default)]
     pub entry_line: u32,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub locks: Vec<String>,
+    pub locks: Vec<LockName>,
     /// Hash of the rendered script and its inputs (`state.json` keeps it for `resume`).
     #[serde(default)]
     pub fingerprint: String,
+}
+
+/// A lock an operation holds while it runs: operations holding the same lock
+/// run one at a time, in list order. Written as text (`vm:rg/name`, `my-lock`).
+#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum LockName {
+    /// One VM (`vm:<resource-group>/<vm>`): Azure runs one run-command per VM at a
+    /// time, and Windows one installer per machine.
+    Vm { resource_group: String, vm: String },
+    /// A lock a module or operation names itself.
+    Named(String),
+}
+
+impl LockName {
+    /// The lock of a VM; Azure names are case-insensitive, so it is lower-cased.
+    pub fn vm(resource_group: &str, vm: &str) -> Self {
+        LockName::Vm {
+            resource_group: resource_group.to_lowercase(),
+            vm: vm.to_lowercase(),
+        }
+    }
+
+    pub fn is_vm(&self) -> bool {
+        matches!(self, LockName::Vm { .. })
+    }
+}
+
+impl std::str::FromStr for LockName {
+    type Err = std::convert::Infallible;
+
+    /// As written: a declared `vm:RG/Name` is the VM lock with that exact spelling.
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        Ok(
+            match text.strip_prefix("vm:").and_then(|r| r.split_once('/')) {
+                Some((resource_group, vm)) => LockName::Vm {
+                    resource_group: resource_group.to_string(),
+                    vm: vm.to_string(),
+                },
+                None => LockName::Named(text.to_string()),
+            },
+        )
+    }
+}
+
+impl std::fmt::Display for LockName {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            LockName::Vm { resource_group, vm } => write!(f, "vm:{resource_group}/{vm}"),
+            LockName::Named(name) => f.write_str(name),
+        }
+    }
+}
+
+impl Serialize for LockName {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for LockName {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(d)?;
+        Ok(text.parse().unwrap_or_else(|never| match never {}))
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

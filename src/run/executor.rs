@@ -12,32 +12,12 @@ use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
 
 use super::process::Stop;
-use super::scheduler::{Actions, Now, Scheduler};
+use super::scheduler::{Actions, ExecOptions, Now, Scheduler};
 use super::signals;
 use super::unit::{self, Report, UnitContext};
 use crate::plan::Plan;
 use crate::record::sink::{EventSink, SinkError};
-use crate::record::status::{FailFast, RunStatus};
-
-/// An op decided before the run starts.
-#[derive(Clone, Debug)]
-pub enum Preset {
-    /// Not run: not selected (`--only`, `--from`).
-    Skip(String),
-    /// Not run again: it succeeded in the run being resumed and has not changed.
-    CarriedOver(String),
-}
-
-pub struct ExecOptions {
-    pub run_id: String,
-    pub max_parallel: usize,
-    pub fail_fast: FailFast,
-    pub progress_interval: Duration,
-    pub presets: HashMap<usize, Preset>,
-    /// `requires` outside the module: id → whether it succeeded in a recorded run.
-    pub external: HashMap<String, bool>,
-    pub resumed_from: Option<String>,
-}
+use crate::record::status::RunStatus;
 
 pub struct Executor<'s> {
     plan: Arc<Plan>,

@@ -17,6 +17,6 @@ pub mod supervisor;
 pub mod unit;
 mod vm_attempt;
 
-pub use executor::{ExecOptions, Executor, Preset};
-pub use scheduler::run_started;
+pub use executor::Executor;
+pub use scheduler::{ExecOptions, Preset, run_started};
 pub use unit::UnitContext;

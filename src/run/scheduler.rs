@@ -15,11 +15,12 @@ use std::fmt::Display;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use super::executor::{ExecOptions, Preset};
 use super::process::Stop;
 use super::unit::{Report, UnitMsg};
-use crate::plan::{LockName, Plan};
-use crate::record::event::{CancelReason, EVENTS_VERSION, Event, EventLine, OpEnd, RunningOp};
+use crate::plan::Plan;
+use crate::record::event::{
+    CancelReason, EVENTS_VERSION, Event, EventLine, LockName, OpEnd, RunningOp,
+};
 use crate::record::failure::FailureClass;
 use crate::record::status::{FailFast, OpStatus, RunStatus};
 
@@ -54,6 +55,26 @@ impl Actions {
     fn ask(&mut self, stop: Stop) {
         self.stop = self.stop.max(Some(stop));
     }
+}
+
+/// An op decided before the run starts.
+#[derive(Clone, Debug)]
+pub enum Preset {
+    /// Not run: not selected (`--only`, `--from`).
+    Skip(String),
+    /// Not run again: it succeeded in the run being resumed and has not changed.
+    CarriedOver(String),
+}
+
+pub struct ExecOptions {
+    pub run_id: String,
+    pub max_parallel: usize,
+    pub fail_fast: FailFast,
+    pub progress_interval: Duration,
+    pub presets: HashMap<usize, Preset>,
+    /// `requires` outside the module: id → whether it succeeded in a recorded run.
+    pub external: HashMap<String, bool>,
+    pub resumed_from: Option<String>,
 }
 
 /// Why a run stops early.
@@ -115,7 +136,7 @@ enum Decision {
     },
     /// Ready, but `holder` is ahead of it in line for `lock`.
     WaitForLock {
-        lock: String,
+        lock: LockName,
         holder: usize,
     },
     Start,
@@ -365,7 +386,7 @@ impl Scheduler {
             let first = *self.lock_queues[l]
                 .iter()
                 .find(|&&j| !self.slots[j].status.is_terminal())?;
-            (first != i).then(|| (l.0.clone(), first))
+            (first != i).then(|| (l.clone(), first))
         });
         if let Some((lock, holder)) = blocked {
             return Decision::WaitForLock { lock, holder };
@@ -383,7 +404,7 @@ impl Scheduler {
     }
 
     /// Says once that op `i` waits for `holder`, and from when.
-    fn wait_for_lock(&mut self, i: usize, lock: String, holder: usize, now: Now) {
+    fn wait_for_lock(&mut self, i: usize, lock: LockName, holder: usize, now: Now) {
         if self.slots[i].lock_wait_since.is_some() {
             return;
         }
@@ -416,7 +437,7 @@ impl Scheduler {
                 now.time,
                 Event::LockAcquired {
                     op: op.id.clone(),
-                    lock: lock.0.clone(),
+                    lock: lock.clone(),
                     waited: lock_wait,
                 },
             );
@@ -848,8 +869,8 @@ mod tests {
     #[test]
     fn ops_sharing_a_lock_run_one_after_the_other_in_list_order() {
         let mut p = plan(&[("first", 1), ("second", 1), ("free", 1)]);
-        p.ops[0].locks = vec![LockName(VM.to_string())];
-        p.ops[1].locks = vec![LockName(VM.to_string())];
+        p.ops[0].locks = vec![VM.parse().expect("a lock name")];
+        p.ops[1].locks = vec![VM.parse().expect("a lock name")];
         let mut sim = Sim::new(p, opts(FailFast::FinishStage));
         assert_eq!(sim.spawned, ["first", "free"]);
         sim.wait(3);
@@ -885,8 +906,8 @@ mod tests {
         // `late` is ahead of `early` in line for the lock but waits for stage 1,
         // so `early` may not take the lock first.
         let mut p = plan(&[("gate", 1), ("late", 2), ("early", 2)]);
-        p.ops[1].locks = vec![LockName(VM.to_string())];
-        p.ops[2].locks = vec![LockName(VM.to_string())];
+        p.ops[1].locks = vec![VM.parse().expect("a lock name")];
+        p.ops[2].locks = vec![VM.parse().expect("a lock name")];
         p.ops[2].depends_on = vec![];
         p.ops[2].waits_for_stage = false;
         let mut sim = Sim::new(p, opts(FailFast::FinishStage));
@@ -1160,8 +1181,8 @@ mod tests {
     #[test]
     fn progress_lists_running_ops_with_their_elapsed_time() {
         let mut p = plan(&[("a", 1), ("b", 1)]);
-        p.ops[1].locks = vec![LockName(VM.to_string())];
-        p.ops[0].locks = vec![LockName(VM.to_string())];
+        p.ops[1].locks = vec![VM.parse().expect("a lock name")];
+        p.ops[0].locks = vec![VM.parse().expect("a lock name")];
         let mut sim = Sim::new(p, opts(FailFast::FinishStage));
         sim.wait(12);
         let progress = sim.scheduler.progress(sim.now());

@@ -17,7 +17,7 @@ use super::sealed::SealedScript;
 use super::vm_attempt;
 use crate::duration::format_duration;
 use crate::plan::{PlannedOp, Script};
-use crate::record::event::{AttemptEnd, AttemptOutcome, AttemptResult, OpEnd};
+use crate::record::event::{AttemptEnd, AttemptOutcome, AttemptResult, LockName, OpEnd};
 use crate::record::failure::FailureClass;
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
@@ -67,7 +67,7 @@ pub struct UnitContext {
     pub time_scale: f64,
     /// VMs (by lock name) restarted by an installer (1641): the next
     /// run-command on one first waits for its VM agent.
-    pub rebooting: Mutex<HashSet<String>>,
+    pub rebooting: Mutex<HashSet<LockName>>,
 }
 
 impl UnitContext {
