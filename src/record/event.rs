@@ -541,3 +541,78 @@ pub struct RunningOp {
     #[serde(with = "crate::record::serde_secs")]
     pub elapsed: Duration,
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The on-disk shape of the typed payloads (schema 2), and that it reads back.
+    #[test]
+    fn typed_payloads_round_trip_through_events_jsonl() {
+        let line = EventLine {
+            version: EVENTS_VERSION,
+            time: Timestamp::from_second(1_700_000_000).expect("a valid time"),
+            event: Event::OpAttemptFinished {
+                op: "a".into(),
+                end: AttemptEnd {
+                    attempt: 1,
+                    outcome: AttemptOutcome::new(
+                        AttemptResult::Fail {
+                            class: FailureClass::MsiBusy,
+                            exit_code: Some(1618),
+                            signal: None,
+                        },
+                        "busy",
+                    ),
+                    duration: Duration::from_millis(1500),
+                    retry_in: Some(Duration::from_secs(30)),
+                },
+            },
+        };
+        let json: serde_json::Value = serde_json::to_value(&line).expect("serialises");
+        assert_eq!(json["type"], "op_attempt_finished");
+        assert_eq!(json["attempt"], 1);
+        assert_eq!(json["outcome"]["result"], "fail");
+        assert_eq!(json["outcome"]["failure_class"], "msi-busy");
+        assert_eq!(json["outcome"]["exit_code"], 1618);
+        assert_eq!(json["retry_in"], 30.0);
+        let back: EventLine = serde_json::from_value(json).expect("reads back");
+        assert_eq!(back, line);
+
+        let cancelling = Event::RunCancelling {
+            reason: CancelReason::SecondSignal {
+                signal: "SIGTERM".into(),
+            },
+        };
+        let json = serde_json::to_value(&cancelling).expect("serialises");
+        assert_eq!(
+            json,
+            serde_json::json!({"type": "run_cancelling", "reason": {"kind": "second-signal", "signal": "SIGTERM"}})
+        );
+        assert_eq!(
+            cancelling_text(&cancelling),
+            "second signal (SIGTERM): killing every running operation"
+        );
+    }
+
+    fn cancelling_text(event: &Event) -> String {
+        match event {
+            Event::RunCancelling { reason } => reason.to_string(),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn lock_names_are_written_as_text() {
+        let vm = LockName::vm("RG-Images", "GM-VM");
+        assert_eq!(
+            serde_json::to_string(&vm).expect("json"),
+            "\"vm:rg-images/gm-vm\""
+        );
+        let named: LockName = serde_json::from_str("\"license-server\"").expect("json");
+        assert_eq!(named, LockName::Named("license-server".into()));
+        let declared: LockName = "vm:RG/Name".parse().unwrap_or_else(|never| match never {});
+        assert!(declared.is_vm());
+        assert_eq!(declared.to_string(), "vm:RG/Name");
+    }
+}

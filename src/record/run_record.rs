@@ -243,3 +243,274 @@ impl RunRecord {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::event::{
+        AttemptEnd, AttemptResult, EVENTS_VERSION, LockName, OpEnd, OpKind, RunningOp,
+    };
+    use crate::record::state::StateFile;
+    use crate::record::status::FailFast;
+
+    fn at(ms: i64) -> Timestamp {
+        Timestamp::from_millisecond(1_700_000_000_000 + ms).expect("a valid time")
+    }
+
+    fn line(ms: i64, event: Event) -> EventLine {
+        EventLine {
+            version: EVENTS_VERSION,
+            time: at(ms),
+            event,
+        }
+    }
+
+    fn planned(id: &str, stage: usize) -> PlannedOpRef {
+        PlannedOpRef {
+            id: id.to_string(),
+            stage,
+            name: id.to_string(),
+            kind: OpKind::Shell,
+            capability: "compute".to_string(),
+            file: format!("capabilities/compute/operations/{id}.yaml"),
+            line: 1,
+            entry_line: 3,
+            locks: vec![LockName::vm("RG", "VM")],
+            fingerprint: format!("fp-{id}"),
+        }
+    }
+
+    fn run_started() -> Event {
+        Event::RunStarted {
+            run_id: "r1".into(),
+            module: "m".into(),
+            module_file: "modules/m/module.yaml".into(),
+            resumed_from: Some("r0".into()),
+            max_parallel: 2,
+            fail_fast: FailFast::FinishStage,
+            ops: vec![planned("a", 1), planned("b", 2)],
+            stages: 2,
+        }
+    }
+
+    fn attempt(op: &str, attempt: u32, result: AttemptResult, retry: bool) -> Event {
+        Event::OpAttemptFinished {
+            op: op.into(),
+            end: AttemptEnd {
+                attempt,
+                outcome: AttemptOutcome::new(result, "msg"),
+                duration: Duration::from_secs(1),
+                retry_in: retry.then_some(Duration::from_secs(2)),
+            },
+        }
+    }
+
+    fn fold(lines: &[EventLine]) -> RunRecord {
+        let mut run = RunRecord::default();
+        for l in lines {
+            run.apply(l);
+        }
+        run
+    }
+
+    /// `a` fails once with exit code 2, passes on the retry; `b` is skipped without starting.
+    fn flaky_run() -> Vec<EventLine> {
+        let fail = AttemptResult::Fail {
+            class: FailureClass::ExitCode,
+            exit_code: Some(2),
+            signal: None,
+        };
+        vec![
+            line(0, run_started()),
+            line(
+                10,
+                Event::OpStarted {
+                    op: "a".into(),
+                    stage: 1,
+                    lock_wait: Duration::from_millis(5),
+                },
+            ),
+            line(
+                10,
+                Event::OpAttemptStarted {
+                    op: "a".into(),
+                    attempt: 1,
+                },
+            ),
+            line(1010, attempt("a", 1, fail, true)),
+            line(
+                3010,
+                Event::OpAttemptStarted {
+                    op: "a".into(),
+                    attempt: 2,
+                },
+            ),
+            line(
+                4010,
+                attempt("a", 2, AttemptResult::Pass { exit_code: Some(0) }, false),
+            ),
+            line(
+                4010,
+                Event::OpFinished {
+                    op: "a".into(),
+                    end: OpEnd {
+                        status: OpStatus::Succeeded,
+                        attempts: 2,
+                        duration: Duration::from_secs(4),
+                        exit_code: Some(0),
+                        failure_class: None,
+                        reason: None,
+                        log_tail: Vec::new(),
+                    },
+                    continue_on_error: false,
+                },
+            ),
+            line(
+                4020,
+                Event::OpFinished {
+                    op: "b".into(),
+                    end: OpEnd::without_running(OpStatus::Skipped, None, "not selected".into()),
+                    continue_on_error: false,
+                },
+            ),
+            line(
+                4030,
+                Event::RunFinished {
+                    status: RunStatus::Succeeded,
+                    duration: Duration::from_secs(4),
+                    peak_rss_kib: 1,
+                },
+            ),
+        ]
+    }
+
+    #[test]
+    fn a_run_folds_into_one_record() {
+        let run = fold(&flaky_run());
+        assert_eq!(run.run_id, "r1");
+        assert_eq!(run.resumed_from.as_deref(), Some("r0"));
+        assert_eq!(run.status, Some(RunStatus::Succeeded));
+        assert_eq!(
+            (run.started_at, run.finished_at),
+            (Some(at(0)), Some(at(4030)))
+        );
+        let a = run.op("a").expect("a");
+        assert_eq!(a.status, OpStatus::Succeeded);
+        assert_eq!(a.attempts.len(), 2);
+        assert_eq!(
+            a.attempts[0].outcome.failure_class(),
+            Some(FailureClass::ExitCode)
+        );
+        assert_eq!(a.attempts[0].retry_in, Some(Duration::from_secs(2)));
+        assert_eq!(a.attempts[1].finished_at, Some(at(4010)));
+        assert_eq!((a.exit_code, a.failure_class), (Some(0), None));
+        assert_eq!(a.lock_wait, Duration::from_millis(5));
+        assert!(a.is_flaky());
+        let b = run.op("b").expect("b");
+        assert_eq!(b.status, OpStatus::Skipped);
+        assert_eq!(b.reason.as_deref(), Some("not selected"));
+        assert_eq!(b.started_at, None);
+        assert_eq!((run.count(OpStatus::Succeeded), run.flaky()), (1, 1));
+    }
+
+    #[test]
+    fn state_json_is_a_projection_of_the_record() {
+        let state = StateFile::from(&fold(&flaky_run()));
+        assert_eq!(state.status, RunStatus::Succeeded);
+        assert_eq!(state.resumed_from.as_deref(), Some("r0"));
+        let a = state.op("a").expect("a");
+        assert_eq!((a.attempts, a.exit_code), (2, Some(0)));
+        assert_eq!(a.duration, Some(Duration::from_secs(4)));
+        assert_eq!(a.fingerprint, "fp-a");
+        assert_eq!(a.started_at, Some(at(10)));
+        let b = state.op("b").expect("b");
+        assert_eq!((b.status, b.attempts), (OpStatus::Skipped, 0));
+        assert_eq!(b.duration, Some(Duration::ZERO));
+        assert_eq!(b.fingerprint, "fp-b");
+    }
+
+    #[test]
+    fn while_an_op_runs_its_state_shows_the_latest_attempt() {
+        let run = fold(&flaky_run()[..4]);
+        let state = StateFile::from(&run);
+        assert_eq!(state.status, RunStatus::Running);
+        assert_eq!(state.finished_at, None);
+        let a = state.op("a").expect("a");
+        assert_eq!(a.status, OpStatus::Running);
+        assert_eq!(a.attempts, 1);
+        assert_eq!(
+            (a.exit_code, a.failure_class),
+            (Some(2), Some(FailureClass::ExitCode))
+        );
+        assert_eq!(a.duration, None);
+        assert_eq!(state.op("b").expect("b").status, OpStatus::Pending);
+    }
+
+    #[test]
+    fn only_events_that_change_the_record_move_its_revision() {
+        let mut run = fold(&flaky_run()[..2]);
+        let before = run.revision();
+        for event in [
+            Event::Progress {
+                running: vec![RunningOp {
+                    op: "a".into(),
+                    elapsed: Duration::from_secs(1),
+                }],
+            },
+            Event::StageStarted {
+                stage: 1,
+                group: None,
+            },
+            Event::LockWait {
+                op: "b".into(),
+                lock: LockName::vm("rg", "vm"),
+                holder: "a".into(),
+            },
+            // An op the plan does not have changes nothing.
+            Event::OpAttemptStarted {
+                op: "nope".into(),
+                attempt: 1,
+            },
+        ] {
+            run.apply(&line(20, event));
+        }
+        assert_eq!(run.revision(), before);
+        run.apply(&line(
+            30,
+            Event::OpCheckFinished {
+                op: "a".into(),
+                done: false,
+                duration: Duration::ZERO,
+            },
+        ));
+        assert_eq!(run.revision(), before + 1);
+    }
+
+    #[test]
+    fn run_started_again_resets_the_record() {
+        // The run directory's first state is folded from a `run_started` the
+        // executor then emits again, a moment later.
+        let mut run = fold(&flaky_run()[..3]);
+        run.apply(&line(50, run_started()));
+        assert_eq!(run.started_at, Some(at(50)));
+        assert!(run.ops.iter().all(|o| o.status == OpStatus::Pending));
+        assert!(run.op("a").expect("a").attempts.is_empty());
+    }
+
+    #[test]
+    fn the_first_cancel_reason_is_kept() {
+        let mut run = fold(&flaky_run()[..1]);
+        for reason in [
+            CancelReason::FailFast { op: "a".into() },
+            CancelReason::Signal {
+                signal: "SIGINT".into(),
+            },
+        ] {
+            run.apply(&line(5, Event::RunCancelling { reason }));
+        }
+        assert_eq!(
+            run.cancel_reason,
+            Some(CancelReason::FailFast { op: "a".into() })
+        );
+    }
+}
