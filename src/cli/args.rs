@@ -39,12 +39,25 @@ pub struct Args {
     pub command: Command,
 }
 
+/// The global flags resolved once: what every command reads.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// `--root`, else `$GITHUB_WORKSPACE`, else the current directory.
+    pub root: PathBuf,
+    /// `--config`; `None` for the optional `<root>/config.yaml`.
+    pub config: Option<PathBuf>,
+}
+
 impl Args {
-    pub fn root(&self) -> PathBuf {
-        self.root
-            .clone()
-            .or_else(|| std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from))
-            .unwrap_or_else(|| PathBuf::from("."))
+    pub fn settings(&self) -> Settings {
+        Settings {
+            root: self
+                .root
+                .clone()
+                .or_else(|| std::env::var_os("GITHUB_WORKSPACE").map(PathBuf::from))
+                .unwrap_or_else(|| PathBuf::from(".")),
+            config: self.config.clone(),
+        }
     }
 }
 

@@ -4,15 +4,20 @@
 use std::io::Write;
 use std::path::Path;
 
-use super::{Args, CliError, exit};
+use super::args::Settings;
+use super::{CliError, exit};
 use crate::catalog::Module;
 use crate::plan::{self, Plan, PlanOptions};
 use crate::project::Project;
 use crate::source::{Diagnostic, Diagnostics, Pos};
 
 /// Loads the project; problems in its files go to `diags`.
-pub fn load(root: &Path, args: &Args, diags: &mut Diagnostics) -> Result<Project, CliError> {
-    Ok(Project::load(root, args.config.as_deref(), diags)?)
+pub fn load(settings: &Settings, diags: &mut Diagnostics) -> Result<Project, CliError> {
+    Ok(Project::load(
+        &settings.root,
+        settings.config.as_deref(),
+        diags,
+    )?)
 }
 
 /// Prints every diagnostic (sorted, with source lines) and a count line, to stderr.
@@ -36,14 +41,13 @@ pub fn print_diagnostics(project: &Project, diags: &Diagnostics) {
 
 /// Loads the project and plans `module`; prints diagnostics; errors mean exit 2.
 pub fn load_plan(
-    root: &Path,
-    args: &Args,
+    settings: &Settings,
     module: &str,
     options: PlanOptions,
     simulate: bool,
 ) -> Result<(Project, Plan), CliError> {
     let mut diags = Diagnostics::default();
-    let mut project = load(root, args, &mut diags)?;
+    let mut project = load(settings, &mut diags)?;
     if simulate {
         for name in project.use_stand_in_secrets() {
             eprintln!("goldsmith: --simulate: secret `{name}` is not set; using a random stand-in");
@@ -67,9 +71,9 @@ pub fn load_plan(
     }
 }
 
-pub fn list(root: &Path, args: &Args) -> Result<i32, CliError> {
+pub fn list(settings: &Settings) -> Result<i32, CliError> {
     let mut diags = Diagnostics::default();
-    let project = load(root, args, &mut diags)?;
+    let project = load(settings, &mut diags)?;
     print_diagnostics(&project, &diags);
     let mut out = std::io::stdout().lock();
     let _ = writeln!(out, "modules:");
@@ -107,14 +111,9 @@ pub fn list(root: &Path, args: &Args) -> Result<i32, CliError> {
     })
 }
 
-pub fn validate(
-    root: &Path,
-    args: &Args,
-    modules: &[String],
-    strict: bool,
-) -> Result<i32, CliError> {
+pub fn validate(settings: &Settings, modules: &[String], strict: bool) -> Result<i32, CliError> {
     let mut diags = Diagnostics::default();
-    let project = load(root, args, &mut diags)?;
+    let project = load(settings, &mut diags)?;
     let selected: Vec<&Module> = if modules.is_empty() {
         project.catalog.modules.iter().collect()
     } else {
@@ -202,15 +201,13 @@ fn publish_validate_check(
 }
 
 pub fn plan(
-    root: &Path,
-    args: &Args,
+    settings: &Settings,
     module: &str,
     json: bool,
     max_parallel: u16,
 ) -> Result<i32, CliError> {
     let (_, plan) = load_plan(
-        root,
-        args,
+        settings,
         module,
         PlanOptions {
             secrets_required: false,

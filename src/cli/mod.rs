@@ -108,7 +108,8 @@ fn dispatch(args: Args) -> Result<i32, CliError> {
         // instead of killing goldsmith halfway through making its run directory.
         crate::run::signals::install();
     }
-    let root = args.root();
+    let settings = args.settings();
+    let root = &settings.root;
     match &args.command {
         Command::Action => {
             let env: std::collections::HashMap<String, String> = std::env::vars().collect();
@@ -123,15 +124,15 @@ fn dispatch(args: Args) -> Result<i32, CliError> {
             }
             dispatch(inner)
         }
-        Command::List => inspect::list(&root, &args),
-        Command::Validate { modules, strict } => inspect::validate(&root, &args, modules, *strict),
+        Command::List => inspect::list(&settings),
+        Command::Validate { modules, strict } => inspect::validate(&settings, modules, *strict),
         Command::Plan {
             module,
             json,
             max_parallel,
-        } => inspect::plan(&root, &args, module, *json, *max_parallel),
-        Command::Run { module, run } => run_cmd::run(&root, &args, module, run),
-        Command::Resume { module, run } => run_cmd::resume(&root, &args, module.as_deref(), run),
-        Command::Status { module, run } => status::show(&root, module.as_deref(), run.as_deref()),
+        } => inspect::plan(&settings, module, *json, *max_parallel),
+        Command::Run { module, run } => run_cmd::run(&settings, module, run),
+        Command::Resume { module, run } => run_cmd::resume(&settings, module.as_deref(), run),
+        Command::Status { module, run } => status::show(root, module.as_deref(), run.as_deref()),
     }
 }

@@ -7,10 +7,11 @@ use std::sync::Arc;
 
 use anyhow::Context;
 
+use super::CliError;
 use super::args::RunFlags;
+use super::args::Settings;
 use super::inspect;
 use super::paths::RunPaths;
-use super::{Args, CliError};
 use crate::azure::login::Credentials;
 use crate::github::actions::{self, Actions};
 use crate::plan::{Plan, PlanOptions};
@@ -27,10 +28,9 @@ use crate::run::{ExecOptions, Executor, Preset, UnitContext, signals};
 use crate::run_dir::{self, LogReader, RunDir};
 use crate::run_lock::{LockError, RunLock};
 
-pub fn run(root: &Path, args: &Args, module: &str, flags: &RunFlags) -> Result<i32, CliError> {
+pub fn run(settings: &Settings, module: &str, flags: &RunFlags) -> Result<i32, CliError> {
     let (project, plan) = inspect::load_plan(
-        root,
-        args,
+        settings,
         module,
         PlanOptions {
             secrets_required: !flags.simulate,
@@ -43,16 +43,16 @@ pub fn run(root: &Path, args: &Args, module: &str, flags: &RunFlags) -> Result<i
 }
 
 pub fn resume(
-    root: &Path,
-    args: &Args,
+    settings: &Settings,
     module: Option<&str>,
     flags: &RunFlags,
 ) -> Result<i32, CliError> {
+    let root = &settings.root;
     let module_id = match module {
         Some(name) => {
             // Resolve folder names to ids before looking for runs.
             let mut diags = crate::source::Diagnostics::default();
-            let project = inspect::load(root, args, &mut diags)?;
+            let project = inspect::load(settings, &mut diags)?;
             Some(project.module(name)?.id.clone())
         }
         None => run_dir::latest_run(root, None).map(|(_, s)| s.module),
@@ -74,8 +74,7 @@ pub fn resume(
         )));
     };
     let (project, plan) = inspect::load_plan(
-        root,
-        args,
+        settings,
         &previous.module,
         PlanOptions {
             secrets_required: !flags.simulate,
