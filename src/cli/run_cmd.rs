@@ -281,29 +281,35 @@ fn execute(
     env.extend(config.environment());
     let mut time_scale = 1.0;
     if flags.simulate {
-        // Without --sim-scenario, the module's own sim-scenario.yaml (what it needs to exist).
-        let scenario = match paths.scenario.clone() {
-            Some(given) => Some(given),
-            None => crate::azure::sim::module_scenario(&project.root.join(&plan.module.file))
-                .map(|path| {
-                    crate::safe_read::resolve_inside(&project.root, &path)
-                        .map_err(|e| CliError::Invalid(format!("{}: {e}", path.display())))
-                })
-                .transpose()?,
+        // Without --sim-scenario, the module's own sim-scenario.yaml (what it needs to exist),
+        // read only from inside the project.
+        let confine = |path: &std::path::Path| {
+            crate::safe_read::resolve_inside(&project.root, path).map_err(|e| {
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("{}: {e}", path.display()),
+                )
+            })
         };
-        let sim_env = crate::azure::sim::prepare(&run_dir, flags.sim_speed, scenario.as_deref())
-            .map_err(|e| match e.kind() {
-                std::io::ErrorKind::InvalidData | std::io::ErrorKind::NotFound => {
-                    CliError::Invalid(format!("--sim-scenario: {e}"))
-                }
-                _ => CliError::Other(
-                    anyhow::Error::new(e).context("cannot prepare the simulated Azure"),
-                ),
-            })?;
-        if let Some(notice) = scenario.as_deref().and_then(crate::azure::sim::notice) {
+        let prepared = az_sim::prepare(az_sim::Setup {
+            run_dir: &run_dir,
+            speed: flags.sim_speed,
+            scenario: paths.scenario.clone(),
+            module_file: &project.root.join(&plan.module.file),
+            confine: &confine,
+        })
+        .map_err(|e| match e.kind() {
+            std::io::ErrorKind::InvalidData | std::io::ErrorKind::NotFound => {
+                CliError::Invalid(format!("--sim-scenario: {e}"))
+            }
+            _ => {
+                CliError::Other(anyhow::Error::new(e).context("cannot prepare the simulated Azure"))
+            }
+        })?;
+        if let Some(notice) = prepared.notice {
             println!("goldsmith: simulated Azure: {notice}");
         }
-        env.extend(sim_env);
+        env.extend(prepared.env);
         time_scale = 1.0 / flags.sim_speed;
     }
     let ctx = UnitContext {

@@ -1,26 +1,29 @@
-//! The simulated Azure CLI: `goldsmith` invoked as `az` under
-//! `goldsmith run --simulate`.
+//! The simulated Azure CLI: what answers `az` under `goldsmith run --simulate`.
 //!
 //! It answers the `az` commands an AVD golden-image library uses, in the
-//! shapes the real Azure CLI 2.91.0 prints (`tests/fixtures/az`),
+//! shapes the real Azure CLI 2.91.0 prints (the repository's `tests/fixtures/az`),
 //! keeps what they create in a state file shared by every `az` process of one
 //! run (under an exclusive lock), simulates time at `GOLDSMITH_SIM_SPEED`, and
 //! "runs" run-command scripts by reading their `# goldsmith-sim:` directives.
 //! Faults come from the scenario file. `docs/simulator.md` is the user guide.
+//!
+//! goldsmith enters it twice: [`prepare`] sets up a simulated run, and
+//! [`az_main`] is the `az` program itself (goldsmith invoked by that name, or
+//! this crate's own `az` binary).
 
 mod account;
 mod argparse;
 mod args;
 mod avd;
 mod avd_agent;
-pub mod calls;
+mod calls;
 mod clock;
 mod commands;
 mod context;
 mod ctx;
-pub mod directives;
-pub mod duration;
-pub mod env;
+mod directives;
+mod duration;
+mod env;
 mod error;
 mod faults;
 mod gallery;
@@ -32,10 +35,11 @@ mod lock;
 mod network;
 mod output;
 mod power;
+mod regular_file;
 mod resources;
 mod rest;
 mod run_command;
-pub mod scenario;
+mod scenario;
 mod script;
 mod seed;
 mod session_host;
@@ -54,7 +58,7 @@ mod wait;
 use std::cell::RefCell;
 use std::ffi::OsString;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use args::Args;
 use commands::Lookup;
@@ -118,7 +122,7 @@ fn run(env: SimEnv, raw: &[String], warnings: &mut Vec<String>) -> Result<String
         // does anything else; the first error is all it says.
         let Some(spec) = spec::command(command.path) else {
             return Err(AzError::sim_io(format!(
-                "no argument spec for `az {}`: regenerate src/azure/sim/az_spec.json (docs/simulator.md)",
+                "no argument spec for `az {}`: regenerate crates/az-sim/src/az_spec.json (docs/simulator.md)",
                 command.path
             )));
         };
@@ -152,24 +156,61 @@ fn run(env: SimEnv, raw: &[String], warnings: &mut Vec<String>) -> Result<String
     output::render(result?.as_ref(), format, query.as_ref())
 }
 
+/// What goldsmith tells [`prepare`] about a simulated run.
+pub struct Setup<'a> {
+    /// The run's directory: the simulator keeps its state, its call log and
+    /// `bin/az` in `<run_dir>/sim/`.
+    pub run_dir: &'a Path,
+    /// Simulated seconds per real second (`--sim-speed`).
+    pub speed: f64,
+    /// The scenario file given for the run (`--sim-scenario`), if any.
+    pub scenario: Option<PathBuf>,
+    /// The module's `module.yaml`. Without a given scenario, the module's own
+    /// [`MODULE_SCENARIO`] beside it is the scenario, if there is one: a module
+    /// that needs what earlier modules make (the golden image needs the
+    /// network) declares it there under `exists:`, and says so under `notice:`.
+    pub module_file: &'a Path,
+    /// Vets the module's own scenario before it is read and returns the path
+    /// to read; its error is returned as is. goldsmith keeps the file inside
+    /// the project here, as it does for a given scenario before this.
+    pub confine: &'a dyn Fn(&Path) -> io::Result<PathBuf>,
+}
+
+/// A prepared simulated run.
+#[derive(Debug)]
+pub struct Prepared {
+    /// The environment the operations need: `GOLDSMITH_SIM_DIR`,
+    /// `GOLDSMITH_SIM_SPEED`, `GOLDSMITH_SIM_SCENARIO` (when there is a
+    /// scenario) and `PATH` with `bin/` first.
+    pub env: Vec<(String, String)>,
+    /// The scenario's `notice:`, the line a run prints when it starts with it.
+    pub notice: Option<String>,
+}
+
+/// The file name of a module's own scenario, beside its `module.yaml`.
+pub const MODULE_SCENARIO: &str = "sim-scenario.yaml";
+
 /// Prepares `<run_dir>/sim/` for a simulated run: the state directory and
-/// `bin/az`, a link to this goldsmith binary. Returns the environment the
-/// operations need: `GOLDSMITH_SIM_DIR`, `GOLDSMITH_SIM_SPEED`,
-/// `GOLDSMITH_SIM_SCENARIO` (when given) and `PATH` with `bin/` first.
-/// A scenario file that does not parse is an `InvalidData` error naming its
+/// `bin/az`, a link to the running program, which answers as the simulated
+/// az when invoked by that name (goldsmith's `main` calls [`az_main`]).
+/// A speed that is not a positive number is an `InvalidInput` error; a
+/// scenario file that does not parse is an `InvalidData` error naming its
 /// file and line, so a run can refuse to start.
-pub fn prepare(
-    run_dir: &Path,
-    speed: f64,
-    scenario: Option<&Path>,
-) -> io::Result<Vec<(String, String)>> {
+pub fn prepare(setup: Setup) -> io::Result<Prepared> {
+    let scenario = match setup.scenario {
+        Some(given) => Some(given),
+        None => module_scenario(setup.module_file)
+            .map(|path| (setup.confine)(&path))
+            .transpose()?,
+    };
+    let speed = setup.speed;
     if !(speed.is_finite() && speed > 0.0) {
         return Err(io::Error::new(
             io::ErrorKind::InvalidInput,
             format!("simulation speed must be a positive number, not {speed}"),
         ));
     }
-    let sim_dir = run_dir.join("sim");
+    let sim_dir = setup.run_dir.join("sim");
     let bin = sim_dir.join("bin");
     std::fs::create_dir_all(&bin)?;
     let link = bin.join("az");
@@ -178,41 +219,33 @@ pub fn prepare(
         _ => {}
     }
     std::os::unix::fs::symlink(std::env::current_exe()?, &link)?;
-    let mut vars = vec![
+    let mut env = vec![
         (DIR.to_string(), absolute(&sim_dir)?.display().to_string()),
         (SPEED.to_string(), speed.to_string()),
     ];
+    let mut notice = None;
     if let Some(path) = scenario {
-        Scenario::load(path).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.0))?;
-        vars.push((SCENARIO.to_string(), absolute(path)?.display().to_string()));
+        notice = Scenario::load(&path)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.0))?
+            .notice;
+        env.push((SCENARIO.to_string(), absolute(&path)?.display().to_string()));
     }
     let mut path = absolute(&bin)?.into_os_string();
     if let Some(old) = std::env::var_os("PATH").filter(|p| !p.is_empty()) {
         path.push(":");
         path.push(old);
     }
-    vars.push(("PATH".to_string(), path.to_string_lossy().into_owned()));
-    Ok(vars)
+    env.push(("PATH".to_string(), path.to_string_lossy().into_owned()));
+    Ok(Prepared { env, notice })
 }
 
-/// The file name of a module's own scenario, beside its `module.yaml`.
-pub const MODULE_SCENARIO: &str = "sim-scenario.yaml";
-
-/// The scenario a simulated run of the module in `module_file` uses when
-/// none is given: `sim-scenario.yaml` in the module's folder, if there is one.
-/// A module that needs what earlier modules make (the golden image needs the
-/// network) declares it there under `exists:`, and says so under `notice:`.
-pub fn module_scenario(module_file: &Path) -> Option<std::path::PathBuf> {
+/// `sim-scenario.yaml` in the module's folder, if there is one.
+fn module_scenario(module_file: &Path) -> Option<PathBuf> {
     let path = module_file.parent()?.join(MODULE_SCENARIO);
     path.is_file().then_some(path)
 }
 
-/// The scenario's `notice:`, the line a run prints when it starts with it.
-pub fn notice(scenario: &Path) -> Option<String> {
-    Scenario::load(scenario).ok()?.notice
-}
-
-fn absolute(path: &Path) -> io::Result<std::path::PathBuf> {
+fn absolute(path: &Path) -> io::Result<PathBuf> {
     if path.is_absolute() {
         Ok(path.to_path_buf())
     } else {

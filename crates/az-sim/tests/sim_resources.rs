@@ -1,8 +1,8 @@
 //! In the simulated Azure, as in Azure, a resource exists only when it was
 //! declared in the scenario (`vms:`, `exists:`) or created by a command. The
-//! real binary runs as `az` through a link, each call a real process; texts
-//! are compared byte for byte with the real az 2.91.0 (`tests/fixtures/az`)
-//! or Azure's documented wording.
+//! crate's `az` binary runs through a link, each call a real process; texts
+//! are compared byte for byte with the real az 2.91.0 (the repository's
+//! `tests/fixtures/az`) or Azure's documented wording.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
@@ -23,11 +23,8 @@ impl Az {
     fn new() -> Az {
         let dir = tempfile::tempdir().expect("tempdir");
         std::fs::create_dir_all(dir.path().join("sim/bin")).expect("mkdir");
-        std::os::unix::fs::symlink(
-            env!("CARGO_BIN_EXE_goldsmith"),
-            dir.path().join("sim/bin/az"),
-        )
-        .expect("link");
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_az"), dir.path().join("sim/bin/az"))
+            .expect("link");
         Az {
             dir,
             scenario: None,
@@ -81,7 +78,7 @@ fn stderr(out: &Output) -> String {
 
 fn fixture(name: &str) -> String {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/az")
+        .join("../../tests/fixtures/az")
         .join(name);
     std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }

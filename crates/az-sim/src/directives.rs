@@ -93,18 +93,6 @@ impl Directives {
         Ok(d)
     }
 
-    /// The simulated run time: the `duration` directive or the default, but
-    /// never shorter than the MSI installs it performs.
-    pub fn msi_seconds(&self) -> f64 {
-        self.steps
-            .iter()
-            .map(|s| match s {
-                Step::Msi(m) => m.seconds,
-                _ => 0.0,
-            })
-            .sum()
-    }
-
     fn apply_line(&mut self, body: &str) -> Result<(), String> {
         let tokens = tokenize(body);
         let all_known = tokens.as_ref().is_ok_and(|t| {
@@ -342,7 +330,6 @@ mod tests {
                 Step::Stdout("Installing 7-Zip... done".into()),
             ]
         );
-        assert_eq!(d.msi_seconds(), 45.0 + DEFAULT_MSI_SECONDS);
     }
 
     #[test]

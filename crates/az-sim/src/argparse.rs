@@ -3,7 +3,7 @@
 //! it (abbreviations allowed, az's own invalid-value message), then the
 //! checks az makes right after parsing (`--ids` or the names, aaz's required
 //! fields). The first error wins, in az's order, and is printed as az prints
-//! it, help examples included; see `tests/fixtures/az/args/`.
+//! it, help examples included; see `tests/fixtures/args/`.
 
 use std::collections::BTreeSet;
 

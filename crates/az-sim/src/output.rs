@@ -39,7 +39,7 @@ pub struct Query(jmespath::Expression<'static>);
 impl Query {
     pub fn compile(text: &str) -> Result<Query, AzError> {
         // az's parser prints this one with its own link and no reference
-        // (fixture tests/fixtures/az/args/invalid_query).
+        // (fixture tests/fixtures/args/invalid_query).
         jmespath::compile(text)
             .map(Query)
             .map_err(|_| AzError::UsagePlain {

@@ -121,7 +121,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::azure::sim::state::Resource;
+    use crate::state::Resource;
 
     fn state_with_pool(token: &str, expires: &str) -> State {
         let mut state = State::default();

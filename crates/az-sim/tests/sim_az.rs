@@ -1,7 +1,7 @@
 //! The simulated Azure CLI as a real process: a temp dir with a link named
-//! `az` to the goldsmith binary, the sim environment variables, and outputs
-//! compared byte for byte with what the real az 2.91.0 printed
-//! (`tests/fixtures/az`).
+//! `az` to this crate's `az` binary, the sim environment variables, and outputs
+//! compared byte for byte with what the real az 2.91.0 printed (the
+//! repository's `tests/fixtures/az`, which goldsmith's own tests read too).
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Output, Stdio};
@@ -16,7 +16,7 @@ const MARKER_LINE: &str = "Write-Output \"##goldsmith-exit:$LASTEXITCODE\"";
 
 fn fixture(name: &str) -> Vec<u8> {
     let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("tests/fixtures/az")
+        .join("../../tests/fixtures/az")
         .join(name);
     std::fs::read(&path).unwrap_or_else(|e| panic!("fixture {}: {e}", path.display()))
 }
@@ -49,11 +49,8 @@ impl Sim {
     fn bare() -> Sim {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("sim/bin")).unwrap();
-        std::os::unix::fs::symlink(
-            env!("CARGO_BIN_EXE_goldsmith"),
-            dir.path().join("sim/bin/az"),
-        )
-        .unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_az"), dir.path().join("sim/bin/az"))
+            .unwrap();
         Sim {
             dir,
             scenario: None,
@@ -764,7 +761,16 @@ fn avd_resources_and_registration_token() {
 #[test]
 fn prepare_links_az_and_returns_the_environment() {
     let dir = tempfile::tempdir().unwrap();
-    let vars = goldsmith::azure::sim::prepare(dir.path(), 120.0, None).unwrap();
+    let module_file = dir.path().join("module.yaml");
+    let confine = |path: &Path| Ok(path.to_path_buf());
+    let setup = |speed, scenario| az_sim::Setup {
+        run_dir: dir.path(),
+        speed,
+        scenario,
+        module_file: &module_file,
+        confine: &confine,
+    };
+    let vars = az_sim::prepare(setup(120.0, None)).unwrap().env;
     let get = |k: &str| {
         vars.iter()
             .find(|(name, _)| name == k)
@@ -781,13 +787,66 @@ fn prepare_links_az_and_returns_the_environment() {
             .is_symlink()
     );
     // Preparing again (a resumed run) replaces the link.
-    goldsmith::azure::sim::prepare(dir.path(), 120.0, None).unwrap();
+    az_sim::prepare(setup(120.0, None)).unwrap();
 
     let bad = dir.path().join("bad.yaml");
     std::fs::write(&bad, "faults:\n  - nonsense: 1\n").unwrap();
-    let err = goldsmith::azure::sim::prepare(dir.path(), 60.0, Some(&bad)).unwrap_err();
+    let err = az_sim::prepare(setup(60.0, Some(bad))).unwrap_err();
     assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
     assert!(err.to_string().contains("bad.yaml:2:"), "{err}");
+}
+
+#[test]
+fn prepare_takes_the_modules_own_scenario_as_confine_returns_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let module_dir = dir.path().join("modules/m");
+    std::fs::create_dir_all(&module_dir).unwrap();
+    let module_file = module_dir.join("module.yaml");
+    let setup = |confine| az_sim::Setup {
+        run_dir: dir.path(),
+        speed: 60.0,
+        scenario: None,
+        module_file: &module_file,
+        confine,
+    };
+    let refuse = |path: &Path| {
+        Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidData,
+            format!("{}: refused", path.display()),
+        ))
+    };
+    // Without a scenario beside the module there is nothing to vet or read.
+    let prepared = az_sim::prepare(setup(&refuse)).unwrap();
+    assert!(
+        prepared
+            .env
+            .iter()
+            .all(|(k, _)| k != "GOLDSMITH_SIM_SCENARIO")
+    );
+    assert_eq!(prepared.notice, None);
+
+    std::fs::write(
+        module_dir.join(az_sim::MODULE_SCENARIO),
+        "notice: vm1 stands in for the VM\n",
+    )
+    .unwrap();
+    let err = az_sim::prepare(setup(&refuse)).unwrap_err();
+    assert_eq!(err.kind(), std::io::ErrorKind::InvalidData);
+    assert!(
+        err.to_string().ends_with("sim-scenario.yaml: refused"),
+        "{err}"
+    );
+
+    // The path confine returns is the one read and handed to the operations.
+    let elsewhere = dir.path().join("vetted.yaml");
+    std::fs::write(&elsewhere, "notice: the vetted copy\n").unwrap();
+    let vetted = |_: &Path| Ok(elsewhere.clone());
+    let prepared = az_sim::prepare(setup(&vetted)).unwrap();
+    assert_eq!(prepared.notice.as_deref(), Some("the vetted copy"));
+    assert!(prepared.env.contains(&(
+        "GOLDSMITH_SIM_SCENARIO".to_string(),
+        elsewhere.display().to_string()
+    )));
 }
 
 #[test]

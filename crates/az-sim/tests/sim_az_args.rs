@@ -1,5 +1,5 @@
 //! The simulated az parses arguments as the real Azure CLI 2.91.0 does: each
-//! case in `tests/fixtures/az/args/` (captured from the real CLI by
+//! case in `tests/fixtures/args/` (captured from the real CLI by
 //! `tools/az-spec/capture.py`) runs through the simulator, which must print
 //! the same stderr, byte for byte, with the same exit code. A case the real
 //! CLI parsed (it then asked for a login) must not be an argument error.
@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};
 
 fn cases_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/az/args")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/args")
 }
 
 struct Case {
@@ -58,11 +58,8 @@ impl Sim {
     fn new() -> Sim {
         let dir = tempfile::tempdir().unwrap();
         std::fs::create_dir_all(dir.path().join("sim/bin")).unwrap();
-        std::os::unix::fs::symlink(
-            env!("CARGO_BIN_EXE_goldsmith"),
-            dir.path().join("sim/bin/az"),
-        )
-        .unwrap();
+        std::os::unix::fs::symlink(env!("CARGO_BIN_EXE_az"), dir.path().join("sim/bin/az"))
+            .unwrap();
         Sim { dir }
     }
 

@@ -1,5 +1,5 @@
 //! What a failed `az` prints on stderr and the exit code it returns, in the
-//! shapes the real Azure CLI 2.91.0 uses (see `tests/fixtures/az`).
+//! shapes the real Azure CLI 2.91.0 uses (see the repository's `tests/fixtures/az`).
 
 pub const CLI_REF: &str = "https://aka.ms/cli_ref";
 pub const READ_MORE: &str = "Read more about the command in reference docs";
