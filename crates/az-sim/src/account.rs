@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Outcome};
+use super::call::{Ctx, Outcome};
 use super::error::AzError;
 use super::resources::READ_SECS;
 

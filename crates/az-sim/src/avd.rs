@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Outcome, key_values};
+use super::call::{Ctx, Outcome, key_values};
 use super::error::AzError;
 use super::ids;
 use super::resources;
@@ -140,7 +140,7 @@ fn host_pool_update(ctx: &Ctx) -> Result<Edit, AzError> {
                 let seed = format!(
                     "{}:{}",
                     ctx.args.one("name")?.unwrap_or_default(),
-                    super::ctx::timestamp()
+                    super::call::timestamp()
                 );
                 json!({
                     "expirationTime": expiration,

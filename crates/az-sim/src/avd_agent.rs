@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::avd::HOST_POOL;
-use super::state::State;
+use super::world::State;
 
 /// The host pool a VM registers with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -121,7 +121,7 @@ mod tests {
     use serde_json::json;
 
     use super::*;
-    use crate::state::Resource;
+    use crate::world::Resource;
 
     fn state_with_pool(token: &str, expires: &str) -> State {
         let mut state = State::default();

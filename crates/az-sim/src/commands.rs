@@ -4,7 +4,7 @@
 
 use super::account as acct;
 use super::avd::{self, APP_GROUP, HOST_POOL, WORKSPACE};
-use super::ctx::{Ctx, Outcome};
+use super::call::{Ctx, Outcome};
 use super::error::AzError;
 use super::gallery::{self, GALLERY, IMAGE_DEFINITION, IMAGE_VERSION};
 use super::groups;

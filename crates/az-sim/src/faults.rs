@@ -4,9 +4,9 @@
 
 use super::account;
 use super::args::Args;
-use super::context::Sim;
 use super::error::AzError;
 use super::scenario::FaultClass;
+use super::sim::Sim;
 
 /// azure-core retries a response with Retry-After at most this often.
 const MAX_RETRIES: u32 = 3;

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::ctx::{Ctx, key_values, timestamp};
+use super::call::{Ctx, key_values, timestamp};
 use super::error::AzError;
 use super::types::{Base, Parent, TypeSpec, no_extras, tags_only};
 

@@ -2,11 +2,11 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Outcome};
+use super::call::{Ctx, Outcome};
 use super::error::AzError;
 use super::ids;
 use super::resources::{READ_SECS, render};
-use super::state::{Busy, BusyOp, Resource};
+use super::world::{Busy, BusyOp, Resource};
 
 pub const KIND: &str = "group";
 /// `az group` takes the group's name as `--name/-n` or `--resource-group/-g`.

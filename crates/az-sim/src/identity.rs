@@ -3,11 +3,11 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Outcome, timestamp};
+use super::call::{Ctx, Outcome, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::resources::READ_SECS;
-use super::state::State;
+use super::world::State;
 
 /// `-g` is `--group` for `az ad group …`.
 pub const GROUP_ALIASES: &[(&str, &str)] = &[("-g", "group")];

@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::ctx::Ctx;
+use super::call::Ctx;
 use super::error::AzError;
 
 /// Whether a parse error may show the text it could not parse.

@@ -16,11 +16,10 @@ mod argparse;
 mod args;
 mod avd;
 mod avd_agent;
-mod calls;
+mod call;
+mod call_log;
 mod clock;
 mod commands;
-mod context;
-mod ctx;
 mod directives;
 mod duration;
 mod env;
@@ -43,9 +42,9 @@ mod scenario;
 mod script;
 mod seed;
 mod session_host;
+mod sim;
 mod similar;
 mod spec;
-mod state;
 mod storage;
 mod types;
 mod vm;
@@ -54,6 +53,7 @@ mod vm_create;
 mod vm_extension;
 mod vm_power;
 mod wait;
+mod world;
 
 use std::cell::RefCell;
 use std::ffi::OsString;
@@ -61,13 +61,13 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use args::Args;
+use call::Ctx;
 use commands::Lookup;
-use context::Sim;
-use ctx::Ctx;
 use env::SimEnv;
 use error::AzError;
 use output::{Format, Query};
 use scenario::Scenario;
+use sim::Sim;
 
 pub use env::{ATTEMPT, DIR, OP, SCENARIO, SPEED};
 
@@ -98,12 +98,12 @@ pub fn az_main(args: Vec<OsString>) -> i32 {
             let _ = stdout
                 .write_all(out.as_bytes())
                 .and_then(|()| stdout.flush());
-            calls::record(&record, &args, 0);
+            call_log::record(&record, &args, 0);
             0
         }
         Err(e) => {
             let _ = stderr.write_all(e.render().as_bytes());
-            calls::record(&record, &args, e.exit_code());
+            call_log::record(&record, &args, e.exit_code());
             e.exit_code()
         }
     }

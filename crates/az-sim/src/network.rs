@@ -3,11 +3,11 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::Ctx;
+use super::call::Ctx;
 use super::error::AzError;
 use super::ids;
-use super::state::Resource;
 use super::types::{Base, Edit, Parent, TypeSpec, no_extras, tags_only};
+use super::world::Resource;
 
 pub const VNET: TypeSpec = TypeSpec {
     kind: "vnet",
@@ -221,7 +221,7 @@ fn subnet_update(ctx: &Ctx) -> Result<Edit, AzError> {
         .then(|| prefixes(ctx, "10.0.0.0/24"));
     let outbound = match ctx.args.one("default-outbound-access")? {
         None => None,
-        Some(v) => Some(super::ctx::parse_bool("default-outbound-access", &v)?),
+        Some(v) => Some(super::call::parse_bool("default-outbound-access", &v)?),
     };
     let pe_policies = ctx.args.one("private-endpoint-network-policies")?;
     Ok(Box::new(move |body: &mut Value| {

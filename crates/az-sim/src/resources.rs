@@ -5,11 +5,11 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Outcome};
+use super::call::{Ctx, Outcome};
 use super::error::AzError;
 use super::ids;
-use super::state::{Busy, BusyOp, Resource, State};
 use super::types::{self, Base, Parent, TypeSpec};
+use super::world::{Busy, BusyOp, Resource, State};
 
 /// Simulated seconds a read takes.
 pub const READ_SECS: f64 = 1.0;

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::ctx::{Ctx, Outcome};
+use super::call::{Ctx, Outcome};
 use super::error::AzError;
 use super::session_host;
 

@@ -5,12 +5,12 @@
 
 use serde_json::{Value, json};
 
+use super::call::{Ctx, Outcome};
 use super::clock::unix_now;
-use super::ctx::{Ctx, Outcome};
 use super::directives::Directives;
 use super::error::{AzError, Example};
 use super::script::{self, Run, TAIL_BYTES, tail};
-use super::state::{Slot, vm_key};
+use super::world::{Slot, vm_key};
 
 /// The agent is back this long after the VM restarts by itself.
 pub const REBOOT_SECS: f64 = 60.0;

@@ -7,13 +7,13 @@
 use std::cell::RefCell;
 
 use super::args::{self, Args};
+use super::call::Ctx;
 use super::clock;
 use super::commands::{self, Lookup};
-use super::context::Sim;
-use super::ctx::Ctx;
 use super::error::AzError;
 use super::scenario::{Seed, placeholders};
-use super::state::State;
+use super::sim::Sim;
+use super::world::State;
 
 /// The state of a run's first `az`. The `exists:` commands run from
 /// simulated time 0 with their real durations (a network takes 10 s, a VM

@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 
 use super::avd::HOST_POOL;
 use super::avd_agent::Registration;
-use super::ctx::{Ctx, timestamp};
+use super::call::{Ctx, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::power::PowerState;
 use super::resources::READ_SECS;
-use super::state::{Resource, State, Vm};
 use super::vm::computer_name;
+use super::world::{Resource, State, Vm};
 
 pub const KIND: &str = "session-host";
 pub const ARM_TYPE: &str = "Microsoft.DesktopVirtualization/hostpools/sessionhosts";

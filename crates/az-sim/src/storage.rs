@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Outcome, timestamp};
+use super::call::{Ctx, Outcome, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::resources;

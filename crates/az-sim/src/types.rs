@@ -5,9 +5,9 @@
 
 use serde_json::Value;
 
-use super::ctx::Ctx;
+use super::call::Ctx;
 use super::error::AzError;
-use super::state::Resource;
+use super::world::Resource;
 use super::{avd, gallery, network, storage, vm};
 
 /// One level above the resource in its id.

@@ -4,14 +4,14 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Outcome, timestamp};
+use super::call::{Ctx, Outcome, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::network::NIC;
 use super::power::PowerState;
 use super::resources::READ_SECS;
-use super::state::{State, Vm, vm_key};
 use super::types::{Base, TypeSpec, no_extras, tags_only};
+use super::world::{State, Vm, vm_key};
 
 pub const DISK: TypeSpec = TypeSpec {
     kind: "disk",

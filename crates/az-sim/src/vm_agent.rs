@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::avd_agent::{self, Registration};
-use super::state::State;
+use super::world::State;
 
 /// An extension handler the simulated VM agent knows.
 struct Handler {

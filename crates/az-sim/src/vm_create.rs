@@ -3,16 +3,16 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Outcome, timestamp};
+use super::call::{Ctx, Outcome, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::network::{self, NIC, NSG, PUBLIC_IP, SUBNET, VNET};
 use super::power::PowerState;
-use super::state::{Busy, BusyOp, Resource, State};
 use super::types::Base;
 use super::vm::{
     DEFAULT_SIZE, DISK, computer_name, disk_body, find, image_reference, os_disk_name,
 };
+use super::world::{Busy, BusyOp, Resource, State};
 
 const CREATE_SECS: f64 = 120.0;
 

@@ -8,15 +8,15 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Outcome, timestamp};
+use super::call::{Ctx, Outcome, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::json_arg::{self, Echo};
 use super::resources::{self, READ_SECS};
 use super::session_host;
-use super::state::{Busy, BusyOp, Resource, State};
 use super::vm;
 use super::vm_agent::{self, Effect};
+use super::world::{Busy, BusyOp, Resource, State};
 
 pub const KIND: &str = "vm-extension";
 pub const ARM_TYPE: &str = "Microsoft.Compute/virtualMachines/extensions";

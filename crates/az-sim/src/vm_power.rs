@@ -3,12 +3,12 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Outcome};
+use super::call::{Ctx, Outcome};
 use super::error::AzError;
 use super::ids;
 use super::power::{Phase, PowerState};
-use super::state::{Busy, BusyOp, Transition, Vm, vm_key};
 use super::vm::{find, target};
+use super::world::{Busy, BusyOp, Transition, Vm, vm_key};
 
 const DELETE_SECS: f64 = 60.0;
 const START_SECS: f64 = 30.0;

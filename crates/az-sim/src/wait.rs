@@ -4,11 +4,11 @@
 
 use serde_json::{Value, json};
 
-use super::ctx::{Ctx, Outcome};
+use super::call::{Ctx, Outcome};
 use super::error::AzError;
 use super::output::Query;
-use super::state::vm_key;
 use super::vm;
+use super::world::vm_key;
 
 pub fn wait(ctx: &Ctx) -> Outcome {
     let (rg, name) = vm::target(ctx)?;

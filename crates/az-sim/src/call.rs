@@ -6,9 +6,9 @@ use std::cell::RefCell;
 use serde_json::{Map, Value};
 
 use super::args::Args;
-use super::context::Sim;
 use super::error::AzError;
-use super::state::DEFAULT_LOCATION;
+use super::sim::Sim;
+use super::world::DEFAULT_LOCATION;
 
 /// A command's result: `None` prints nothing.
 pub type Outcome = Result<Option<Value>, AzError>;

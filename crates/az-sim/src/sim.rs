@@ -8,7 +8,7 @@ use super::env::SimEnv;
 use super::error::AzError;
 use super::scenario::Scenario;
 use super::seed;
-use super::state::{State, Store};
+use super::world::{State, Store};
 
 pub struct Sim {
     pub env: SimEnv,
