@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::call::{Ctx, Outcome};
+use super::call::{Call, Outcome};
 use super::error::AzError;
 use super::resources::READ_SECS;
 
@@ -14,10 +14,10 @@ pub const LOGIN_ALIASES: &[(&str, &str)] =
 pub const PROVIDER_ALIASES: &[(&str, &str)] = &[("-n", "namespace")];
 pub const CLI_VERSION: &str = "2.91.0";
 
-fn subscription(ctx: &Ctx) -> Value {
-    let env = &ctx.sim.env;
+fn subscription(call: &Call) -> Value {
+    let env = &call.sim.env;
     let service_principal =
-        ctx.args.flag("service-principal").unwrap_or(false) || !ctx.args.has("username");
+        call.args.flag("service-principal").unwrap_or(false) || !call.args.has("username");
     json!({
         "homeTenantId": env.tenant,
         "id": env.subscription,
@@ -27,40 +27,40 @@ fn subscription(ctx: &Ctx) -> Value {
         "state": "Enabled",
         "tenantId": env.tenant,
         "user": {
-            "name": ctx.args.one("username").ok().flatten().unwrap_or_else(|| env.client_id.clone()),
+            "name": call.args.one("username").ok().flatten().unwrap_or_else(|| env.client_id.clone()),
             "type": if service_principal { "servicePrincipal" } else { "user" },
         },
     })
 }
 
-pub fn login(ctx: &Ctx) -> Outcome {
-    ctx.sim.transact(|state, _| state.logged_out = false)?;
-    ctx.delay(2.0);
-    let mut sub = subscription(ctx);
+pub fn login(call: &Call) -> Outcome {
+    call.sim.transact(|state, _| state.logged_out = false)?;
+    call.delay(2.0);
+    let mut sub = subscription(call);
     sub["cloudName"] = json!("AzureCloud");
     Ok(Some(json!([sub])))
 }
 
-pub fn logout(ctx: &Ctx) -> Outcome {
-    ctx.sim.transact(|state, _| state.logged_out = true)?;
+pub fn logout(call: &Call) -> Outcome {
+    call.sim.transact(|state, _| state.logged_out = true)?;
     Ok(None)
 }
 
-pub fn account_show(ctx: &Ctx) -> Outcome {
-    let mut sub = subscription(ctx);
+pub fn account_show(call: &Call) -> Outcome {
+    let mut sub = subscription(call);
     sub["environmentName"] = json!("AzureCloud");
     Ok(Some(sub))
 }
 
-pub fn account_list(ctx: &Ctx) -> Outcome {
-    let mut sub = subscription(ctx);
+pub fn account_list(call: &Call) -> Outcome {
+    let mut sub = subscription(call);
     sub["cloudName"] = json!("AzureCloud");
     Ok(Some(json!([sub])))
 }
 
-pub fn account_set(ctx: &Ctx) -> Outcome {
-    let wanted = ctx.args.req("subscription")?;
-    let env = &ctx.sim.env;
+pub fn account_set(call: &Call) -> Outcome {
+    let wanted = call.args.req("subscription")?;
+    let env = &call.sim.env;
     if wanted != env.subscription && wanted != "goldsmith simulated subscription" {
         return Err(AzError::cli(format!(
             "The subscription of '{wanted}' doesn't exist in cloud 'AzureCloud'."
@@ -83,14 +83,15 @@ pub fn needs_login(command: &str) -> bool {
     )
 }
 
-pub fn config_set(_: &Ctx) -> Outcome {
+pub fn config_set(_: &Call) -> Outcome {
     Ok(None)
 }
 
-pub fn extension_add(ctx: &Ctx) -> Outcome {
-    let name = ctx.args.req("name")?;
-    ctx.sim.transact(|state, _| state.extensions.insert(name))?;
-    ctx.delay(5.0);
+pub fn extension_add(call: &Call) -> Outcome {
+    let name = call.args.req("name")?;
+    call.sim
+        .transact(|state, _| state.extensions.insert(name))?;
+    call.delay(5.0);
     Ok(None)
 }
 
@@ -105,9 +106,9 @@ fn extension_json(name: &str) -> Value {
     })
 }
 
-pub fn extension_show(ctx: &Ctx) -> Outcome {
-    let name = ctx.args.req("name")?;
-    let installed = ctx
+pub fn extension_show(call: &Call) -> Outcome {
+    let name = call.args.req("name")?;
+    let installed = call
         .sim
         .transact(|state, _| state.extensions.contains(&name))?;
     if !installed {
@@ -118,15 +119,15 @@ pub fn extension_show(ctx: &Ctx) -> Outcome {
     Ok(Some(extension_json(&name)))
 }
 
-pub fn extension_list(ctx: &Ctx) -> Outcome {
-    let names = ctx.sim.transact(|state, _| state.extensions.clone())?;
+pub fn extension_list(call: &Call) -> Outcome {
+    let names = call.sim.transact(|state, _| state.extensions.clone())?;
     Ok(Some(Value::Array(
         names.iter().map(|n| extension_json(n)).collect(),
     )))
 }
 
-pub fn version(ctx: &Ctx) -> Outcome {
-    let names = ctx.sim.transact(|state, _| state.extensions.clone())?;
+pub fn version(call: &Call) -> Outcome {
+    let names = call.sim.transact(|state, _| state.extensions.clone())?;
     let extensions: serde_json::Map<String, Value> =
         names.into_iter().map(|n| (n, json!("1.0.0"))).collect();
     Ok(Some(json!({
@@ -137,8 +138,8 @@ pub fn version(ctx: &Ctx) -> Outcome {
     })))
 }
 
-fn namespace(ctx: &Ctx) -> Result<String, AzError> {
-    let ns = ctx.args.req("namespace")?;
+fn namespace(call: &Call) -> Result<String, AzError> {
+    let ns = call.args.req("namespace")?;
     let known = ns.split('.').count() >= 2 && ns.split('.').all(|p| !p.is_empty());
     if !known {
         return Err(AzError::arm_404(
@@ -149,29 +150,29 @@ fn namespace(ctx: &Ctx) -> Result<String, AzError> {
     Ok(ns)
 }
 
-pub fn provider_register(ctx: &Ctx) -> Outcome {
-    let ns = namespace(ctx)?;
-    let wait = ctx.args.flag("wait")?;
+pub fn provider_register(call: &Call) -> Outcome {
+    let ns = namespace(call)?;
+    let wait = call.args.flag("wait")?;
     let key = ns.to_ascii_lowercase();
-    ctx.sim.transact(|state, now| {
+    call.sim.transact(|state, now| {
         state.providers.entry(key).or_insert(now + REGISTER_SECS);
     })?;
     if wait {
-        ctx.delay(REGISTER_SECS);
+        call.delay(REGISTER_SECS);
     } else {
-        ctx.warn(format!(
+        call.warn(format!(
             "Registering is still on-going. You can monitor using 'az provider show -n {ns}'"
         ));
     }
     Ok(None)
 }
 
-pub fn provider_show(ctx: &Ctx) -> Outcome {
-    let ns = namespace(ctx)?;
-    let sub = ctx.sub().to_string();
-    ctx.delay(READ_SECS);
+pub fn provider_show(call: &Call) -> Outcome {
+    let ns = namespace(call)?;
+    let sub = call.sub().to_string();
+    call.delay(READ_SECS);
     let state =
-        ctx.sim.transact(
+        call.sim.transact(
             |state, now| match state.providers.get(&ns.to_ascii_lowercase()) {
                 None => "NotRegistered",
                 Some(at) if now >= *at => "Registered",

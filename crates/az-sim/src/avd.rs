@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::call::{Ctx, Outcome, key_values};
+use super::call::{Call, Outcome, key_values};
 use super::error::AzError;
 use super::ids;
 use super::resources;
@@ -68,7 +68,7 @@ pub const WORKSPACE: TypeSpec = TypeSpec {
     confirm_delete: true,
 };
 
-fn host_pool(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
+fn host_pool(call: &Call, b: &Base) -> Result<Value, AzError> {
     let mut body = json!({
         "agentUpdate": null,
         "applicationGroupReferences": [],
@@ -76,20 +76,20 @@ fn host_pool(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
         "customRdpProperty": null,
         "description": null,
         "friendlyName": null,
-        "hostPoolType": ctx.args.req("host-pool-type")?,
-        "loadBalancerType": ctx.args.req("load-balancer-type")?,
+        "hostPoolType": call.args.req("host-pool-type")?,
+        "loadBalancerType": call.args.req("load-balancer-type")?,
         "location": b.location,
         "maxSessionLimit": 999999,
         "objectId": ids::guid(&format!("object:{}", b.id)),
-        "personalDesktopAssignmentType": ctx.args.one("personal-desktop-assignment-type")?,
-        "preferredAppGroupType": ctx.args.req("preferred-app-group-type")?,
+        "personalDesktopAssignmentType": call.args.one("personal-desktop-assignment-type")?,
+        "preferredAppGroupType": call.args.req("preferred-app-group-type")?,
         "registrationInfo": null,
         "startVMOnConnect": false,
         "tags": b.tags,
         "validationEnvironment": false,
-        "vmTemplate": ctx.args.one("vm-template")?,
+        "vmTemplate": call.args.one("vm-template")?,
     });
-    let edit = host_pool_update(ctx)?;
+    let edit = host_pool_update(call)?;
     edit(&mut body);
     Ok(body)
 }
@@ -104,30 +104,30 @@ fn registration_token(seed: &str) -> String {
     .replace(['+', '/'], "_")
 }
 
-fn host_pool_update(ctx: &Ctx) -> Result<Edit, AzError> {
-    let common = common_update(ctx)?;
+fn host_pool_update(call: &Call) -> Result<Edit, AzError> {
+    let common = common_update(call)?;
     let mut set: Vec<(&str, Value)> = Vec::new();
     for option in ["load-balancer-type", "custom-rdp-property", "ring"] {
-        if let Some(v) = ctx.args.one(option)? {
+        if let Some(v) = call.args.one(option)? {
             set.push((camel(option), json!(v)));
         }
     }
-    if ctx.args.has("max-session-limit") {
+    if call.args.has("max-session-limit") {
         set.push((
             "maxSessionLimit",
-            json!(ctx.opt_int("max-session-limit", 0)?),
+            json!(call.opt_int("max-session-limit", 0)?),
         ));
     }
     for (option, field) in [
         ("start-vm-on-connect", "startVMOnConnect"),
         ("validation-environment", "validationEnvironment"),
     ] {
-        if ctx.args.has(option) {
-            set.push((field, json!(ctx.opt_bool(option, false)?)));
+        if call.args.has(option) {
+            set.push((field, json!(call.opt_bool(option, false)?)));
         }
     }
-    if ctx.args.has("registration-info") {
-        let info = key_values(&ctx.args.many("registration-info"));
+    if call.args.has("registration-info") {
+        let info = key_values(&call.args.many("registration-info"));
         let operation = info
             .get("registration-token-operation")
             .and_then(Value::as_str)
@@ -139,7 +139,7 @@ fn host_pool_update(ctx: &Ctx) -> Result<Edit, AzError> {
             _ => {
                 let seed = format!(
                     "{}:{}",
-                    ctx.args.one("name")?.unwrap_or_default(),
+                    call.args.one("name")?.unwrap_or_default(),
                     super::call::timestamp()
                 );
                 json!({
@@ -169,15 +169,15 @@ fn camel(option: &str) -> &'static str {
     }
 }
 
-fn common_update(ctx: &Ctx) -> Result<Edit, AzError> {
+fn common_update(call: &Call) -> Result<Edit, AzError> {
     let mut set: Vec<(&str, Value)> = Vec::new();
     for option in ["friendly-name", "description"] {
-        if let Some(v) = ctx.args.one(option)? {
+        if let Some(v) = call.args.one(option)? {
             set.push((camel(option), json!(v)));
         }
     }
-    if ctx.args.has("tags") {
-        set.push(("tags", ctx.tags()));
+    if call.args.has("tags") {
+        set.push(("tags", call.tags()));
     }
     Ok(Box::new(move |body: &mut Value| {
         for (field, value) in set {
@@ -186,24 +186,24 @@ fn common_update(ctx: &Ctx) -> Result<Edit, AzError> {
     }))
 }
 
-fn app_group(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
+fn app_group(call: &Call, b: &Base) -> Result<Value, AzError> {
     let mut body = json!({
-        "applicationGroupType": ctx.args.req("application-group-type")?,
+        "applicationGroupType": call.args.req("application-group-type")?,
         "cloudPcResource": false,
         "description": null,
         "friendlyName": null,
-        "hostPoolArmPath": ctx.args.req("host-pool-arm-path")?,
+        "hostPoolArmPath": call.args.req("host-pool-arm-path")?,
         "location": b.location,
         "objectId": ids::guid(&format!("object:{}", b.id)),
         "tags": b.tags,
         "workspaceArmPath": null,
     });
-    let edit = common_update(ctx)?;
+    let edit = common_update(call)?;
     edit(&mut body);
     Ok(body)
 }
 
-fn workspace(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
+fn workspace(call: &Call, b: &Base) -> Result<Value, AzError> {
     let mut body = json!({
         "applicationGroupReferences": [],
         "cloudPcResource": false,
@@ -214,15 +214,15 @@ fn workspace(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
         "publicNetworkAccess": "Enabled",
         "tags": b.tags,
     });
-    let edit = workspace_update(ctx)?;
+    let edit = workspace_update(call)?;
     edit(&mut body);
     Ok(body)
 }
 
-fn workspace_update(ctx: &Ctx) -> Result<Edit, AzError> {
-    let common = common_update(ctx)?;
-    let references = ctx.args.has("application-group-references").then(|| {
-        ctx.args
+fn workspace_update(call: &Call) -> Result<Edit, AzError> {
+    let common = common_update(call)?;
+    let references = call.args.has("application-group-references").then(|| {
+        call.args
             .many("application-group-references")
             .into_iter()
             .filter(|r| !r.is_empty())
@@ -237,8 +237,8 @@ fn workspace_update(ctx: &Ctx) -> Result<Edit, AzError> {
 }
 
 /// `az desktopvirtualization hostpool retrieve-registration-token`.
-pub fn retrieve_registration_token(ctx: &Ctx) -> Outcome {
-    let pool = resources::show(ctx, &HOST_POOL)?.unwrap_or(Value::Null);
+pub fn retrieve_registration_token(call: &Call) -> Outcome {
+    let pool = resources::show(call, &HOST_POOL)?.unwrap_or(Value::Null);
     Ok(Some(match &pool["registrationInfo"] {
         Value::Object(info) => Value::Object(info.clone()),
         _ => json!({ "expirationTime": null, "registrationTokenOperation": "None", "token": null }),

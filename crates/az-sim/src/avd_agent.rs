@@ -10,7 +10,7 @@
 use serde_json::Value;
 
 use super::avd::HOST_POOL;
-use super::world::State;
+use super::world::World;
 
 /// The host pool a VM registers with.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -59,7 +59,7 @@ fn token<'a>(properties: &'a Value, protected: Option<&'a Value>) -> Result<&'a 
 
 /// The host pool the agent registers the VM with, or the DSC error.
 pub fn register(
-    state: &State,
+    state: &World,
     subscription: &str,
     settings: Option<&Value>,
     protected: Option<&Value>,
@@ -123,8 +123,8 @@ mod tests {
     use super::*;
     use crate::world::Resource;
 
-    fn state_with_pool(token: &str, expires: &str) -> State {
-        let mut state = State::default();
+    fn state_with_pool(token: &str, expires: &str) -> World {
+        let mut state = World::default();
         let id = "/subscriptions/s/resourceGroups/rg/providers/Microsoft.DesktopVirtualization/hostpools/pool";
         state.resources.insert(
             id.to_ascii_lowercase(),

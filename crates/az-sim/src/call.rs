@@ -13,14 +13,16 @@ use super::world::DEFAULT_LOCATION;
 /// A command's result: `None` prints nothing.
 pub type Outcome = Result<Option<Value>, AzError>;
 
-pub struct Ctx<'a> {
+/// One `az` call as its handler sees it: the simulator it runs against and
+/// its options, checked against the command's spec.
+pub struct Call<'a> {
     pub sim: &'a Sim,
     pub args: Args,
     /// `WARNING: …` lines for stderr; they do not fail the command.
     pub warnings: RefCell<Vec<String>>,
 }
 
-impl Ctx<'_> {
+impl Call<'_> {
     pub fn sub(&self) -> &str {
         self.sim.subscription()
     }

@@ -24,8 +24,9 @@ const SECRET_OPTIONS: &[&str] = &[
 ];
 const MASK: &str = "***";
 
+/// One line of `calls.jsonl`.
 #[derive(Serialize)]
-struct Call<'a> {
+struct Entry<'a> {
     version: u32,
     op: Option<&'a str>,
     attempt: u32,
@@ -69,14 +70,14 @@ pub fn mask(argv: &[String]) -> Vec<String> {
 /// Appends the call. A record that cannot be written is reported on stderr
 /// and does not change what the call answers.
 pub fn record(env: &SimEnv, argv: &[String], exit_code: i32) {
-    let call = Call {
+    let entry = Entry {
         version: 1,
         op: env.op.as_deref(),
         attempt: env.attempt,
         argv: mask(argv),
         exit_code,
     };
-    let line = match serde_json::to_string(&call) {
+    let line = match serde_json::to_string(&entry) {
         Ok(json) => json + "\n",
         Err(e) => {
             eprintln!("WARNING: goldsmith-sim: cannot record the call: {e}");

@@ -4,7 +4,7 @@
 
 use super::account as acct;
 use super::avd::{self, APP_GROUP, HOST_POOL, WORKSPACE};
-use super::call::{Ctx, Outcome};
+use super::call::{Call, Outcome};
 use super::error::AzError;
 use super::gallery::{self, GALLERY, IMAGE_DEFINITION, IMAGE_VERSION};
 use super::groups;
@@ -21,7 +21,7 @@ use super::wait;
 use super::{vm_create, vm_extension, vm_power};
 
 pub enum Handler {
-    Run(fn(&Ctx) -> Outcome),
+    Run(fn(&Call) -> Outcome),
     Create(&'static TypeSpec),
     Show(&'static TypeSpec),
     Update(&'static TypeSpec),
@@ -50,14 +50,14 @@ impl Command {
         self
     }
 
-    pub fn run(&self, ctx: &Ctx) -> Outcome {
+    pub fn run(&self, call: &Call) -> Outcome {
         match &self.handler {
-            Handler::Run(f) => f(ctx),
-            Handler::Create(s) => resources::create(ctx, s),
-            Handler::Show(s) => resources::show(ctx, s),
-            Handler::Update(s) => resources::update(ctx, s),
-            Handler::Delete(s) => resources::delete(ctx, s),
-            Handler::List(s) => resources::list(ctx, s),
+            Handler::Run(f) => f(call),
+            Handler::Create(s) => resources::create(call, s),
+            Handler::Show(s) => resources::show(call, s),
+            Handler::Update(s) => resources::update(call, s),
+            Handler::Delete(s) => resources::delete(call, s),
+            Handler::List(s) => resources::list(call, s),
         }
     }
 

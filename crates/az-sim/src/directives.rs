@@ -3,7 +3,7 @@
 //! how it exits and what happens to the VM afterwards).
 
 use super::duration::parse_seconds;
-use super::power::PowerState;
+use super::power_state::PowerState;
 
 /// The marker a directive line starts with, after `#` and optional spaces.
 pub const PREFIX: &str = "goldsmith-sim:";

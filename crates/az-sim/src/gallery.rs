@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::call::{Ctx, key_values, timestamp};
+use super::call::{Call, key_values, timestamp};
 use super::error::AzError;
 use super::types::{Base, Parent, TypeSpec, no_extras, tags_only};
 
@@ -73,33 +73,33 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("--image-name", "gallery-image-definition"),
 ];
 
-fn gallery(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
+fn gallery(call: &Call, b: &Base) -> Result<Value, AzError> {
     Ok(json!({
-        "description": ctx.args.one("description")?,
-        "identifier": { "uniqueName": format!("{}-{}", ctx.sub(), b.name.to_ascii_uppercase()) },
+        "description": call.args.one("description")?,
+        "identifier": { "uniqueName": format!("{}-{}", call.sub(), b.name.to_ascii_uppercase()) },
         "location": b.location,
         "tags": b.tags,
     }))
 }
 
-fn image_definition(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
-    let features: Vec<Value> = key_values(&ctx.args.many("features"))
+fn image_definition(call: &Call, b: &Base) -> Result<Value, AzError> {
+    let features: Vec<Value> = key_values(&call.args.many("features"))
         .into_iter()
         .map(|(name, value)| json!({ "name": name, "value": value }))
         .collect();
     Ok(json!({
         "architecture": "x64",
-        "description": ctx.args.one("description")?,
+        "description": call.args.one("description")?,
         "features": if features.is_empty() { Value::Null } else { Value::Array(features) },
-        "hyperVGeneration": ctx.args.one_or("hyper-v-generation", "V1")?,
+        "hyperVGeneration": call.args.one_or("hyper-v-generation", "V1")?,
         "identifier": {
-            "offer": ctx.args.req("offer")?,
-            "publisher": ctx.args.req("publisher")?,
-            "sku": ctx.args.req("sku")?,
+            "offer": call.args.req("offer")?,
+            "publisher": call.args.req("publisher")?,
+            "sku": call.args.req("sku")?,
         },
         "location": b.location,
-        "osState": ctx.args.one_or("os-state", "Generalized")?,
-        "osType": ctx.args.req("os-type")?,
+        "osState": call.args.one_or("os-state", "Generalized")?,
+        "osType": call.args.req("os-type")?,
         "tags": b.tags,
     }))
 }
@@ -119,10 +119,10 @@ fn region_name(location: &str) -> String {
     }
 }
 
-fn image_version(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
-    let replicas = ctx.opt_int("replica-count", 1)?;
-    let storage = ctx.args.one_or("storage-account-type", "Standard_LRS")?;
-    let mut regions: Vec<Value> = ctx
+fn image_version(call: &Call, b: &Base) -> Result<Value, AzError> {
+    let replicas = call.opt_int("replica-count", 1)?;
+    let storage = call.args.one_or("storage-account-type", "Standard_LRS")?;
+    let mut regions: Vec<Value> = call
         .args
         .many("target-regions")
         .iter()
@@ -147,15 +147,15 @@ fn image_version(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
     }
     let mut source = Map::new();
     for option in ["virtual-machine", "managed-image", "os-snapshot"] {
-        if let Some(v) = ctx.args.one(option)? {
+        if let Some(v) = call.args.one(option)? {
             source.insert("id".into(), Value::String(v));
         }
     }
     Ok(json!({
         "location": b.location,
         "publishingProfile": {
-            "endOfLifeDate": ctx.args.one("end-of-life-date")?,
-            "excludeFromLatest": ctx.opt_bool("exclude-from-latest", false)?,
+            "endOfLifeDate": call.args.one("end-of-life-date")?,
+            "excludeFromLatest": call.opt_bool("exclude-from-latest", false)?,
             "publishedDate": timestamp(),
             "replicaCount": replicas,
             "replicationMode": "Full",

@@ -1,47 +1,34 @@
 //! `az group …`: resource groups, whose deletion takes everything in them along.
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
-use super::call::{Ctx, Outcome};
+use super::call::{Call, Outcome};
 use super::error::AzError;
 use super::ids;
 use super::resources::{READ_SECS, render};
-use super::world::{Busy, BusyOp, Resource};
+use super::world::{Busy, BusyOp, GROUP_KIND, Resource};
 
-pub const KIND: &str = "group";
 /// `az group` takes the group's name as `--name/-n` or `--resource-group/-g`.
 pub const ALIASES: &[(&str, &str)] = &[("-g", "name"), ("--resource-group", "name")];
 
 const CREATE_SECS: f64 = 2.0;
 const DELETE_SECS: f64 = 60.0;
 
-pub fn body(id: &str, name: &str, location: &str, tags: Value) -> Value {
-    json!({
-        "id": id,
-        "location": location,
-        "managedBy": null,
-        "name": name,
-        "properties": { "provisioningState": "Succeeded" },
-        "tags": tags,
-        "type": "Microsoft.Resources/resourceGroups",
-    })
+fn name(call: &Call) -> Result<String, AzError> {
+    call.args.req("name")
 }
 
-fn name(ctx: &Ctx) -> Result<String, AzError> {
-    ctx.args.req("name")
-}
-
-pub fn create(ctx: &Ctx) -> Outcome {
-    ctx.args.require(&["location", "name"])?;
-    let name = name(ctx)?;
-    let location = ctx.location()?;
-    let id = ids::group_id(ctx.sub(), &name);
-    let tags = if ctx.args.has("tags") {
-        ctx.tags()
+pub fn create(call: &Call) -> Outcome {
+    call.args.require(&["location", "name"])?;
+    let name = name(call)?;
+    let location = call.location()?;
+    let id = ids::group_id(call.sub(), &name);
+    let tags = if call.args.has("tags") {
+        call.tags()
     } else {
         Value::Null
     };
-    let shown = ctx.sim.transact(|state, _| {
+    let shown = call.sim.transact(|state, _| {
         let key = ids::key(&id);
         if let Some(existing) = state.resources.get_mut(&key) {
             let at = existing.body["location"].as_str().unwrap_or_default().to_string();
@@ -57,25 +44,20 @@ pub fn create(ctx: &Ctx) -> Outcome {
         } else {
             state.resources.insert(
                 key.clone(),
-                Resource {
-                    id: id.clone(),
-                    kind: KIND.into(),
-                    body: body(&id, &name, &location, tags),
-                    busy: None,
-                },
+                Resource::group(&id, &name, &location, tags),
             );
         }
         Ok(state.resources.get(&key).map(|r| render(state, r)))
     })??;
-    ctx.delay(CREATE_SECS);
+    call.delay(CREATE_SECS);
     Ok(shown)
 }
 
-pub fn show(ctx: &Ctx) -> Outcome {
-    let name = name(ctx)?;
-    let id = ids::group_id(ctx.sub(), &name);
-    ctx.delay(READ_SECS);
-    ctx.sim.transact(|state, _| {
+pub fn show(call: &Call) -> Outcome {
+    let name = name(call)?;
+    let id = ids::group_id(call.sub(), &name);
+    call.delay(READ_SECS);
+    call.sim.transact(|state, _| {
         state
             .resources
             .get(&ids::key(&id))
@@ -84,35 +66,35 @@ pub fn show(ctx: &Ctx) -> Outcome {
     })?
 }
 
-pub fn exists(ctx: &Ctx) -> Outcome {
-    let name = name(ctx)?;
-    let sub = ctx.sub().to_string();
-    ctx.delay(READ_SECS);
-    let found = ctx
+pub fn exists(call: &Call) -> Outcome {
+    let name = name(call)?;
+    let sub = call.sub().to_string();
+    call.delay(READ_SECS);
+    let found = call
         .sim
         .transact(|state, _| state.group_exists(&sub, &name))?;
     Ok(Some(Value::Bool(found)))
 }
 
-pub fn list(ctx: &Ctx) -> Outcome {
-    ctx.delay(READ_SECS);
-    let groups = ctx.sim.transact(|state, _| {
+pub fn list(call: &Call) -> Outcome {
+    call.delay(READ_SECS);
+    let groups = call.sim.transact(|state, _| {
         state
             .resources
             .values()
-            .filter(|r| r.kind == KIND)
+            .filter(|r| r.kind == GROUP_KIND)
             .map(|r| render(state, r))
             .collect::<Vec<_>>()
     })?;
     Ok(Some(Value::Array(groups)))
 }
 
-pub fn update(ctx: &Ctx) -> Outcome {
-    let name = name(ctx)?;
-    let id = ids::group_id(ctx.sub(), &name);
-    let tags = ctx.args.has("tags").then(|| ctx.tags());
-    ctx.delay(CREATE_SECS);
-    ctx.sim.transact(|state, _| {
+pub fn update(call: &Call) -> Outcome {
+    let name = name(call)?;
+    let id = ids::group_id(call.sub(), &name);
+    let tags = call.args.has("tags").then(|| call.tags());
+    call.delay(CREATE_SECS);
+    call.sim.transact(|state, _| {
         let key = ids::key(&id);
         let Some(r) = state.resources.get_mut(&key) else {
             return Err(AzError::group_not_found(&name));
@@ -124,11 +106,11 @@ pub fn update(ctx: &Ctx) -> Outcome {
     })?
 }
 
-pub fn delete(ctx: &Ctx) -> Outcome {
-    let name = name(ctx)?;
-    ctx.confirm()?;
-    let id = ids::group_id(ctx.sub(), &name);
-    ctx.sim.transact(|state, now| {
+pub fn delete(call: &Call) -> Outcome {
+    let name = name(call)?;
+    call.confirm()?;
+    let id = ids::group_id(call.sub(), &name);
+    call.sim.transact(|state, now| {
         let Some(r) = state.resources.get_mut(&ids::key(&id)) else {
             return Err(AzError::group_not_found(&name));
         };
@@ -138,8 +120,8 @@ pub fn delete(ctx: &Ctx) -> Outcome {
         });
         Ok(())
     })??;
-    if !ctx.no_wait()? {
-        ctx.delay(DELETE_SECS);
+    if !call.no_wait()? {
+        call.delay(DELETE_SECS);
     }
     Ok(None)
 }

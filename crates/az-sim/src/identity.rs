@@ -3,11 +3,11 @@
 
 use serde_json::{Value, json};
 
-use super::call::{Ctx, Outcome, timestamp};
+use super::call::{Call, Outcome, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::resources::READ_SECS;
-use super::world::State;
+use super::world::World;
 
 /// `-g` is `--group` for `az ad group …`.
 pub const GROUP_ALIASES: &[(&str, &str)] = &[("-g", "group")];
@@ -92,12 +92,12 @@ fn resolve_group(groups: &[Value], identifier: &str) -> Result<String, AzError> 
     }
 }
 
-pub fn group_create(ctx: &Ctx) -> Outcome {
-    ctx.args.require(&["display-name", "mail-nickname"])?;
-    let name = ctx.args.req("display-name")?;
-    let nickname = ctx.args.req("mail-nickname")?;
-    let description = ctx.opt_string("description")?;
-    let group = ctx.sim.transact(|state, _| {
+pub fn group_create(call: &Call) -> Outcome {
+    call.args.require(&["display-name", "mail-nickname"])?;
+    let name = call.args.req("display-name")?;
+    let nickname = call.args.req("mail-nickname")?;
+    let description = call.opt_string("description")?;
+    let group = call.sim.transact(|state, _| {
         let serial = state.next_serial();
         let id = ids::guid(&format!("adgroup:{name}:{serial}"));
         let created = timestamp();
@@ -129,14 +129,14 @@ pub fn group_create(ctx: &Ctx) -> Outcome {
         state.ad_groups.push(group.clone());
         group
     })?;
-    ctx.delay(WRITE_SECS);
+    call.delay(WRITE_SECS);
     Ok(Some(group))
 }
 
-pub fn group_show(ctx: &Ctx) -> Outcome {
-    let identifier = ctx.args.req("group")?;
-    ctx.delay(READ_SECS);
-    ctx.sim.transact(|state, _| {
+pub fn group_show(call: &Call) -> Outcome {
+    let identifier = call.args.req("group")?;
+    call.delay(READ_SECS);
+    call.sim.transact(|state, _| {
         let id = resolve_group(&state.ad_groups, &identifier)?;
         Ok(state
             .ad_groups
@@ -146,10 +146,10 @@ pub fn group_show(ctx: &Ctx) -> Outcome {
     })?
 }
 
-pub fn group_list(ctx: &Ctx) -> Outcome {
-    let display = ctx.args.one("display-name")?;
-    ctx.delay(READ_SECS);
-    let groups = ctx.sim.transact(|state, _| {
+pub fn group_list(call: &Call) -> Outcome {
+    let display = call.args.one("display-name")?;
+    call.delay(READ_SECS);
+    let groups = call.sim.transact(|state, _| {
         state
             .ad_groups
             .iter()
@@ -164,23 +164,23 @@ pub fn group_list(ctx: &Ctx) -> Outcome {
     Ok(Some(Value::Array(groups)))
 }
 
-pub fn group_delete(ctx: &Ctx) -> Outcome {
-    let identifier = ctx.args.req("group")?;
-    ctx.sim.transact(|state, _| {
+pub fn group_delete(call: &Call) -> Outcome {
+    let identifier = call.args.req("group")?;
+    call.sim.transact(|state, _| {
         let id = resolve_group(&state.ad_groups, &identifier)?;
         state.ad_groups.retain(|g| g["id"] != id.as_str());
         state.ad_members.remove(&id);
         Ok::<(), AzError>(())
     })??;
-    ctx.delay(WRITE_SECS);
+    call.delay(WRITE_SECS);
     Ok(None)
 }
 
-pub fn member_add(ctx: &Ctx) -> Outcome {
-    ctx.args.require(&["group", "member-id"])?;
-    let identifier = ctx.args.req("group")?;
-    let member = ctx.args.req("member-id")?;
-    ctx.sim.transact(|state, _| {
+pub fn member_add(call: &Call) -> Outcome {
+    call.args.require(&["group", "member-id"])?;
+    let identifier = call.args.req("group")?;
+    let member = call.args.req("member-id")?;
+    call.sim.transact(|state, _| {
         let id = resolve_group(&state.ad_groups, &identifier)?;
         let members = state.ad_members.entry(id).or_default();
         if members.contains(&member) {
@@ -191,16 +191,16 @@ pub fn member_add(ctx: &Ctx) -> Outcome {
         members.push(member.clone());
         Ok(())
     })??;
-    ctx.delay(WRITE_SECS);
+    call.delay(WRITE_SECS);
     Ok(None)
 }
 
-pub fn member_check(ctx: &Ctx) -> Outcome {
-    ctx.args.require(&["group", "member-id"])?;
-    let identifier = ctx.args.req("group")?;
-    let member = ctx.args.req("member-id")?;
-    ctx.delay(READ_SECS);
-    let found = ctx.sim.transact(|state, _| {
+pub fn member_check(call: &Call) -> Outcome {
+    call.args.require(&["group", "member-id"])?;
+    let identifier = call.args.req("group")?;
+    let member = call.args.req("member-id")?;
+    call.delay(READ_SECS);
+    let found = call.sim.transact(|state, _| {
         let id = resolve_group(&state.ad_groups, &identifier)?;
         Ok::<bool, AzError>(
             state
@@ -212,10 +212,10 @@ pub fn member_check(ctx: &Ctx) -> Outcome {
     Ok(Some(json!({ "value": found })))
 }
 
-pub fn member_list(ctx: &Ctx) -> Outcome {
-    let identifier = ctx.args.req("group")?;
-    ctx.delay(READ_SECS);
-    let members = ctx.sim.transact(|state, _| {
+pub fn member_list(call: &Call) -> Outcome {
+    let identifier = call.args.req("group")?;
+    call.delay(READ_SECS);
+    let members = call.sim.transact(|state, _| {
         let id = resolve_group(&state.ad_groups, &identifier)?;
         Ok::<Vec<Value>, AzError>(
             state
@@ -246,20 +246,20 @@ fn role_definition(sub: &str, role: &str) -> (String, String) {
     )
 }
 
-fn scope(ctx: &Ctx) -> Result<String, AzError> {
-    if let Some(scope) = ctx.args.one("scope")? {
+fn scope(call: &Call) -> Result<String, AzError> {
+    if let Some(scope) = call.args.one("scope")? {
         return Ok(scope);
     }
-    Ok(match ctx.args.one("resource-group")? {
-        Some(rg) => ids::group_id(ctx.sub(), &rg),
-        None => format!("/subscriptions/{}", ctx.sub()),
+    Ok(match call.args.one("resource-group")? {
+        Some(rg) => ids::group_id(call.sub(), &rg),
+        None => format!("/subscriptions/{}", call.sub()),
     })
 }
 
 /// ARM resolves the scope of a new role assignment: a missing group, or a
 /// missing resource at the top of a resource scope (a storage account for
 /// its share), is its 404, as azure-cli#15243 shows for a storage account.
-fn check_scope(state: &State, scope: &str) -> Result<(), AzError> {
+fn check_scope(state: &World, scope: &str) -> Result<(), AzError> {
     let parts: Vec<&str> = scope.trim_matches('/').split('/').collect();
     if parts.len() < 4
         || !parts[0].eq_ignore_ascii_case("subscriptions")
@@ -289,24 +289,24 @@ fn check_scope(state: &State, scope: &str) -> Result<(), AzError> {
     Ok(())
 }
 
-fn assignee(ctx: &Ctx) -> Result<Option<String>, AzError> {
-    Ok(match ctx.args.one("assignee-object-id")? {
+fn assignee(call: &Call) -> Result<Option<String>, AzError> {
+    Ok(match call.args.one("assignee-object-id")? {
         Some(id) => Some(id),
-        None => ctx.args.one("assignee")?,
+        None => call.args.one("assignee")?,
     })
 }
 
-pub fn assignment_create(ctx: &Ctx) -> Outcome {
-    ctx.args.require(&["role"])?;
-    let Some(assignee) = assignee(ctx)? else {
+pub fn assignment_create(call: &Call) -> Outcome {
+    call.args.require(&["role"])?;
+    let Some(assignee) = assignee(call)? else {
         return Err(AzError::cli(
             "usage error: --assignee STRING | --assignee-object-id GUID",
         ));
     };
-    let (role_name, role_id) = role_definition(ctx.sub(), &ctx.args.req("role")?);
-    let scope = scope(ctx)?;
-    let kind = ctx.args.one("assignee-principal-type")?;
-    let assignment = ctx.sim.transact(|state, _| {
+    let (role_name, role_id) = role_definition(call.sub(), &call.args.req("role")?);
+    let scope = scope(call)?;
+    let kind = call.args.one("assignee-principal-type")?;
+    let assignment = call.sim.transact(|state, _| {
         check_scope(state, &scope)?;
         let principal = if is_guid(&assignee) {
             assignee.clone()
@@ -364,7 +364,7 @@ pub fn assignment_create(ctx: &Ctx) -> Outcome {
         state.role_assignments.push(a.clone());
         Ok(a)
     })??;
-    ctx.delay(WRITE_SECS);
+    call.delay(WRITE_SECS);
     // `create` does not show the names `list` adds.
     let mut shown = assignment;
     if let Some(map) = shown.as_object_mut() {
@@ -374,18 +374,18 @@ pub fn assignment_create(ctx: &Ctx) -> Outcome {
     Ok(Some(shown))
 }
 
-fn matching(ctx: &Ctx) -> Result<impl Fn(&Value) -> bool + use<>, AzError> {
-    let assignee = assignee(ctx)?;
-    let role = ctx
+fn matching(call: &Call) -> Result<impl Fn(&Value) -> bool + use<>, AzError> {
+    let assignee = assignee(call)?;
+    let role = call
         .args
         .one("role")?
-        .map(|r| role_definition(ctx.sub(), &r).1);
-    let scope = if ctx.args.has("scope") || ctx.args.has("resource-group") {
-        Some(scope(ctx)?)
+        .map(|r| role_definition(call.sub(), &r).1);
+    let scope = if call.args.has("scope") || call.args.has("resource-group") {
+        Some(scope(call)?)
     } else {
         None
     };
-    let ids_wanted = ctx.args.many("ids");
+    let ids_wanted = call.args.many("ids");
     Ok(move |a: &Value| {
         let principal_ok = assignee
             .as_ref()
@@ -403,10 +403,10 @@ fn matching(ctx: &Ctx) -> Result<impl Fn(&Value) -> bool + use<>, AzError> {
     })
 }
 
-pub fn assignment_list(ctx: &Ctx) -> Outcome {
-    let keep = matching(ctx)?;
-    ctx.delay(READ_SECS);
-    let found = ctx.sim.transact(|state, _| {
+pub fn assignment_list(call: &Call) -> Outcome {
+    let keep = matching(call)?;
+    call.delay(READ_SECS);
+    let found = call.sim.transact(|state, _| {
         state
             .role_assignments
             .iter()
@@ -417,10 +417,10 @@ pub fn assignment_list(ctx: &Ctx) -> Outcome {
     Ok(Some(Value::Array(found)))
 }
 
-pub fn assignment_delete(ctx: &Ctx) -> Outcome {
-    let keep = matching(ctx)?;
-    ctx.sim
+pub fn assignment_delete(call: &Call) -> Outcome {
+    let keep = matching(call)?;
+    call.sim
         .transact(|state, _| state.role_assignments.retain(|a| !keep(a)))?;
-    ctx.delay(WRITE_SECS);
+    call.delay(WRITE_SECS);
     Ok(None)
 }

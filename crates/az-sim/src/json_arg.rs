@@ -10,7 +10,7 @@ use std::path::Path;
 
 use serde_json::Value;
 
-use super::call::Ctx;
+use super::call::Call;
 use super::error::AzError;
 
 /// Whether a parse error may show the text it could not parse.
@@ -28,8 +28,8 @@ pub const WITHHELD: &str = "<the value of a protected option, withheld by goldsm
 const QUOTING: &str = "The provided JSON string may have been parsed by the shell. See https://docs.microsoft.com/cli/azure/use-cli-effectively#use-quotation-marks-in-arguments";
 
 /// The option's value as JSON, or `None` when it is not given.
-pub fn read(ctx: &Ctx, option: &str, echo: Echo) -> Result<Option<Value>, AzError> {
-    match ctx.args.one(option)? {
+pub fn read(call: &Call, option: &str, echo: Echo) -> Result<Option<Value>, AzError> {
+    match call.args.one(option)? {
         None => Ok(None),
         Some(raw) => parse(&expand(&raw), echo).map(Some),
     }

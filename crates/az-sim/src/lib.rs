@@ -33,7 +33,7 @@ mod json_arg;
 mod lock;
 mod network;
 mod output;
-mod power;
+mod power_state;
 mod regular_file;
 mod resources;
 mod rest;
@@ -61,7 +61,7 @@ use std::io::{self, Write};
 use std::path::{Path, PathBuf};
 
 use args::Args;
-use call::Ctx;
+use call::Call;
 use commands::Lookup;
 use env::SimEnv;
 use error::AzError;
@@ -146,13 +146,13 @@ fn run(env: SimEnv, raw: &[String], warnings: &mut Vec<String>) -> Result<String
     let sim = Sim::new(env, scenario);
     sim.start()?;
     faults::gate(&sim, command.path, command.arm_type(), &args)?;
-    let ctx = Ctx {
+    let call = Call {
         sim: &sim,
         args,
         warnings: RefCell::new(Vec::new()),
     };
-    let result = command.run(&ctx);
-    warnings.extend(ctx.warnings.take());
+    let result = command.run(&call);
+    warnings.extend(call.warnings.take());
     output::render(result?.as_ref(), format, query.as_ref())
 }
 

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::call::Ctx;
+use super::call::Call;
 use super::error::AzError;
 use super::ids;
 use super::types::{Base, Edit, Parent, TypeSpec, no_extras, tags_only};
@@ -117,18 +117,18 @@ pub const PUBLIC_IP: TypeSpec = TypeSpec {
     confirm_delete: false,
 };
 
-fn prefixes(ctx: &Ctx, default: &str) -> Vec<String> {
-    let mut p = ctx.args.many("address-prefixes");
-    p.extend(ctx.args.many("address-prefix"));
+fn prefixes(call: &Call, default: &str) -> Vec<String> {
+    let mut p = call.args.many("address-prefixes");
+    p.extend(call.args.many("address-prefix"));
     if p.is_empty() {
         p.push(default.to_string());
     }
     p
 }
 
-fn vnet(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
+fn vnet(call: &Call, b: &Base) -> Result<Value, AzError> {
     Ok(json!({
-        "addressSpace": { "addressPrefixes": prefixes(ctx, "10.0.0.0/16") },
+        "addressSpace": { "addressPrefixes": prefixes(call, "10.0.0.0/16") },
         "enableDdosProtection": false,
         "etag": ids::etag(&b.id),
         "location": b.location,
@@ -141,12 +141,12 @@ fn vnet(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
 }
 
 /// `vnet create --subnet-name` makes the first subnet too.
-fn vnet_first_subnet(ctx: &Ctx, b: &Base) -> Result<Vec<Resource>, AzError> {
-    let Some(name) = ctx.args.one("subnet-name")? else {
+fn vnet_first_subnet(call: &Call, b: &Base) -> Result<Vec<Resource>, AzError> {
+    let Some(name) = call.args.one("subnet-name")? else {
         return Ok(Vec::new());
     };
-    let mut prefixes = ctx.args.many("subnet-prefixes");
-    prefixes.extend(ctx.args.many("subnet-prefix"));
+    let mut prefixes = call.args.many("subnet-prefixes");
+    prefixes.extend(call.args.many("subnet-prefix"));
     if prefixes.is_empty() {
         prefixes.push("10.0.0.0/24".into());
     }
@@ -180,17 +180,17 @@ fn subnet_body(id: &str, prefixes: &[String]) -> Value {
     body
 }
 
-fn subnet(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
-    let mut body = subnet_body(&b.id, &prefixes(ctx, "10.0.0.0/24"));
-    let edit = subnet_update(ctx)?;
+fn subnet(call: &Call, b: &Base) -> Result<Value, AzError> {
+    let mut body = subnet_body(&b.id, &prefixes(call, "10.0.0.0/24"));
+    let edit = subnet_update(call)?;
     edit(&mut body);
     Ok(body)
 }
 
 /// `--network-security-group`, `--route-table`, `--nat-gateway` take a name
 /// (in the same group) or an id; `""` removes the link.
-fn link(ctx: &Ctx, option: &str, arm_type: &str) -> Result<Option<Value>, AzError> {
-    let Some(value) = ctx.args.one(option)? else {
+fn link(call: &Call, option: &str, arm_type: &str) -> Result<Option<Value>, AzError> {
+    let Some(value) = call.args.one(option)? else {
         return Ok(None);
     };
     if value.is_empty() {
@@ -199,31 +199,31 @@ fn link(ctx: &Ctx, option: &str, arm_type: &str) -> Result<Option<Value>, AzErro
     let id = if value.starts_with('/') {
         value
     } else {
-        let rg = ctx.args.one("resource-group")?.unwrap_or_default();
-        ids::resource_id(ctx.sub(), &rg, arm_type, &[value])
+        let rg = call.args.one("resource-group")?.unwrap_or_default();
+        ids::resource_id(call.sub(), &rg, arm_type, &[value])
     };
     Ok(Some(json!({ "id": id })))
 }
 
-fn subnet_update(ctx: &Ctx) -> Result<Edit, AzError> {
-    let nsg = link(ctx, "network-security-group", NSG.arm_type)?;
-    let route_table = link(ctx, "route-table", "Microsoft.Network/routeTables")?;
-    let nat = link(ctx, "nat-gateway", "Microsoft.Network/natGateways")?;
-    let endpoints = ctx.args.has("service-endpoints").then(|| {
-        ctx.args
+fn subnet_update(call: &Call) -> Result<Edit, AzError> {
+    let nsg = link(call, "network-security-group", NSG.arm_type)?;
+    let route_table = link(call, "route-table", "Microsoft.Network/routeTables")?;
+    let nat = link(call, "nat-gateway", "Microsoft.Network/natGateways")?;
+    let endpoints = call.args.has("service-endpoints").then(|| {
+        call.args
             .many("service-endpoints")
             .into_iter()
             .filter(|s| !s.is_empty())
             .map(|s| json!({ "locations": ["*"], "provisioningState": "Succeeded", "service": s }))
             .collect::<Vec<_>>()
     });
-    let prefixes = (ctx.args.has("address-prefixes") || ctx.args.has("address-prefix"))
-        .then(|| prefixes(ctx, "10.0.0.0/24"));
-    let outbound = match ctx.args.one("default-outbound-access")? {
+    let prefixes = (call.args.has("address-prefixes") || call.args.has("address-prefix"))
+        .then(|| prefixes(call, "10.0.0.0/24"));
+    let outbound = match call.args.one("default-outbound-access")? {
         None => None,
         Some(v) => Some(super::call::parse_bool("default-outbound-access", &v)?),
     };
-    let pe_policies = ctx.args.one("private-endpoint-network-policies")?;
+    let pe_policies = call.args.one("private-endpoint-network-policies")?;
     Ok(Box::new(move |body: &mut Value| {
         let Some(map) = body.as_object_mut() else {
             return;
@@ -323,7 +323,7 @@ const DEFAULT_RULES: [(&str, u32, bool, &str, &str, &str, &str); 6] = [
     ),
 ];
 
-fn nsg(_: &Ctx, b: &Base) -> Result<Value, AzError> {
+fn nsg(_: &Call, b: &Base) -> Result<Value, AzError> {
     let defaults: Vec<Value> = DEFAULT_RULES
         .iter()
         .map(
@@ -374,8 +374,8 @@ fn one_or_many(body: &mut Value, singular: &str, plural: &str, values: Vec<Strin
     }
 }
 
-fn values_or(ctx: &Ctx, option: &str, default: &str) -> Vec<String> {
-    let v = ctx.args.many(option);
+fn values_or(call: &Call, option: &str, default: &str) -> Vec<String> {
+    let v = call.args.many(option);
     if v.is_empty() {
         vec![default.to_string()]
     } else {
@@ -383,14 +383,14 @@ fn values_or(ctx: &Ctx, option: &str, default: &str) -> Vec<String> {
     }
 }
 
-fn nsg_rule(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
+fn nsg_rule(call: &Call, b: &Base) -> Result<Value, AzError> {
     let mut body = json!({
         "access": "Allow",
         "direction": "Inbound",
         "etag": ids::etag(&b.id),
         "protocol": "*",
     });
-    let edit = nsg_rule_update(ctx)?;
+    let edit = nsg_rule_update(call)?;
     edit(&mut body);
     for (singular, plural, option, default) in [
         (
@@ -419,14 +419,19 @@ fn nsg_rule(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
         ),
     ] {
         if body.get(singular).is_none() {
-            one_or_many(&mut body, singular, plural, values_or(ctx, option, default));
+            one_or_many(
+                &mut body,
+                singular,
+                plural,
+                values_or(call, option, default),
+            );
         }
     }
     Ok(body)
 }
 
-fn nsg_rule_update(ctx: &Ctx) -> Result<Edit, AzError> {
-    let priority = match ctx.args.one("priority")? {
+fn nsg_rule_update(call: &Call) -> Result<Edit, AzError> {
+    let priority = match call.args.one("priority")? {
         None => None,
         Some(p) => Some(p.parse::<u32>().map_err(|_| {
             AzError::usage(format!("argument --priority: invalid int value: '{p}'"))
@@ -439,7 +444,7 @@ fn nsg_rule_update(ctx: &Ctx) -> Result<Edit, AzError> {
         ("protocol", "protocol"),
         ("description", "description"),
     ] {
-        if let Some(v) = ctx.args.one(option)? {
+        if let Some(v) = call.args.one(option)? {
             set.push((field, json!(v)));
         }
     }
@@ -462,8 +467,8 @@ fn nsg_rule_update(ctx: &Ctx) -> Result<Edit, AzError> {
             "destination-port-ranges",
         ),
     ] {
-        if ctx.args.has(option) {
-            lists.push((singular, plural, ctx.args.many(option)));
+        if call.args.has(option) {
+            lists.push((singular, plural, call.args.many(option)));
         }
     }
     Ok(Box::new(move |body: &mut Value| {
@@ -527,20 +532,20 @@ pub fn nic_body(
     body
 }
 
-fn nic_from_args(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
-    let subnet = ctx.args.req("subnet")?;
+fn nic_from_args(call: &Call, b: &Base) -> Result<Value, AzError> {
+    let subnet = call.args.req("subnet")?;
     let subnet_id = if subnet.starts_with('/') {
         subnet
     } else {
-        let vnet = ctx.args.req("vnet-name")?;
+        let vnet = call.args.req("vnet-name")?;
         ids::resource_id(
-            ctx.sub(),
+            call.sub(),
             &b.resource_group,
             SUBNET.arm_type,
             &[vnet, subnet],
         )
     };
-    let ip = ctx.args.one_or("private-ip-address", "10.0.0.4")?;
+    let ip = call.args.one_or("private-ip-address", "10.0.0.4")?;
     Ok(nic_body(b, &subnet_id, &ip, None, None))
 }
 
@@ -572,6 +577,6 @@ pub fn public_address(id: &str) -> String {
     format!("20.{}.{}.{}", b[0] % 200 + 10, b[1] % 250, b[2] % 250 + 1)
 }
 
-fn public_ip_from_args(_: &Ctx, b: &Base) -> Result<Value, AzError> {
+fn public_ip_from_args(_: &Call, b: &Base) -> Result<Value, AzError> {
     Ok(public_ip_body(b, &public_address(&b.id)))
 }

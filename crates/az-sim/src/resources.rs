@@ -5,11 +5,11 @@
 
 use serde_json::{Value, json};
 
-use super::call::{Ctx, Outcome};
+use super::call::{Call, Outcome};
 use super::error::AzError;
 use super::ids;
 use super::types::{self, Base, Parent, TypeSpec};
-use super::world::{Busy, BusyOp, Resource, State};
+use super::world::{Busy, BusyOp, Resource, World};
 
 /// Simulated seconds a read takes.
 pub const READ_SECS: f64 = 1.0;
@@ -21,12 +21,12 @@ struct Target {
     id: String,
 }
 
-fn target(ctx: &Ctx, spec: &TypeSpec, extra_required: &[&str]) -> Result<Target, AzError> {
-    if let Some(id) = ctx.args.one("ids")? {
+fn target(call: &Call, spec: &TypeSpec, extra_required: &[&str]) -> Result<Target, AzError> {
+    if let Some(id) = call.args.one("ids")? {
         let (resource_group, names) = ids::parse_id(&id).ok_or_else(|| {
             AzError::usage(format!("argument --ids: invalid resource id: '{id}'"))
         })?;
-        let id = ids::resource_id(ctx.sub(), &resource_group, spec.arm_type, &names);
+        let id = ids::resource_id(call.sub(), &resource_group, spec.arm_type, &names);
         return Ok(Target {
             resource_group,
             names,
@@ -39,17 +39,17 @@ fn target(ctx: &Ctx, spec: &TypeSpec, extra_required: &[&str]) -> Result<Target,
         Parent::Fixed(_) => None,
     }));
     required.extend(extra_required);
-    ctx.args.require(&required)?;
-    let resource_group = ctx.args.req("resource-group")?;
+    call.args.require(&required)?;
+    let resource_group = call.args.req("resource-group")?;
     let mut names = Vec::new();
     for parent in spec.parents {
         names.push(match parent {
-            Parent::Opt(o) => last_segment(&ctx.args.req(o)?),
+            Parent::Opt(o) => last_segment(&call.args.req(o)?),
             Parent::Fixed(f) => f.to_string(),
         });
     }
-    names.push(ctx.args.req(spec.name_opt)?);
-    let id = ids::resource_id(ctx.sub(), &resource_group, spec.arm_type, &names);
+    names.push(call.args.req(spec.name_opt)?);
+    let id = ids::resource_id(call.sub(), &resource_group, spec.arm_type, &names);
     Ok(Target {
         resource_group,
         names,
@@ -68,7 +68,7 @@ fn last_segment(value: &str) -> String {
 }
 
 /// The 404 ARM gives for a missing group, parent or resource.
-fn check_exists(state: &State, sub: &str, spec: &TypeSpec, t: &Target) -> Result<(), AzError> {
+fn check_exists(state: &World, sub: &str, spec: &TypeSpec, t: &Target) -> Result<(), AzError> {
     if !state.group_exists(sub, &t.resource_group) {
         return Err(AzError::group_not_found(&t.resource_group));
     }
@@ -102,7 +102,7 @@ fn check_exists(state: &State, sub: &str, spec: &TypeSpec, t: &Target) -> Result
 /// nested resource (a subnet, a share, an image definition) whose parent does
 /// not exist with ParentResourceNotFound, naming the parent as
 /// `<parent>/<child>` names are written.
-fn check_parents(state: &State, sub: &str, spec: &TypeSpec, t: &Target) -> Result<(), AzError> {
+fn check_parents(state: &World, sub: &str, spec: &TypeSpec, t: &Target) -> Result<(), AzError> {
     let parent_names = &t.names[..t.names.len().saturating_sub(1)];
     let parent = Target {
         resource_group: t.resource_group.clone(),
@@ -126,7 +126,7 @@ fn check_parents(state: &State, sub: &str, spec: &TypeSpec, t: &Target) -> Resul
 
 /// The resource as `show` prints it: its provisioning state while an
 /// operation runs, and its children (a network's subnets) filled in.
-pub fn render(state: &State, resource: &Resource) -> Value {
+pub fn render(state: &World, resource: &Resource) -> Value {
     let mut body = resource.body.clone();
     if let Some(busy) = resource.busy {
         let shown = Value::String(busy.op.provisioning_state().to_string());
@@ -144,7 +144,7 @@ pub fn render(state: &State, resource: &Resource) -> Value {
     body
 }
 
-fn children(state: &State, parent_id: &str, kind: &str) -> Vec<Value> {
+fn children(state: &World, parent_id: &str, kind: &str) -> Vec<Value> {
     let prefix = format!("{}/", ids::key(parent_id));
     state
         .resources
@@ -154,25 +154,25 @@ fn children(state: &State, parent_id: &str, kind: &str) -> Vec<Value> {
         .collect()
 }
 
-pub fn rendered(state: &State, id: &str) -> Option<Value> {
+pub fn rendered(state: &World, id: &str) -> Option<Value> {
     state.resources.get(&ids::key(id)).map(|r| render(state, r))
 }
 
-pub fn create(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
-    let t = target(ctx, spec, spec.required)?;
-    let location = ctx.location()?;
+pub fn create(call: &Call, spec: &TypeSpec) -> Outcome {
+    let t = target(call, spec, spec.required)?;
+    let location = call.location()?;
     let base = Base {
         id: t.id.clone(),
         name: t.names.last().cloned().unwrap_or_default(),
         resource_group: t.resource_group.clone(),
         location,
-        tags: ctx.tags(),
+        tags: call.tags(),
     };
-    let mut body = (spec.build)(ctx, &base)?;
+    let mut body = (spec.build)(call, &base)?;
     decorate(&mut body, spec, &base);
-    let extras = (spec.extras)(ctx, &base)?;
-    let sub = ctx.sub().to_string();
-    ctx.sim.transact(|state, now| {
+    let extras = (spec.extras)(call, &base)?;
+    let sub = call.sub().to_string();
+    call.sim.transact(|state, now| {
         check_parents(state, &sub, spec, &t)?;
         let key = ids::key(&t.id);
         let op = if state.resources.contains_key(&key) {
@@ -200,11 +200,11 @@ pub fn create(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
         }
         Ok::<(), AzError>(())
     })??;
-    if ctx.no_wait()? {
+    if call.no_wait()? {
         return Ok(None);
     }
-    ctx.delay(spec.create_secs);
-    let shown = finished(ctx, spec, &t)?;
+    call.delay(spec.create_secs);
+    let shown = finished(call, spec, &t)?;
     Ok(Some(match spec.wrap {
         Some(key) => json!({ key: shown }),
         None => shown,
@@ -212,9 +212,9 @@ pub fn create(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
 }
 
 /// The resource after its operation, or the 404 if someone deleted it meanwhile.
-fn finished(ctx: &Ctx, spec: &TypeSpec, t: &Target) -> Result<Value, AzError> {
-    let sub = ctx.sub().to_string();
-    ctx.sim.transact(|state, _| {
+fn finished(call: &Call, spec: &TypeSpec, t: &Target) -> Result<Value, AzError> {
+    let sub = call.sub().to_string();
+    call.sim.transact(|state, _| {
         check_exists(state, &sub, spec, t)?;
         rendered(state, &t.id).ok_or_else(|| AzError::child_not_found(&t.id))
     })?
@@ -234,18 +234,18 @@ fn decorate(body: &mut Value, spec: &TypeSpec, base: &Base) {
     }
 }
 
-pub fn show(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
-    let t = target(ctx, spec, &[])?;
-    ctx.delay(READ_SECS);
-    finished(ctx, spec, &t).map(Some)
+pub fn show(call: &Call, spec: &TypeSpec) -> Outcome {
+    let t = target(call, spec, &[])?;
+    call.delay(READ_SECS);
+    finished(call, spec, &t).map(Some)
 }
 
-pub fn update(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
-    let t = target(ctx, spec, &[])?;
-    let sub = ctx.sub().to_string();
+pub fn update(call: &Call, spec: &TypeSpec) -> Outcome {
+    let t = target(call, spec, &[])?;
+    let sub = call.sub().to_string();
     // Values are computed before the lock: they may fail on bad input.
-    let edit = (spec.update)(ctx)?;
-    ctx.sim.transact(|state, now| {
+    let edit = (spec.update)(call)?;
+    call.sim.transact(|state, now| {
         check_exists(state, &sub, spec, &t)?;
         if let Some(r) = state.resources.get_mut(&ids::key(&t.id)) {
             edit(&mut r.body);
@@ -256,20 +256,20 @@ pub fn update(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
         }
         Ok::<(), AzError>(())
     })??;
-    if ctx.no_wait()? {
+    if call.no_wait()? {
         return Ok(None);
     }
-    ctx.delay(spec.update_secs);
-    finished(ctx, spec, &t).map(Some)
+    call.delay(spec.update_secs);
+    finished(call, spec, &t).map(Some)
 }
 
-pub fn delete(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
-    let t = target(ctx, spec, &[])?;
+pub fn delete(call: &Call, spec: &TypeSpec) -> Outcome {
+    let t = target(call, spec, &[])?;
     if spec.confirm_delete {
-        ctx.confirm()?;
+        call.confirm()?;
     }
-    let sub = ctx.sub().to_string();
-    let found = ctx.sim.transact(|state, now| {
+    let sub = call.sub().to_string();
+    let found = call.sim.transact(|state, now| {
         if !state.group_exists(&sub, &t.resource_group) {
             return Err(AzError::group_not_found(&t.resource_group));
         }
@@ -283,28 +283,28 @@ pub fn delete(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
         });
         Ok(true)
     })??;
-    if found && !ctx.no_wait()? {
-        ctx.delay(spec.delete_secs);
+    if found && !call.no_wait()? {
+        call.delay(spec.delete_secs);
     }
     Ok(None)
 }
 
-pub fn list(ctx: &Ctx, spec: &TypeSpec) -> Outcome {
-    let resource_group = ctx.args.one("resource-group")?;
-    let sub = ctx.sub().to_string();
+pub fn list(call: &Call, spec: &TypeSpec) -> Outcome {
+    let resource_group = call.args.one("resource-group")?;
+    let sub = call.sub().to_string();
     let parent_names: Vec<String> = spec
         .parents
         .iter()
         .map(|p| match p {
-            Parent::Opt(o) => ctx.args.req(o).map(|v| last_segment(&v)),
+            Parent::Opt(o) => call.args.req(o).map(|v| last_segment(&v)),
             Parent::Fixed(f) => Ok(f.to_string()),
         })
         .collect::<Result<_, _>>()?;
     if !spec.parents.is_empty() && resource_group.is_none() {
-        ctx.args.require(&["resource-group"])?;
+        call.args.require(&["resource-group"])?;
     }
-    ctx.delay(READ_SECS);
-    let items = ctx.sim.transact(|state, _| {
+    call.delay(READ_SECS);
+    let items = call.sim.transact(|state, _| {
         let prefix = match &resource_group {
             None => format!("/subscriptions/{sub}/").to_ascii_lowercase(),
             Some(rg) => {

@@ -5,7 +5,7 @@
 
 use serde_json::json;
 
-use super::call::{Ctx, Outcome};
+use super::call::{Call, Outcome};
 use super::error::AzError;
 use super::session_host;
 
@@ -14,20 +14,20 @@ const ARM: &str = "https://management.azure.com";
 
 /// `--url` without the ARM host and query, `{subscriptionId}` filled in as
 /// az does, split into path segments.
-fn segments(ctx: &Ctx, url: &str) -> Vec<String> {
+fn segments(call: &Call, url: &str) -> Vec<String> {
     let path = url.strip_prefix(ARM).unwrap_or(url);
     let path = path.split('?').next().unwrap_or(path);
-    path.replace("{subscriptionId}", ctx.sub())
+    path.replace("{subscriptionId}", call.sub())
         .split('/')
         .filter(|s| !s.is_empty())
         .map(String::from)
         .collect()
 }
 
-pub fn rest(ctx: &Ctx) -> Outcome {
-    let url = ctx.args.req("url")?;
-    let method = ctx.args.one_or("method", "get")?.to_ascii_lowercase();
-    let parts = segments(ctx, &url);
+pub fn rest(call: &Call) -> Outcome {
+    let url = call.args.req("url")?;
+    let method = call.args.one_or("method", "get")?.to_ascii_lowercase();
+    let parts = segments(call, &url);
     let lower: Vec<String> = parts.iter().map(|s| s.to_ascii_lowercase()).collect();
     let words: Vec<&str> = lower.iter().map(String::as_str).collect();
     match (method.as_str(), words.as_slice()) {
@@ -44,8 +44,8 @@ pub fn rest(ctx: &Ctx) -> Outcome {
                 _,
                 "sessionhosts",
             ],
-        ) if sub.eq_ignore_ascii_case(ctx.sub()) => {
-            let hosts = session_host::list_arm(ctx, &parts[3], &parts[7])?;
+        ) if sub.eq_ignore_ascii_case(call.sub()) => {
+            let hosts = session_host::list_arm(call, &parts[3], &parts[7])?;
             Ok(Some(json!({ "nextLink": null, "value": hosts })))
         }
         _ => Err(AzError::sim(format!(

@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 
-use super::call::{Ctx, Outcome};
+use super::call::{Call, Outcome};
 use super::clock::unix_now;
 use super::directives::Directives;
 use super::error::{AzError, Example};
@@ -46,16 +46,17 @@ struct Request {
     script: String,
 }
 
-fn request(ctx: &Ctx) -> Result<Request, AzError> {
+fn request(call: &Call) -> Result<Request, AzError> {
     let mut required = vec!["command-id"];
-    if !ctx.args.has("ids") {
+    if !call.args.has("ids") {
         required.extend(["name", "resource-group"]);
     }
-    ctx.args
+    call.args
         .require(&required)
         .map_err(|e| e.with_examples(examples()))?;
-    let (resource_group, name) = super::vm::target(ctx).map_err(|e| e.with_examples(examples()))?;
-    let command_id = ctx.args.req("command-id")?;
+    let (resource_group, name) =
+        super::vm::target(call).map_err(|e| e.with_examples(examples()))?;
+    let command_id = call.args.req("command-id")?;
     let linux = match command_id.as_str() {
         "RunPowerShellScript" => false,
         "RunShellScript" => true,
@@ -67,7 +68,7 @@ fn request(ctx: &Ctx) -> Result<Request, AzError> {
         }
     };
     let mut lines = Vec::new();
-    for word in ctx.args.many("scripts") {
+    for word in call.args.many("scripts") {
         match word.strip_prefix('@') {
             Some(path) => lines.push(std::fs::read_to_string(path).map_err(|e| {
                 AzError::cli(format!(
@@ -95,14 +96,14 @@ fn io_reason(e: &std::io::Error) -> &'static str {
     }
 }
 
-pub fn invoke(ctx: &Ctx) -> Outcome {
-    let req = request(ctx)?;
+pub fn invoke(call: &Call) -> Outcome {
+    let req = request(call)?;
     let directives = Directives::parse(&req.script).map_err(|e| AzError::sim(e.to_string()))?;
-    let sub = ctx.sub().to_string();
+    let sub = call.sub().to_string();
     let key = vm_key(&sub, &req.resource_group, &req.name);
     let owner = format!("{}:{}", std::process::id(), unix_now());
-    let scenario = &ctx.sim.scenario;
-    let run = ctx.sim.transact(|state, now| -> Result<Run, AzError> {
+    let scenario = &call.sim.scenario;
+    let run = call.sim.transact(|state, now| -> Result<Run, AzError> {
         // ARM looks up the group, then the VM: nothing comes into existence
         // because a run-command names it.
         if !state.group_exists(&sub, &req.resource_group) {
@@ -132,9 +133,9 @@ pub fn invoke(ctx: &Ctx) -> Outcome {
         });
         Ok(run)
     })??;
-    record_timeline(ctx, &key, &run);
-    ctx.delay(run.seconds);
-    ctx.sim.transact(|state, now| {
+    record_timeline(call, &key, &run);
+    call.delay(run.seconds);
+    call.sim.transact(|state, now| {
         let Some(vm) = state.vms.get_mut(&key) else {
             return;
         };
@@ -158,18 +159,18 @@ pub fn invoke(ctx: &Ctx) -> Outcome {
 
 /// Appends the install-apps phases to `<sim dir>/timeline.jsonl`, so tests
 /// and people can see which downloads overlapped and that installs took turns.
-fn record_timeline(ctx: &Ctx, vm: &impl std::fmt::Display, run: &Run) {
+fn record_timeline(call: &Call, vm: &impl std::fmt::Display, run: &Run) {
     if run.phases.is_empty() {
         return;
     }
-    let op = ctx.sim.env.op.clone().unwrap_or_default();
+    let op = call.sim.env.op.clone().unwrap_or_default();
     let mut text = String::new();
     for p in &run.phases {
         let line = json!({ "vm": vm.to_string(), "op": op, "app": p.app, "phase": p.phase, "start": p.start, "end": p.end });
         text.push_str(&line.to_string());
         text.push('\n');
     }
-    let path = ctx.sim.env.dir.join("timeline.jsonl");
+    let path = call.sim.env.dir.join("timeline.jsonl");
     // One append per script: O_APPEND keeps concurrent writers' lines whole.
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)

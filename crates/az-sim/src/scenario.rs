@@ -9,7 +9,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::duration::SimDuration;
-use super::power::PowerState;
+use super::power_state::PowerState;
 
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Scenario {
@@ -247,7 +247,7 @@ impl Scenario {
     /// scenario written for the old behaviour fails here, before the run,
     /// instead of as a puzzling ResourceNotFound inside it. Names given as
     /// `{{PLACEHOLDER}}`s are only known when the state is made, where
-    /// `State` checks again.
+    /// `World` checks again.
     fn check_fault_vms_declared(&self) -> Result<(), ScenarioError> {
         let mut declared: Vec<VmRef> = self
             .vms

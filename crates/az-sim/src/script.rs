@@ -5,7 +5,7 @@
 use super::directives::{
     DEFAULT_DOWNLOAD_PARALLELISM, DEFAULT_SECONDS, DOWNLOAD_SECONDS, Directives, Step,
 };
-use super::power::PowerState;
+use super::power_state::PowerState;
 
 /// What goldsmith's run-command wrapper prints as its last stdout line.
 pub const EXIT_MARKER: &str = "##goldsmith-exit:";

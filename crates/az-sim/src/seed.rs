@@ -7,21 +7,21 @@
 use std::cell::RefCell;
 
 use super::args::{self, Args};
-use super::call::Ctx;
+use super::call::Call;
 use super::clock;
 use super::commands::{self, Lookup};
 use super::error::AzError;
 use super::scenario::{Seed, placeholders};
 use super::sim::Sim;
-use super::world::State;
+use super::world::World;
 
 /// The state of a run's first `az`. The `exists:` commands run from
 /// simulated time 0 with their real durations (a network takes 10 s, a VM
 /// 120 s), in no real time; the run then starts where they ended, so what
 /// they made is as old as it would be had an earlier run made it.
-pub fn initial_state(sim: &Sim) -> Result<State, AzError> {
+pub fn initial_state(sim: &Sim) -> Result<World, AzError> {
     let sub = sim.subscription().to_string();
-    let mut state = State::new(clock::unix_now(), &sim.scenario, &sub);
+    let mut state = World::new(clock::unix_now(), &sim.scenario, &sub);
     let mut start = 0.0;
     if !sim.scenario.exists.is_empty() {
         let replay = Sim::replay(sim.env.clone(), state);
@@ -94,12 +94,12 @@ fn run(sim: &Sim, words: &[String]) -> Result<(), AzError> {
     let spec = super::spec::command(command.path)
         .ok_or_else(|| AzError::sim_io(format!("no argument spec for `az {}`", command.path)))?;
     let spelled_out = super::argparse::check(command.path, spec, &words[used..])?;
-    let ctx = Ctx {
+    let call = Call {
         sim,
         args: Args::resolve(&args::split(&spelled_out).options, command.aliases),
         warnings: RefCell::new(Vec::new()),
     };
-    command.run(&ctx).map(|_| ())
+    command.run(&call).map(|_| ())
 }
 
 /// An az error's first line, without `ERROR: `.

@@ -11,13 +11,13 @@ use serde_json::{Value, json};
 
 use super::avd::HOST_POOL;
 use super::avd_agent::Registration;
-use super::call::{Ctx, timestamp};
+use super::call::{Call, timestamp};
 use super::error::AzError;
 use super::ids;
-use super::power::PowerState;
+use super::power_state::PowerState;
 use super::resources::READ_SECS;
 use super::vm::computer_name;
-use super::world::{Resource, State, Vm};
+use super::world::{Resource, Vm, World};
 
 pub const KIND: &str = "session-host";
 pub const ARM_TYPE: &str = "Microsoft.DesktopVirtualization/hostpools/sessionhosts";
@@ -44,7 +44,7 @@ const SIM_KEY: &str = "_sim";
 
 /// Registers the VM with the host pool from simulated time `at`. A VM that
 /// is registered already keeps its registration.
-pub fn register(state: &mut State, reg: &Registration, vm: &Vm, at: f64) {
+pub fn register(state: &mut World, reg: &Registration, vm: &Vm, at: f64) {
     let host = computer_name(&vm.name);
     let id = format!("{}/sessionhosts/{host}", reg.pool_id);
     let key = ids::key(&id);
@@ -82,7 +82,7 @@ pub fn register(state: &mut State, reg: &Registration, vm: &Vm, at: f64) {
 }
 
 /// What the host reports at `now`; `None` before the agent registered it.
-fn render(state: &State, r: &Resource, now: f64) -> Option<Value> {
+fn render(state: &World, r: &Resource, now: f64) -> Option<Value> {
     let sim = &r.body[SIM_KEY];
     if sim["registered_at"].as_f64().unwrap_or(0.0) > now {
         return None;
@@ -126,7 +126,7 @@ fn render(state: &State, r: &Resource, now: f64) -> Option<Value> {
 }
 
 /// The host pool's id, or ARM's 404 for its group or itself.
-fn pool_id(state: &State, subscription: &str, rg: &str, pool: &str) -> Result<String, AzError> {
+fn pool_id(state: &World, subscription: &str, rg: &str, pool: &str) -> Result<String, AzError> {
     if !state.group_exists(subscription, rg) {
         return Err(AzError::group_not_found(rg));
     }
@@ -144,10 +144,10 @@ fn pool_id(state: &State, subscription: &str, rg: &str, pool: &str) -> Result<St
 /// with their `properties` (`GET …/hostPools/<pool>/sessionHosts`, which
 /// `wait-session-hosts-available` calls through `az rest`, since the
 /// desktopvirtualization extension has no `sessionhost` commands).
-pub fn list_arm(ctx: &Ctx, rg: &str, pool: &str) -> Result<Vec<Value>, AzError> {
-    let sub = ctx.sub().to_string();
-    ctx.delay(READ_SECS);
-    let hosts = ctx.sim.transact(|state, now| {
+pub fn list_arm(call: &Call, rg: &str, pool: &str) -> Result<Vec<Value>, AzError> {
+    let sub = call.sub().to_string();
+    call.delay(READ_SECS);
+    let hosts = call.sim.transact(|state, now| {
         let prefix = format!(
             "{}/sessionhosts/",
             ids::key(&pool_id(state, &sub, rg, pool)?)
@@ -190,8 +190,8 @@ fn arm_shape(flat: Value) -> Value {
 mod tests {
     use super::*;
 
-    fn setup() -> (State, Vm, Registration) {
-        let mut state = State::default();
+    fn setup() -> (World, Vm, Registration) {
+        let mut state = World::default();
         let vm = state.ensure_vm("s", "rg", "host-1", "westeurope").clone();
         let reg = Registration {
             pool_id: "/subscriptions/s/resourceGroups/rg/providers/Microsoft.DesktopVirtualization/hostpools/pool".into(),

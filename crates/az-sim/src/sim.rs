@@ -1,5 +1,6 @@
-//! What every command handler works with: the environment, the scenario, and
-//! transactions on the shared state with the simulated time they happen at.
+//! The simulated Azure as one `az` process reaches it, and what every command
+//! handler works with: the environment, the scenario, and transactions on the
+//! shared world with the simulated time they happen at.
 
 use std::cell::{Cell, RefCell};
 
@@ -8,8 +9,9 @@ use super::env::SimEnv;
 use super::error::AzError;
 use super::scenario::Scenario;
 use super::seed;
-use super::world::{State, Store};
+use super::world::{Store, World};
 
+/// The environment, the scenario, where the world is kept, and the clock.
 pub struct Sim {
     pub env: SimEnv,
     pub scenario: Scenario,
@@ -33,7 +35,7 @@ impl Sim {
 
     /// A simulator of `state` in memory whose time starts at 0 and passes
     /// only by its commands' waits, which take no real time.
-    pub fn replay(env: SimEnv, state: State) -> Self {
+    pub fn replay(env: SimEnv, state: World) -> Self {
         Sim {
             env,
             scenario: Scenario::default(),
@@ -48,7 +50,7 @@ impl Sim {
     }
 
     /// The in-memory state of a replaying simulator.
-    pub fn into_state(self) -> Option<State> {
+    pub fn into_state(self) -> Option<World> {
         self.store.into_state()
     }
 
@@ -69,13 +71,13 @@ impl Sim {
     }
 
     /// Runs `f` on the settled state at simulated time `now`, under the lock.
-    pub fn transact<T>(&self, f: impl FnOnce(&mut State, f64) -> T) -> Result<T, AzError> {
+    pub fn transact<T>(&self, f: impl FnOnce(&mut World, f64) -> T) -> Result<T, AzError> {
         let speed = self.env.speed;
         let replayed = self.replay.as_ref().map(Cell::get);
         self.store
             .transact(
                 // `start` made the state; this only runs if someone removed it since.
-                || State::new(clock::unix_now(), &self.scenario, &self.env.subscription),
+                || World::new(clock::unix_now(), &self.scenario, &self.env.subscription),
                 |state| {
                     let now = replayed.unwrap_or_else(|| clock::sim_now(state.started_unix, speed));
                     state.settle(now);

@@ -3,7 +3,7 @@
 
 use serde_json::{Value, json};
 
-use super::call::{Ctx, Outcome, timestamp};
+use super::call::{Call, Outcome, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::resources;
@@ -45,8 +45,8 @@ pub const SHARE: TypeSpec = TypeSpec {
     confirm_delete: false,
 };
 
-fn account(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
-    let sku = ctx.args.one_or("sku", "Standard_RAGRS")?;
+fn account(call: &Call, b: &Base) -> Result<Value, AzError> {
+    let sku = call.args.one_or("sku", "Standard_RAGRS")?;
     let tier = if sku.starts_with("Premium") {
         "Premium"
     } else {
@@ -54,11 +54,11 @@ fn account(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
     };
     let endpoint = |service: &str| format!("https://{}.{service}.core.windows.net/", b.name);
     Ok(json!({
-        "accessTier": ctx.args.one_or("access-tier", "Hot")?,
-        "allowBlobPublicAccess": ctx.opt_bool("allow-blob-public-access", false)?,
-        "allowSharedKeyAccess": ctx.opt_bool("allow-shared-key-access", true)?,
+        "accessTier": call.args.one_or("access-tier", "Hot")?,
+        "allowBlobPublicAccess": call.opt_bool("allow-blob-public-access", false)?,
+        "allowSharedKeyAccess": call.opt_bool("allow-shared-key-access", true)?,
         "creationTime": timestamp(),
-        "enableHttpsTrafficOnly": ctx.opt_bool("https-only", true)?,
+        "enableHttpsTrafficOnly": call.opt_bool("https-only", true)?,
         "encryption": {
             "keySource": "Microsoft.Storage",
             "services": {
@@ -66,10 +66,10 @@ fn account(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
                 "file": { "enabled": true, "keyType": "Account" },
             },
         },
-        "kind": ctx.args.one_or("kind", "StorageV2")?,
-        "largeFileSharesState": ctx.args.one("enable-large-file-share")?.map(|_| "Enabled"),
+        "kind": call.args.one_or("kind", "StorageV2")?,
+        "largeFileSharesState": call.args.one("enable-large-file-share")?.map(|_| "Enabled"),
         "location": b.location,
-        "minimumTlsVersion": ctx.args.one_or("min-tls-version", "TLS1_0")?,
+        "minimumTlsVersion": call.args.one_or("min-tls-version", "TLS1_0")?,
         "primaryEndpoints": {
             "blob": endpoint("blob"),
             "dfs": endpoint("dfs"),
@@ -79,35 +79,35 @@ fn account(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
             "web": format!("https://{}.z6.web.core.windows.net/", b.name),
         },
         "primaryLocation": b.location,
-        "publicNetworkAccess": ctx.args.one("public-network-access")?,
+        "publicNetworkAccess": call.args.one("public-network-access")?,
         "sku": { "name": sku, "tier": tier },
         "statusOfPrimary": "available",
         "tags": b.tags,
     }))
 }
 
-fn share(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
+fn share(call: &Call, b: &Base) -> Result<Value, AzError> {
     let mut body = json!({
         "accessTier": "TransactionOptimized",
         "enabledProtocols": "SMB",
         "etag": format!("\"{}\"", ids::guid(&format!("etag:{}", b.id))),
         "shareQuota": 5120,
     });
-    let edit = share_update(ctx)?;
+    let edit = share_update(call)?;
     edit(&mut body);
     Ok(body)
 }
 
-fn share_update(ctx: &Ctx) -> Result<Edit, AzError> {
+fn share_update(call: &Call) -> Result<Edit, AzError> {
     let quota =
-        match ctx.args.one("quota")? {
+        match call.args.one("quota")? {
             None => None,
             Some(q) => Some(q.parse::<u64>().map_err(|_| {
                 AzError::usage(format!("argument --quota: invalid int value: '{q}'"))
             })?),
         };
-    let tier = ctx.args.one("access-tier")?;
-    let protocols = ctx.args.one("enabled-protocols")?;
+    let tier = call.args.one("access-tier")?;
+    let protocols = call.args.one("enabled-protocols")?;
     Ok(Box::new(move |body: &mut Value| {
         if let Some(q) = quota {
             body["shareQuota"] = json!(q);
@@ -122,8 +122,8 @@ fn share_update(ctx: &Ctx) -> Result<Edit, AzError> {
 }
 
 /// `az storage account keys list`: two keys derived from the account id.
-pub fn keys_list(ctx: &Ctx) -> Outcome {
-    let shown = resources::show(ctx, &ACCOUNT)?.unwrap_or(Value::Null);
+pub fn keys_list(call: &Call) -> Outcome {
+    let shown = resources::show(call, &ACCOUNT)?.unwrap_or(Value::Null);
     let id = shown["id"].as_str().unwrap_or_default().to_string();
     let created = shown["creationTime"].clone();
     let key = |n: u8| {

@@ -5,7 +5,7 @@
 
 use serde_json::Value;
 
-use super::call::Ctx;
+use super::call::Call;
 use super::error::AzError;
 use super::world::Resource;
 use super::{avd, gallery, network, storage, vm};
@@ -41,10 +41,10 @@ pub struct TypeSpec {
     pub parents: &'static [Parent],
     /// Options `create` needs besides the name, group and parents.
     pub required: &'static [&'static str],
-    pub build: fn(&Ctx, &Base) -> Result<Value, AzError>,
+    pub build: fn(&Call, &Base) -> Result<Value, AzError>,
     /// Resources `create` makes along with this one (a network's first subnet).
-    pub extras: fn(&Ctx, &Base) -> Result<Vec<Resource>, AzError>,
-    pub update: fn(&Ctx) -> Result<Edit, AzError>,
+    pub extras: fn(&Call, &Base) -> Result<Vec<Resource>, AzError>,
+    pub update: fn(&Call) -> Result<Edit, AzError>,
     /// `create` prints `{"<wrap>": resource}` (`newVNet`, `NewNSG`).
     pub wrap: Option<&'static str>,
     /// Array fields filled with child resources of a kind when shown.
@@ -56,13 +56,13 @@ pub struct TypeSpec {
     pub confirm_delete: bool,
 }
 
-pub fn no_extras(_: &Ctx, _: &Base) -> Result<Vec<Resource>, AzError> {
+pub fn no_extras(_: &Call, _: &Base) -> Result<Vec<Resource>, AzError> {
     Ok(Vec::new())
 }
 
 /// Updates that only take `--tags`.
-pub fn tags_only(ctx: &Ctx) -> Result<Edit, AzError> {
-    let tags = ctx.args.has("tags").then(|| ctx.tags());
+pub fn tags_only(call: &Call) -> Result<Edit, AzError> {
+    let tags = call.args.has("tags").then(|| call.tags());
     Ok(Box::new(move |body: &mut Value| {
         if let Some(tags) = tags {
             body["tags"] = tags;

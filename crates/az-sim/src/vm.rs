@@ -4,14 +4,14 @@
 
 use serde_json::{Value, json};
 
-use super::call::{Ctx, Outcome, timestamp};
+use super::call::{Call, Outcome, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::network::NIC;
-use super::power::PowerState;
+use super::power_state::PowerState;
 use super::resources::READ_SECS;
 use super::types::{Base, TypeSpec, no_extras, tags_only};
-use super::world::{State, Vm, vm_key};
+use super::world::{Vm, World, vm_key};
 
 pub const DISK: TypeSpec = TypeSpec {
     kind: "disk",
@@ -33,8 +33,8 @@ pub const DISK: TypeSpec = TypeSpec {
 
 pub const DEFAULT_SIZE: &str = "Standard_D2s_v5";
 
-fn disk_from_args(ctx: &Ctx, b: &Base) -> Result<Value, AzError> {
-    let size = ctx.opt_int("size-gb", 128)?;
+fn disk_from_args(call: &Call, b: &Base) -> Result<Value, AzError> {
+    let size = call.opt_int("size-gb", 128)?;
     Ok(disk_body(b, size, None, "Windows"))
 }
 
@@ -205,8 +205,8 @@ pub fn instance_view(vm: &Vm, sub: &str, now: f64) -> Value {
 }
 
 /// The VM an option set names (`-g/-n` or `--ids`).
-pub fn target(ctx: &Ctx) -> Result<(String, String), AzError> {
-    if let Some(id) = ctx.args.one("ids")? {
+pub fn target(call: &Call) -> Result<(String, String), AzError> {
+    if let Some(id) = call.args.one("ids")? {
         return match ids::parse_id(&id) {
             Some((rg, names)) if names.len() == 1 => Ok((rg, names[0].clone())),
             _ => Err(AzError::usage(format!(
@@ -214,13 +214,13 @@ pub fn target(ctx: &Ctx) -> Result<(String, String), AzError> {
             ))),
         };
     }
-    ctx.args.require(&["name", "resource-group"])?;
-    Ok((ctx.args.req("resource-group")?, ctx.args.req("name")?))
+    call.args.require(&["name", "resource-group"])?;
+    Ok((call.args.req("resource-group")?, call.args.req("name")?))
 }
 
 /// The VM, or ARM's 404 for its group or itself.
 pub fn find<'s>(
-    state: &'s mut State,
+    state: &'s mut World,
     sub: &str,
     rg: &str,
     name: &str,
@@ -234,31 +234,31 @@ pub fn find<'s>(
         .ok_or_else(|| AzError::vm_not_found(rg, name))
 }
 
-pub fn show(ctx: &Ctx) -> Outcome {
-    let (rg, name) = target(ctx)?;
-    let details = ctx.args.flag("show-details")?;
-    let sub = ctx.sub().to_string();
-    ctx.delay(READ_SECS);
-    ctx.sim.transact(|state, _| {
+pub fn show(call: &Call) -> Outcome {
+    let (rg, name) = target(call)?;
+    let details = call.args.flag("show-details")?;
+    let sub = call.sub().to_string();
+    call.delay(READ_SECS);
+    call.sim.transact(|state, _| {
         find(state, &sub, &rg, &name).map(|vm| Some(vm_json(vm, &sub, details)))
     })?
 }
 
-pub fn get_instance_view(ctx: &Ctx) -> Outcome {
-    let (rg, name) = target(ctx)?;
-    let sub = ctx.sub().to_string();
-    ctx.delay(READ_SECS);
-    ctx.sim.transact(|state, now| {
+pub fn get_instance_view(call: &Call) -> Outcome {
+    let (rg, name) = target(call)?;
+    let sub = call.sub().to_string();
+    call.delay(READ_SECS);
+    call.sim.transact(|state, now| {
         find(state, &sub, &rg, &name).map(|vm| Some(instance_view(vm, &sub, now)))
     })?
 }
 
-pub fn list(ctx: &Ctx) -> Outcome {
-    let rg = ctx.args.one("resource-group")?;
-    let details = ctx.args.flag("show-details")?;
-    let sub = ctx.sub().to_string();
-    ctx.delay(READ_SECS);
-    let vms = ctx.sim.transact(|state, _| {
+pub fn list(call: &Call) -> Outcome {
+    let rg = call.args.one("resource-group")?;
+    let details = call.args.flag("show-details")?;
+    let sub = call.sub().to_string();
+    call.delay(READ_SECS);
+    let vms = call.sim.transact(|state, _| {
         if let Some(rg) = &rg
             && !state.group_exists(&sub, rg)
         {

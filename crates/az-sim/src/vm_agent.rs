@@ -8,7 +8,7 @@
 use serde_json::Value;
 
 use super::avd_agent::{self, Registration};
-use super::world::State;
+use super::world::World;
 
 /// An extension handler the simulated VM agent knows.
 struct Handler {
@@ -97,7 +97,7 @@ pub enum Effect {
 /// Runs the extension against the state at the time the agent picks it up.
 /// `Err` is the handler's error message: the extension ends `Failed`.
 pub fn run(
-    state: &State,
+    state: &World,
     subscription: &str,
     publisher: &str,
     kind: &str,

@@ -3,21 +3,21 @@
 
 use serde_json::{Value, json};
 
-use super::call::{Ctx, Outcome, timestamp};
+use super::call::{Call, Outcome, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::network::{self, NIC, NSG, PUBLIC_IP, SUBNET, VNET};
-use super::power::PowerState;
+use super::power_state::PowerState;
 use super::types::Base;
 use super::vm::{
     DEFAULT_SIZE, DISK, computer_name, disk_body, find, image_reference, os_disk_name,
 };
-use super::world::{Busy, BusyOp, Resource, State};
+use super::world::{Busy, BusyOp, Resource, World};
 
 const CREATE_SECS: f64 = 120.0;
 
-fn os_type(ctx: &Ctx, image: &str) -> Result<String, AzError> {
-    if let Some(t) = ctx.args.one("os-type")? {
+fn os_type(call: &Call, image: &str) -> Result<String, AzError> {
+    if let Some(t) = call.args.one("os-type")? {
         return Ok(t);
     }
     let lower = image.to_ascii_lowercase();
@@ -34,7 +34,7 @@ fn os_type(ctx: &Ctx, image: &str) -> Result<String, AzError> {
     .any(|w| lower.contains(w));
     Ok(if linux { "Linux" } else { "Windows" }.into())
 }
-fn insert(state: &mut State, id: &str, kind: &str, body: Value, busy: Option<Busy>) {
+fn insert(state: &mut World, id: &str, kind: &str, body: Value, busy: Option<Busy>) {
     state.resources.insert(
         ids::key(id),
         Resource {
@@ -68,52 +68,52 @@ struct Plan {
     license: Value,
 }
 
-fn plan(ctx: &Ctx) -> Result<Plan, AzError> {
-    ctx.args.require(&["name", "resource-group"])?;
-    let rg = ctx.args.req("resource-group")?;
-    let name = ctx.args.req("name")?;
+fn plan(call: &Call) -> Result<Plan, AzError> {
+    call.args.require(&["name", "resource-group"])?;
+    let rg = call.args.req("resource-group")?;
+    let name = call.args.req("name")?;
     let id = ids::resource_id(
-        ctx.sub(),
+        call.sub(),
         &rg,
         "Microsoft.Compute/virtualMachines",
         std::slice::from_ref(&name),
     );
-    let image = ctx.args.one_or("image", "")?;
+    let image = call.args.one_or("image", "")?;
     // `--public-ip-address ""` and `--nsg ""` mean none.
     let optional = |option: &str, default: String| -> Result<Option<String>, AzError> {
-        Ok(match ctx.args.one(option)? {
+        Ok(match call.args.one(option)? {
             Some(v) if v.is_empty() || v == "\"\"" => None,
             Some(v) => Some(v),
             None => Some(default),
         })
     };
-    let subnet = ctx.args.one("subnet")?;
+    let subnet = call.args.one("subnet")?;
     let subnet_id = subnet.clone().filter(|s| s.starts_with('/'));
     // az's validator: a subnet is an id, or a name with its network's name.
-    if subnet.is_some() && (subnet_id.is_some() == ctx.args.has("vnet-name")) {
+    if subnet.is_some() && (subnet_id.is_some() == call.args.has("vnet-name")) {
         return Err(AzError::cli(
             "incorrect usage: --subnet ID | --subnet NAME --vnet-name NAME",
         ));
     }
-    let security = ctx.args.one("security-type")?.unwrap_or_default();
+    let security = call.args.one("security-type")?.unwrap_or_default();
     Ok(Plan {
-        location: ctx.location()?,
-        tags: ctx.tags(),
-        os_type: os_type(ctx, &image)?,
-        size: ctx.args.one_or("size", DEFAULT_SIZE)?,
-        admin: ctx.args.one_or("admin-username", "azureuser")?,
-        vnet: ctx.args.one_or("vnet-name", &format!("{name}VNET"))?,
+        location: call.location()?,
+        tags: call.tags(),
+        os_type: os_type(call, &image)?,
+        size: call.args.one_or("size", DEFAULT_SIZE)?,
+        admin: call.args.one_or("admin-username", "azureuser")?,
+        vnet: call.args.one_or("vnet-name", &format!("{name}VNET"))?,
         subnet: subnet.filter(|s| !s.starts_with('/')),
         subnet_id,
         public_ip: optional("public-ip-address", format!("{name}PublicIP"))?,
         nsg: optional("nsg", format!("{name}NSG"))?,
-        nic_ids: ctx.args.many("nics"),
-        disk: match ctx.args.one("os-disk-name")? {
+        nic_ids: call.args.many("nics"),
+        disk: match call.args.one("os-disk-name")? {
             Some(d) => d,
             None => os_disk_name(&id, &name),
         },
         trusted_launch: security.eq_ignore_ascii_case("TrustedLaunch"),
-        license: ctx.opt_string("license-type")?,
+        license: call.opt_string("license-type")?,
         image,
         rg,
         name,
@@ -121,17 +121,17 @@ fn plan(ctx: &Ctx) -> Result<Plan, AzError> {
     })
 }
 
-pub fn create(ctx: &Ctx) -> Outcome {
-    let p = plan(ctx)?;
-    let sub = ctx.sub().to_string();
-    let summary = ctx
+pub fn create(call: &Call) -> Outcome {
+    let p = plan(call)?;
+    let sub = call.sub().to_string();
+    let summary = call
         .sim
         .transact(|state, now| create_in(state, &sub, &p, now))??;
-    if ctx.no_wait()? {
+    if call.no_wait()? {
         return Ok(None);
     }
-    ctx.delay(CREATE_SECS);
-    let power = ctx.sim.transact(|state, _| {
+    call.delay(CREATE_SECS);
+    let power = call.sim.transact(|state, _| {
         find(state, &sub, &p.rg, &p.name).map(|vm| format!("VM {}", vm.power_word()))
     })??;
     let mut out = summary;
@@ -139,7 +139,7 @@ pub fn create(ctx: &Ctx) -> Outcome {
     Ok(Some(out))
 }
 
-fn create_in(state: &mut State, sub: &str, p: &Plan, now: f64) -> Result<Value, AzError> {
+fn create_in(state: &mut World, sub: &str, p: &Plan, now: f64) -> Result<Value, AzError> {
     if !state.group_exists(sub, &p.rg) {
         return Err(AzError::group_not_found(&p.rg));
     }

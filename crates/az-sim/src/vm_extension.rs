@@ -8,7 +8,7 @@
 
 use serde_json::{Value, json};
 
-use super::call::{Ctx, Outcome, timestamp};
+use super::call::{Call, Outcome, timestamp};
 use super::error::AzError;
 use super::ids;
 use super::json_arg::{self, Echo};
@@ -16,7 +16,7 @@ use super::resources::{self, READ_SECS};
 use super::session_host;
 use super::vm;
 use super::vm_agent::{self, Effect};
-use super::world::{Busy, BusyOp, Resource, State};
+use super::world::{Busy, BusyOp, Resource, World};
 
 pub const KIND: &str = "vm-extension";
 pub const ARM_TYPE: &str = "Microsoft.Compute/virtualMachines/extensions";
@@ -35,8 +35,8 @@ struct Target {
 
 /// `-g`/`--vm-name` (plus `required`), or `--ids` with the VM's or the
 /// extension's id.
-fn target(ctx: &Ctx, required: &[&str]) -> Result<Target, AzError> {
-    if let Some(id) = ctx.args.one("ids")? {
+fn target(call: &Call, required: &[&str]) -> Result<Target, AzError> {
+    if let Some(id) = call.args.one("ids")? {
         let (rg, names) = ids::parse_id(&id)
             .filter(|(_, n)| (1..=2).contains(&n.len()))
             .ok_or_else(|| {
@@ -48,23 +48,23 @@ fn target(ctx: &Ctx, required: &[&str]) -> Result<Target, AzError> {
             .copied()
             .filter(|r| !(from_id.is_some() && *r == "name"))
             .collect();
-        ctx.args.require(&still)?;
+        call.args.require(&still)?;
         return Ok(Target {
             rg,
             vm: names[0].clone(),
             extension: match from_id {
                 Some(e) => Some(e),
-                None => ctx.args.one("name")?,
+                None => call.args.one("name")?,
             },
         });
     }
     let mut all = vec!["resource-group", "vm-name"];
     all.extend(required);
-    ctx.args.require(&all)?;
+    call.args.require(&all)?;
     Ok(Target {
-        rg: ctx.args.req("resource-group")?,
-        vm: ctx.args.req("vm-name")?,
-        extension: ctx.args.one("name")?,
+        rg: call.args.req("resource-group")?,
+        vm: call.args.req("vm-name")?,
+        extension: call.args.one("name")?,
     })
 }
 
@@ -89,7 +89,7 @@ fn not_found(t: &Target, name: &str) -> AzError {
 
 /// The extension as ARM shows it: its operation's state while the agent
 /// works, and with `$expand=instanceView` what the agent reported.
-fn render(state: &State, r: &Resource, instance_view: bool) -> Value {
+fn render(state: &World, r: &Resource, instance_view: bool) -> Value {
     let mut body = resources::render(state, r);
     let message = body[SIM_KEY]["message"]
         .as_str()
@@ -128,7 +128,7 @@ fn render(state: &State, r: &Resource, instance_view: bool) -> Value {
 }
 
 /// The VM's extension running the same handler, under whatever name.
-fn same_handler(state: &State, vm_id: &str, publisher: &str, kind: &str) -> Option<String> {
+fn same_handler(state: &World, vm_id: &str, publisher: &str, kind: &str) -> Option<String> {
     let prefix = format!("{}/extensions/", ids::key(vm_id));
     state
         .resources
@@ -160,31 +160,31 @@ struct SetRequest {
     force_update: bool,
 }
 
-fn set_request(ctx: &Ctx) -> Result<SetRequest, AzError> {
-    let target = target(ctx, &["name", "publisher"])?;
-    let kind = ctx.args.req("name")?;
+fn set_request(call: &Call) -> Result<SetRequest, AzError> {
+    let target = target(call, &["name", "publisher"])?;
+    let kind = call.args.req("name")?;
     // argparse runs the JSON validators before the command reads the VM.
-    let settings = json_arg::read(ctx, "settings", Echo::Show)?;
-    let protected = json_arg::read(ctx, "protected-settings", Echo::Withhold)?;
-    let no_auto_upgrade = if ctx.args.has("no-auto-upgrade") {
-        ctx.warn("Option '--no-auto-upgrade' has been deprecated and will be removed in a future release. Use '--no-auto-upgrade-minor-version' instead.");
-        ctx.args.flag("no-auto-upgrade")?
+    let settings = json_arg::read(call, "settings", Echo::Show)?;
+    let protected = json_arg::read(call, "protected-settings", Echo::Withhold)?;
+    let no_auto_upgrade = if call.args.has("no-auto-upgrade") {
+        call.warn("Option '--no-auto-upgrade' has been deprecated and will be removed in a future release. Use '--no-auto-upgrade-minor-version' instead.");
+        call.args.flag("no-auto-upgrade")?
     } else {
-        ctx.args.flag("no-auto-upgrade-minor-version")?
+        call.args.flag("no-auto-upgrade-minor-version")?
     };
-    let enable_auto_upgrade = if ctx.args.has("enable-auto-upgrade") {
-        Some(ctx.args.flag("enable-auto-upgrade")?)
+    let enable_auto_upgrade = if call.args.has("enable-auto-upgrade") {
+        Some(call.args.flag("enable-auto-upgrade")?)
     } else {
         None
     };
     Ok(SetRequest {
-        instance: ctx
+        instance: call
             .args
             .one("extension-instance-name")?
             .unwrap_or_else(|| kind.clone()),
-        publisher: ctx.args.req("publisher")?,
-        version: ctx.args.one("version")?,
-        force_update: ctx.args.flag("force-update")?,
+        publisher: call.args.req("publisher")?,
+        version: call.args.one("version")?,
+        force_update: call.args.flag("force-update")?,
         auto_upgrade_minor: !no_auto_upgrade,
         enable_auto_upgrade,
         settings,
@@ -203,7 +203,7 @@ struct Started {
     failure: Option<String>,
 }
 
-fn start(state: &mut State, sub: &str, req: &SetRequest, now: f64) -> Result<Started, AzError> {
+fn start(state: &mut World, sub: &str, req: &SetRequest, now: f64) -> Result<Started, AzError> {
     let t = &req.target;
     let vm = vm::find(state, sub, &t.rg, &t.vm)?.clone();
     // An extension of the same handler is updated under its own name.
@@ -274,23 +274,23 @@ fn start(state: &mut State, sub: &str, req: &SetRequest, now: f64) -> Result<Sta
 }
 
 /// `az vm extension set`: adds or updates the extension and waits for the agent.
-pub fn set(ctx: &Ctx) -> Outcome {
-    let req = set_request(ctx)?;
-    let sub = ctx.sub().to_string();
-    let started = ctx
+pub fn set(call: &Call) -> Outcome {
+    let req = set_request(call)?;
+    let sub = call.sub().to_string();
+    let started = call
         .sim
         .transact(|state, now| start(state, &sub, &req, now))??;
     if started.name != req.instance {
-        ctx.warn(format!(
+        call.warn(format!(
             "A {} extension with name {} already exists. Updating it with your settings...",
             req.kind, started.name
         ));
     }
-    if ctx.no_wait()? {
+    if call.no_wait()? {
         return Ok(None);
     }
-    ctx.delay(started.wait);
-    let shown = ctx.sim.transact(|state, _| {
+    call.delay(started.wait);
+    let shown = call.sim.transact(|state, _| {
         vm::find(state, &sub, &req.target.rg, &req.target.vm)?;
         state
             .resources
@@ -311,16 +311,16 @@ pub fn set(ctx: &Ctx) -> Outcome {
 }
 
 /// `az vm extension show`.
-pub fn show(ctx: &Ctx) -> Outcome {
-    let t = target(ctx, &["name"])?;
+pub fn show(call: &Call) -> Outcome {
+    let t = target(call, &["name"])?;
     let name = t.extension.clone().unwrap_or_default();
-    let expand = ctx
+    let expand = call
         .args
         .one("expand")?
         .is_some_and(|e| e.eq_ignore_ascii_case("instanceView"));
-    let sub = ctx.sub().to_string();
-    ctx.delay(READ_SECS);
-    ctx.sim.transact(|state, _| {
+    let sub = call.sub().to_string();
+    call.delay(READ_SECS);
+    call.sim.transact(|state, _| {
         vm::find(state, &sub, &t.rg, &t.vm)?;
         state
             .resources
@@ -332,15 +332,15 @@ pub fn show(ctx: &Ctx) -> Outcome {
 }
 
 /// `az vm extension list`.
-pub fn list(ctx: &Ctx) -> Outcome {
-    let t = target(ctx, &[])?;
-    let expand = ctx
+pub fn list(call: &Call) -> Outcome {
+    let t = target(call, &[])?;
+    let expand = call
         .args
         .one("expand")?
         .is_some_and(|e| e.eq_ignore_ascii_case("instanceView"));
-    let sub = ctx.sub().to_string();
-    ctx.delay(READ_SECS);
-    let items = ctx.sim.transact(|state, _| {
+    let sub = call.sub().to_string();
+    call.delay(READ_SECS);
+    let items = call.sim.transact(|state, _| {
         let vm_id = vm::find(state, &sub, &t.rg, &t.vm)?.id.clone();
         let prefix = format!("{}/extensions/", ids::key(&vm_id));
         Ok::<_, AzError>(
@@ -356,11 +356,11 @@ pub fn list(ctx: &Ctx) -> Outcome {
 }
 
 /// `az vm extension delete`: ARM answers 204 for an extension that is not there.
-pub fn delete(ctx: &Ctx) -> Outcome {
-    let t = target(ctx, &["name"])?;
+pub fn delete(call: &Call) -> Outcome {
+    let t = target(call, &["name"])?;
     let name = t.extension.clone().unwrap_or_default();
-    let sub = ctx.sub().to_string();
-    let found = ctx.sim.transact(|state, now| {
+    let sub = call.sub().to_string();
+    let found = call.sim.transact(|state, now| {
         if !state.group_exists(&sub, &t.rg) {
             return Err(AzError::group_not_found(&t.rg));
         }
@@ -377,8 +377,8 @@ pub fn delete(ctx: &Ctx) -> Outcome {
         });
         Ok(true)
     })??;
-    if found && !ctx.no_wait()? {
-        ctx.delay(DELETE_SECS);
+    if found && !call.no_wait()? {
+        call.delay(DELETE_SECS);
     }
     Ok(None)
 }

@@ -3,10 +3,10 @@
 
 use serde_json::{Value, json};
 
-use super::call::{Ctx, Outcome};
+use super::call::{Call, Outcome};
 use super::error::AzError;
 use super::ids;
-use super::power::{Phase, PowerState};
+use super::power_state::{Phase, PowerState};
 use super::vm::{find, target};
 use super::world::{Busy, BusyOp, Transition, Vm, vm_key};
 
@@ -17,11 +17,11 @@ const DEALLOCATE_SECS: f64 = 60.0;
 const RESTART_SECS: f64 = 60.0;
 const GENERALIZE_SECS: f64 = 5.0;
 
-pub fn delete(ctx: &Ctx) -> Outcome {
-    let (rg, name) = target(ctx)?;
-    ctx.confirm()?;
-    let sub = ctx.sub().to_string();
-    let found = ctx.sim.transact(|state, now| {
+pub fn delete(call: &Call) -> Outcome {
+    let (rg, name) = target(call)?;
+    call.confirm()?;
+    let sub = call.sub().to_string();
+    let found = call.sim.transact(|state, now| {
         if !state.group_exists(&sub, &rg) {
             return Err(AzError::group_not_found(&rg));
         }
@@ -52,8 +52,8 @@ pub fn delete(ctx: &Ctx) -> Outcome {
         }
         Ok(true)
     })??;
-    if found && !ctx.no_wait()? {
-        ctx.delay(DELETE_SECS);
+    if found && !call.no_wait()? {
+        call.delay(DELETE_SECS);
     }
     Ok(None)
 }
@@ -67,18 +67,18 @@ fn not_allowed(operation: &str, vm: &str, why: &str) -> AzError {
 
 /// Starts a power change and waits for it unless `--no-wait`.
 fn power_op(
-    ctx: &Ctx,
+    call: &Call,
     seconds: f64,
     change: impl FnOnce(&mut Vm, f64) -> Result<(), AzError>,
 ) -> Outcome {
-    let (rg, name) = target(ctx)?;
-    let sub = ctx.sub().to_string();
-    ctx.sim.transact(|state, now| {
+    let (rg, name) = target(call)?;
+    let sub = call.sub().to_string();
+    call.sim.transact(|state, now| {
         let vm = find(state, &sub, &rg, &name)?;
         change(vm, now)
     })??;
-    if !ctx.no_wait()? {
-        ctx.delay(seconds);
+    if !call.no_wait()? {
+        call.delay(seconds);
     }
     Ok(None)
 }
@@ -87,8 +87,8 @@ fn transition(vm: &mut Vm, phase: Phase, to: PowerState, until: f64) {
     vm.transition = Some(Transition { phase, to, until });
 }
 
-pub fn start(ctx: &Ctx) -> Outcome {
-    power_op(ctx, START_SECS, |vm, now| {
+pub fn start(call: &Call) -> Outcome {
+    power_op(call, START_SECS, |vm, now| {
         if vm.generalized {
             return Err(not_allowed("start", &vm.name, "generalized"));
         }
@@ -98,8 +98,8 @@ pub fn start(ctx: &Ctx) -> Outcome {
     })
 }
 
-pub fn restart(ctx: &Ctx) -> Outcome {
-    power_op(ctx, RESTART_SECS, |vm, now| {
+pub fn restart(call: &Call) -> Outcome {
+    power_op(call, RESTART_SECS, |vm, now| {
         if vm.generalized {
             return Err(not_allowed("restart", &vm.name, "generalized"));
         }
@@ -112,8 +112,8 @@ pub fn restart(ctx: &Ctx) -> Outcome {
     })
 }
 
-pub fn stop(ctx: &Ctx) -> Outcome {
-    power_op(ctx, STOP_SECS, |vm, now| {
+pub fn stop(call: &Call) -> Outcome {
+    power_op(call, STOP_SECS, |vm, now| {
         if vm.power == PowerState::Running || vm.transition.is_some() {
             transition(vm, Phase::Stopping, PowerState::Stopped, now + STOP_SECS);
         }
@@ -121,8 +121,8 @@ pub fn stop(ctx: &Ctx) -> Outcome {
     })
 }
 
-pub fn deallocate(ctx: &Ctx) -> Outcome {
-    power_op(ctx, DEALLOCATE_SECS, |vm, now| {
+pub fn deallocate(call: &Call) -> Outcome {
+    power_op(call, DEALLOCATE_SECS, |vm, now| {
         if vm.power != PowerState::Deallocated || vm.transition.is_some() {
             transition(
                 vm,
@@ -135,8 +135,8 @@ pub fn deallocate(ctx: &Ctx) -> Outcome {
     })
 }
 
-pub fn generalize(ctx: &Ctx) -> Outcome {
-    power_op(ctx, GENERALIZE_SECS, |vm, _| {
+pub fn generalize(call: &Call) -> Outcome {
+    power_op(call, GENERALIZE_SECS, |vm, _| {
         let settled_off = vm.transition.is_none() && vm.power != PowerState::Running;
         if !settled_off {
             return Err(not_allowed("generalize", &vm.name, vm.power_word()));

@@ -4,30 +4,30 @@
 
 use serde_json::{Value, json};
 
-use super::call::{Ctx, Outcome};
+use super::call::{Call, Outcome};
 use super::error::AzError;
 use super::output::Query;
 use super::vm;
 use super::world::vm_key;
 
-pub fn wait(ctx: &Ctx) -> Outcome {
-    let (rg, name) = vm::target(ctx)?;
-    let created = ctx.args.flag("created")?;
-    let updated = ctx.args.flag("updated")?;
-    let deleted = ctx.args.flag("deleted")?;
-    let exists = ctx.args.flag("exists")?;
-    let custom = ctx
+pub fn wait(call: &Call) -> Outcome {
+    let (rg, name) = vm::target(call)?;
+    let created = call.args.flag("created")?;
+    let updated = call.args.flag("updated")?;
+    let deleted = call.args.flag("deleted")?;
+    let exists = call.args.flag("exists")?;
+    let custom = call
         .args
         .one("custom")?
         .map(|c| Query::compile(&c))
         .transpose()?;
-    let timeout = ctx.opt_int("timeout", 3600)?.max(0);
-    let interval = ctx.opt_int("interval", 30)?.max(1);
-    let sub = ctx.sub().to_string();
+    let timeout = call.opt_int("timeout", 3600)?.max(0);
+    let interval = call.opt_int("interval", 30)?.max(1);
+    let sub = call.sub().to_string();
     // az polls once per `range(0, timeout, interval)` step.
     let polls = (timeout + interval - 1) / interval;
     for _ in 0..polls {
-        let seen: Result<Value, AzError> = ctx.sim.transact(|state, now| {
+        let seen: Result<Value, AzError> = call.sim.transact(|state, now| {
             if !state.group_exists(&sub, &rg) {
                 return Err(AzError::group_not_found(&rg));
             }
@@ -64,7 +64,7 @@ pub fn wait(ctx: &Ctx) -> Outcome {
                 }
             }
         }
-        ctx.delay(interval as f64);
+        call.delay(interval as f64);
     }
     // az 2.91 returns (not raises) its "Wait operation timed-out after N
     // seconds" error, which prints as `{}` with exit code 0 (Azure/azure-cli#34004).

@@ -9,12 +9,11 @@ use std::io;
 use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::{Value, json};
 
-use super::groups;
 use super::ids;
 use super::lock::FileLock;
-use super::power::{Phase, PowerState};
+use super::power_state::{Phase, PowerState};
 use super::scenario::{Scenario, VmFaultKind, undeclared_vm};
 
 pub const STATE_FILE: &str = "state.json";
@@ -22,8 +21,9 @@ pub const LOCK_FILE: &str = "state.lock";
 pub const VERSION: u32 = 1;
 pub const DEFAULT_LOCATION: &str = "westeurope";
 
+/// Everything the simulated Azure of one run holds, as `state.json` keeps it.
 #[derive(Debug, Clone, Default, Serialize, Deserialize)]
-pub struct State {
+pub struct World {
     pub version: u32,
     /// Real time (Unix seconds) of the run's first `az`: simulated time 0.
     pub started_unix: f64,
@@ -88,6 +88,30 @@ pub struct Resource {
     pub body: Value,
     #[serde(default)]
     pub busy: Option<Busy>,
+}
+
+/// The world's kind for resource groups.
+pub const GROUP_KIND: &str = "group";
+
+impl Resource {
+    /// A resource group as ARM shows it: `az group create` makes one, and
+    /// so does a VM the scenario declares in a group that does not exist yet.
+    pub fn group(id: &str, name: &str, location: &str, tags: Value) -> Self {
+        Resource {
+            id: id.to_string(),
+            kind: GROUP_KIND.to_string(),
+            body: json!({
+                "id": id,
+                "location": location,
+                "managedBy": null,
+                "name": name,
+                "properties": { "provisioningState": "Succeeded" },
+                "tags": tags,
+                "type": "Microsoft.Resources/resourceGroups",
+            }),
+            busy: None,
+        }
+    }
 }
 
 /// The one run-command a VM runs at a time.
@@ -178,15 +202,15 @@ pub fn vm_key(subscription: &str, resource_group: &str, name: &str) -> String {
     ))
 }
 
-impl State {
+impl World {
     /// The state at the run's first `az`, before the scenario's `exists:`
     /// commands run: the scenario's `vms:` (and their groups).
     pub fn new(started_unix: f64, scenario: &Scenario, subscription: &str) -> Self {
-        let mut state = State {
+        let mut state = World {
             version: VERSION,
             started_unix,
             throttle_used: vec![0; scenario.throttles.len()],
-            ..State::default()
+            ..World::default()
         };
         for seed in &scenario.vms {
             let location = seed.location.as_deref().unwrap_or(DEFAULT_LOCATION);
@@ -247,12 +271,7 @@ impl State {
         let id = ids::group_id(subscription, resource_group);
         self.resources
             .entry(ids::key(&id))
-            .or_insert_with(|| Resource {
-                id: id.clone(),
-                kind: groups::KIND.to_string(),
-                body: groups::body(&id, resource_group, location, Value::Null),
-                busy: None,
-            });
+            .or_insert_with(|| Resource::group(&id, resource_group, location, Value::Null));
     }
 
     pub fn group_exists(&self, subscription: &str, resource_group: &str) -> bool {
@@ -320,7 +339,7 @@ impl State {
 /// directory, or, while the scenario's `exists:` commands run, memory.
 pub enum Store {
     File(PathBuf),
-    Memory(RefCell<State>),
+    Memory(RefCell<World>),
 }
 
 impl Store {
@@ -332,7 +351,7 @@ impl Store {
     /// writes nothing, so every later `az` of the run fails the same way.
     pub fn create_if_absent<E>(
         &self,
-        init: impl FnOnce() -> Result<State, E>,
+        init: impl FnOnce() -> Result<World, E>,
     ) -> io::Result<Result<(), E>> {
         let Store::File(dir) = self else {
             return Ok(Ok(()));
@@ -352,7 +371,7 @@ impl Store {
     }
 
     /// The state made in memory, once the `exists:` commands are done.
-    pub fn into_state(self) -> Option<State> {
+    pub fn into_state(self) -> Option<World> {
         match self {
             Store::Memory(state) => Some(state.into_inner()),
             Store::File(_) => None,
@@ -363,8 +382,8 @@ impl Store {
     /// writes it back atomically and unlocks.
     pub fn transact<T>(
         &self,
-        init: impl FnOnce() -> State,
-        f: impl FnOnce(&mut State) -> T,
+        init: impl FnOnce() -> World,
+        f: impl FnOnce(&mut World) -> T,
     ) -> io::Result<T> {
         let dir = match self {
             Store::File(dir) => dir,
@@ -374,7 +393,7 @@ impl Store {
         let path = dir.join(STATE_FILE);
         let mut state = match fs::read(&path) {
             Ok(bytes) => {
-                let state: State = serde_json::from_slice(&bytes).map_err(|e| {
+                let state: World = serde_json::from_slice(&bytes).map_err(|e| {
                     io::Error::new(
                         io::ErrorKind::InvalidData,
                         format!("{} is not a simulator state file: {e}", path.display()),
@@ -402,7 +421,7 @@ impl Store {
 }
 
 /// Writes `state.json` atomically (the caller holds the lock).
-fn write_state(dir: &std::path::Path, state: &State) -> io::Result<()> {
+fn write_state(dir: &std::path::Path, state: &World) -> io::Result<()> {
     let tmp = dir.join(format!("{STATE_FILE}.tmp"));
     fs::write(&tmp, serde_json::to_vec_pretty(state)?)?;
     fs::rename(&tmp, dir.join(STATE_FILE))
