@@ -1,5 +1,5 @@
 //! Everything goldsmith knows about Azure: run-command invocation and output,
-//! the failure classifier and Windows Installer codes.
+//! the VM agent check, the failure classifier and Windows Installer codes.
 //! The simulated Azure `--simulate` runs against is its own crate, `az-sim`
 //! (`crates/az-sim`).
 //!
@@ -12,3 +12,4 @@ pub mod login;
 pub mod msi;
 pub mod powershell;
 pub mod run_command;
+pub mod vm_agent;

@@ -11,6 +11,7 @@ use super::process::{self, Exit, ProcessSpec, Stop};
 use super::sealed::SealedScript;
 use super::unit::{UnitContext, describe};
 use crate::azure::run_command::{self, Invocation, VmTarget};
+use crate::azure::vm_agent;
 use crate::plan::{PlannedOp, RunCommandScript};
 use crate::record::event::AttemptOutcome;
 use crate::record::failure::FailureClass;
@@ -65,12 +66,10 @@ pub async fn run(
         std::path::Path::new(&script.path()),
         &rc.parameters,
     );
-    log.note(&format!(
-        "az vm run-command invoke --resource-group {} --name {} --command-id RunPowerShellScript --scripts @{}{}",
-        rc.target.resource_group,
-        rc.target.vm,
-        shown_path.strip_prefix(&ctx.run_dir).unwrap_or(&shown_path).display(),
-        if rc.parameters.is_empty() { String::new() } else { format!(" --parameters ({} values)", rc.parameters.len()) }
+    log.note(&run_command::shown_invoke(
+        &rc.target,
+        shown_path.strip_prefix(&ctx.run_dir).unwrap_or(&shown_path),
+        &rc.parameters,
     ));
     let spec = ProcessSpec {
         program: "az".into(),
@@ -148,21 +147,7 @@ async fn wait_for_agent(
     loop {
         let spec = ProcessSpec {
             program: "az".into(),
-            args: [
-                "vm",
-                "get-instance-view",
-                "--resource-group",
-                &target.resource_group,
-                "--name",
-                &target.vm,
-                "--query",
-                "instanceView.vmAgent.statuses[0].displayStatus",
-                "--output",
-                "tsv",
-            ]
-            .iter()
-            .map(Into::into)
-            .collect(),
+            args: vm_agent::status_args(target),
             env: ctx.env_for(op, attempt),
             cwd: ctx.cwd.clone(),
             timeout: ctx.scaled(Duration::from_secs(120)),
@@ -171,7 +156,8 @@ async fn wait_for_agent(
             script: None,
         };
         let result = process::run(&spec, log, stop.clone()).await;
-        if result.exit == Exit::Code(0) && String::from_utf8_lossy(&result.stdout).trim() == "Ready"
+        if result.exit == Exit::Code(0)
+            && vm_agent::is_ready(&String::from_utf8_lossy(&result.stdout))
         {
             log.note("the VM agent is ready");
             return Ok(());
