@@ -12,13 +12,14 @@ ENV CC_x86_64_unknown_linux_musl=musl-gcc
 WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
-RUN cargo build --release --locked --target x86_64-unknown-linux-musl \
+COPY crates ./crates
+RUN cargo build --release --locked --package goldsmith --target x86_64-unknown-linux-musl \
  && cp target/x86_64-unknown-linux-musl/release/goldsmith /goldsmith
 
 FROM python:3.12-slim-bookworm
 ARG AZURE_CLI_VERSION=2.91.0
 # The desktopvirtualization extension the AVD operations use, pinned: the
-# version src/azure/sim/az_spec.json was written from (tools/az-spec/).
+# version crates/az-sim/src/az_spec.json was written from (tools/az-spec/).
 ARG DESKTOPVIRTUALIZATION_VERSION=1.0.0
 # Installed where every user of the image finds it, and az told never to
 # install or prompt for an extension on its own: install-az-extensions then

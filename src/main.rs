@@ -9,7 +9,7 @@ fn main() {
     // Under `--simulate`, goldsmith puts a link named `az` to itself first on
     // the operations' PATH: invoked by that name it is the simulated Azure CLI.
     if invoked_as.as_deref() == Some(std::ffi::OsStr::new("az")) {
-        std::process::exit(goldsmith::azure::sim::az_main(args));
+        std::process::exit(az_sim::az_main(args));
     }
     // Every operation process runs under goldsmith itself as its guardian.
     if let Some((first, rest)) = args.split_first()

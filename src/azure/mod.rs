@@ -1,5 +1,7 @@
 //! Everything goldsmith knows about Azure: run-command invocation and output,
-//! the failure classifier, Windows Installer codes, and the simulated Azure.
+//! the VM agent check, the failure classifier and Windows Installer codes.
+//! The simulated Azure `--simulate` runs against is its own crate, `az-sim`
+//! (`crates/az-sim`).
 //!
 //! It plugs into the executor through a small interface (build the command,
 //! classify the result) and knows nothing about scheduling or reports.
@@ -10,4 +12,4 @@ pub mod login;
 pub mod msi;
 pub mod powershell;
 pub mod run_command;
-pub mod sim;
+pub mod vm_agent;

@@ -67,6 +67,27 @@ pub fn invoke_args(
     args
 }
 
+/// The invocation as the operation's log shows it: the script as `shown_script`
+/// (its masked copy in the run directory, not the file az reads) and the
+/// parameters only counted, since their values may be secrets.
+pub fn shown_invoke(
+    target: &VmTarget,
+    shown_script: &Path,
+    parameters: &[(String, String)],
+) -> String {
+    let parameters = if parameters.is_empty() {
+        String::new()
+    } else {
+        format!(" --parameters ({} values)", parameters.len())
+    };
+    format!(
+        "az vm run-command invoke --resource-group {} --name {} --command-id RunPowerShellScript --scripts @{}{parameters}",
+        target.resource_group,
+        target.vm,
+        shown_script.display(),
+    )
+}
+
 /// The script's two streams, as Azure returned them.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct VmOutput {
@@ -427,6 +448,23 @@ mod tests {
         );
         assert_eq!(normalise("a\0b\0c"), "abc");
         assert_eq!(normalise("a b c"), "a b c");
+    }
+
+    #[test]
+    fn the_shown_invocation_counts_the_parameters_and_names_the_masked_script() {
+        let target = VmTarget {
+            resource_group: "rg".into(),
+            vm: "vm1".into(),
+        };
+        let script = Path::new("scripts/op.ps1");
+        assert_eq!(
+            shown_invoke(&target, script, &[]),
+            "az vm run-command invoke --resource-group rg --name vm1 --command-id RunPowerShellScript --scripts @scripts/op.ps1"
+        );
+        let parameters = [("a".into(), "1".into()), ("b".into(), "secret".into())];
+        let shown = shown_invoke(&target, script, &parameters);
+        assert!(shown.ends_with(" --scripts @scripts/op.ps1 --parameters (2 values)"));
+        assert!(!shown.contains("secret"));
     }
 
     #[test]

@@ -379,30 +379,34 @@ fn simulated_azure(
     flags: &RunFlags,
     paths: &RunPaths,
 ) -> Result<Vec<(String, String)>, CliError> {
-    // Without --sim-scenario, the module's own sim-scenario.yaml (what it needs to exist).
-    let scenario = match paths.scenario.clone() {
-        Some(given) => Some(given),
-        None => crate::azure::sim::module_scenario(&project.root.join(&plan.module.file))
-            .map(|path| {
-                crate::safe_read::resolve_inside(&project.root, &path)
-                    .map_err(|e| CliError::Invalid(format!("{}: {e}", path.display())))
-            })
-            .transpose()?,
+    // Without --sim-scenario, the module's own sim-scenario.yaml (what it needs to
+    // exist), read only from inside the project.
+    let confine = |path: &Path| {
+        crate::safe_read::resolve_inside(&project.root, path).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::PermissionDenied,
+                format!("{}: {e}", path.display()),
+            )
+        })
     };
-    let env = crate::azure::sim::prepare(&dir.path, flags.sim_speed, scenario.as_deref()).map_err(
-        |e| match e.kind() {
-            std::io::ErrorKind::InvalidData | std::io::ErrorKind::NotFound => {
-                CliError::Invalid(format!("--sim-scenario: {e}"))
-            }
-            _ => {
-                CliError::Other(anyhow::Error::new(e).context("cannot prepare the simulated Azure"))
-            }
-        },
-    )?;
-    if let Some(notice) = scenario.as_deref().and_then(crate::azure::sim::notice) {
+    let prepared = az_sim::prepare(az_sim::Setup {
+        run_dir: &dir.path,
+        speed: flags.sim_speed,
+        scenario: paths.scenario.clone(),
+        module_file: &project.root.join(&plan.module.file),
+        confine: &confine,
+    })
+    .map_err(|e| match e.kind() {
+        std::io::ErrorKind::PermissionDenied => CliError::Invalid(e.to_string()),
+        std::io::ErrorKind::InvalidData | std::io::ErrorKind::NotFound => {
+            CliError::Invalid(format!("--sim-scenario: {e}"))
+        }
+        _ => CliError::Other(anyhow::Error::new(e).context("cannot prepare the simulated Azure")),
+    })?;
+    if let Some(notice) = prepared.notice {
         println!("goldsmith: simulated Azure: {notice}");
     }
-    Ok(env)
+    Ok(prepared.env)
 }
 
 /// A failure while preparing the run: nothing ran, so it exits 2 like invalid input.

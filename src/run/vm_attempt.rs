@@ -2,6 +2,7 @@
 //! if needed, send the wrapped script with `az vm run-command invoke`, and
 //! let `azure::run_command` decide what happened from az's output.
 
+use std::path::Path;
 use std::time::{Duration, Instant};
 
 use tokio::sync::watch;
@@ -11,6 +12,7 @@ use super::process::{self, Exit, ProcessSpec, Stop};
 use super::sealed::SealedScript;
 use super::unit::{UnitContext, describe};
 use crate::azure::run_command::{self, Invocation, VmTarget};
+use crate::azure::vm_agent;
 use crate::plan::{PlannedOp, RunCommandScript};
 use crate::record::event::{AttemptOutcome, AttemptResult};
 use crate::record::failure::FailureClass;
@@ -70,12 +72,10 @@ pub async fn run(
         std::path::Path::new(&script.path()),
         &rc.parameters,
     );
-    log.note(&format!(
-        "az vm run-command invoke --resource-group {} --name {} --command-id RunPowerShellScript --scripts @{}{}",
-        rc.target.resource_group,
-        rc.target.vm,
-        shown_path,
-        if rc.parameters.is_empty() { String::new() } else { format!(" --parameters ({} values)", rc.parameters.len()) }
+    log.note(&run_command::shown_invoke(
+        &rc.target,
+        Path::new(&shown_path),
+        &rc.parameters,
     ));
     let spec = ProcessSpec {
         program: "az".into(),
@@ -152,21 +152,7 @@ async fn wait_for_agent(
     loop {
         let spec = ProcessSpec {
             program: "az".into(),
-            args: [
-                "vm",
-                "get-instance-view",
-                "--resource-group",
-                &target.resource_group,
-                "--name",
-                &target.vm,
-                "--query",
-                "instanceView.vmAgent.statuses[0].displayStatus",
-                "--output",
-                "tsv",
-            ]
-            .iter()
-            .map(Into::into)
-            .collect(),
+            args: vm_agent::status_args(target),
             env: ctx.env_for(op, attempt),
             cwd: ctx.cwd.clone(),
             timeout: ctx.scaled(Duration::from_secs(120)),
@@ -175,7 +161,8 @@ async fn wait_for_agent(
             script: None,
         };
         let result = process::run(&spec, log, stop.clone()).await;
-        if result.exit == Exit::Code(0) && String::from_utf8_lossy(&result.stdout).trim() == "Ready"
+        if result.exit == Exit::Code(0)
+            && vm_agent::is_ready(&String::from_utf8_lossy(&result.stdout))
         {
             log.note("the VM agent is ready");
             return Ok(());

@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Captures what the real Azure CLI prints for each argument case in
-cases.json, byte for byte, into tests/fixtures/az/args/<case>.{args.json,
-stderr,exitcode}; tests/sim_az_args.rs checks the simulator against them.
+cases.json, byte for byte, into crates/az-sim/tests/fixtures/args/<case>.{args.json,
+stderr,exitcode}; crates/az-sim/tests/sim_az_args.rs checks the simulator against them.
 
     python3 tools/az-spec/capture.py --az /path/to/venv/bin/az
 
@@ -16,7 +16,7 @@ import subprocess
 import tempfile
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-OUT = os.path.join(HERE, "..", "..", "tests", "fixtures", "az", "args")
+OUT = os.path.join(HERE, "..", "..", "crates", "az-sim", "tests", "fixtures", "args")
 
 
 def main():

@@ -26,9 +26,9 @@ echo "== the checked-in argument spec is current"
 python3 "$here/extension_desktopvirtualization.py" > "$work/extension.json"
 diff -u "$here/extension-desktopvirtualization.json" "$work/extension.json"
 "$venv/bin/python" "$here/gen.py" > "$work/az_spec.json"
-diff -u src/azure/sim/az_spec.json "$work/az_spec.json" > "$work/spec.diff" || {
+diff -u crates/az-sim/src/az_spec.json "$work/az_spec.json" > "$work/spec.diff" || {
   head -50 "$work/spec.diff"
-  echo "src/azure/sim/az_spec.json is stale: regenerate it (docs/simulator.md, \"The argument spec\")" >&2
+  echo "crates/az-sim/src/az_spec.json is stale: regenerate it (docs/simulator.md, \"The argument spec\")" >&2
   exit 1
 }
 echo "spec ok"

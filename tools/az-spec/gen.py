@@ -2,7 +2,7 @@
 """Writes the argument spec of every az command goldsmith uses, read from the
 real Azure CLI's own command table (azure-cli, pinned in requirements.txt).
 
-    python3 tools/az-spec/gen.py > src/azure/sim/az_spec.json
+    python3 tools/az-spec/gen.py > crates/az-sim/src/az_spec.json
 
 Run it with the Python of a venv that has the pinned azure-cli installed
 (docs/simulator.md, "The argument spec"). It loads each command the way

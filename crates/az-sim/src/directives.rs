@@ -1,0 +1,367 @@
+//! The `# goldsmith-sim:` directive language: how a script tells the simulator
+//! what "running" it does (how long, what it prints, which MSIs it installs,
+//! how it exits and what happens to the VM afterwards).
+
+use super::duration::parse_seconds;
+use super::power_state::PowerState;
+
+/// The marker a directive line starts with, after `#` and optional spaces.
+pub const PREFIX: &str = "goldsmith-sim:";
+/// How long a script runs when it says nothing: Azure's floor for a run-command.
+pub const DEFAULT_SECONDS: f64 = 20.0;
+/// How long one simulated MSI install takes when the directive gives no duration.
+pub const DEFAULT_MSI_SECONDS: f64 = 30.0;
+/// How long one install-apps download takes.
+pub const DOWNLOAD_SECONDS: f64 = 20.0;
+/// install-apps downloads at most this many at once unless told otherwise.
+pub const DEFAULT_DOWNLOAD_PARALLELISM: u32 = 4;
+
+/// Something the script prints or does, in script order.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Step {
+    Stdout(String),
+    Stderr(String),
+    /// `stdout-bytes=<n>`: n bytes of filler output.
+    Filler(usize),
+    Msi(Msi),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Msi {
+    pub name: String,
+    pub code: i32,
+    pub seconds: f64,
+}
+
+/// An app of a generated install-apps script (`app=<name>[:<code>[:<duration>]]`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct App {
+    pub name: String,
+    pub code: i32,
+    pub seconds: f64,
+}
+
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Directives {
+    pub duration: Option<f64>,
+    pub steps: Vec<Step>,
+    /// install-apps: downloaded together, then installed one at a time.
+    pub apps: Vec<App>,
+    pub download_parallelism: Option<u32>,
+    pub exit: i32,
+    pub no_marker: bool,
+    pub reboot: bool,
+    /// The VM's power state after the script.
+    pub power: Option<PowerState>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("script line {line}: {message}")]
+pub struct DirectiveError {
+    pub line: usize,
+    pub message: String,
+}
+
+const KEYS: &[&str] = &[
+    "duration",
+    "stdout",
+    "stderr",
+    "exit",
+    "msi",
+    "stdout-bytes",
+    "no-marker",
+    "reboot",
+    "power",
+    "app",
+    "download-parallelism",
+];
+
+impl Directives {
+    /// Reads every directive line of `script`; other lines are ignored.
+    pub fn parse(script: &str) -> Result<Self, DirectiveError> {
+        let mut d = Directives::default();
+        for (index, line) in script.lines().enumerate() {
+            let Some(body) = directive_body(line) else {
+                continue;
+            };
+            let err = |message: String| DirectiveError {
+                line: index + 1,
+                message,
+            };
+            d.apply_line(body).map_err(err)?;
+        }
+        Ok(d)
+    }
+
+    fn apply_line(&mut self, body: &str) -> Result<(), String> {
+        let tokens = tokenize(body);
+        let all_known = tokens.as_ref().is_ok_and(|t| {
+            t.iter()
+                .all(|token| KEYS.contains(&token.split('=').next().unwrap_or_default()))
+        });
+        // `stdout=Installing 7-Zip... done` prints the rest of the line: when
+        // the words after stdout=/stderr= are not directives, they are text.
+        if !all_known {
+            for (key, is_err) in [("stdout=", false), ("stderr=", true)] {
+                if let Some(text) = body.strip_prefix(key) {
+                    let text = text.trim_end().to_string();
+                    self.steps.push(if is_err {
+                        Step::Stderr(text)
+                    } else {
+                        Step::Stdout(text)
+                    });
+                    return Ok(());
+                }
+            }
+        }
+        for token in tokens? {
+            let (key, value) = match token.split_once('=') {
+                Some((k, v)) => (k.to_string(), Some(v.to_string())),
+                None => (token.clone(), None),
+            };
+            self.apply(&key, value)?;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, key: &str, value: Option<String>) -> Result<(), String> {
+        let need = |v: Option<String>| v.ok_or_else(|| format!("`{key}` needs a value: {key}=..."));
+        match key {
+            "duration" => {
+                let v = need(value)?;
+                self.duration = Some(parse_seconds(&v).map_err(|e| e.to_string())?);
+            }
+            "stdout" => self.steps.push(Step::Stdout(need(value)?)),
+            "stderr" => self.steps.push(Step::Stderr(need(value)?)),
+            "exit" => {
+                let v = need(value)?;
+                self.exit = v
+                    .parse()
+                    .map_err(|_| format!("exit={v}: the exit code must be an integer"))?;
+            }
+            "stdout-bytes" => {
+                let v = need(value)?;
+                let n = v
+                    .parse()
+                    .map_err(|_| format!("stdout-bytes={v}: must be a number of bytes"))?;
+                self.steps.push(Step::Filler(n));
+            }
+            "msi" => self.steps.push(Step::Msi(parse_msi(&need(value)?)?)),
+            "app" => self.apps.push(parse_app(&need(value)?)?),
+            "download-parallelism" => {
+                let v = need(value)?;
+                self.download_parallelism = Some(
+                    v.parse()
+                        .ok()
+                        .filter(|n: &u32| *n > 0)
+                        .ok_or_else(|| format!("download-parallelism={v}: must be 1 or more"))?,
+                );
+            }
+            "power" => {
+                let v = need(value)?;
+                self.power = Some(match v.as_str() {
+                    "running" => PowerState::Running,
+                    "stopped" => PowerState::Stopped,
+                    "deallocated" => PowerState::Deallocated,
+                    _ => {
+                        return Err(format!(
+                            "power={v}: use power=stopped, power=deallocated or power=running"
+                        ));
+                    }
+                });
+            }
+            "no-marker" | "reboot" => {
+                if value.is_some() {
+                    return Err(format!("`{key}` takes no value"));
+                }
+                if key == "reboot" {
+                    self.reboot = true;
+                } else {
+                    self.no_marker = true;
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "unknown directive `{key}` (known: {})",
+                    KEYS.join(", ")
+                ));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The text after `# goldsmith-sim:` when `line` is a directive line.
+fn directive_body(line: &str) -> Option<&str> {
+    let rest = line.trim_start().strip_prefix('#')?;
+    let rest = rest.trim_start().strip_prefix(PREFIX)?;
+    Some(rest.trim_start().trim_end_matches('\r'))
+}
+
+/// Splits on whitespace; `"..."` groups words and allows `\"` and `\\`.
+fn tokenize(body: &str) -> Result<Vec<String>, String> {
+    let mut tokens = Vec::new();
+    let mut current = String::new();
+    let mut in_token = false;
+    let mut chars = body.chars();
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => {
+                in_token = true;
+                loop {
+                    match chars.next() {
+                        Some('"') => break,
+                        Some('\\') => match chars.next() {
+                            Some(e) => current.push(e),
+                            None => return Err("unfinished escape at the end of the line".into()),
+                        },
+                        Some(other) => current.push(other),
+                        None => return Err("unclosed `\"` in directive".into()),
+                    }
+                }
+            }
+            c if c.is_whitespace() => {
+                if in_token {
+                    tokens.push(std::mem::take(&mut current));
+                    in_token = false;
+                }
+            }
+            c => {
+                in_token = true;
+                current.push(c);
+            }
+        }
+    }
+    if in_token {
+        tokens.push(current);
+    }
+    Ok(tokens)
+}
+
+fn parse_msi(value: &str) -> Result<Msi, String> {
+    let usage =
+        || format!("msi={value}: write msi=<name>:<exit code>[:<duration>], e.g. msi=7zip:0:45s");
+    let mut parts = value.split(':');
+    let name = parts.next().filter(|n| !n.is_empty()).ok_or_else(usage)?;
+    let code = parts
+        .next()
+        .and_then(|c| c.parse::<i32>().ok())
+        .ok_or_else(usage)?;
+    let seconds = match parts.next() {
+        Some(d) => parse_seconds(d).map_err(|e| format!("msi={value}: {e}"))?,
+        None => DEFAULT_MSI_SECONDS,
+    };
+    if parts.next().is_some() {
+        return Err(usage());
+    }
+    Ok(Msi {
+        name: name.to_string(),
+        code,
+        seconds,
+    })
+}
+
+/// Read from the right, so app names may hold `:` themselves.
+fn parse_app(value: &str) -> Result<App, String> {
+    let mut app = App {
+        name: value.to_string(),
+        code: 0,
+        seconds: DEFAULT_MSI_SECONDS,
+    };
+    let parts: Vec<&str> = value.rsplitn(3, ':').collect();
+    match parts.as_slice() {
+        [duration, code, name] if code.parse::<i32>().is_ok() => {
+            app.seconds = parse_seconds(duration).map_err(|e| format!("app={value}: {e}"))?;
+            app.code = code.parse().unwrap_or_default();
+            app.name = name.to_string();
+        }
+        [code, rest @ ..] if code.parse::<i32>().is_ok() && !rest.is_empty() => {
+            app.code = code.parse().unwrap_or_default();
+            app.name = value[..value.len() - code.len() - 1].to_string();
+        }
+        _ => {}
+    }
+    if app.name.is_empty() {
+        return Err(format!("app={value}: the app needs a name"));
+    }
+    Ok(app)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn no_directives_means_defaults() {
+        let d = Directives::parse("Write-Output hi\n# a comment\n").unwrap();
+        assert_eq!(d, Directives::default());
+    }
+
+    #[test]
+    fn reads_every_key() {
+        let script = "  # goldsmith-sim: duration=5m exit=3 reboot\n\
+                      #goldsmith-sim: stdout=hello world = yes\n\
+                      # goldsmith-sim: stderr=\"quoted text\"\n\
+                      # goldsmith-sim: msi=7zip:0:45s msi=vlc:1603 stdout-bytes=10 no-marker power=stopped\n\
+                      # goldsmith-sim: stdout=\"two words\" exit=4\n\
+                      # goldsmith-sim: stdout=Installing 7-Zip... done\n";
+        let d = Directives::parse(script).unwrap();
+        assert_eq!(d.duration, Some(300.0));
+        assert_eq!(d.exit, 4);
+        assert!(d.reboot && d.no_marker);
+        assert_eq!(d.power, Some(PowerState::Stopped));
+        assert_eq!(
+            d.steps,
+            vec![
+                Step::Stdout("hello world = yes".into()),
+                Step::Stderr("quoted text".into()),
+                Step::Msi(Msi {
+                    name: "7zip".into(),
+                    code: 0,
+                    seconds: 45.0
+                }),
+                Step::Msi(Msi {
+                    name: "vlc".into(),
+                    code: 1603,
+                    seconds: DEFAULT_MSI_SECONDS
+                }),
+                Step::Filler(10),
+                Step::Stdout("two words".into()),
+                Step::Stdout("Installing 7-Zip... done".into()),
+            ]
+        );
+    }
+
+    #[test]
+    fn install_apps_directives() {
+        let d = Directives::parse(
+            "# goldsmith-sim: download-parallelism=2\n# goldsmith-sim: app=chrome\n# goldsmith-sim: app=my:app:1603:90s\n# goldsmith-sim: app=vlc:3010\n",
+        )
+        .unwrap();
+        assert_eq!(d.download_parallelism, Some(2));
+        let names: Vec<(&str, i32, f64)> = d
+            .apps
+            .iter()
+            .map(|a| (a.name.as_str(), a.code, a.seconds))
+            .collect();
+        assert_eq!(
+            names,
+            vec![
+                ("chrome", 0, DEFAULT_MSI_SECONDS),
+                ("my:app", 1603, 90.0),
+                ("vlc", 3010, DEFAULT_MSI_SECONDS)
+            ]
+        );
+        assert!(Directives::parse("# goldsmith-sim: download-parallelism=0").is_err());
+    }
+
+    #[test]
+    fn errors_name_the_line() {
+        let e = Directives::parse("x\n# goldsmith-sim: durration=5s\n").unwrap_err();
+        assert_eq!(e.line, 2);
+        assert!(e.message.contains("unknown directive `durration`"));
+        assert!(Directives::parse("# goldsmith-sim: msi=7zip").is_err());
+        assert!(Directives::parse("# goldsmith-sim: exit=x").is_err());
+        assert!(Directives::parse("# goldsmith-sim: power=off").is_err());
+    }
+}

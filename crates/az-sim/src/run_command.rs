@@ -1,0 +1,213 @@
+//! `az vm run-command invoke`: one action run-command per VM at a time, the
+//! VM's power and agent state checked as ARM does, the script "run" from its
+//! directives, and the result printed as Windows (`ComponentStatus/…`) or
+//! Linux (`ProvisioningState/…`) run-command output.
+
+use serde_json::{Value, json};
+
+use super::call::{Call, Outcome};
+use super::clock::unix_now;
+use super::directives::Directives;
+use super::error::{AzError, Example};
+use super::script::{self, Run, TAIL_BYTES, tail};
+use super::world::{Slot, vm_key};
+
+/// The agent is back this long after the VM restarts by itself.
+pub const REBOOT_SECS: f64 = 60.0;
+
+/// The examples az prints with a usage error of this command (fixture j).
+fn examples() -> Vec<Example> {
+    [
+        (
+            "az vm run-command invoke -g MyResourceGroup -n MyVm --command-id RunShellScript --scripts \"sudo apt-get update && sudo apt-get install -y nginx\"",
+            "Install nginx on a linux VM.",
+        ),
+        (
+            "az vm run-command invoke -g MyResourceGroup -n MyVm --command-id RunShellScript --scripts 'echo $1 $2' --parameters hello world",
+            "Run shell command on a linux VM with parameters.",
+        ),
+        (
+            "az vm run-command invoke --command-id RunPowerShellScript --name win-vm -g my-resource-group --scripts 'param([string]$arg1,[string]$arg2)' 'Write-Host This is a sample script with parameters $arg1 and $arg2' --parameters 'arg1=somefoo' 'arg2=somebar'",
+            "Run powershell script on a windows VM with parameters. Script supplied inline. Be wary of single-quoting in CMD.exe.",
+        ),
+    ]
+    .into_iter()
+    .map(|(command, description)| Example {
+        command: command.into(),
+        description: description.into(),
+    })
+    .collect()
+}
+
+struct Request {
+    resource_group: String,
+    name: String,
+    linux: bool,
+    script: String,
+}
+
+fn request(call: &Call) -> Result<Request, AzError> {
+    let mut required = vec!["command-id"];
+    if !call.args.has("ids") {
+        required.extend(["name", "resource-group"]);
+    }
+    call.args
+        .require(&required)
+        .map_err(|e| e.with_examples(examples()))?;
+    let (resource_group, name) =
+        super::vm::target(call).map_err(|e| e.with_examples(examples()))?;
+    let command_id = call.args.req("command-id")?;
+    let linux = match command_id.as_str() {
+        "RunPowerShellScript" => false,
+        "RunShellScript" => true,
+        _ => {
+            return Err(AzError::arm(
+                "InvalidParameter",
+                "The value of parameter commandId is invalid.",
+            ));
+        }
+    };
+    let mut lines = Vec::new();
+    for word in call.args.many("scripts") {
+        match word.strip_prefix('@') {
+            Some(path) => lines.push(std::fs::read_to_string(path).map_err(|e| {
+                AzError::cli(format!(
+                    "[Errno {}] {}: '{path}'",
+                    e.raw_os_error().unwrap_or(2),
+                    io_reason(&e)
+                ))
+            })?),
+            None => lines.push(word),
+        }
+    }
+    Ok(Request {
+        resource_group,
+        name,
+        linux,
+        script: lines.join("\n"),
+    })
+}
+
+fn io_reason(e: &std::io::Error) -> &'static str {
+    match e.kind() {
+        std::io::ErrorKind::NotFound => "No such file or directory",
+        std::io::ErrorKind::PermissionDenied => "Permission denied",
+        _ => "Cannot read file",
+    }
+}
+
+pub fn invoke(call: &Call) -> Outcome {
+    let req = request(call)?;
+    let directives = Directives::parse(&req.script).map_err(|e| AzError::sim(e.to_string()))?;
+    let sub = call.sub().to_string();
+    let key = vm_key(&sub, &req.resource_group, &req.name);
+    let owner = format!("{}:{}", std::process::id(), unix_now());
+    let scenario = &call.sim.scenario;
+    let run = call.sim.transact(|state, now| -> Result<Run, AzError> {
+        // ARM looks up the group, then the VM: nothing comes into existence
+        // because a run-command names it.
+        if !state.group_exists(&sub, &req.resource_group) {
+            return Err(AzError::group_not_found(&req.resource_group));
+        }
+        if scenario.is_missing(&req.resource_group, &req.name) {
+            return Err(AzError::vm_not_found(&req.resource_group, &req.name));
+        }
+        let Some(vm) = state.vms.get_mut(&key) else {
+            return Err(AzError::vm_not_found(&req.resource_group, &req.name));
+        };
+        if !vm.accepts_run_command() {
+            return Err(AzError::vm_not_running());
+        }
+        if vm.agent_ready_at > now {
+            return Err(AzError::agent_not_ready(&vm.name));
+        }
+        // az does not retry a 409 without Retry-After: the caller sees it at once.
+        if vm.run_command.is_some() {
+            return Err(AzError::conflict());
+        }
+        let run = script::run(&directives, &req.script, now, vm.installer_busy_until);
+        vm.installer_busy_until = run.installer_busy_until;
+        vm.run_command = Some(Slot {
+            until: now + run.seconds,
+            owner: owner.clone(),
+        });
+        Ok(run)
+    })??;
+    record_timeline(call, &key, &run);
+    call.delay(run.seconds);
+    call.sim.transact(|state, now| {
+        let Some(vm) = state.vms.get_mut(&key) else {
+            return;
+        };
+        if vm.run_command.as_ref().is_some_and(|s| s.owner == owner) {
+            vm.run_command = None;
+        }
+        if run.reboot {
+            vm.agent_ready_at = vm.agent_ready_at.max(now + REBOOT_SECS);
+        }
+        if let Some(power) = run.power {
+            vm.power = power;
+            vm.transition = None;
+        }
+    })?;
+    Ok(Some(if req.linux {
+        linux_result(&run)
+    } else {
+        windows_result(&run)
+    }))
+}
+
+/// Appends the install-apps phases to `<sim dir>/timeline.jsonl`, so tests
+/// and people can see which downloads overlapped and that installs took turns.
+fn record_timeline(call: &Call, vm: &impl std::fmt::Display, run: &Run) {
+    if run.phases.is_empty() {
+        return;
+    }
+    let op = call.sim.env.op.clone().unwrap_or_default();
+    let mut text = String::new();
+    for p in &run.phases {
+        let line = json!({ "vm": vm.to_string(), "op": op, "app": p.app, "phase": p.phase, "start": p.start, "end": p.end });
+        text.push_str(&line.to_string());
+        text.push('\n');
+    }
+    let path = call.sim.env.dir.join("timeline.jsonl");
+    // One append per script: O_APPEND keeps concurrent writers' lines whole.
+    if let Ok(mut f) = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(path)
+    {
+        use std::io::Write;
+        let _ = f.write_all(text.as_bytes());
+    }
+}
+
+fn item(code: &str, message: &str) -> Value {
+    json!({
+        "code": code,
+        "displayStatus": "Provisioning succeeded",
+        "level": "Info",
+        "message": message,
+    })
+}
+
+/// RunPowerShellScript: one item per stream; the script's exit code is not reported.
+pub fn windows_result(run: &Run) -> Value {
+    json!({ "value": [
+        item("ComponentStatus/StdOut/succeeded", tail(&run.stdout.join("\n"), TAIL_BYTES)),
+        item("ComponentStatus/StdErr/succeeded", tail(&run.stderr.join("\n"), TAIL_BYTES)),
+    ]})
+}
+
+/// RunShellScript: both streams in one message.
+pub fn linux_result(run: &Run) -> Value {
+    let lines = |l: &[String]| l.iter().map(|s| format!("{s}\n")).collect::<String>();
+    let out = lines(&run.stdout);
+    let err = lines(&run.stderr);
+    let message = format!(
+        "Enable succeeded: \n[stdout]\n{}\n[stderr]\n{}",
+        tail(&out, TAIL_BYTES),
+        tail(&err, TAIL_BYTES)
+    );
+    json!({ "value": [item("ProvisioningState/succeeded", &message)] })
+}

@@ -1,0 +1,247 @@
+//! "Running" a script on a simulated VM: turns its directives into what it
+//! prints, how long it takes and what it leaves behind, honouring the VM's
+//! Windows Installer mutex (a held mutex makes an MSI install return 1618).
+
+use super::directives::{
+    DEFAULT_DOWNLOAD_PARALLELISM, DEFAULT_SECONDS, DOWNLOAD_SECONDS, Directives, Step,
+};
+use super::power_state::PowerState;
+
+/// What goldsmith's run-command wrapper prints as its last stdout line.
+pub const EXIT_MARKER: &str = "##goldsmith-exit:";
+/// ERROR_INSTALL_ALREADY_RUNNING.
+pub const MSI_BUSY: i32 = 1618;
+/// Azure returns only the end of each stream.
+pub const TAIL_BYTES: usize = 4096;
+/// The install-apps script waits this long for a busy installer before trying.
+const INSTALLER_PATIENCE: f64 = 1800.0;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Run {
+    pub seconds: f64,
+    pub stdout: Vec<String>,
+    pub stderr: Vec<String>,
+    /// When the last MSI install of this script releases the mutex.
+    pub installer_busy_until: f64,
+    pub reboot: bool,
+    pub power: Option<PowerState>,
+    /// When each app of an install-apps script downloaded and installed, in simulated seconds.
+    pub phases: Vec<Phase>,
+}
+
+/// One download or install of an install-apps script, for the timeline.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct Phase {
+    pub app: String,
+    pub phase: &'static str,
+    pub start: f64,
+    pub end: f64,
+}
+
+/// Plays the script from simulated time `start`; `installer_busy_until` is
+/// when the VM's installer mutex becomes free.
+pub fn run(d: &Directives, script: &str, start: f64, installer_busy_until: f64) -> Run {
+    let mut clock = start;
+    let mut installer = installer_busy_until;
+    let mut stdout = Vec::new();
+    let mut stderr = Vec::new();
+    for step in &d.steps {
+        match step {
+            Step::Stdout(s) => stdout.push(s.clone()),
+            Step::Stderr(s) => stderr.push(s.clone()),
+            Step::Filler(n) => stdout.push(filler(*n)),
+            Step::Msi(m) => {
+                let code = if installer > clock {
+                    MSI_BUSY
+                } else {
+                    clock += m.seconds;
+                    installer = clock;
+                    m.code
+                };
+                stdout.push(format!("##goldsmith-msi:{}:{code}", m.name));
+            }
+        }
+    }
+    let mut exit = d.exit;
+    let mut phases = Vec::new();
+    if !d.apps.is_empty() {
+        let failed = install_apps(d, &mut clock, &mut installer, &mut stdout, &mut phases);
+        if !failed.is_empty() {
+            stderr.push(format!("apps that failed: {}", failed.join(", ")));
+            exit = 1;
+        }
+    }
+    if script.contains(EXIT_MARKER) && !d.no_marker {
+        stdout.push(format!("{EXIT_MARKER}{exit}"));
+    }
+    Run {
+        seconds: d.duration.unwrap_or(DEFAULT_SECONDS).max(clock - start),
+        stdout,
+        stderr,
+        installer_busy_until: installer,
+        reboot: d.reboot,
+        power: d.power,
+        phases,
+    }
+}
+
+/// What goldsmith's generated install-apps script does: downloads, at most
+/// `download-parallelism` at a time, then one install at a time, waiting out
+/// a busy installer for up to 30 minutes. Returns the apps that failed.
+fn install_apps(
+    d: &Directives,
+    clock: &mut f64,
+    installer: &mut f64,
+    stdout: &mut Vec<String>,
+    phases: &mut Vec<Phase>,
+) -> Vec<String> {
+    let parallel = d
+        .download_parallelism
+        .unwrap_or(DEFAULT_DOWNLOAD_PARALLELISM)
+        .max(1) as usize;
+    for (i, app) in d.apps.iter().enumerate() {
+        stdout.push(format!(
+            "##goldsmith-app:{}:download:ok:{}",
+            app.name, DOWNLOAD_SECONDS as u64
+        ));
+        let start = *clock + (i / parallel) as f64 * DOWNLOAD_SECONDS;
+        phases.push(Phase {
+            app: app.name.clone(),
+            phase: "download",
+            start,
+            end: start + DOWNLOAD_SECONDS,
+        });
+    }
+    *clock += d.apps.len().div_ceil(parallel) as f64 * DOWNLOAD_SECONDS;
+    let mut failed = Vec::new();
+    for app in &d.apps {
+        let started = *clock;
+        let code = if *installer - *clock > INSTALLER_PATIENCE {
+            *clock += INSTALLER_PATIENCE;
+            MSI_BUSY
+        } else {
+            *clock = clock.max(*installer) + app.seconds;
+            *installer = *clock;
+            app.code
+        };
+        let ok = matches!(code, 0 | 3010 | 1641);
+        if !ok {
+            failed.push(app.name.clone());
+        }
+        phases.push(Phase {
+            app: app.name.clone(),
+            phase: "install",
+            start: *clock - if code == MSI_BUSY { 0.0 } else { app.seconds },
+            end: *clock,
+        });
+        stdout.push(format!("##goldsmith-msi:{}:{code}", app.name));
+        stdout.push(format!(
+            "##goldsmith-app:{}:install:{}:{}",
+            app.name,
+            if ok { "ok" } else { "failed" },
+            (*clock - started).round() as u64
+        ));
+    }
+    failed
+}
+
+/// `n` bytes of output in lines of 100 (never ending in a newline).
+fn filler(n: usize) -> String {
+    (0..n)
+        .map(|i| {
+            if i % 100 == 99 && i + 1 < n {
+                '\n'
+            } else {
+                '.'
+            }
+        })
+        .collect()
+}
+
+/// The last `max` bytes of `text`, starting on a character boundary.
+pub fn tail(text: &str, max: usize) -> &str {
+    if text.len() <= max {
+        return text;
+    }
+    let mut start = text.len() - max;
+    while !text.is_char_boundary(start) {
+        start += 1;
+    }
+    &text[start..]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn directives(script: &str) -> Directives {
+        Directives::parse(script).unwrap()
+    }
+
+    #[test]
+    fn marker_only_for_the_wrapper() {
+        let d = directives("# goldsmith-sim: exit=0 stdout=hello\n");
+        assert_eq!(run(&d, "x", 0.0, 0.0).stdout, vec!["hello"]);
+        let d = directives("# goldsmith-sim: exit=2\n");
+        let r = run(&d, "echo ##goldsmith-exit:$?", 0.0, 0.0);
+        assert_eq!(r.stdout, vec!["##goldsmith-exit:2"]);
+        assert_eq!(r.seconds, DEFAULT_SECONDS);
+        let d = directives("# goldsmith-sim: no-marker\n");
+        assert!(run(&d, "##goldsmith-exit:", 0.0, 0.0).stdout.is_empty());
+    }
+
+    #[test]
+    fn msi_waits_for_nobody_and_reports_1618() {
+        let d = directives("# goldsmith-sim: msi=a:0:40s msi=b:3010:40s\n");
+        let r = run(&d, "", 10.0, 0.0);
+        assert_eq!(
+            r.stdout,
+            vec!["##goldsmith-msi:a:0", "##goldsmith-msi:b:3010"]
+        );
+        assert_eq!(r.seconds, 80.0);
+        assert_eq!(r.installer_busy_until, 90.0);
+        let r = run(&d, "", 10.0, 60.0);
+        assert_eq!(
+            r.stdout,
+            vec!["##goldsmith-msi:a:1618", "##goldsmith-msi:b:1618"]
+        );
+        assert_eq!(r.seconds, DEFAULT_SECONDS);
+    }
+
+    #[test]
+    fn install_apps_downloads_together_and_installs_in_turn() {
+        let d = directives(
+            "# goldsmith-sim: download-parallelism=2\n# goldsmith-sim: app=a\n# goldsmith-sim: app=b:1603:10s\n# goldsmith-sim: app=c:0:10s\n",
+        );
+        let r = run(&d, "##goldsmith-exit:", 0.0, 50.0);
+        assert_eq!(
+            r.stdout,
+            vec![
+                "##goldsmith-app:a:download:ok:20",
+                "##goldsmith-app:b:download:ok:20",
+                "##goldsmith-app:c:download:ok:20",
+                "##goldsmith-msi:a:0",
+                "##goldsmith-app:a:install:ok:40",
+                "##goldsmith-msi:b:1603",
+                "##goldsmith-app:b:install:failed:10",
+                "##goldsmith-msi:c:0",
+                "##goldsmith-app:c:install:ok:10",
+                "##goldsmith-exit:1",
+            ]
+        );
+        assert_eq!(r.stderr, vec!["apps that failed: b"]);
+        // 2 rounds of downloads (40 s), a waits for the installer until 50 s.
+        assert_eq!(r.seconds, 50.0 + 30.0 + 10.0 + 10.0);
+    }
+
+    #[test]
+    fn filler_and_tail() {
+        let f = filler(250);
+        assert_eq!(f.len(), 250);
+        assert!(!f.ends_with('\n'));
+        assert_eq!(f.matches('\n').count(), 2);
+        assert_eq!(tail("abcdef", 4), "cdef");
+        assert_eq!(tail("aé", 1), "");
+        assert_eq!(tail("short", 4096), "short");
+    }
+}
