@@ -9,8 +9,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::github::actions::{Actions, Inputs};
-
 /// Audience Entra ID expects for workload identity federation with GitHub.
 pub const AUDIENCE: &str = "api://AzureADTokenExchange";
 
@@ -23,31 +21,6 @@ pub struct Credentials {
     /// `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, present with `id-token: write`.
     pub oidc_request: Option<(String, String)>,
     pub azure_config_dir: Option<PathBuf>,
-}
-
-impl Credentials {
-    /// What the action's inputs and the runner's OIDC variables give.
-    pub fn from_actions(gha: &Actions) -> Credentials {
-        let inputs = Inputs::new(&gha.env);
-        let get = |name: &str| inputs.get(name).map(str::to_string);
-        let oidc = match (
-            gha.env.get("ACTIONS_ID_TOKEN_REQUEST_URL"),
-            gha.env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-        ) {
-            (Some(url), Some(token)) if !url.is_empty() && !token.is_empty() => {
-                Some((url.clone(), token.clone()))
-            }
-            _ => None,
-        };
-        Credentials {
-            client_id: get("client-id"),
-            tenant_id: get("tenant-id"),
-            subscription_id: get("subscription-id"),
-            client_secret: get("client-secret"),
-            oidc_request: oidc,
-            azure_config_dir: gha.path("AZURE_CONFIG_DIR"),
-        }
-    }
 }
 
 #[derive(Debug, thiserror::Error)]

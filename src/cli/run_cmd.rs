@@ -13,7 +13,7 @@ use super::args::Settings;
 use super::inspect;
 use super::paths::RunPaths;
 use crate::azure::login::Credentials;
-use crate::github::actions::{self, Actions};
+use crate::github::actions::{self, Actions, Inputs};
 use crate::plan::{Plan, PlanOptions};
 use crate::project::Project;
 use crate::record::event::EventLine;
@@ -418,7 +418,7 @@ fn nothing_ran(what: String) -> CliError {
 
 /// Signs the Azure CLI in with the action's credentials; a token fetched on the way is masked at once.
 fn sign_in(gha: &Actions, secrets: &mut Vec<String>) -> Result<(), CliError> {
-    let creds = Credentials::from_actions(gha);
+    let creds = credentials(gha);
     if creds.client_id.is_none() && creds.tenant_id.is_none() && creds.client_secret.is_none() {
         if creds.azure_config_dir.is_none() {
             println!(
@@ -437,6 +437,29 @@ fn sign_in(gha: &Actions, secrets: &mut Vec<String>) -> Result<(), CliError> {
         Err(e) => Err(CliError::Other(
             anyhow::Error::new(e).context("cannot sign in to Azure"),
         )),
+    }
+}
+
+/// The Azure credentials the action's inputs and the runner's OIDC variables give.
+fn credentials(gha: &Actions) -> Credentials {
+    let inputs = Inputs::new(&gha.env);
+    let get = |name: &str| inputs.get(name).map(str::to_string);
+    let oidc = match (
+        gha.env.get("ACTIONS_ID_TOKEN_REQUEST_URL"),
+        gha.env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
+    ) {
+        (Some(url), Some(token)) if !url.is_empty() && !token.is_empty() => {
+            Some((url.clone(), token.clone()))
+        }
+        _ => None,
+    };
+    Credentials {
+        client_id: get("client-id"),
+        tenant_id: get("tenant-id"),
+        subscription_id: get("subscription-id"),
+        client_secret: get("client-secret"),
+        oidc_request: oidc,
+        azure_config_dir: gha.path("AZURE_CONFIG_DIR"),
     }
 }
 

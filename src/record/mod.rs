@@ -1,7 +1,11 @@
-//! The data other programs and the reporters read: events, run state, statuses.
+//! The vocabulary the stages hand each other and other programs read: events
+//! (schema-versioned), statuses, failure classes, the run record (the one
+//! fold of the event stream), `state.json` as its projection, and the sinks
+//! that connect the executor to the reporters.
 //!
-//! Our `nextest-metadata`: plain serde types with a `version`, no behaviour.
-//! `run/` produces them, `report/` consumes them; neither sees the other.
+//! Our `nextest-metadata`: plain serde types with a `version`. `run/` emits
+//! events into an `EventSink`, `report/` implements `Reporter`; neither sees
+//! the other, and nothing here reads or writes a file.
 
 pub mod event;
 pub mod failure;
