@@ -32,10 +32,28 @@ pub fn build(
 ) -> Option<Plan> {
     let errors_before = diags.error_count();
     let file = module.file.as_path();
+    let resolved = resolve_entries(catalog, module, diags);
+    check_secrets(config, options, &resolved, diags);
+    let stages = stages(&resolved, file, diags);
+    let ops = OpPlanner::new(catalog, module, config, &resolved, &stages).plan_all(diags);
+    if diags.error_count() > errors_before {
+        return None;
+    }
+    let plan = assemble(module, stages, ops);
+    let entry_pos: Vec<_> = resolved.iter().map(|(e, _)| e.pos).collect();
+    super::vm::warn_shared_vms(&plan, file, &entry_pos, diags);
+    Some(plan)
+}
 
-    // Resolve entries to operations; report unknown and duplicate entries.
+/// The operation of each entry, in module order; reports unknown and duplicate entries.
+fn resolve_entries<'a>(
+    catalog: &'a Catalog,
+    module: &'a Module,
+    diags: &mut Diagnostics,
+) -> Vec<(&'a crate::catalog::Entry, &'a Operation)> {
+    let file = module.file.as_path();
     let mut first_use: HashMap<&str, u32> = HashMap::new();
-    let mut resolved: Vec<(&crate::catalog::Entry, &Operation)> = Vec::new();
+    let mut resolved = Vec::new();
     for entry in &module.entries {
         if let Some(line) = first_use.get(entry.id.as_str()) {
             diags.push(
@@ -68,26 +86,125 @@ pub fn build(
             }
         }
     }
+    resolved
+}
 
-    check_secrets(config, options, &resolved, diags);
-    let stages = stages(&resolved, file, diags);
-    let index: HashMap<&str, usize> = resolved
-        .iter()
-        .enumerate()
-        .map(|(i, (e, _))| (e.id.as_str(), i))
-        .collect();
-    let mut stage_of = vec![0; resolved.len()];
-    for stage in &stages {
-        for &i in &stage.ops {
-            stage_of[i] = stage.number;
+/// The plan of a module whose ops planned without errors, with its duration estimate.
+fn assemble(module: &Module, stages: Vec<Stage>, ops: Vec<PlannedOp>) -> Plan {
+    let (estimated_duration, critical_path, ops_without_estimate) = estimate(&ops, &stages);
+    Plan {
+        version: PLAN_VERSION,
+        module: ModuleRef {
+            id: module.id.clone(),
+            name: module.name.clone(),
+            folder: module.folder.clone(),
+            file: module.file.clone(),
+        },
+        stages,
+        ops,
+        estimated_duration,
+        critical_path,
+        ops_without_estimate,
+    }
+}
+
+/// Plans the resolved entries one by one; each may look at the whole module
+/// (which entries come earlier, which stage each is in).
+struct OpPlanner<'a> {
+    catalog: &'a Catalog,
+    module: &'a Module,
+    config: &'a Config,
+    resolved: &'a [(&'a crate::catalog::Entry, &'a Operation)],
+    /// Position in `resolved` of each entry, by operation id.
+    index: HashMap<&'a str, usize>,
+    /// Stage number of each entry of `resolved`.
+    stage_of: Vec<usize>,
+}
+
+impl<'a> OpPlanner<'a> {
+    fn new(
+        catalog: &'a Catalog,
+        module: &'a Module,
+        config: &'a Config,
+        resolved: &'a [(&'a crate::catalog::Entry, &'a Operation)],
+        stages: &[Stage],
+    ) -> Self {
+        let index = resolved
+            .iter()
+            .enumerate()
+            .map(|(i, (e, _))| (e.id.as_str(), i))
+            .collect();
+        let mut stage_of = vec![0; resolved.len()];
+        for stage in stages {
+            for &i in &stage.ops {
+                stage_of[i] = stage.number;
+            }
+        }
+        OpPlanner {
+            catalog,
+            module,
+            config,
+            resolved,
+            index,
+            stage_of,
         }
     }
 
-    let mut ops = Vec::with_capacity(resolved.len());
-    for (i, (entry, op)) in resolved.iter().enumerate() {
+    /// Every entry's `PlannedOp`, in module order.
+    fn plan_all(&self, diags: &mut Diagnostics) -> Vec<PlannedOp> {
+        (0..self.resolved.len())
+            .map(|i| self.plan(i, diags))
+            .collect()
+    }
+
+    /// The `PlannedOp` of entry `i`: its waits, its rendered scripts, its locks and its settings.
+    fn plan(&self, i: usize, diags: &mut Diagnostics) -> PlannedOp {
+        let (entry, op) = self.resolved[i];
+        let mut depends_on = self.declared_dependencies(i, diags);
+        let requires_outside = self.requirements(i, &mut depends_on, diags);
+        depends_on.sort_unstable();
+        let (script, check) = check_operation(self.catalog, op, self.config, diags);
+        let locks = self.locks(entry, op, &script, diags);
+        let fingerprint = fingerprint(op, &script, check.as_deref(), self.config);
+        PlannedOp {
+            id: op.id.clone(),
+            name: op.name.clone(),
+            capability: op.capability.clone(),
+            kind: op.kind,
+            file: op.file.clone(),
+            line: op.id_pos.line,
+            entry_line: entry.pos.line,
+            stage: self.stage_of[i],
+            timeout: entry
+                .timeout
+                .or(op.timeout)
+                .unwrap_or_else(|| default_timeout(op.kind)),
+            expected: op.expected,
+            retry: entry
+                .retry
+                .clone()
+                .or_else(|| op.retry.clone())
+                .unwrap_or_else(|| default_retry(op.kind)),
+            continue_on_error: entry.continue_on_error,
+            depends_on,
+            waits_for_stage: entry.depends_on.is_empty(),
+            locks,
+            requires_outside,
+            has_idempotency_check: check.is_some(),
+            secrets: config_secrets_used(op, self.config),
+            script,
+            check,
+            fingerprint,
+        }
+    }
+
+    /// The earlier entries entry `i` names in `depends_on`; reports the names it may not use.
+    fn declared_dependencies(&self, i: usize, diags: &mut Diagnostics) -> Vec<usize> {
+        let (entry, _) = self.resolved[i];
+        let file = self.module.file.as_path();
         let mut depends_on = Vec::new();
         for (dep, pos) in &entry.depends_on {
-            match index.get(dep.as_str()) {
+            match self.index.get(dep.as_str()) {
                 Some(&d) if d < i => depends_on.push(d),
                 Some(_) if dep == &entry.id => diags.push(Diagnostic::error(file, *pos, format!("`{}` depends on itself", entry.id))),
                 Some(_) => diags.push(
@@ -95,16 +212,28 @@ pub fn build(
                         .with_help("`depends_on` may only name earlier entries; move the entry below the one it depends on"),
                 ),
                 None => {
-                    let help = suggest(dep, resolved[..i].iter().map(|(e, _)| e.id.as_str()))
-                        .unwrap_or_else(|| earlier_entries_help(&resolved[..i]));
+                    let help = suggest(dep, self.resolved[..i].iter().map(|(e, _)| e.id.as_str()))
+                        .unwrap_or_else(|| earlier_entries_help(&self.resolved[..i]));
                     diags.push(Diagnostic::error(file, *pos, format!("`{}` depends on `{dep}`, which is not an entry of this module", entry.id)).with_help(help));
                 }
             }
         }
-        let waits_for_stage = entry.depends_on.is_empty();
+        depends_on
+    }
+
+    /// Adds the earlier entries the operation of entry `i` `requires` to `depends_on`;
+    /// returns the requirements outside this module. Reports requirements that run
+    /// later and unknown ones.
+    fn requirements(
+        &self,
+        i: usize,
+        depends_on: &mut Vec<usize>,
+        diags: &mut Diagnostics,
+    ) -> Vec<ExternalRequirement> {
+        let (_, op) = self.resolved[i];
         let mut requires_outside = Vec::new();
         for req in &op.requires {
-            match index.get(req.id.as_str()) {
+            match self.index.get(req.id.as_str()) {
                 Some(&d) if d < i => {
                     if !depends_on.contains(&d) {
                         depends_on.push(d);
@@ -116,19 +245,22 @@ pub fn build(
                         req.pos,
                         format!(
                             "`{}` requires `{}`, which runs later in module `{}`",
-                            op.id, req.id, module.id
+                            op.id, req.id, self.module.id
                         ),
                     )
                     .with_help(format!(
                         "move `{}` above `{}` in {}",
                         req.id,
                         op.id,
-                        file.display()
+                        self.module.file.display()
                     )),
                 ),
-                None if catalog.operation(&req.id).is_none() && !req.optional => {
-                    let help = suggest(&req.id, catalog.operations.iter().map(|o| o.id.as_str()))
-                        .unwrap_or_else(|| "`requires` names operation ids".into());
+                None if self.catalog.operation(&req.id).is_none() && !req.optional => {
+                    let help = suggest(
+                        &req.id,
+                        self.catalog.operations.iter().map(|o| o.id.as_str()),
+                    )
+                    .unwrap_or_else(|| "`requires` names operation ids".into());
                     diags.push(
                         Diagnostic::error(
                             &op.file,
@@ -144,16 +276,25 @@ pub fn build(
                 }),
             }
         }
-        depends_on.sort_unstable();
+        requires_outside
+    }
 
+    /// The locks an op holds: those it and its entry name, and the lock of the VM it runs on.
+    fn locks(
+        &self,
+        entry: &crate::catalog::Entry,
+        op: &Operation,
+        script: &Script,
+        diags: &mut Diagnostics,
+    ) -> Vec<LockName> {
+        let (catalog, config) = (self.catalog, self.config);
         let mut locks: Vec<LockName> = op
             .locks
             .iter()
             .chain(&entry.locks)
             .map(|(l, _)| l.parse().unwrap_or_else(|never| match never {}))
             .collect();
-        let (script, check) = check_operation(catalog, op, config, diags);
-        match (&script, op.kind) {
+        match (script, op.kind) {
             (Script::RunCommand(rc), _) => locks.push(super::vm::lock(&rc.target)),
             (_, OpKind::InstallApps) => locks
                 .extend(super::vm::target(op, config, catalog, diags).map(|t| super::vm::lock(&t))),
@@ -164,66 +305,19 @@ pub fn build(
         }
         locks.sort();
         locks.dedup();
-        let fingerprint = fingerprint(op, &script, check.as_deref(), config);
-        ops.push(PlannedOp {
-            id: op.id.clone(),
-            name: op.name.clone(),
-            capability: op.capability.clone(),
-            kind: op.kind,
-            file: op.file.clone(),
-            line: op.id_pos.line,
-            entry_line: entry.pos.line,
-            stage: stage_of[i],
-            timeout: entry
-                .timeout
-                .or(op.timeout)
-                .unwrap_or_else(|| default_timeout(op.kind)),
-            expected: op.expected,
-            retry: entry
-                .retry
-                .clone()
-                .or_else(|| op.retry.clone())
-                .unwrap_or_else(|| default_retry(op.kind)),
-            continue_on_error: entry.continue_on_error,
-            depends_on,
-            waits_for_stage,
-            locks,
-            requires_outside,
-            has_idempotency_check: check.is_some(),
-            secrets: config
-                .secrets
-                .iter()
-                .map(|(name, _)| name)
-                .filter(|name| uses_name(op, name))
-                .cloned()
-                .collect(),
-            script,
-            check,
-            fingerprint,
-        });
+        locks
     }
+}
 
-    if diags.error_count() > errors_before {
-        return None;
-    }
-    let (estimated_duration, critical_path, ops_without_estimate) = estimate(&ops, &stages);
-    let plan = Plan {
-        version: PLAN_VERSION,
-        module: ModuleRef {
-            id: module.id.clone(),
-            name: module.name.clone(),
-            folder: module.folder.clone(),
-            file: module.file.clone(),
-        },
-        stages,
-        ops,
-        estimated_duration,
-        critical_path,
-        ops_without_estimate,
-    };
-    let entry_pos: Vec<_> = resolved.iter().map(|(e, _)| e.pos).collect();
-    super::vm::warn_shared_vms(&plan, file, &entry_pos, diags);
-    Some(plan)
+/// The names of the configured secrets `op` uses, in the config's order.
+fn config_secrets_used(op: &Operation, config: &Config) -> Vec<String> {
+    config
+        .secrets
+        .iter()
+        .map(|(name, _)| name)
+        .filter(|name| uses_name(op, name))
+        .cloned()
+        .collect()
 }
 
 /// Without a `retry` of their own, VM operations retry what is worth retrying:

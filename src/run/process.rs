@@ -120,11 +120,11 @@ fn on_chunk(stream: &mut Option<Stream>, n: std::io::Result<usize>, buf: &[u8], 
 pub async fn run(
     spec: &ProcessSpec,
     log: &mut OpLog,
-    mut stop: watch::Receiver<Stop>,
+    stop: watch::Receiver<Stop>,
 ) -> ProcessResult {
     let started = Instant::now();
-    let (mut child, streams, mut reports) = match spawn(spec) {
-        Ok(x) => x,
+    let mut running = match Running::start(spec) {
+        Ok(running) => running,
         Err(e) => {
             return ProcessResult {
                 exit: Exit::SpawnFailed(format!("cannot start {}: {e}", spec.program.display())),
@@ -135,129 +135,197 @@ pub async fn run(
             };
         }
     };
-    let pgid = child.id().map(|p| p as i32);
-    let mut streams = streams.into_iter();
-    let (mut out, mut err) = (streams.next(), streams.next());
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut buf2 = vec![0u8; 64 * 1024];
-    let mut report_buf = Vec::new();
-    let deadline = tokio::time::Instant::now() + spec.timeout;
-    let mut terminated_for: Option<Exit> = None;
-    let mut kill_at: Option<tokio::time::Instant> = None;
-    let mut stop_open = true;
+    let ended = running.watch(spec, log, stop).await;
+    let status = running.status(ended).await;
+    let leaked = running.clean_up(log).await;
+    log.finish();
+    let exit = running.exit(spec, status);
+    running.into_result(exit, leaked, started)
+}
 
-    if *stop.borrow() != Stop::No {
-        terminated_for = Some(Exit::Cancelled);
-        signal_group(pgid, libc::SIGKILL);
+/// A child started under its supervisor, from spawn to the last read of its pipes.
+struct Running {
+    child: tokio::process::Child,
+    /// The group the supervisor leads: what every signal goes to.
+    pgid: Option<i32>,
+    out: Option<Stream>,
+    err: Option<Stream>,
+    /// The supervisor's status pipe.
+    reports: tokio::net::unix::pipe::Receiver,
+    buf: Vec<u8>,
+    buf2: Vec<u8>,
+    /// Why goldsmith signalled the group, if it did: this, not the exit status, is the result.
+    terminated_for: Option<Exit>,
+    /// The supervisor was waited for already.
+    reaped: bool,
+}
+
+impl Running {
+    fn start(spec: &ProcessSpec) -> std::io::Result<Self> {
+        let (child, streams, reports) = spawn(spec)?;
+        let pgid = child.id().map(|p| p as i32);
+        let mut streams = streams.into_iter();
+        Ok(Running {
+            child,
+            pgid,
+            out: streams.next(),
+            err: streams.next(),
+            reports,
+            buf: vec![0u8; 64 * 1024],
+            buf2: vec![0u8; 64 * 1024],
+            terminated_for: None,
+            reaped: false,
+        })
     }
 
-    // What ended the loop: the supervisor's report, or the supervisor's end.
-    let ended = loop {
-        let kill_sleep = async {
-            match kill_at {
-                Some(t) => tokio::time::sleep_until(t).await,
-                None => std::future::pending().await,
-            }
-        };
-        tokio::select! {
-            n = reports.read_buf(&mut report_buf) => {
-                match n {
-                    Ok(0) | Err(_) => break None,
-                    Ok(_) => {
-                        if let Some(end) = report_buf.iter().position(|&b| b == b'\n') {
-                            break supervisor::parse_report(&report_buf[..end]);
+    /// Streams the output until the supervisor reports the exit (or is gone),
+    /// terminating the group on timeout or when asked to stop.
+    /// Returns the supervisor's report; `None` when the supervisor itself ended.
+    async fn watch(
+        &mut self,
+        spec: &ProcessSpec,
+        log: &mut OpLog,
+        mut stop: watch::Receiver<Stop>,
+    ) -> Option<Report> {
+        let pgid = self.pgid;
+        let mut report_buf = Vec::new();
+        let deadline = tokio::time::Instant::now() + spec.timeout;
+        let mut kill_at: Option<tokio::time::Instant> = None;
+        let mut stop_open = true;
+
+        if *stop.borrow() != Stop::No {
+            self.terminated_for = Some(Exit::Cancelled);
+            signal_group(pgid, libc::SIGKILL);
+        }
+
+        loop {
+            let kill_sleep = async {
+                match kill_at {
+                    Some(t) => tokio::time::sleep_until(t).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                n = self.reports.read_buf(&mut report_buf) => {
+                    match n {
+                        Ok(0) | Err(_) => break None,
+                        Ok(_) => {
+                            if let Some(end) = report_buf.iter().position(|&b| b == b'\n') {
+                                break supervisor::parse_report(&report_buf[..end]);
+                            }
                         }
                     }
                 }
-            }
-            n = next_chunk(&mut out, &mut buf) => on_chunk(&mut out, n, &buf, log),
-            n = next_chunk(&mut err, &mut buf2) => on_chunk(&mut err, n, &buf2, log),
-            _ = tokio::time::sleep_until(deadline), if terminated_for.is_none() => {
-                terminated_for = Some(Exit::TimedOut);
-                log.note(&format!("timed out after {}: sending SIGTERM to the process group", crate::duration::format_duration(spec.timeout)));
-                kill_at = Some(begin_terminate(pgid, spec.grace));
-            }
-            changed = stop.changed(), if stop_open => {
-                if changed.is_err() {
-                    // The coordinator is gone; nobody will ask again.
-                    stop_open = false;
-                    continue;
+                n = next_chunk(&mut self.out, &mut self.buf) => on_chunk(&mut self.out, n, &self.buf, log),
+                n = next_chunk(&mut self.err, &mut self.buf2) => on_chunk(&mut self.err, n, &self.buf2, log),
+                _ = tokio::time::sleep_until(deadline), if self.terminated_for.is_none() => {
+                    self.terminated_for = Some(Exit::TimedOut);
+                    log.note(&format!("timed out after {}: sending SIGTERM to the process group", crate::duration::format_duration(spec.timeout)));
+                    kill_at = Some(begin_terminate(pgid, spec.grace));
                 }
-                let request = *stop.borrow_and_update();
-                match request {
-                    Stop::No => {}
-                    Stop::Terminate if terminated_for.is_none() => {
-                        terminated_for = Some(Exit::Cancelled);
-                        log.note("cancelled: sending SIGTERM to the process group");
-                        kill_at = Some(begin_terminate(pgid, spec.grace));
+                changed = stop.changed(), if stop_open => {
+                    if changed.is_err() {
+                        // The coordinator is gone; nobody will ask again.
+                        stop_open = false;
+                        continue;
                     }
-                    Stop::Terminate => {}
-                    Stop::Kill => {
-                        terminated_for.get_or_insert(Exit::Cancelled);
-                        log.note("cancelled again: sending SIGKILL to the process group");
-                        signal_group(pgid, libc::SIGKILL);
+                    let request = *stop.borrow_and_update();
+                    match request {
+                        Stop::No => {}
+                        Stop::Terminate if self.terminated_for.is_none() => {
+                            self.terminated_for = Some(Exit::Cancelled);
+                            log.note("cancelled: sending SIGTERM to the process group");
+                            kill_at = Some(begin_terminate(pgid, spec.grace));
+                        }
+                        Stop::Terminate => {}
+                        Stop::Kill => {
+                            self.terminated_for.get_or_insert(Exit::Cancelled);
+                            log.note("cancelled again: sending SIGKILL to the process group");
+                            signal_group(pgid, libc::SIGKILL);
+                        }
                     }
                 }
-            }
-            _ = kill_sleep => {
-                log.note("grace period over: sending SIGKILL to the process group");
-                signal_group(pgid, libc::SIGKILL);
-                kill_at = None;
+                _ = kill_sleep => {
+                    log.note("grace period over: sending SIGKILL to the process group");
+                    signal_group(pgid, libc::SIGKILL);
+                    kill_at = None;
+                }
             }
         }
-    };
+    }
 
-    // Without a report the supervisor itself is gone: its fate stands for the script's.
-    let mut reaped = false;
-    let status = match ended {
-        Some(Report::Exited(status)) => Ok(status),
-        Some(Report::SpawnFailed(e)) => Err(e),
-        None => {
-            reaped = true;
-            child.wait().await
+    /// The script's exit status as the supervisor reported it. Without a report the
+    /// supervisor itself is gone: its fate stands for the script's.
+    async fn status(&mut self, ended: Option<Report>) -> std::io::Result<std::process::ExitStatus> {
+        match ended {
+            Some(Report::Exited(status)) => Ok(status),
+            Some(Report::SpawnFailed(e)) => Err(e),
+            None => {
+                self.reaped = true;
+                self.child.wait().await
+            }
         }
-    };
+    }
 
-    // The script has exited; its output may still be in the pipes, or a
-    // background process of the group may hold a pipe open.
-    let leaked = tokio::time::timeout(LEAK_TIMEOUT, drain([&mut out, &mut err], &mut buf, log))
+    /// Reads the rest of the output, kills what is left of the group and waits for
+    /// the supervisor. Returns whether a process of the group still held the output.
+    async fn clean_up(&mut self, log: &mut OpLog) -> bool {
+        // The script has exited; its output may still be in the pipes, or a
+        // background process of the group may hold a pipe open.
+        let leaked = tokio::time::timeout(
+            LEAK_TIMEOUT,
+            drain([&mut self.out, &mut self.err], &mut self.buf, log),
+        )
         .await
         .is_err();
-    // Whatever is left of the group goes, leaked or not, the supervisor with it.
-    signal_group(pgid, libc::SIGKILL);
-    if !reaped {
-        let _ = child.wait().await;
-    }
-    if leaked {
-        log.note("a background process of the script still held its output after it exited; killed the process group");
-        // Read what the killed processes left, without waiting on holders outside the group.
-        let _ = tokio::time::timeout(
-            Duration::from_millis(500),
-            drain([&mut out, &mut err], &mut buf, log),
-        )
-        .await;
-    }
-    log.finish();
-
-    let exit = match (terminated_for, status) {
-        (Some(reason), _) => reason,
-        (None, Ok(s)) => match (s.code(), s.signal()) {
-            (Some(code), _) => Exit::Code(code),
-            (None, Some(sig)) => Exit::Signal(sig),
-            (None, None) => Exit::Code(-1),
-        },
-        (None, Err(e)) if reaped => Exit::SpawnFailed(format!("lost track of the script: {e}")),
-        (None, Err(e)) => {
-            Exit::SpawnFailed(format!("cannot start {}: {e}", spec.program.display()))
+        // Whatever is left of the group goes, leaked or not, the supervisor with it.
+        signal_group(self.pgid, libc::SIGKILL);
+        if !self.reaped {
+            let _ = self.child.wait().await;
         }
-    };
-    let captured = |s: Option<Stream>| s.and_then(|s| s.buffer).unwrap_or_default();
-    ProcessResult {
-        exit,
-        stdout: captured(out),
-        stderr: captured(err),
-        leaked,
-        duration: started.elapsed(),
+        if leaked {
+            log.note("a background process of the script still held its output after it exited; killed the process group");
+            // Read what the killed processes left, without waiting on holders outside the group.
+            let _ = tokio::time::timeout(
+                Duration::from_millis(500),
+                drain([&mut self.out, &mut self.err], &mut self.buf, log),
+            )
+            .await;
+        }
+        leaked
+    }
+
+    /// How the process ended: why goldsmith stopped it, else its exit status.
+    fn exit(
+        &mut self,
+        spec: &ProcessSpec,
+        status: std::io::Result<std::process::ExitStatus>,
+    ) -> Exit {
+        match (self.terminated_for.take(), status) {
+            (Some(reason), _) => reason,
+            (None, Ok(s)) => match (s.code(), s.signal()) {
+                (Some(code), _) => Exit::Code(code),
+                (None, Some(sig)) => Exit::Signal(sig),
+                (None, None) => Exit::Code(-1),
+            },
+            (None, Err(e)) if self.reaped => {
+                Exit::SpawnFailed(format!("lost track of the script: {e}"))
+            }
+            (None, Err(e)) => {
+                Exit::SpawnFailed(format!("cannot start {}: {e}", spec.program.display()))
+            }
+        }
+    }
+
+    fn into_result(self, exit: Exit, leaked: bool, started: Instant) -> ProcessResult {
+        let captured = |s: Option<Stream>| s.and_then(|s| s.buffer).unwrap_or_default();
+        ProcessResult {
+            exit,
+            stdout: captured(self.out),
+            stderr: captured(self.err),
+            leaked,
+            duration: started.elapsed(),
+        }
     }
 }
 

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::sync::watch;
 
 use super::oplog::OpLog;
-use super::process::{self, Exit, ProcessSpec, Stop};
+use super::process::{self, Exit, ProcessResult, ProcessSpec, Stop};
 use super::sealed::SealedScript;
 use super::unit::{UnitContext, describe};
 use crate::azure::run_command::{self, Invocation, VmTarget};
@@ -32,41 +32,77 @@ pub async fn run(
     stop: watch::Receiver<Stop>,
 ) -> (AttemptOutcome, Duration) {
     let started = Instant::now();
-    let lock = rc.target.lock_name();
+    if let Err(outcome) = wait_if_restarted(ctx, op, &rc.target, attempt, log, &stop).await {
+        return (outcome, started.elapsed());
+    }
+    let script = match seal(op, rc) {
+        Ok(script) => script,
+        Err(outcome) => return (outcome, started.elapsed()),
+    };
+    let result = invoke(ctx, op, rc, attempt, script, log, stop).await;
+    let outcome = match &result.exit {
+        Exit::Code(code) => decide(ctx, op, rc, *code, &result, log),
+        other => az_failed(&result, other, log),
+    };
+    if outcome.reboot_started
+        && let Ok(mut set) = ctx.rebooting.lock()
+    {
+        set.insert(rc.target.lock_name());
+    }
+    (outcome, result.duration)
+}
+
+/// When an installer restarted the VM, waits for its agent before sending anything.
+async fn wait_if_restarted(
+    ctx: &UnitContext,
+    op: &PlannedOp,
+    target: &VmTarget,
+    attempt: u32,
+    log: &mut OpLog,
+    stop: &watch::Receiver<Stop>,
+) -> Result<(), AttemptOutcome> {
+    let lock = target.lock_name();
     let rebooting = ctx
         .rebooting
         .lock()
         .map(|s| s.contains(&lock))
         .unwrap_or(false);
     if rebooting {
-        if let Err(outcome) = wait_for_agent(ctx, op, &rc.target, attempt, log, stop.clone()).await
-        {
-            return (outcome, started.elapsed());
-        }
+        wait_for_agent(ctx, op, target, attempt, log, stop.clone()).await?;
         if let Ok(mut set) = ctx.rebooting.lock() {
             set.remove(&lock);
         }
     }
+    Ok(())
+}
 
-    // The script as sent holds the values it uses; with secrets among them it
-    // is written owner-only and removed after the attempt. `scripts/<op>.ps1`
-    // keeps the masked copy.
+/// The script as sent, which holds the values it uses, in sealed memory for az to read:
+/// nothing on disk can change it, and its values (secrets included) never touch the
+/// disk. `scripts/<op>.ps1` keeps the masked copy.
+fn seal(op: &PlannedOp, rc: &RunCommandScript) -> Result<SealedScript, AttemptOutcome> {
+    SealedScript::new(&format!("{}.ps1", op.id), rc.wrapped.as_bytes()).map_err(|e| {
+        AttemptOutcome::new(
+            AttemptResult::ExecFail {
+                class: FailureClass::Spawn,
+                exit_code: None,
+            },
+            format!("cannot hold the script in memory: {e}"),
+        )
+    })
+}
+
+/// Runs `az vm run-command invoke` with the sealed script, noting the command (with the
+/// masked script's path) in the log.
+async fn invoke(
+    ctx: &UnitContext,
+    op: &PlannedOp,
+    rc: &RunCommandScript,
+    attempt: u32,
+    script: SealedScript,
+    log: &mut OpLog,
+    stop: watch::Receiver<Stop>,
+) -> ProcessResult {
     let shown_path = RunDir::shown_script(&op.id, ScriptKind::PowerShell);
-    // az reads the script from sealed memory: nothing on disk can change it, and the
-    // values it holds (secrets included) never touch the disk.
-    let script = match SealedScript::new(&format!("{}.ps1", op.id), rc.wrapped.as_bytes()) {
-        Ok(s) => s,
-        Err(e) => {
-            let outcome = AttemptOutcome::new(
-                AttemptResult::ExecFail {
-                    class: FailureClass::Spawn,
-                    exit_code: None,
-                },
-                format!("cannot hold the script in memory: {e}"),
-            );
-            return (outcome, started.elapsed());
-        }
-    };
     let args = run_command::invoke_args(
         &rc.target,
         std::path::Path::new(&script.path()),
@@ -87,52 +123,58 @@ pub async fn run(
         capture: true,
         script: Some(script),
     };
-    let result = process::run(&spec, log, stop).await;
+    process::run(&spec, log, stop).await
+}
+
+/// az exited with `code`: `azure::run_command` decides from its output; az's JSON is
+/// kept and the VM's streams (or az's stderr) go into the log.
+fn decide(
+    ctx: &UnitContext,
+    op: &PlannedOp,
+    rc: &RunCommandScript,
+    code: i32,
+    result: &ProcessResult,
+    log: &mut OpLog,
+) -> AttemptOutcome {
     let az_stdout = String::from_utf8_lossy(&result.stdout);
     let az_stderr = String::from_utf8_lossy(&result.stderr);
-    let outcome = match &result.exit {
-        Exit::Code(code) => {
-            let (outcome, vm) = run_command::decide(&Invocation {
-                az_exit: *code,
-                az_stdout: &az_stdout,
-                az_stderr: &az_stderr,
-                strict_stderr: rc.strict_stderr,
-            });
-            keep_output(ctx, op, &az_stdout);
-            match vm {
-                Some(vm) => {
-                    log.note("stdout of the script (the last 4,096 bytes, as Azure returns them):");
-                    log.write(vm.stdout.as_bytes());
-                    if !vm.stderr.is_empty() {
-                        log.note("stderr of the script:");
-                        log.write(vm.stderr.as_bytes());
-                    }
-                }
-                None => {
-                    log.note(&format!("az exited with {code}; its stderr:"));
-                    log.write(az_stderr.as_bytes());
-                }
+    let (outcome, vm) = run_command::decide(&Invocation {
+        az_exit: code,
+        az_stdout: &az_stdout,
+        az_stderr: &az_stderr,
+        strict_stderr: rc.strict_stderr,
+    });
+    keep_output(ctx, op, &az_stdout);
+    match vm {
+        Some(vm) => {
+            log.note("stdout of the script (the last 4,096 bytes, as Azure returns them):");
+            log.write(vm.stdout.as_bytes());
+            if !vm.stderr.is_empty() {
+                log.note("stderr of the script:");
+                log.write(vm.stderr.as_bytes());
             }
-            log.finish();
-            outcome
         }
-        other => {
-            let mut outcome = super::unit::classify(&result);
-            if !az_stderr.is_empty() {
-                log.note("az's stderr:");
-                log.write(az_stderr.as_bytes());
-                log.finish();
-            }
-            outcome.message = format!("az {}", describe(other));
-            outcome
+        None => {
+            log.note(&format!("az exited with {code}; its stderr:"));
+            log.write(az_stderr.as_bytes());
         }
-    };
-    if outcome.reboot_started
-        && let Ok(mut set) = ctx.rebooting.lock()
-    {
-        set.insert(lock);
     }
-    (outcome, result.duration)
+    log.finish();
+    outcome
+}
+
+/// az itself did not exit (timed out, cancelled, killed, not started): the outcome
+/// says so, and az's stderr goes into the log.
+fn az_failed(result: &ProcessResult, exit: &Exit, log: &mut OpLog) -> AttemptOutcome {
+    let az_stderr = String::from_utf8_lossy(&result.stderr);
+    let mut outcome = super::unit::classify(result);
+    if !az_stderr.is_empty() {
+        log.note("az's stderr:");
+        log.write(az_stderr.as_bytes());
+        log.finish();
+    }
+    outcome.message = format!("az {}", describe(exit));
+    outcome
 }
 
 /// Polls the VM agent's status until it is `Ready`.

@@ -76,285 +76,363 @@ enum Ctx {
 }
 
 pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<Rendered, Vec<Unsafe>> {
-    let mut out = String::with_capacity(text.len() + placeholders.len() * 4);
-    let mut errors = Vec::new();
-    let mut stack: Vec<Frame> = vec![Frame::new(Ctx::Command, '\0', 0, 0)];
-    let mut pending_heredocs: Vec<(String, bool, bool)> = Vec::new();
-    let bytes = text.as_bytes();
-    let mut next_ph = 0;
-    let mut i = 0;
-    let at_placeholder = |i: usize, next: usize| placeholders.get(next).filter(|p| p.start == i);
-    // What the lexer learns for the analysis after it.
-    let mut spans: Vec<Span> = Vec::new();
-    let mut frame_needs: Vec<(usize, Need, String)> = Vec::new();
-    let mut inert: Vec<usize> = Vec::new();
-    // Placeholders in here-document bodies, with the line of the command that reads the body.
-    let mut heredoc_bodies: Vec<(usize, usize, std::ops::Range<usize>)> = Vec::new();
-    let mut line_start = 0;
+    let mut lexer = Lexer::new(text, placeholders);
+    while lexer.i < text.len() {
+        lexer.step();
+    }
+    lexer.finish()
+}
 
-    while i < text.len() {
-        let ctx = stack.last().map_or(Ctx::Command, |f| f.ctx);
-        // A placeholder a construct has already copied past (after a backslash,
-        // in a here-document delimiter) would reach bash as literal text.
-        while let Some(ph) = placeholders.get(next_ph).filter(|p| p.start < i) {
-            errors.push(Unsafe {
+/// The state `render` threads through the script: where it is, what is open,
+/// what it wrote, and what it learns for the analysis after it.
+struct Lexer<'t> {
+    text: &'t str,
+    placeholders: &'t [Placeholder],
+    /// Byte offset of the next character to read.
+    i: usize,
+    /// The next placeholder not yet rendered (or rejected).
+    next_ph: usize,
+    out: String,
+    errors: Vec<Unsafe>,
+    stack: Vec<Frame>,
+    /// Here-documents opened on the current line: delimiter, quoted, strip tabs.
+    pending_heredocs: Vec<(String, bool, bool)>,
+    /// Where the current line starts.
+    line_start: usize,
+    spans: Vec<Span>,
+    frame_needs: Vec<(usize, Need, String)>,
+    inert: Vec<usize>,
+    /// Placeholders in here-document bodies, with the line of the command that reads the body.
+    heredoc_bodies: Vec<(usize, usize, std::ops::Range<usize>)>,
+}
+
+impl<'t> Lexer<'t> {
+    fn new(text: &'t str, placeholders: &'t [Placeholder]) -> Self {
+        Lexer {
+            text,
+            placeholders,
+            i: 0,
+            next_ph: 0,
+            out: String::with_capacity(text.len() + placeholders.len() * 4),
+            errors: Vec::new(),
+            stack: vec![Frame::new(Ctx::Command, '\0', 0, 0)],
+            pending_heredocs: Vec::new(),
+            line_start: 0,
+            spans: Vec::new(),
+            frame_needs: Vec::new(),
+            inert: Vec::new(),
+            heredoc_bodies: Vec::new(),
+        }
+    }
+
+    /// Reads one placeholder, one construct, or one ordinary character.
+    fn step(&mut self) {
+        let ctx = self.stack.last().map_or(Ctx::Command, |f| f.ctx);
+        self.reject_passed_placeholders();
+        if self.placeholder(ctx) {
+            return;
+        }
+        let construct = match ctx {
+            Ctx::Command | Ctx::Param(false) | Ctx::Arith => self.unquoted(ctx),
+            Ctx::Double | Ctx::Param(true) => self.double_quoted(ctx),
+        };
+        if !construct {
+            let n = next_char_len(self.text, self.i);
+            self.copy(n);
+        }
+    }
+
+    /// A placeholder a construct has already copied past (after a backslash,
+    /// in a here-document delimiter) would reach bash as literal text.
+    fn reject_passed_placeholders(&mut self) {
+        while let Some(ph) = self
+            .placeholders
+            .get(self.next_ph)
+            .filter(|p| p.start < self.i)
+        {
+            self.errors.push(Unsafe {
                 start: ph.start,
                 message: format!("`{{{{{}}}}}` cannot be rendered where it stands (escaped, or part of a here-document delimiter)", ph.name),
                 help: "move the placeholder out of that construct, e.g. into a variable assigned on the line before".into(),
             });
-            next_ph += 1;
+            self.next_ph += 1;
         }
-        if let Some(ph) = at_placeholder(i, next_ph) {
-            let need = frame_need(text, &stack, ph.start);
-            let bare_name = need
-                .as_ref()
-                .is_some_and(|(_, why)| why.starts_with("the name of `${!"));
-            match ctx {
-                Ctx::Command => out.push_str(&format!("\"${{{}}}\"", ph.name)),
-                Ctx::Param(_) if bare_name => out.push_str(&ph.name),
-                Ctx::Double | Ctx::Param(true) => out.push_str(&format!("${{{}}}", ph.name)),
-                Ctx::Param(false) => out.push_str(&format!("\"${{{}}}\"", ph.name)),
-                // Parenthesised, so that a negative value stays one operand (`1-(-5)`).
-                Ctx::Arith => out.push_str(&format!("(${{{}}})", ph.name)),
-            }
-            if let Some((need, why)) = need {
-                frame_needs.push((next_ph, need, why));
-            }
-            i = ph.end;
-            next_ph += 1;
-            continue;
-        }
-        let c = bytes[i] as char;
-        let rest = &text[i..];
+    }
+
+    /// Renders the placeholder that starts here, if one does, as the context needs it.
+    fn placeholder(&mut self, ctx: Ctx) -> bool {
+        let placeholders = self.placeholders;
+        let Some(ph) = placeholders.get(self.next_ph).filter(|p| p.start == self.i) else {
+            return false;
+        };
+        let need = frame_need(self.text, &self.stack, ph.start);
+        let bare_name = need
+            .as_ref()
+            .is_some_and(|(_, why)| why.starts_with("the name of `${!"));
+        let out = &mut self.out;
         match ctx {
-            Ctx::Command | Ctx::Param(false) | Ctx::Arith => {
-                if c == '\\' {
-                    let n = next_char_len(text, i + 1);
-                    out.push_str(&text[i..i + 1 + n]);
-                    i += 1 + n;
-                    continue;
-                }
-                if c == '\'' || rest.starts_with("$'") {
-                    let dollar = c == '$';
-                    let open = if dollar { 2 } else { 1 };
-                    out.push_str(&text[i..i + open]);
-                    i += open;
-                    i = copy_single_quoted(text, i, dollar, placeholders, &mut next_ph, &mut out);
-                    continue;
-                }
-                if c == '"' {
-                    stack.push(Frame::new(Ctx::Double, '"', i, i));
-                    out.push(c);
-                    i += 1;
-                    continue;
-                }
-                if ctx == Ctx::Command && c == '#' && word_start(bytes, i) {
-                    let end = text[i..].find('\n').map_or(text.len(), |e| i + e);
-                    end_command(&mut stack, &mut spans, i, false);
-                    // Placeholders in comments are inert; show them as references.
-                    let first = next_ph;
-                    i = copy_inert(text, i, end, placeholders, &mut next_ph, &mut out);
-                    inert.extend(first..next_ph);
-                    if let Some(f) = stack.last_mut() {
-                        f.cmd_start = i;
-                    }
-                    continue;
-                }
-                if rest.starts_with("<<<") {
-                    // A here-string: its word is an ordinary word, not a here-document delimiter.
-                    out.push_str("<<<");
-                    i += 3;
-                    continue;
-                }
-                if ctx == Ctx::Command && rest.starts_with("<<") {
-                    let (consumed, heredoc) = read_heredoc_operator(&text[i..]);
-                    out.push_str(&text[i..i + consumed]);
-                    i += consumed;
-                    if let Some(h) = heredoc {
-                        pending_heredocs.push(h);
-                    }
-                    continue;
-                }
-                if ctx == Ctx::Command && c == '\n' && !pending_heredocs.is_empty() {
-                    end_command(&mut stack, &mut spans, i, false);
-                    let reader_line = (line_start, i);
-                    out.push('\n');
-                    i += 1;
-                    let first = next_ph;
-                    for (delim, quoted, strip_tabs) in std::mem::take(&mut pending_heredocs) {
-                        i = copy_heredoc_body(
-                            text,
-                            i,
-                            &delim,
-                            quoted,
-                            strip_tabs,
-                            placeholders,
-                            &mut next_ph,
-                            &mut out,
-                            &mut errors,
-                        );
-                    }
-                    heredoc_bodies.push((reader_line.0, reader_line.1, first..next_ph));
-                    line_start = i;
-                    if let Some(f) = stack.last_mut() {
-                        f.cmd_start = i;
-                    }
-                    continue;
-                }
-                if rest.starts_with("$((") || (ctx == Ctx::Command && rest.starts_with("((")) {
-                    let open = if c == '$' { 3 } else { 2 };
-                    stack.push(Frame::new(Ctx::Arith, ')', i, i + open));
-                    out.push_str(&text[i..i + open]);
-                    i += open;
-                    continue;
-                }
-                if rest.starts_with("$[") {
-                    // The old form of `$(( ))`.
-                    stack.push(Frame::new(Ctx::Arith, ']', i, i + 2));
-                    out.push_str("$[");
-                    i += 2;
-                    continue;
-                }
-                if rest.starts_with("$(")
-                    || (ctx == Ctx::Command && (rest.starts_with("<(") || rest.starts_with(">(")))
-                {
-                    // Command and process substitutions hold commands of their own.
-                    stack.push(Frame::new(Ctx::Command, ')', i, i + 2));
-                    out.push_str(&text[i..i + 2]);
-                    i += 2;
-                    continue;
-                }
-                if rest.starts_with("${") {
-                    stack.push(Frame::new(Ctx::Param(false), '}', i, i + 2));
-                    out.push_str("${");
-                    i += 2;
-                    continue;
-                }
-                if c == '`' {
-                    if stack.last().is_some_and(|f| f.close == '`') {
-                        end_command(&mut stack, &mut spans, i, false);
-                        stack.pop();
-                    } else {
-                        stack.push(Frame::new(Ctx::Command, '`', i, i + 1));
-                    }
-                    out.push(c);
-                    i += 1;
-                    continue;
-                }
-                if c == '(' && stack.len() > 1 {
-                    // Nested parentheses (subshells, `case` patterns) inside `$( … )`.
-                    if ctx == Ctx::Command {
-                        end_command(&mut stack, &mut spans, i, false);
-                    }
-                    stack.push(Frame::new(ctx, ')', i, i + 1));
-                    out.push(c);
-                    i += 1;
-                    continue;
-                }
-                if stack.len() > 1 && stack.last().is_some_and(|f| f.close == c) {
-                    if ctx == Ctx::Command {
-                        end_command(&mut stack, &mut spans, i, false);
-                    }
-                    stack.pop();
-                    if ctx == Ctx::Arith && c == ')' && text[i + 1..].starts_with(')') {
-                        out.push_str("))");
-                        i += 2;
-                        continue;
-                    }
-                    out.push(c);
-                    i += 1;
-                    continue;
-                }
-                if ctx == Ctx::Command && matches!(c, ';' | '&' | '|' | '\n' | '(' | ')') {
-                    // `|` alone pipes into the next command; `||` and `|&`… do not count.
-                    let piped =
-                        c == '|' && !rest[1..].starts_with('|') && !text[..i].ends_with('|');
-                    end_command(&mut stack, &mut spans, i, piped);
-                    if c == '\n' {
-                        line_start = i + 1;
-                    }
-                }
-            }
-            Ctx::Double | Ctx::Param(true) => {
-                if c == '\\' {
-                    let n = next_char_len(text, i + 1);
-                    out.push_str(&text[i..i + 1 + n]);
-                    i += 1 + n;
-                    continue;
-                }
-                if ctx == Ctx::Double && c == '"' {
-                    stack.pop();
-                    out.push(c);
-                    i += 1;
-                    continue;
-                }
-                if rest.starts_with("$((") {
-                    stack.push(Frame::new(Ctx::Arith, ')', i, i + 3));
-                    out.push_str("$((");
-                    i += 3;
-                    continue;
-                }
-                if rest.starts_with("$[") {
-                    stack.push(Frame::new(Ctx::Arith, ']', i, i + 2));
-                    out.push_str("$[");
-                    i += 2;
-                    continue;
-                }
-                if rest.starts_with("$(") {
-                    stack.push(Frame::new(Ctx::Command, ')', i, i + 2));
-                    out.push_str("$(");
-                    i += 2;
-                    continue;
-                }
-                if rest.starts_with("${") {
-                    stack.push(Frame::new(Ctx::Param(true), '}', i, i + 2));
-                    out.push_str("${");
-                    i += 2;
-                    continue;
-                }
-                if c == '`' {
-                    stack.push(Frame::new(Ctx::Command, '`', i, i + 1));
-                    out.push(c);
-                    i += 1;
-                    continue;
-                }
-                if matches!(ctx, Ctx::Param(true)) && c == '}' {
-                    stack.pop();
-                    out.push(c);
-                    i += 1;
-                    continue;
-                }
-            }
+            Ctx::Command => out.push_str(&format!("\"${{{}}}\"", ph.name)),
+            Ctx::Param(_) if bare_name => out.push_str(&ph.name),
+            Ctx::Double | Ctx::Param(true) => out.push_str(&format!("${{{}}}", ph.name)),
+            Ctx::Param(false) => out.push_str(&format!("\"${{{}}}\"", ph.name)),
+            // Parenthesised, so that a negative value stays one operand (`1-(-5)`).
+            Ctx::Arith => out.push_str(&format!("(${{{}}})", ph.name)),
         }
-        let n = next_char_len(text, i);
-        out.push_str(&text[i..i + n]);
-        i += n;
+        if let Some((need, why)) = need {
+            self.frame_needs.push((self.next_ph, need, why));
+        }
+        self.i = ph.end;
+        self.next_ph += 1;
+        true
     }
-    while !stack.is_empty() {
-        end_command(&mut stack, &mut spans, text.len(), false);
-        stack.pop();
+
+    /// A construct of command text, of `${ … }` outside double quotes, or of
+    /// arithmetic; false when the character here is an ordinary one.
+    fn unquoted(&mut self, ctx: Ctx) -> bool {
+        let (text, i) = (self.text, self.i);
+        let c = text.as_bytes()[i] as char;
+        let rest = &text[i..];
+        let command = ctx == Ctx::Command;
+        if c == '\\' {
+            self.escaped();
+        } else if c == '\'' || rest.starts_with("$'") {
+            self.single_quoted(c == '$');
+        } else if c == '"' {
+            self.stack.push(Frame::new(Ctx::Double, '"', i, i));
+            self.copy(1);
+        } else if command && c == '#' && word_start(text.as_bytes(), i) {
+            self.comment();
+        } else if rest.starts_with("<<<") {
+            // A here-string: its word is an ordinary word, not a here-document delimiter.
+            self.copy(3);
+        } else if command && rest.starts_with("<<") {
+            self.heredoc_operator();
+        } else if command && c == '\n' && !self.pending_heredocs.is_empty() {
+            self.heredoc_bodies();
+        } else if rest.starts_with("$((") || (command && rest.starts_with("((")) {
+            self.open(Ctx::Arith, ')', if c == '$' { 3 } else { 2 });
+        } else if rest.starts_with("$[") {
+            // The old form of `$(( ))`.
+            self.open(Ctx::Arith, ']', 2);
+        } else if rest.starts_with("$(")
+            || (command && (rest.starts_with("<(") || rest.starts_with(">(")))
+        {
+            // Command and process substitutions hold commands of their own.
+            self.open(Ctx::Command, ')', 2);
+        } else if rest.starts_with("${") {
+            self.open(Ctx::Param(false), '}', 2);
+        } else if c == '`' {
+            self.backtick();
+        } else if c == '(' && self.stack.len() > 1 {
+            // Nested parentheses (subshells, `case` patterns) inside `$( … )`.
+            if command {
+                self.end_command(false);
+            }
+            self.open(ctx, ')', 1);
+        } else if self.stack.len() > 1 && self.stack.last().is_some_and(|f| f.close == c) {
+            self.close(ctx, c);
+        } else {
+            if command && matches!(c, ';' | '&' | '|' | '\n' | '(' | ')') {
+                self.separator(c);
+            }
+            return false;
+        }
+        true
     }
-    for ph in &placeholders[next_ph.min(placeholders.len())..] {
-        errors.push(Unsafe {
-            start: ph.start,
-            message: format!("`{{{{{}}}}}` cannot be rendered where it stands", ph.name),
-            help: "move the placeholder out of that construct".into(),
-        });
+
+    /// A construct inside double quotes or a `${ … }` within them; false when
+    /// the character here is an ordinary one.
+    fn double_quoted(&mut self, ctx: Ctx) -> bool {
+        let c = self.text.as_bytes()[self.i] as char;
+        let rest = &self.text[self.i..];
+        if c == '\\' {
+            self.escaped();
+        } else if ctx == Ctx::Double && c == '"' {
+            self.stack.pop();
+            self.copy(1);
+        } else if rest.starts_with("$((") {
+            self.open(Ctx::Arith, ')', 3);
+        } else if rest.starts_with("$[") {
+            self.open(Ctx::Arith, ']', 2);
+        } else if rest.starts_with("$(") {
+            self.open(Ctx::Command, ')', 2);
+        } else if rest.starts_with("${") {
+            self.open(Ctx::Param(true), '}', 2);
+        } else if c == '`' {
+            self.open(Ctx::Command, '`', 1);
+        } else if matches!(ctx, Ctx::Param(true)) && c == '}' {
+            self.stack.pop();
+            self.copy(1);
+        } else {
+            return false;
+        }
+        true
     }
-    let uses = analyse(
-        text,
-        placeholders,
-        &spans,
-        &frame_needs,
-        &inert,
-        &heredoc_bodies,
-        &mut errors,
-    );
-    if errors.is_empty() {
-        Ok(Rendered { text: out, uses })
-    } else {
-        errors.sort_by_key(|e| e.start);
-        Err(errors)
+
+    /// Copies the next `len` bytes as they are.
+    fn copy(&mut self, len: usize) {
+        self.out.push_str(&self.text[self.i..self.i + len]);
+        self.i += len;
+    }
+
+    /// Opens a construct whose opening text is the next `len` bytes.
+    fn open(&mut self, ctx: Ctx, close: char, len: usize) {
+        self.stack
+            .push(Frame::new(ctx, close, self.i, self.i + len));
+        self.copy(len);
+    }
+
+    /// Closes the current simple command of the top frame here.
+    fn end_command(&mut self, piped: bool) {
+        end_command(&mut self.stack, &mut self.spans, self.i, piped);
+    }
+
+    /// A backslash and the character it escapes.
+    fn escaped(&mut self) {
+        let n = next_char_len(self.text, self.i + 1);
+        self.copy(1 + n);
+    }
+
+    /// `'…'` or `$'…'`: copied, with each placeholder closing and reopening the quotes.
+    fn single_quoted(&mut self, dollar: bool) {
+        self.copy(if dollar { 2 } else { 1 });
+        self.i = copy_single_quoted(
+            self.text,
+            self.i,
+            dollar,
+            self.placeholders,
+            &mut self.next_ph,
+            &mut self.out,
+        );
+    }
+
+    /// A comment, to the end of its line.
+    fn comment(&mut self) {
+        let end = self.text[self.i..]
+            .find('\n')
+            .map_or(self.text.len(), |e| self.i + e);
+        self.end_command(false);
+        // Placeholders in comments are inert; show them as references.
+        let first = self.next_ph;
+        self.i = copy_inert(
+            self.text,
+            self.i,
+            end,
+            self.placeholders,
+            &mut self.next_ph,
+            &mut self.out,
+        );
+        self.inert.extend(first..self.next_ph);
+        if let Some(f) = self.stack.last_mut() {
+            f.cmd_start = self.i;
+        }
+    }
+
+    /// `<<` or `<<-` and its delimiter word; the body follows the line.
+    fn heredoc_operator(&mut self) {
+        let (consumed, heredoc) = read_heredoc_operator(&self.text[self.i..]);
+        self.copy(consumed);
+        if let Some(h) = heredoc {
+            self.pending_heredocs.push(h);
+        }
+    }
+
+    /// The end of a line that opened here-documents, and their bodies.
+    fn heredoc_bodies(&mut self) {
+        self.end_command(false);
+        let reader_line = (self.line_start, self.i);
+        self.copy(1);
+        let first = self.next_ph;
+        for (delim, quoted, strip_tabs) in std::mem::take(&mut self.pending_heredocs) {
+            self.i = copy_heredoc_body(
+                self.text,
+                self.i,
+                &delim,
+                quoted,
+                strip_tabs,
+                self.placeholders,
+                &mut self.next_ph,
+                &mut self.out,
+                &mut self.errors,
+            );
+        }
+        self.heredoc_bodies
+            .push((reader_line.0, reader_line.1, first..self.next_ph));
+        self.line_start = self.i;
+        if let Some(f) = self.stack.last_mut() {
+            f.cmd_start = self.i;
+        }
+    }
+
+    /// A backtick outside double quotes: closes the backticks open, or opens new ones.
+    fn backtick(&mut self) {
+        if self.stack.last().is_some_and(|f| f.close == '`') {
+            self.end_command(false);
+            self.stack.pop();
+            self.copy(1);
+        } else {
+            self.open(Ctx::Command, '`', 1);
+        }
+    }
+
+    /// `c` closes the top frame.
+    fn close(&mut self, ctx: Ctx, c: char) {
+        if ctx == Ctx::Command {
+            self.end_command(false);
+        }
+        self.stack.pop();
+        if ctx == Ctx::Arith && c == ')' && self.text[self.i + 1..].starts_with(')') {
+            self.copy(2);
+        } else {
+            self.copy(1);
+        }
+    }
+
+    /// `;`, `&`, `|`, a newline or a parenthesis ends a simple command; the
+    /// character itself is then copied as an ordinary one.
+    fn separator(&mut self, c: char) {
+        let (text, i) = (self.text, self.i);
+        // `|` alone pipes into the next command; `||` and `|&`… do not count.
+        let piped = c == '|' && !text[i + 1..].starts_with('|') && !text[..i].ends_with('|');
+        self.end_command(piped);
+        if c == '\n' {
+            self.line_start = i + 1;
+        }
+    }
+
+    /// Closes what is still open, rejects the placeholders never reached, and
+    /// analyses the commands around the rendered ones.
+    fn finish(mut self) -> Result<Rendered, Vec<Unsafe>> {
+        let len = self.text.len();
+        while !self.stack.is_empty() {
+            end_command(&mut self.stack, &mut self.spans, len, false);
+            self.stack.pop();
+        }
+        for ph in &self.placeholders[self.next_ph.min(self.placeholders.len())..] {
+            self.errors.push(Unsafe {
+                start: ph.start,
+                message: format!("`{{{{{}}}}}` cannot be rendered where it stands", ph.name),
+                help: "move the placeholder out of that construct".into(),
+            });
+        }
+        let uses = analyse(
+            self.text,
+            self.placeholders,
+            &self.spans,
+            &self.frame_needs,
+            &self.inert,
+            &self.heredoc_bodies,
+            &mut self.errors,
+        );
+        if self.errors.is_empty() {
+            Ok(Rendered {
+                text: self.out,
+                uses,
+            })
+        } else {
+            self.errors.sort_by_key(|e| e.start);
+            Err(self.errors)
+        }
     }
 }
 
