@@ -467,8 +467,11 @@ fn frame_need(text: &str, stack: &[Frame], at: usize) -> Option<(Need, String)> 
                     "inside an arithmetic expression, which bash evaluates as code".into(),
                 ));
             }
-            Ctx::Param(_) => return param_need(&text[f.open + 2..at]),
-            Ctx::Double => {}
+            Ctx::Param(_) if text[f.open..].starts_with("${") => {
+                return param_need(&text[f.open + 2..at]);
+            }
+            // Parentheses inside `${ … }`: the enclosing `${` decides.
+            Ctx::Param(_) | Ctx::Double => {}
         }
     }
     None
@@ -844,6 +847,17 @@ mod tests {
             .into_iter()
             .map(|u| (u.name, u.need))
             .collect()
+    }
+
+    #[test]
+    fn parentheses_inside_a_parameter_expansion_take_its_context() {
+        // Once a slice out of range: `(` inside `${` opens a one-byte frame.
+        let (phs, _) = scan("echo ${a:(({{X}}");
+        let _ = render("echo ${a:(({{X}}", &phs);
+        assert_eq!(
+            uses("echo \"${a:({{N}})}\""),
+            [("N".to_string(), Need::Integer)]
+        );
     }
 
     #[test]
