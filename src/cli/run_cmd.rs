@@ -390,7 +390,7 @@ fn simulated_azure(
         })
     };
     let prepared = az_sim::prepare(az_sim::Setup {
-        run_dir: &dir.path,
+        sim_dir: &dir.sim(),
         speed: flags.sim_speed,
         scenario: paths.scenario.clone(),
         module_file: &project.root.join(&plan.module.file),

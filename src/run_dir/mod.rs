@@ -164,6 +164,11 @@ impl RunDir {
         self.path.join("outputs").join(format!("{op}.json"))
     }
 
+    /// The simulated Azure's state, call log and `bin/az`, under `--simulate`.
+    pub fn sim(&self) -> PathBuf {
+        self.path.join("sim")
+    }
+
     pub fn junit(&self) -> PathBuf {
         self.path.join("junit.xml")
     }

@@ -158,9 +158,9 @@ fn run(env: SimEnv, raw: &[String], warnings: &mut Vec<String>) -> Result<String
 
 /// What goldsmith tells [`prepare`] about a simulated run.
 pub struct Setup<'a> {
-    /// The run's directory: the simulator keeps its state, its call log and
-    /// `bin/az` in `<run_dir>/sim/`.
-    pub run_dir: &'a Path,
+    /// Where the simulator keeps its state, its call log and `bin/az`
+    /// (goldsmith gives the run directory's `sim/`).
+    pub sim_dir: &'a Path,
     /// Simulated seconds per real second (`--sim-speed`).
     pub speed: f64,
     /// The scenario file given for the run (`--sim-scenario`), if any.
@@ -190,7 +190,7 @@ pub struct Prepared {
 /// The file name of a module's own scenario, beside its `module.yaml`.
 pub const MODULE_SCENARIO: &str = "sim-scenario.yaml";
 
-/// Prepares `<run_dir>/sim/` for a simulated run: the state directory and
+/// Prepares `sim_dir` for a simulated run: the state directory and
 /// `bin/az`, a link to the running program, which answers as the simulated
 /// az when invoked by that name (goldsmith's `main` calls [`az_main`]).
 /// A speed that is not a positive number is an `InvalidInput` error; a
@@ -210,7 +210,7 @@ pub fn prepare(setup: Setup) -> io::Result<Prepared> {
             format!("simulation speed must be a positive number, not {speed}"),
         ));
     }
-    let sim_dir = setup.run_dir.join("sim");
+    let sim_dir = setup.sim_dir;
     let bin = sim_dir.join("bin");
     std::fs::create_dir_all(&bin)?;
     let link = bin.join("az");
@@ -220,7 +220,7 @@ pub fn prepare(setup: Setup) -> io::Result<Prepared> {
     }
     std::os::unix::fs::symlink(std::env::current_exe()?, &link)?;
     let mut env = vec![
-        (DIR.to_string(), absolute(&sim_dir)?.display().to_string()),
+        (DIR.to_string(), absolute(sim_dir)?.display().to_string()),
         (SPEED.to_string(), speed.to_string()),
     ];
     let mut notice = None;

@@ -763,8 +763,9 @@ fn prepare_links_az_and_returns_the_environment() {
     let dir = tempfile::tempdir().unwrap();
     let module_file = dir.path().join("module.yaml");
     let confine = |path: &Path| Ok(path.to_path_buf());
+    let sim_dir = dir.path().join("sim");
     let setup = |speed, scenario| az_sim::Setup {
-        run_dir: dir.path(),
+        sim_dir: &sim_dir,
         speed,
         scenario,
         module_file: &module_file,
@@ -777,7 +778,6 @@ fn prepare_links_az_and_returns_the_environment() {
             .map(|(_, v)| v.clone())
             .unwrap_or_default()
     };
-    let sim_dir = dir.path().join("sim");
     assert_eq!(get("GOLDSMITH_SIM_DIR"), sim_dir.display().to_string());
     assert_eq!(get("GOLDSMITH_SIM_SPEED"), "120");
     assert!(get("PATH").starts_with(&format!("{}", sim_dir.join("bin").display())));
@@ -802,8 +802,9 @@ fn prepare_takes_the_modules_own_scenario_as_confine_returns_it() {
     let module_dir = dir.path().join("modules/m");
     std::fs::create_dir_all(&module_dir).unwrap();
     let module_file = module_dir.join("module.yaml");
+    let sim_dir = dir.path().join("sim");
     let setup = |confine| az_sim::Setup {
-        run_dir: dir.path(),
+        sim_dir: &sim_dir,
         speed: 60.0,
         scenario: None,
         module_file: &module_file,
