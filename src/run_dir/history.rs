@@ -36,7 +36,7 @@ pub fn read_run(root: &Path, id: &str) -> Result<StateFile, StateError> {
     read_state(&RunDir::open(root, id).state())
 }
 
-pub fn read_state(path: &Path) -> Result<StateFile, StateError> {
+fn read_state(path: &Path) -> Result<StateFile, StateError> {
     let text = std::fs::read_to_string(path).map_err(|source| StateError::Read {
         path: path.to_path_buf(),
         source,
