@@ -102,6 +102,27 @@ pub enum Command {
     },
     /// Run as the GitHub Action: read the inputs from `INPUT_*` variables (the container's entry point)
     Action,
+    /// Serve the simulated Azure over HTTPS (Entra ID and ARM) for the real Azure CLI; see docs/simulator.md
+    #[command(
+        name = "azure-standin",
+        after_help = "Prints one JSON line (url, ca_file, tenant, subscription, client_id, log_file) once it listens,\nthen serves until SIGINT or SIGTERM. tools/standin/real-az.sh points an isolated az at it."
+    )]
+    AzureStandin {
+        /// The simulated Azure's state directory (kept there with the CA and the request log)
+        #[arg(long, value_name = "DIR")]
+        dir: PathBuf,
+        /// The port on 127.0.0.1 [default: a free one]
+        #[arg(long, default_value_t = 0, value_name = "PORT")]
+        port: u16,
+        /// The service principal's secret the token endpoint accepts [default: any]
+        #[arg(
+            long,
+            env = "GOLDSMITH_STANDIN_CLIENT_SECRET",
+            hide_env_values = true,
+            value_name = "SECRET"
+        )]
+        client_secret: Option<String>,
+    },
     /// Show the latest run (or one run) as a table
     Status {
         /// Only runs of this module

@@ -133,6 +133,35 @@ fn dispatch(args: Args) -> Result<i32, CliError> {
         } => inspect::plan(&settings, module, *json, *max_parallel),
         Command::Run { module, run } => run_cmd::run(&settings, module, run),
         Command::Resume { module, run } => run_cmd::resume(&settings, module.as_deref(), run),
+        Command::AzureStandin {
+            dir,
+            port,
+            client_secret,
+        } => azure_standin(dir, *port, client_secret.clone()),
         Command::Status { module, run } => status::show(root, module.as_deref(), run.as_deref()),
     }
+}
+
+/// `goldsmith azure-standin`: one JSON line saying where it listens, then serve.
+fn azure_standin(
+    dir: &std::path::Path,
+    port: u16,
+    client_secret: Option<String>,
+) -> Result<i32, CliError> {
+    let options = az_sim::standin::Options {
+        dir: dir.to_path_buf(),
+        port,
+        client_secret,
+    };
+    az_sim::standin::serve(options, |endpoint| {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(
+            out,
+            "{}",
+            serde_json::to_string(endpoint).unwrap_or_default()
+        );
+        let _ = out.flush();
+    })
+    .map_err(|e| CliError::Other(anyhow::Error::new(e).context("the Azure stand-in stopped")))?;
+    Ok(exit::OK)
 }

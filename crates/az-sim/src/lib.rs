@@ -45,6 +45,7 @@ mod session_host;
 mod sim;
 mod similar;
 mod spec;
+pub mod standin;
 mod storage;
 mod types;
 mod vm;
@@ -153,7 +154,7 @@ fn run(env: SimEnv, raw: &[String], warnings: &mut Vec<String>) -> Result<String
     };
     let result = command.run(&call);
     warnings.extend(call.warnings.take());
-    output::render(result?.as_ref(), format, query.as_ref())
+    output::render(command.path, result?.as_ref(), format, query.as_ref())
 }
 
 /// What goldsmith tells [`prepare`] about a simulated run.

@@ -75,6 +75,7 @@ impl Query {
 /// The bytes for stdout; a command without a result (or a query that finds
 /// nothing) prints nothing at all.
 pub fn render(
+    command: &str,
     result: Option<&Value>,
     format: Format,
     query: Option<&Query>,
@@ -96,7 +97,10 @@ pub fn render(
     Ok(match format {
         Format::Json => to_json(value),
         Format::Tsv => to_tsv(value),
-        Format::Table => to_table(value, query.is_some()),
+        Format::Table => match table_transformer(command).filter(|_| query.is_none()) {
+            Some(transform) => tabulate(transform(value)),
+            None => to_table(value, query.is_some()),
+        },
         Format::None => String::new(),
     })
 }
@@ -177,18 +181,42 @@ pub fn to_tsv(value: &Value) -> String {
     out
 }
 
-/// knack's `_TableOutput` through tabulate's "simple" format, without the
-/// per-command table transformers real az adds for some commands.
+/// The table transformer real az registers for `command`, applied instead of
+/// the generic table unless `--query` is given.
+fn table_transformer(command: &str) -> Option<fn(&Value) -> Vec<Row>> {
+    match command {
+        // azure-cli's `transform_resource_group_list`.
+        "group list" => Some(|groups| {
+            let rows = groups.as_array().into_iter().flatten().map(|g| {
+                vec![
+                    ("Name".to_string(), tsv_cell(&g["name"])),
+                    ("Location".to_string(), tsv_cell(&g["location"])),
+                    (
+                        "Status".to_string(),
+                        tsv_cell(&g["properties"]["provisioningState"]),
+                    ),
+                ]
+            });
+            rows.collect()
+        }),
+        _ => None,
+    }
+}
+
+/// One table row: (column, cell), in column order.
+type Row = Vec<(String, String)>;
+
+/// knack's `_TableOutput` through tabulate's "simple" format (the per-command
+/// transformers real az adds come first, in `table_transformer`).
 pub fn to_table(value: &Value, queried: bool) -> String {
     const SKIP: [&str; 3] = ["id", "type", "etag"];
     let items: Vec<&Value> = match value {
         Value::Array(items) => items.iter().collect(),
         other => vec![other],
     };
-    let mut headers: Vec<String> = Vec::new();
-    let mut rows: Vec<Vec<(String, String)>> = Vec::new();
+    let mut rows: Vec<Row> = Vec::new();
     for item in items {
-        let mut row: Vec<(String, String)> = match item {
+        let mut row: Row = match item {
             Value::Object(map) => {
                 let mut keys: Vec<&String> = map.keys().collect();
                 if !queried {
@@ -218,17 +246,25 @@ pub fn to_table(value: &Value, queried: bool) -> String {
                 .collect(),
             other => vec![("Result".to_string(), tsv_cell(other))],
         };
-        for (name, _) in &row {
+        rows.push(std::mem::take(&mut row));
+    }
+    tabulate(rows)
+}
+
+/// tabulate's "simple" format: the columns in the order rows name them.
+fn tabulate(rows: Vec<Row>) -> String {
+    let mut headers: Vec<String> = Vec::new();
+    for row in &rows {
+        for (name, _) in row {
             if !headers.contains(name) {
                 headers.push(name.clone());
             }
         }
-        rows.push(std::mem::take(&mut row));
     }
     if headers.is_empty() {
         return "\n".into();
     }
-    let cell = |row: &Vec<(String, String)>, h: &String| {
+    let cell = |row: &Row, h: &String| {
         row.iter()
             .find(|(n, _)| n == h)
             .map(|(_, v)| v.clone())
@@ -244,6 +280,7 @@ pub fn to_table(value: &Value, queried: bool) -> String {
                 .unwrap_or(0)
         })
         .collect();
+    // tabulate's `_build_simple_row` strips each line's end.
     let line = |cells: Vec<String>| {
         cells
             .iter()
@@ -251,6 +288,8 @@ pub fn to_table(value: &Value, queried: bool) -> String {
             .map(|(c, w)| format!("{c:<w$}"))
             .collect::<Vec<_>>()
             .join("  ")
+            .trim_end()
+            .to_string()
     };
     let mut out = vec![
         line(headers.clone()),
@@ -305,8 +344,9 @@ mod tests {
         let v = json!([{"name": "rg", "location": "westeurope", "id": "x", "tags": {}}, {"name": "other", "location": "eu", "managedBy": null}]);
         assert_eq!(
             to_table(&v, false),
-            // tabulate pads every column, the last one too.
-            "Location    Name \n----------  -----\nwesteurope  rg   \neu          other\n"
+            // tabulate pads every column but strips each line's end (the real az
+            // 2.91.0 against the stand-in, tools/standin/differential.py).
+            "Location    Name\n----------  -----\nwesteurope  rg\neu          other\n"
         );
     }
 
@@ -314,12 +354,21 @@ mod tests {
     fn query_then_format() {
         let v = json!({"value": [{"message": "hello"}]});
         let q = Query::compile("value[0].message").unwrap();
-        assert_eq!(render(Some(&v), Format::Tsv, Some(&q)).unwrap(), "hello\n");
+        assert_eq!(
+            render("vm show", Some(&v), Format::Tsv, Some(&q)).unwrap(),
+            "hello\n"
+        );
         let q = Query::compile("missing").unwrap();
-        assert_eq!(render(Some(&v), Format::Json, Some(&q)).unwrap(), "");
+        assert_eq!(
+            render("vm show", Some(&v), Format::Json, Some(&q)).unwrap(),
+            ""
+        );
         assert!(Query::compile("value[").is_err());
-        assert_eq!(render(None, Format::Json, None).unwrap(), "");
+        assert_eq!(render("vm show", None, Format::Json, None).unwrap(), "");
         let q = Query::compile("value[?message=='hello'] | length(@)").unwrap();
-        assert_eq!(render(Some(&v), Format::Json, Some(&q)).unwrap(), "1\n");
+        assert_eq!(
+            render("vm show", Some(&v), Format::Json, Some(&q)).unwrap(),
+            "1\n"
+        );
     }
 }

@@ -1,0 +1,156 @@
+//! Azure Resource Manager as the Azure CLI's SDK reaches it: subscriptions and
+//! resource groups, read from and written to the same world the built-in
+//! `az` keeps, with ARM's `{"error":{code,message}}` bodies.
+
+use serde_json::{Value, json};
+
+use super::{Reply, StandIn};
+use crate::error::AzError;
+use crate::ids;
+use crate::resources::render;
+use crate::world::Resource;
+
+/// One request to ARM: the method, the path split into its segments, the body.
+pub struct Request<'a> {
+    pub method: &'a str,
+    pub segments: Vec<&'a str>,
+    pub body: &'a [u8],
+}
+
+pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
+    let lower: Vec<String> = req.segments.iter().map(|s| s.to_lowercase()).collect();
+    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    match (req.method, lower.as_slice()) {
+        ("GET", ["subscriptions"]) => Reply::json(200, json!({ "value": [subscription(standin)] })),
+        ("GET", ["subscriptions", sub]) if *sub == standin.subscription => {
+            Reply::json(200, subscription(standin))
+        }
+        (_, ["subscriptions", sub, ..]) if *sub != standin.subscription => Reply::arm_error(
+            404,
+            "SubscriptionNotFound",
+            &format!("The subscription '{}' could not be found.", req.segments[1]),
+        ),
+        ("GET", ["subscriptions", _, "resourcegroups"]) => list_groups(standin),
+        (method, ["subscriptions", _, "resourcegroups", _]) => {
+            group(standin, method, req.segments[3], req.body)
+        }
+        _ => Reply::arm_error(
+            404,
+            "NotFound",
+            &format!(
+                "The stand-in does not serve {} {}.",
+                req.method,
+                req.segments.join("/")
+            ),
+        ),
+    }
+}
+
+fn subscription(standin: &StandIn) -> Value {
+    json!({
+        "id": format!("/subscriptions/{}", standin.subscription),
+        "authorizationSource": "RoleBased",
+        "managedByTenants": [],
+        "subscriptionId": standin.subscription,
+        "tenantId": standin.tenant,
+        "displayName": "goldsmith stand-in",
+        "state": "Enabled",
+        "subscriptionPolicies": {
+            "locationPlacementId": "Public_2014-09-01",
+            "quotaId": "PayAsYouGo_2014-09-01",
+            "spendingLimit": "Off"
+        }
+    })
+}
+
+fn list_groups(standin: &StandIn) -> Reply {
+    let listed = standin.sim().transact(|world, _| {
+        let mut groups: Vec<Value> = world
+            .resources
+            .values()
+            .filter(|r| r.kind == crate::world::GROUP_KIND)
+            .map(|r| render(world, r))
+            .collect();
+        groups.sort_by_key(|g| g["name"].as_str().unwrap_or_default().to_lowercase());
+        groups
+    });
+    match listed {
+        Ok(groups) => Reply::json(200, json!({ "value": groups })),
+        Err(e) => Reply::from_az(&e),
+    }
+}
+
+fn group(standin: &StandIn, method: &str, name: &str, body: &[u8]) -> Reply {
+    let id = ids::group_id(&standin.subscription, name);
+    let key = ids::key(&id);
+    let result = match method {
+        "GET" => standin.sim().transact(|world, _| {
+            world
+                .resources
+                .get(&key)
+                .map(|r| Reply::json(200, render(world, r)))
+                .ok_or_else(|| AzError::group_not_found(name))
+        }),
+        "HEAD" => standin.sim().transact(|world, _| {
+            Ok(Reply::empty(if world.resources.contains_key(&key) {
+                204
+            } else {
+                404
+            }))
+        }),
+        "PUT" => {
+            let Ok(body) = serde_json::from_slice::<Value>(body) else {
+                return Reply::arm_error(
+                    400,
+                    "InvalidRequestContent",
+                    "The request content was invalid and could not be deserialized.",
+                );
+            };
+            let Some(location) = body["location"].as_str().map(str::to_string) else {
+                return Reply::arm_error(
+                    400,
+                    "LocationRequired",
+                    "The location property is required for this definition.",
+                );
+            };
+            let tags = body.get("tags").cloned().unwrap_or(Value::Null);
+            standin.sim().transact(|world, _| {
+                let created = !world.resources.contains_key(&key);
+                if let Some(existing) = world.resources.get_mut(&key) {
+                    let at = existing.body["location"].as_str().unwrap_or_default().to_string();
+                    if !at.eq_ignore_ascii_case(&location) {
+                        return Err(AzError::arm(
+                            "InvalidResourceGroupLocation",
+                            format!("Invalid resource group location '{location}'. The Resource group already exists in location '{at}'."),
+                        ));
+                    }
+                    existing.body["tags"] = tags;
+                } else {
+                    world
+                        .resources
+                        .insert(key.clone(), Resource::group(&id, name, &location, tags));
+                }
+                let shown = world.resources.get(&key).map(|r| render(world, r));
+                Ok(Reply::json(if created { 201 } else { 200 }, shown.unwrap_or(Value::Null)))
+            })
+        }
+        "DELETE" => standin.sim().transact(|world, _| {
+            if !world.resources.contains_key(&key) {
+                return Err(AzError::group_not_found(name));
+            }
+            world.remove_tree(&id);
+            Ok(Reply::empty(200))
+        }),
+        other => {
+            return Reply::arm_error(
+                405,
+                "MethodNotAllowed",
+                &format!("The stand-in does not serve {other} on a resource group."),
+            );
+        }
+    };
+    match result {
+        Ok(Ok(reply)) => reply,
+        Ok(Err(e)) | Err(e) => Reply::from_az(&e),
+    }
+}

@@ -1,0 +1,154 @@
+//! Entra ID as MSAL (inside the Azure CLI) reaches it: OpenID discovery for a
+//! tenant, and the token endpoint's client-credentials grant, with a client
+//! secret or a federated assertion.
+
+use serde_json::{Value, json};
+
+use super::{Reply, StandIn};
+
+/// `GET /{tenant}/v2.0/.well-known/openid-configuration`.
+pub fn discovery(standin: &StandIn, tenant: &str) -> Reply {
+    let base = format!("{}/{tenant}", standin.url);
+    Reply::json(
+        200,
+        json!({
+            "token_endpoint": format!("{base}/oauth2/v2.0/token"),
+            "token_endpoint_auth_methods_supported": ["client_secret_post", "private_key_jwt", "client_secret_basic"],
+            "jwks_uri": format!("{base}/discovery/v2.0/keys"),
+            "response_modes_supported": ["query", "fragment", "form_post"],
+            "subject_types_supported": ["pairwise"],
+            "id_token_signing_alg_values_supported": ["RS256"],
+            "response_types_supported": ["code", "id_token", "code id_token", "id_token token"],
+            "scopes_supported": ["openid", "profile", "email", "offline_access"],
+            "issuer": format!("{base}/v2.0"),
+            "request_uri_parameter_supported": false,
+            "userinfo_endpoint": format!("{}/oidc/userinfo", standin.url),
+            "authorization_endpoint": format!("{base}/oauth2/v2.0/authorize"),
+            "device_authorization_endpoint": format!("{base}/oauth2/v2.0/devicecode"),
+            "http_logout_supported": true,
+            "frontchannel_logout_supported": true,
+            "end_session_endpoint": format!("{base}/oauth2/v2.0/logout"),
+            "claims_supported": ["sub", "iss", "aud", "exp", "iat", "tid"],
+            "kerberos_endpoint": format!("{base}/kerberos"),
+            "tenant_region_scope": "EU",
+            "cloud_instance_name": "goldsmith.local",
+            "cloud_graph_host_name": "graph.goldsmith.local",
+            "msgraph_host": "graph.goldsmith.local",
+            "rbac_url": "https://pas.goldsmith.local"
+        }),
+    )
+}
+
+/// `POST /{tenant}/oauth2/v2.0/token`: the client-credentials grant.
+pub fn token(standin: &StandIn, tenant: &str, form: &str) -> Reply {
+    let field = |name: &str| {
+        form.split('&').find_map(|pair| {
+            let (k, v) = pair.split_once('=')?;
+            (k == name).then(|| decode(v))
+        })
+    };
+    if field("grant_type").as_deref() != Some("client_credentials") {
+        return aadsts(
+            400,
+            "unsupported_grant_type",
+            70003,
+            "The app requested an unsupported grant type.",
+        );
+    }
+    let client_id = field("client_id").unwrap_or_default();
+    if client_id != standin.client_id {
+        return aadsts(
+            400,
+            "unauthorized_client",
+            700016,
+            &format!(
+                "Application with identifier '{client_id}' was not found in the directory '{tenant}'. This can happen if the application has not been installed by the administrator of the tenant or consented to by any user in the tenant. You may have sent your authentication request to the wrong tenant."
+            ),
+        );
+    }
+    match (field("client_secret"), field("client_assertion")) {
+        (Some(secret), _) if Some(&secret) != standin.client_secret.as_ref() => {
+            return aadsts(
+                401,
+                "invalid_client",
+                7000215,
+                &format!(
+                    "Invalid client secret provided. Ensure the secret being sent in the request is the client secret value, not the client secret ID, for a secret added to app '{client_id}'."
+                ),
+            );
+        }
+        (None, None) => {
+            return aadsts(
+                401,
+                "invalid_client",
+                7000216,
+                "'client_assertion', 'client_secret' or 'request' is required for the 'client_credentials' grant type.",
+            );
+        }
+        _ => {}
+    }
+    Reply::json(
+        200,
+        json!({
+            "token_type": "Bearer",
+            "expires_in": 3599,
+            "ext_expires_in": 3599,
+            "access_token": standin.token.clone(),
+        }),
+    )
+}
+
+/// An Entra ID error body: `AADSTS<code>: <text>` with the fields MSAL reads.
+fn aadsts(status: u16, error: &str, code: u32, text: &str) -> Reply {
+    let now = jiff::Timestamp::now()
+        .strftime("%Y-%m-%d %H:%M:%SZ")
+        .to_string();
+    let trace = "00000000-0000-0000-0000-000000000000";
+    Reply::json(
+        status,
+        json!({
+            "error": error,
+            "error_description": format!("AADSTS{code}: {text} Trace ID: {trace} Correlation ID: {trace} Timestamp: {now}"),
+            "error_codes": [code],
+            "timestamp": now,
+            "trace_id": trace,
+            "correlation_id": trace,
+            "error_uri": Value::Null,
+        }),
+    )
+}
+
+/// `application/x-www-form-urlencoded` value decoding.
+fn decode(text: &str) -> String {
+    let bytes = text.as_bytes();
+    let hex = |b: u8| (b as char).to_digit(16);
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        match (
+            bytes[i],
+            bytes.get(i + 1).copied(),
+            bytes.get(i + 2).copied(),
+        ) {
+            (b'+', _, _) => out.push(b' '),
+            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
+                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
+                i += 2;
+            }
+            (b, _, _) => out.push(b),
+        }
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn form_values_decode() {
+        assert_eq!(decode("a+b%2Fc%3d%zz%"), "a b/c=%zz%");
+        assert_eq!(decode("%C3%A9"), "é");
+    }
+}

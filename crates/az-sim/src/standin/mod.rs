@@ -1,0 +1,379 @@
+//! Azure over HTTPS for the real Azure CLI: Entra ID (OpenID discovery and
+//! the client-credentials grant) and Azure Resource Manager (subscriptions
+//! and resource groups so far), served from the same world the built-in `az`
+//! keeps, so the two front ends see one model.
+//!
+//! The real az reaches it through a registered cloud whose endpoints point
+//! here and a CA bundle that trusts the certificate made at start-up
+//! (`tools/standin/real-az.sh` does that setup). Every request is logged,
+//! one JSON object per line, in `standin.jsonl` beside the world.
+
+mod arm;
+mod entra;
+mod tls;
+
+use std::convert::Infallible;
+use std::io::{self, Write};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+use tokio_rustls::TlsAcceptor;
+
+use crate::env::{DEFAULT_CLIENT_ID, DEFAULT_SPEED, DEFAULT_SUBSCRIPTION, DEFAULT_TENANT, SimEnv};
+use crate::error::AzError;
+use crate::scenario::Scenario;
+use crate::sim::Sim;
+
+/// What to serve, and where the world is kept.
+#[derive(Clone, Debug)]
+pub struct Options {
+    /// The simulated Azure's state directory (a run directory's `sim/`).
+    pub dir: PathBuf,
+    /// 0 for a free port.
+    pub port: u16,
+    /// The one service principal the stand-in knows, and its secret; without
+    /// one, any secret is accepted.
+    pub client_secret: Option<String>,
+}
+
+/// What a client needs to reach a started stand-in.
+#[derive(Clone, Debug, serde::Serialize)]
+pub struct Endpoint {
+    /// `https://127.0.0.1:<port>`: both the Entra ID and the ARM endpoint.
+    pub url: String,
+    /// The CA certificate to trust (`REQUESTS_CA_BUNDLE`).
+    pub ca_file: PathBuf,
+    pub tenant: String,
+    pub subscription: String,
+    pub client_id: String,
+    /// The request log.
+    pub log_file: PathBuf,
+}
+
+/// The served model and its identity.
+pub struct StandIn {
+    url: String,
+    dir: PathBuf,
+    tenant: String,
+    subscription: String,
+    client_id: String,
+    client_secret: Option<String>,
+    /// The access token every grant returns.
+    token: String,
+    log: Mutex<Option<std::fs::File>>,
+}
+
+impl StandIn {
+    /// The world, as the built-in `az` opens it.
+    fn sim(&self) -> Sim {
+        let env = SimEnv {
+            dir: self.dir.clone(),
+            speed: DEFAULT_SPEED,
+            scenario: None,
+            op: None,
+            attempt: 1,
+            subscription: self.subscription.clone(),
+            tenant: self.tenant.clone(),
+            client_id: self.client_id.clone(),
+        };
+        Sim::new(env, Scenario::default())
+    }
+}
+
+/// A response: status, body, and the headers ARM clients look for.
+pub struct Reply {
+    status: u16,
+    body: Option<Value>,
+}
+
+impl Reply {
+    fn json(status: u16, body: Value) -> Self {
+        Reply {
+            status,
+            body: Some(body),
+        }
+    }
+
+    fn empty(status: u16) -> Self {
+        Reply { status, body: None }
+    }
+
+    /// ARM's error body.
+    fn arm_error(status: u16, code: &str, message: &str) -> Self {
+        Reply::json(
+            status,
+            json!({ "error": { "code": code, "message": message } }),
+        )
+    }
+
+    /// The HTTP form of a simulator error: a 404 for a missing resource, else 409 or 500.
+    fn from_az(e: &AzError) -> Self {
+        match e {
+            AzError::Arm {
+                code,
+                message,
+                not_found,
+            } => Reply::arm_error(if *not_found { 404 } else { 409 }, code, message),
+            other => Reply::arm_error(500, "InternalServerError", other.render().trim()),
+        }
+    }
+}
+
+/// Starts the stand-in on `127.0.0.1`, calls `ready` with where it listens,
+/// and serves until SIGINT or SIGTERM.
+pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> {
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        std::fs::create_dir_all(&options.dir)?;
+        let tls = tls::generate()?;
+        let ca_file = options.dir.join("standin-ca.pem");
+        std::fs::write(&ca_file, &tls.ca_pem)?;
+        let listener = TcpListener::bind(SocketAddr::from(([127, 0, 0, 1], options.port))).await?;
+        let url = format!("https://127.0.0.1:{}", listener.local_addr()?.port());
+        let log_file = options.dir.join("standin.jsonl");
+        let log = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&log_file)?;
+        let standin = Arc::new(StandIn {
+            url: url.clone(),
+            dir: options.dir.clone(),
+            tenant: DEFAULT_TENANT.to_string(),
+            subscription: DEFAULT_SUBSCRIPTION.to_string(),
+            client_id: DEFAULT_CLIENT_ID.to_string(),
+            client_secret: options.client_secret.clone(),
+            token: format!("standin-{}", crate::ids::secret(&url)),
+            log: Mutex::new(Some(log)),
+        });
+        ready(&Endpoint {
+            url,
+            ca_file,
+            tenant: standin.tenant.clone(),
+            subscription: standin.subscription.clone(),
+            client_id: standin.client_id.clone(),
+            log_file,
+        });
+        let acceptor = TlsAcceptor::from(tls.server);
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        loop {
+            let (tcp, _) = tokio::select! {
+                accepted = listener.accept() => accepted?,
+                _ = tokio::signal::ctrl_c() => return Ok(()),
+                _ = term.recv() => return Ok(()),
+            };
+            let acceptor = acceptor.clone();
+            let standin = standin.clone();
+            tokio::spawn(async move {
+                // A client that fails the handshake (an untrusted CA) simply gets no answer.
+                let Ok(tls) = acceptor.accept(tcp).await else {
+                    return;
+                };
+                let service = hyper::service::service_fn(move |req| {
+                    let standin = standin.clone();
+                    async move { Ok::<_, Infallible>(handle(&standin, req).await) }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(tls), service)
+                    .await;
+            });
+        }
+    })
+}
+
+async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Bytes>> {
+    let method = req.method().as_str().to_string();
+    let path = req.uri().path().to_string();
+    let query = req.uri().query().unwrap_or_default().to_string();
+    let command = req
+        .headers()
+        .get("CommandName")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_string);
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let reply = route(standin, &method, &path, &body);
+    standin.record(&method, &path, &query, command.as_deref(), reply.status);
+    let mut response = Response::builder().status(reply.status);
+    let body = match &reply.body {
+        Some(value) => {
+            response = response.header("Content-Type", "application/json; charset=utf-8");
+            Bytes::from(serde_json::to_vec(value).unwrap_or_default())
+        }
+        None => Bytes::new(),
+    };
+    response
+        .header(
+            "x-ms-request-id",
+            crate::ids::guid(&format!("{method} {path} {query}")),
+        )
+        .body(Full::new(body))
+        .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
+}
+
+fn route(standin: &StandIn, method: &str, path: &str, body: &[u8]) -> Reply {
+    let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let lower: Vec<String> = segments.iter().map(|s| s.to_lowercase()).collect();
+    match (
+        method,
+        lower
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>()
+            .as_slice(),
+    ) {
+        ("GET", [tenant, "v2.0", ".well-known", "openid-configuration"]) => {
+            entra::discovery(standin, tenant)
+        }
+        ("POST", [tenant, "oauth2", "v2.0", "token"]) => {
+            entra::token(standin, tenant, &String::from_utf8_lossy(body))
+        }
+        (_, ["subscriptions", ..]) => arm::route(
+            standin,
+            &arm::Request {
+                method,
+                segments,
+                body,
+            },
+        ),
+        _ => Reply::arm_error(
+            404,
+            "NotFound",
+            &format!("The stand-in does not serve {method} {path}."),
+        ),
+    }
+}
+
+impl StandIn {
+    /// One line of `standin.jsonl`. A log that cannot be written is closed, not fatal.
+    fn record(&self, method: &str, path: &str, query: &str, command: Option<&str>, status: u16) {
+        let line = json!({
+            "time": jiff::Timestamp::now().to_string(),
+            "method": method,
+            "path": path,
+            "query": query,
+            "command": command,
+            "status": status,
+        });
+        if let Ok(mut log) = self.log.lock()
+            && let Some(file) = log.as_mut()
+            && writeln!(file, "{line}").is_err()
+        {
+            *log = None;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn standin(dir: &std::path::Path) -> StandIn {
+        StandIn {
+            url: "https://127.0.0.1:1".into(),
+            dir: dir.to_path_buf(),
+            tenant: DEFAULT_TENANT.into(),
+            subscription: DEFAULT_SUBSCRIPTION.into(),
+            client_id: DEFAULT_CLIENT_ID.into(),
+            client_secret: Some("right".into()),
+            token: "t".into(),
+            log: Mutex::new(None),
+        }
+    }
+
+    fn body(reply: &Reply) -> &Value {
+        reply.body.as_ref().expect("a JSON body")
+    }
+
+    #[test]
+    fn entra_discovers_and_grants_only_the_known_principal() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = standin(dir.path());
+        let found = route(&s, "GET", "/tid/v2.0/.well-known/openid-configuration", b"");
+        assert_eq!(found.status, 200);
+        assert_eq!(
+            body(&found)["token_endpoint"],
+            "https://127.0.0.1:1/tid/oauth2/v2.0/token"
+        );
+        let grant = |form: &str| route(&s, "POST", "/tid/oauth2/v2.0/token", form.as_bytes());
+        let id = DEFAULT_CLIENT_ID;
+        let ok = grant(&format!(
+            "grant_type=client_credentials&client_id={id}&client_secret=right&scope=x"
+        ));
+        assert_eq!(
+            (ok.status, body(&ok)["access_token"].as_str()),
+            (200, Some("t"))
+        );
+        let wrong = grant(&format!(
+            "grant_type=client_credentials&client_id={id}&client_secret=wrong"
+        ));
+        assert_eq!(wrong.status, 401);
+        assert_eq!(body(&wrong)["error_codes"][0], 7000215);
+        let stranger = grant("grant_type=client_credentials&client_id=other&client_secret=right");
+        assert_eq!(body(&stranger)["error_codes"][0], 700016);
+        let nothing = grant(&format!("grant_type=client_credentials&client_id={id}"));
+        assert_eq!(body(&nothing)["error_codes"][0], 7000216);
+        let federated = grant(&format!(
+            "grant_type=client_credentials&client_id={id}&client_assertion=eyJ&client_assertion_type=x"
+        ));
+        assert_eq!(federated.status, 200);
+    }
+
+    #[test]
+    fn resource_groups_live_in_the_shared_world() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = standin(dir.path());
+        let rg = format!("/subscriptions/{DEFAULT_SUBSCRIPTION}/resourcegroups/RG-One");
+        let put = |location: &str| {
+            let body = json!({ "location": location, "tags": { "a": "b" } }).to_string();
+            route(&s, "PUT", &rg, body.as_bytes())
+        };
+        assert_eq!(put("westeurope").status, 201);
+        assert_eq!(put("westeurope").status, 200);
+        let moved = put("northeurope");
+        assert_eq!(moved.status, 409);
+        assert_eq!(
+            body(&moved)["error"]["code"],
+            "InvalidResourceGroupLocation"
+        );
+        let lower = rg.to_lowercase();
+        let shown = route(&s, "GET", &lower, b"");
+        assert_eq!(body(&shown)["name"], "RG-One");
+        assert_eq!(body(&shown)["properties"]["provisioningState"], "Succeeded");
+        assert_eq!(route(&s, "HEAD", &rg, b"").status, 204);
+        let listed = route(
+            &s,
+            "GET",
+            &format!("/subscriptions/{DEFAULT_SUBSCRIPTION}/resourceGroups"),
+            b"",
+        );
+        assert_eq!(body(&listed)["value"].as_array().map(Vec::len), Some(1));
+        // The built-in az reads the same world.
+        assert!(dir.path().join(crate::world::STATE_FILE).exists());
+        assert_eq!(route(&s, "DELETE", &rg, b"").status, 200);
+        let gone = route(&s, "GET", &rg, b"");
+        assert_eq!(gone.status, 404);
+        assert_eq!(body(&gone)["error"]["code"], "ResourceGroupNotFound");
+        assert_eq!(route(&s, "HEAD", &rg, b"").status, 404);
+        let elsewhere = route(
+            &s,
+            "GET",
+            "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/x",
+            b"",
+        );
+        assert_eq!(body(&elsewhere)["error"]["code"], "SubscriptionNotFound");
+    }
+}

@@ -1,0 +1,131 @@
+#!/usr/bin/env python3
+"""The real Azure CLI against goldsmith's Azure stand-in, and goldsmith's
+built-in az against the same model: each case must print the same stdout and
+stderr and exit with the same code, byte for byte.
+
+The real az runs in an isolated configuration: a registered cloud `Local`
+whose Entra ID and ARM endpoints are the stand-in, a CA bundle that trusts the
+stand-in's certificate, instance discovery and telemetry off, and a service
+principal sign-in (a wrong secret first, which must fail as Entra ID fails).
+Both front ends start from an empty world, and run the same cases in order.
+
+    tools/standin/differential.py --goldsmith target/release/goldsmith --az <venv>/bin/az
+"""
+
+import argparse
+import json
+import os
+import secrets
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+# Each case is one az command line; the order matters (later cases see what earlier ones made).
+CASES = [
+    ["group", "create", "-n", "rg-one", "-l", "westeurope", "--tags", "env=ci", "owner=goldsmith"],
+    ["group", "show", "-n", "RG-ONE"],
+    ["group", "show", "-n", "rg-missing"],
+    ["group", "exists", "-n", "rg-one"],
+    ["group", "exists", "-n", "rg-missing"],
+    ["group", "create", "-n", "rg-two", "-l", "northeurope"],
+    ["group", "list", "-o", "table"],
+    ["group", "list", "--query", "[].name", "-o", "tsv"],
+    ["group", "create", "-n", "rg-one", "-l", "northeurope"],
+    ["group", "show", "-n", "rg-two", "--query", "properties.provisioningState", "-o", "tsv"],
+    ["group", "delete", "-n", "rg-two", "--yes"],
+    ["group", "delete", "-n", "rg-two", "--yes"],
+    ["group", "list"],
+]
+
+
+def run(argv, env):
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+    return done.returncode, done.stdout, done.stderr
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--goldsmith", required=True, type=Path)
+    parser.add_argument("--az", required=True, type=Path, help="the real Azure CLI (2.91.0)")
+    args = parser.parse_args()
+    goldsmith = args.goldsmith.resolve()
+    work = Path(tempfile.mkdtemp(prefix="goldsmith-standin-"))
+    secret = "standin-" + secrets.token_hex(12)
+    base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "GOLDSMITH_"))}
+
+    standin = subprocess.Popen(
+        [str(goldsmith), "azure-standin", "--dir", str(work / "standin")],
+        env=dict(base_env, GOLDSMITH_STANDIN_CLIENT_SECRET=secret),
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        ready = json.loads(standin.stdout.readline())
+        differences = compare(args.az, goldsmith, work, ready, secret, base_env)
+    finally:
+        standin.terminate()
+        standin.wait(timeout=30)
+    requests = len(Path(ready["log_file"]).read_text().splitlines())
+    print(f"stand-in: {len(CASES)} commands, {requests} requests, {differences} differences")
+    sys.exit(1 if differences else 0)
+
+
+def compare(az, goldsmith, work, ready, secret, base_env):
+    url = ready["url"]
+    real_env = dict(
+        base_env,
+        AZURE_CONFIG_DIR=str(work / "az-config"),
+        REQUESTS_CA_BUNDLE=ready["ca_file"],
+        AZURE_CORE_COLLECT_TELEMETRY="false",
+    )
+    real = [str(az)]
+    for setup in (
+        ["config", "set", "core.instance_discovery=false", "core.collect_telemetry=false"],
+        [
+            "cloud", "register", "--name", "Local", "--skip-endpoint-discovery",
+            "--endpoint-resource-manager", f"{url}/",
+            "--endpoint-active-directory", url,
+            "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
+        ],
+        ["cloud", "set", "--name", "Local"],
+    ):
+        code, out, err = run(real + setup + ["--only-show-errors"], real_env)
+        if code != 0:
+            sys.exit(f"az {' '.join(setup)} failed ({code}): {err}")
+
+    login = real + ["login", "--service-principal", "-u", ready["client_id"], "--tenant", ready["tenant"]]
+    code, _, err = run(login + ["-p", "not-the-secret"], real_env)
+    if code != 1 or "AADSTS7000215" not in err:
+        sys.exit(f"a wrong client secret must fail with AADSTS7000215, got exit {code}: {err}")
+    print("ok    az login with a wrong secret: AADSTS7000215, exit 1")
+    code, _, err = run(login + ["-p", secret, "--output", "none"], real_env)
+    if code != 0:
+        sys.exit(f"az login failed ({code}): {err}")
+    print("ok    az login --service-principal")
+
+    bin_dir = work / "bin"
+    bin_dir.mkdir()
+    (bin_dir / "az").symlink_to(goldsmith)
+    (work / "builtin").mkdir()
+    builtin_env = dict(base_env, GOLDSMITH_SIM_DIR=str(work / "builtin"), PATH=f"{bin_dir}:{base_env.get('PATH', '')}")
+    builtin = [str(bin_dir / "az")]
+
+    differences = 0
+    for case in CASES:
+        want = run(real + case, real_env)
+        got = run(builtin + case, builtin_env)
+        shown = "az " + " ".join(case)
+        if want == got:
+            print(f"ok    {shown} (exit {want[0]})")
+            continue
+        differences += 1
+        print(f"DIFF  {shown}")
+        for name, w, g in zip(("exit", "stdout", "stderr"), want, got):
+            if w != g:
+                print(f"  {name}: real az {w!r}\n  {name}: built-in {g!r}")
+    return differences
+
+
+if __name__ == "__main__":
+    main()
