@@ -13,12 +13,14 @@ Both front ends start from an empty world, and run the same cases in order.
 """
 
 import argparse
+import base64
 import json
 import os
 import secrets
 import subprocess
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 # Each case is one az command line; the order matters (later cases see what earlier ones made).
@@ -37,6 +39,12 @@ CASES = [
     ["group", "delete", "-n", "rg-two", "--yes"],
     ["group", "list"],
 ]
+
+
+def jwt(**claims):
+    """An unsigned-looking JWT with these claims, as a workflow's OIDC token is shaped."""
+    part = lambda obj: base64.urlsafe_b64encode(json.dumps(obj).encode()).rstrip(b"=").decode()
+    return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
 
 
 def run(argv, env):
@@ -99,10 +107,21 @@ def compare(az, goldsmith, work, ready, secret, base_env):
     if code != 1 or "AADSTS7000215" not in err:
         sys.exit(f"a wrong client secret must fail with AADSTS7000215, got exit {code}: {err}")
     print("ok    az login with a wrong secret: AADSTS7000215, exit 1")
+    now = int(time.time())
+    expired = jwt(aud="api://AzureADTokenExchange", nbf=now - 900, exp=now - 300)
+    code, _, err = run(login + ["--federated-token", expired], real_env)
+    if code != 1 or "AADSTS700024" not in err:
+        sys.exit(f"an expired federated token must fail with AADSTS700024, got exit {code}: {err}")
+    print("ok    az login with an expired federated token: AADSTS700024, exit 1")
+    fresh = jwt(aud="api://AzureADTokenExchange", nbf=now - 60, exp=now + 600)
+    code, _, err = run(login + ["--federated-token", fresh, "--output", "none"], real_env)
+    if code != 0:
+        sys.exit(f"az login --federated-token failed ({code}): {err}")
+    print("ok    az login --service-principal --federated-token")
     code, _, err = run(login + ["-p", secret, "--output", "none"], real_env)
     if code != 0:
         sys.exit(f"az login failed ({code}): {err}")
-    print("ok    az login --service-principal")
+    print("ok    az login --service-principal (secret)")
 
     bin_dir = work / "bin"
     bin_dir.mkdir()

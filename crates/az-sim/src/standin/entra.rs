@@ -77,6 +77,11 @@ pub fn token(standin: &StandIn, tenant: &str, form: &str) -> Reply {
                 ),
             );
         }
+        (None, Some(assertion)) => {
+            if let Err(reply) = check_assertion(&assertion) {
+                return reply;
+            }
+        }
         (None, None) => {
             return aadsts(
                 401,
@@ -96,6 +101,69 @@ pub fn token(standin: &StandIn, tenant: &str, form: &str) -> Reply {
             "access_token": standin.token.clone(),
         }),
     )
+}
+
+/// A federated client assertion is a JWT; Entra ID refuses one that is not
+/// well formed, and one outside its `nbf`..`exp` window (a token a long run
+/// fetched at its start and used after it expired).
+fn check_assertion(assertion: &str) -> Result<(), Reply> {
+    let malformed = || {
+        aadsts(
+            400,
+            "invalid_client",
+            50027,
+            "JWT token is invalid or malformed.",
+        )
+    };
+    let payload = assertion.split('.').nth(1).ok_or_else(malformed)?;
+    let claims: Value = base64url(payload)
+        .and_then(|bytes| serde_json::from_slice(&bytes).ok())
+        .ok_or_else(malformed)?;
+    let now = jiff::Timestamp::now();
+    let at = |claim: &str| {
+        claims[claim]
+            .as_i64()
+            .and_then(|s| jiff::Timestamp::from_second(s).ok())
+    };
+    let (nbf, exp) = (at("nbf"), at("exp").ok_or_else(malformed)?);
+    if now > exp || nbf.is_some_and(|nbf| now < nbf) {
+        let shown = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%S%.7fZ").to_string();
+        return Err(aadsts(
+            400,
+            "invalid_client",
+            700024,
+            &format!(
+                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+                shown(now),
+                nbf.map_or_else(|| "(none)".to_string(), shown),
+                shown(exp)
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Base64url without padding, as JWTs carry their parts.
+fn base64url(text: &str) -> Option<Vec<u8>> {
+    let value = |c: u8| match c {
+        b'A'..=b'Z' => Some(c - b'A'),
+        b'a'..=b'z' => Some(c - b'a' + 26),
+        b'0'..=b'9' => Some(c - b'0' + 52),
+        b'-' => Some(62),
+        b'_' => Some(63),
+        _ => None,
+    };
+    let mut out = Vec::with_capacity(text.len() * 3 / 4);
+    let (mut acc, mut bits) = (0u32, 0);
+    for c in text.trim_end_matches('=').bytes() {
+        acc = (acc << 6) | u32::from(value(c)?);
+        bits += 6;
+        if bits >= 8 {
+            bits -= 8;
+            out.push((acc >> bits) as u8);
+        }
+    }
+    Some(out)
 }
 
 /// An Entra ID error body: `AADSTS<code>: <text>` with the fields MSAL reads.
@@ -145,6 +213,52 @@ fn decode(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn assertions_outside_their_window_or_malformed_are_refused() {
+        let jwt = |claims: &str| {
+            let part = |s: &str| {
+                const A: &[u8] =
+                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+                let b = s.as_bytes();
+                let mut out = String::new();
+                for chunk in b.chunks(3) {
+                    let n = chunk.iter().fold(0u32, |a, &x| (a << 8) | u32::from(x))
+                        << (8 * (3 - chunk.len()));
+                    for i in 0..=chunk.len() {
+                        out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
+                    }
+                }
+                out
+            };
+            format!("{}.{}.sig", part(r#"{"alg":"RS256"}"#), part(claims))
+        };
+        let now = jiff::Timestamp::now().as_second();
+        assert!(
+            check_assertion(&jwt(&format!(
+                r#"{{"nbf":{},"exp":{}}}"#,
+                now - 60,
+                now + 600
+            )))
+            .is_ok()
+        );
+        let expired = check_assertion(&jwt(&format!(
+            r#"{{"nbf":{},"exp":{}}}"#,
+            now - 900,
+            now - 300
+        )));
+        let body = expired.err().and_then(|r| r.body).expect("an error body");
+        assert_eq!(body["error_codes"][0], 700024);
+        assert!(body["error_description"].as_str().is_some_and(|d| {
+            d.starts_with("AADSTS700024: Client assertion is not within its valid time range.")
+        }));
+        let malformed = check_assertion("not-a-jwt")
+            .err()
+            .and_then(|r| r.body)
+            .expect("an error body");
+        assert_eq!(malformed["error_codes"][0], 50027);
+        assert_eq!(base64url("eyJhIjoxfQ"), Some(br#"{"a":1}"#.to_vec()));
+    }
 
     #[test]
     fn form_values_decode() {
