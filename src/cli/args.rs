@@ -122,6 +122,9 @@ pub enum Command {
             value_name = "SECRET"
         )]
         client_secret: Option<String>,
+        /// A scenario whose `throttle:` rules it answers with 429 (docs/simulator.md)
+        #[arg(long, value_name = "FILE")]
+        sim_scenario: Option<PathBuf>,
     },
     /// Show the latest run (or one run) as a table
     Status {

@@ -137,7 +137,8 @@ fn dispatch(args: Args) -> Result<i32, CliError> {
             dir,
             port,
             client_secret,
-        } => azure_standin(dir, *port, client_secret.clone()),
+            sim_scenario,
+        } => azure_standin(dir, *port, client_secret.clone(), sim_scenario.clone()),
         Command::Status { module, run } => status::show(root, module.as_deref(), run.as_deref()),
     }
 }
@@ -147,11 +148,13 @@ fn azure_standin(
     dir: &std::path::Path,
     port: u16,
     client_secret: Option<String>,
+    scenario: Option<std::path::PathBuf>,
 ) -> Result<i32, CliError> {
     let options = az_sim::standin::Options {
         dir: dir.to_path_buf(),
         port,
         client_secret,
+        scenario,
     };
     az_sim::standin::serve(options, |endpoint| {
         let mut out = std::io::stdout().lock();

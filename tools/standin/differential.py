@@ -24,7 +24,8 @@ import time
 from pathlib import Path
 
 # Each case is one az command line; the order matters (later cases see what earlier ones made).
-CASES = [
+# A phase runs its cases on a fresh world, with a scenario when it names one.
+PLAIN = [
     ["group", "create", "-n", "rg-one", "-l", "westeurope", "--tags", "env=ci", "owner=goldsmith"],
     ["group", "show", "-n", "RG-ONE"],
     ["group", "show", "-n", "rg-missing"],
@@ -39,6 +40,20 @@ CASES = [
     ["group", "delete", "-n", "rg-two", "--yes"],
     ["group", "list"],
 ]
+
+THROTTLE_SCENARIO = """\
+faults:
+  - throttle: { command: group show, times: 2, retry_after: 1s }
+  - throttle: { command: group list, times: 1 }
+"""
+THROTTLED = [
+    ["group", "create", "-n", "rg-one", "-l", "westeurope"],
+    ["group", "show", "-n", "rg-one"],
+    ["group", "list"],
+    ["group", "list"],
+]
+
+PHASES = [("plain", PLAIN, None), ("throttled", THROTTLED, THROTTLE_SCENARIO)]
 
 
 def jwt(**claims):
@@ -59,27 +74,39 @@ def main():
     args = parser.parse_args()
     goldsmith = args.goldsmith.resolve()
     work = Path(tempfile.mkdtemp(prefix="goldsmith-standin-"))
-    secret = "standin-" + secrets.token_hex(12)
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "GOLDSMITH_"))}
-
-    standin = subprocess.Popen(
-        [str(goldsmith), "azure-standin", "--dir", str(work / "standin")],
-        env=dict(base_env, GOLDSMITH_STANDIN_CLIENT_SECRET=secret),
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        ready = json.loads(standin.stdout.readline())
-        differences = compare(args.az, goldsmith, work, ready, secret, base_env)
-    finally:
-        standin.terminate()
-        standin.wait(timeout=30)
-    requests = len(Path(ready["log_file"]).read_text().splitlines())
-    print(f"stand-in: {len(CASES)} commands, {requests} requests, {differences} differences")
+    commands = requests = differences = 0
+    for name, cases, scenario in PHASES:
+        print(f"== {name}")
+        here = work / name
+        here.mkdir()
+        scenario_file = None
+        if scenario:
+            scenario_file = here / "scenario.yaml"
+            scenario_file.write_text(scenario)
+        secret = "standin-" + secrets.token_hex(12)
+        argv = [str(goldsmith), "azure-standin", "--dir", str(here / "standin")]
+        if scenario_file:
+            argv += ["--sim-scenario", str(scenario_file)]
+        standin = subprocess.Popen(
+            argv, env=dict(base_env, GOLDSMITH_STANDIN_CLIENT_SECRET=secret), stdout=subprocess.PIPE, text=True
+        )
+        try:
+            ready = json.loads(standin.stdout.readline())
+            real_env = sign_in(args.az, here, ready, secret, base_env)
+            builtin_az, builtin_env = builtin(goldsmith, here, scenario_file, base_env)
+            differences += compare(args.az, cases, real_env, builtin_az, builtin_env)
+        finally:
+            standin.terminate()
+            standin.wait(timeout=30)
+        commands += len(cases)
+        requests += len(Path(ready["log_file"]).read_text().splitlines())
+    print(f"stand-in: {commands} commands, {requests} requests, {differences} differences")
     sys.exit(1 if differences else 0)
 
 
-def compare(az, goldsmith, work, ready, secret, base_env):
+def sign_in(az, work, ready, secret, base_env):
+    """An isolated real az, pointed at the stand-in and signed in; returns its environment."""
     url = ready["url"]
     real_env = dict(
         base_env,
@@ -122,18 +149,27 @@ def compare(az, goldsmith, work, ready, secret, base_env):
     if code != 0:
         sys.exit(f"az login failed ({code}): {err}")
     print("ok    az login --service-principal (secret)")
+    return real_env
 
+
+def builtin(goldsmith, work, scenario_file, base_env):
+    """goldsmith's built-in az on a world of its own: its path and environment."""
     bin_dir = work / "bin"
     bin_dir.mkdir()
     (bin_dir / "az").symlink_to(goldsmith)
     (work / "builtin").mkdir()
-    builtin_env = dict(base_env, GOLDSMITH_SIM_DIR=str(work / "builtin"), PATH=f"{bin_dir}:{base_env.get('PATH', '')}")
-    builtin = [str(bin_dir / "az")]
+    env = dict(base_env, GOLDSMITH_SIM_DIR=str(work / "builtin"), PATH=f"{bin_dir}:{base_env.get('PATH', '')}")
+    if scenario_file:
+        env["GOLDSMITH_SIM_SCENARIO"] = str(scenario_file)
+    return bin_dir / "az", env
 
+
+def compare(az, cases, real_env, builtin_az, builtin_env):
+    """Runs each case through both; returns how many differ."""
     differences = 0
-    for case in CASES:
-        want = run(real + case, real_env)
-        got = run(builtin + case, builtin_env)
+    for case in cases:
+        want = run([str(az)] + case, real_env)
+        got = run([str(builtin_az)] + case, builtin_env)
         shown = "az " + " ".join(case)
         if want == got:
             print(f"ok    {shown} (exit {want[0]})")

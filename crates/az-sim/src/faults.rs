@@ -24,7 +24,37 @@ pub fn gate(sim: &Sim, command: &str, arm_type: &str, args: &Args) -> Result<(),
     {
         return Err(fault_error(fault.class, command, arm_type, args));
     }
-    throttle(sim, command)
+    throttle(sim, command, retries_without_retry_after(command, args))
+}
+
+/// Whether azure-core retries a 429 that has no `Retry-After`: only for the
+/// idempotent methods (HEAD, GET, PUT, DELETE), not for the POST or PATCH
+/// these commands send (azure-core's `RetryPolicy._is_method_retryable`).
+fn retries_without_retry_after(command: &str, args: &Args) -> bool {
+    const POST_OR_PATCH: [&str; 17] = [
+        "vm run-command invoke",
+        "vm deallocate",
+        "vm generalize",
+        "vm restart",
+        "vm start",
+        "vm stop",
+        "storage account keys list",
+        "storage account update",
+        "storage share-rm update",
+        "desktopvirtualization hostpool retrieve-registration-token",
+        "desktopvirtualization hostpool update",
+        "desktopvirtualization applicationgroup update",
+        "desktopvirtualization workspace update",
+        "provider register",
+        "ad group create",
+        "ad group member add",
+        "ad group member check",
+    ];
+    if command == "rest" {
+        let method = args.one("method").ok().flatten().unwrap_or_default();
+        return !matches!(method.to_lowercase().as_str(), "post" | "patch");
+    }
+    !POST_OR_PATCH.contains(&command)
 }
 
 fn fault_error(class: FaultClass, command: &str, arm_type: &str, args: &Args) -> AzError {
@@ -68,7 +98,17 @@ fn fault_error(class: FaultClass, command: &str, arm_type: &str, args: &Args) ->
 
 /// Each request the scenario throttles counts once for the whole run; az
 /// waits Retry-After and tries again, silently, up to three times.
-fn throttle(sim: &Sim, command: &str) -> Result<(), AzError> {
+/// azure-core's backoff before retry `n` (1-based) of a 429 without
+/// `Retry-After`: none for the first, then 0.8 s × 2^(n-1).
+fn backoff(n: u32) -> f64 {
+    if n <= 1 {
+        0.0
+    } else {
+        0.8 * f64::from(1u32 << (n - 1))
+    }
+}
+
+fn throttle(sim: &Sim, command: &str, retry_without_header: bool) -> Result<(), AzError> {
     if sim.scenario.throttles.is_empty() {
         return Ok(());
     }
@@ -86,6 +126,9 @@ fn throttle(sim: &Sim, command: &str) -> Result<(), AzError> {
         match hit {
             None => return Ok(()),
             Some(Some(wait)) if attempt < MAX_RETRIES => sim.sleep(wait),
+            Some(None) if retry_without_header && attempt < MAX_RETRIES => {
+                sim.sleep(backoff(attempt + 1))
+            }
             Some(_) => return Err(AzError::throttled()),
         }
     }

@@ -276,6 +276,19 @@ fn throttling_within_azs_retries_succeeds_like_e() {
 }
 
 #[test]
+fn a_429_without_retry_after_is_retried_only_for_idempotent_methods() {
+    // azure-core retries GET, PUT, DELETE with backoff, not POST (fixture e3);
+    // the real az against the stand-in showed it (tools/standin).
+    let sim = Sim::with_scenario(
+        "faults:\n  - throttle: { command: group list, times: 3 }\n  - throttle: { command: vm run-command invoke, times: 1 }\n",
+    );
+    let listed = sim.az(&["group", "list"]);
+    assert_eq!(listed.status.code(), Some(0), "{listed:?}");
+    assert_eq!(sim.state().unwrap()["throttle_used"][0], 3);
+    assert_case(&sim.az(&hello_args()), "e3_throttled_no_retry_after");
+}
+
+#[test]
 fn faults_follow_the_callers_attempt() {
     let sim = Sim::with_scenario(
         "faults:\n  - op: install-apps\n    command: vm run-command invoke\n    attempts: 1\n    class: run-command-conflict\n",

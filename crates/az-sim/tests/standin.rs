@@ -15,6 +15,7 @@ fn start(dir: &std::path::Path) -> az_sim::standin::Endpoint {
         dir: dir.to_path_buf(),
         port: 0,
         client_secret: None,
+        scenario: None,
     };
     // The server runs until the test process ends.
     std::thread::spawn(move || {

@@ -42,6 +42,8 @@ pub struct Options {
     /// The one service principal the stand-in knows, and its secret; without
     /// one, any secret is accepted.
     pub client_secret: Option<String>,
+    /// The scenario whose `throttle:` rules it answers with 429 (docs/simulator.md).
+    pub scenario: Option<PathBuf>,
 }
 
 /// What a client needs to reach a started stand-in.
@@ -68,6 +70,7 @@ pub struct StandIn {
     client_secret: Option<String>,
     /// The access token every grant returns.
     token: String,
+    scenario: Scenario,
     log: Mutex<Option<std::fs::File>>,
 }
 
@@ -84,7 +87,7 @@ impl StandIn {
             tenant: self.tenant.clone(),
             client_id: self.client_id.clone(),
         };
-        Sim::new(env, Scenario::default())
+        Sim::new(env, self.scenario.clone())
     }
 }
 
@@ -92,6 +95,8 @@ impl StandIn {
 pub struct Reply {
     status: u16,
     body: Option<Value>,
+    /// Seconds, for a throttled request.
+    retry_after: Option<u64>,
 }
 
 impl Reply {
@@ -99,11 +104,16 @@ impl Reply {
         Reply {
             status,
             body: Some(body),
+            retry_after: None,
         }
     }
 
     fn empty(status: u16) -> Self {
-        Reply { status, body: None }
+        Reply {
+            status,
+            body: None,
+            retry_after: None,
+        }
     }
 
     /// ARM's error body.
@@ -135,6 +145,12 @@ pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> 
         .build()?;
     runtime.block_on(async move {
         std::fs::create_dir_all(&options.dir)?;
+        let scenario = match &options.scenario {
+            Some(path) => {
+                Scenario::load(path).map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.0))?
+            }
+            None => Scenario::default(),
+        };
         let tls = tls::generate()?;
         let ca_file = options.dir.join("standin-ca.pem");
         std::fs::write(&ca_file, &tls.ca_pem)?;
@@ -153,6 +169,7 @@ pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> 
             client_id: DEFAULT_CLIENT_ID.to_string(),
             client_secret: options.client_secret.clone(),
             token: format!("standin-{}", crate::ids::secret(&url)),
+            scenario,
             log: Mutex::new(Some(log)),
         });
         ready(&Endpoint {
@@ -204,7 +221,10 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Byte
         .collect()
         .await
     {
-        Ok(body) => route(standin, &method, &path, &body.to_bytes()),
+        Ok(body) => match standin.throttled(command.as_deref(), &path) {
+            Some(reply) => reply,
+            None => route(standin, &method, &path, &body.to_bytes()),
+        },
         Err(_) => Reply::arm_error(
             413,
             "RequestEntityTooLarge",
@@ -263,6 +283,34 @@ fn route(standin: &StandIn, method: &str, path: &str, body: &[u8]) -> Reply {
 }
 
 impl StandIn {
+    /// The scenario's `throttle:` rules: the first `times` ARM requests of a
+    /// matching az command get 429 (with `Retry-After` when the rule has one).
+    /// The count lives in the world, shared with the built-in `az`.
+    fn throttled(&self, command: Option<&str>, path: &str) -> Option<Reply> {
+        if self.scenario.throttles.is_empty() || !path.to_lowercase().starts_with("/subscriptions")
+        {
+            return None;
+        }
+        let command = command.unwrap_or_default();
+        let throttles = &self.scenario.throttles;
+        let hit = self.sim().transact(|world, _| {
+            world.throttle_used.resize(throttles.len(), 0);
+            let (index, rule) = throttles
+                .iter()
+                .enumerate()
+                .find(|(i, rule)| rule.matches(command) && world.throttle_used[*i] < rule.times)?;
+            world.throttle_used[index] += 1;
+            Some(rule.retry_after)
+        });
+        let retry_after = hit.ok()??;
+        let AzError::Arm { code, message, .. } = AzError::throttled() else {
+            return None;
+        };
+        let mut reply = Reply::arm_error(429, &code, &message);
+        reply.retry_after = retry_after.map(|s| s.ceil() as u64);
+        Some(reply)
+    }
+
     /// One line of `standin.jsonl`. A log that cannot be written is closed, not fatal.
     fn record(&self, method: &str, path: &str, query: &str, command: Option<&str>, status: u16) {
         let line = json!({
@@ -295,6 +343,7 @@ mod tests {
             client_id: DEFAULT_CLIENT_ID.into(),
             client_secret: Some("right".into()),
             token: "t".into(),
+            scenario: Scenario::default(),
             log: Mutex::new(None),
         }
     }
