@@ -17,6 +17,7 @@ import base64
 import json
 import os
 import secrets
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -102,7 +103,10 @@ def main():
         commands += len(cases)
         requests += len(Path(ready["log_file"]).read_text().splitlines())
     print(f"stand-in: {commands} commands, {requests} requests, {differences} differences")
-    sys.exit(1 if differences else 0)
+    if differences:
+        print(f"the worlds and request logs are kept in {work}")
+        sys.exit(1)
+    shutil.rmtree(work)
 
 
 def sign_in(az, work, ready, secret, base_env):

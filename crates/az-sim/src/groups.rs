@@ -12,7 +12,8 @@ use super::world::{Busy, BusyOp, GROUP_KIND, Resource};
 pub const ALIASES: &[(&str, &str)] = &[("-g", "name"), ("--resource-group", "name")];
 
 const CREATE_SECS: f64 = 2.0;
-const DELETE_SECS: f64 = 60.0;
+/// Also how long the stand-in takes to delete one (`standin::arm`).
+pub const DELETE_SECS: f64 = 60.0;
 
 fn name(call: &Call) -> Result<String, AzError> {
     call.args.req("name")

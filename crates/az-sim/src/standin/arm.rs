@@ -6,9 +6,10 @@ use serde_json::{Value, json};
 
 use super::{Reply, StandIn};
 use crate::error::AzError;
+use crate::groups::DELETE_SECS;
 use crate::ids;
 use crate::resources::render;
-use crate::world::Resource;
+use crate::world::{Busy, BusyOp, Resource};
 
 /// One request to ARM: the method, the path split into its segments, the body.
 pub struct Request<'a> {
@@ -31,6 +32,9 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
             &format!("The subscription '{}' could not be found.", req.segments[1]),
         ),
         ("GET", ["subscriptions", _, "resourcegroups"]) => list_groups(standin),
+        ("GET", ["subscriptions", _, "operationresults", operation]) => {
+            deletion_status(standin, operation)
+        }
         (method, ["subscriptions", _, "resourcegroups", _]) => {
             group(standin, method, req.segments[3], req.body)
         }
@@ -134,12 +138,18 @@ fn group(standin: &StandIn, method: &str, name: &str, body: &[u8]) -> Reply {
                 Ok(Reply::json(if created { 201 } else { 200 }, shown.unwrap_or(Value::Null)))
             })
         }
-        "DELETE" => standin.sim().transact(|world, _| {
-            if !world.resources.contains_key(&key) {
+        // As in ARM, a long-running operation: 202, then the operation to poll.
+        "DELETE" => standin.sim().transact(|world, now| {
+            let Some(group) = world.resources.get_mut(&key) else {
                 return Err(AzError::group_not_found(name));
+            };
+            if group.busy.is_none_or(|b| b.op != BusyOp::Deleting) {
+                group.busy = Some(Busy {
+                    op: BusyOp::Deleting,
+                    until: now + DELETE_SECS,
+                });
             }
-            world.remove_tree(&id);
-            Ok(Reply::empty(200))
+            Ok(Reply::accepted(operation_url(standin, &key)))
         }),
         other => {
             return Reply::arm_error(
@@ -152,5 +162,34 @@ fn group(standin: &StandIn, method: &str, name: &str, body: &[u8]) -> Reply {
     match result {
         Ok(Ok(reply)) => reply,
         Ok(Err(e)) | Err(e) => Reply::from_az(&e),
+    }
+}
+
+/// The operation a group deletion is polled at: the group's key, hex-encoded.
+fn operation_url(standin: &StandIn, key: &str) -> String {
+    format!(
+        "{}/subscriptions/{}/operationresults/delete-{}?api-version=2024-11-01",
+        standin.url,
+        standin.subscription,
+        hex::encode(key)
+    )
+}
+
+/// `GET …/operationresults/{operation}`: 202 while the group is being deleted, 200 once it is gone.
+fn deletion_status(standin: &StandIn, operation: &str) -> Reply {
+    let key = operation
+        .strip_prefix("delete-")
+        .and_then(|h| hex::decode(h).ok())
+        .and_then(|k| String::from_utf8(k).ok());
+    let Some(key) = key else {
+        return Reply::arm_error(404, "NotFound", "No such operation.");
+    };
+    match standin
+        .sim()
+        .transact(|world, _| world.resources.contains_key(&key))
+    {
+        Ok(true) => Reply::accepted(operation_url(standin, &key)),
+        Ok(false) => Reply::empty(200),
+        Err(e) => Reply::from_az(&e),
     }
 }

@@ -95,8 +95,10 @@ impl StandIn {
 pub struct Reply {
     status: u16,
     body: Option<Value>,
-    /// Seconds, for a throttled request.
+    /// Seconds, for a throttled request or a long-running operation.
     retry_after: Option<u64>,
+    /// Where to poll a long-running operation.
+    location: Option<String>,
 }
 
 impl Reply {
@@ -105,6 +107,7 @@ impl Reply {
             status,
             body: Some(body),
             retry_after: None,
+            location: None,
         }
     }
 
@@ -113,6 +116,17 @@ impl Reply {
             status,
             body: None,
             retry_after: None,
+            location: None,
+        }
+    }
+
+    /// 202 Accepted: a long-running operation to poll at `location` in a second.
+    fn accepted(location: String) -> Self {
+        Reply {
+            status: 202,
+            body: None,
+            retry_after: Some(1),
+            location: Some(location),
         }
     }
 
@@ -240,6 +254,12 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Byte
         }
         None => Bytes::new(),
     };
+    if let Some(seconds) = reply.retry_after {
+        response = response.header("Retry-After", seconds.to_string());
+    }
+    if let Some(location) = &reply.location {
+        response = response.header("Location", location);
+    }
     response
         .header(
             "x-ms-request-id",
@@ -418,7 +438,20 @@ mod tests {
         assert_eq!(body(&listed)["value"].as_array().map(Vec::len), Some(1));
         // The built-in az reads the same world.
         assert!(dir.path().join(crate::world::STATE_FILE).exists());
-        assert_eq!(route(&s, "DELETE", &rg, b"").status, 200);
+        // Deleting is a long-running operation, polled at `Location`.
+        let deleting = route(&s, "DELETE", &rg, b"");
+        assert_eq!((deleting.status, deleting.retry_after), (202, Some(1)));
+        let poll = deleting.location.expect("a Location");
+        let poll = poll
+            .strip_prefix("https://127.0.0.1:1")
+            .and_then(|p| p.split('?').next())
+            .expect("the operation's path");
+        let shown = route(&s, "GET", &rg, b"");
+        assert_eq!(body(&shown)["properties"]["provisioningState"], "Deleting");
+        assert_eq!(route(&s, "GET", poll, b"").status, 202);
+        // 60 simulated seconds at 200x.
+        std::thread::sleep(std::time::Duration::from_millis(400));
+        assert_eq!(route(&s, "GET", poll, b"").status, 200);
         let gone = route(&s, "GET", &rg, b"");
         assert_eq!(gone.status, 404);
         assert_eq!(body(&gone)["error"]["code"], "ResourceGroupNotFound");
