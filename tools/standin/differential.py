@@ -40,6 +40,10 @@ PLAIN = [
     ["group", "delete", "-n", "rg-two", "--yes"],
     ["group", "delete", "-n", "rg-two", "--yes"],
     ["group", "list"],
+    ["provider", "show", "--namespace", "Microsoft.Compute", "--query", "registrationState", "-o", "tsv"],
+    ["provider", "register", "--namespace", "Microsoft.Compute"],
+    ["provider", "show", "--namespace", "Microsoft.Compute", "--query", "registrationState", "-o", "tsv"],
+    ["provider", "show", "-n", "Microsoft.Network", "--query", "[namespace, registrationState]", "-o", "tsv"],
 ]
 
 THROTTLE_SCENARIO = """\
@@ -56,6 +60,9 @@ THROTTLED = [
 
 PHASES = [("plain", PLAIN, None), ("throttled", THROTTLED, THROTTLE_SCENARIO)]
 
+# Run through goldsmith itself, no --simulate: the operations' `az` is the real one.
+MODULE = "00-resource-group"
+
 
 def jwt(**claims):
     """An unsigned-looking JWT with these claims, as a workflow's OIDC token is shaped."""
@@ -63,8 +70,8 @@ def jwt(**claims):
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
 
 
-def run(argv, env):
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=120)
+def run(argv, env, timeout=120):
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -97,6 +104,8 @@ def main():
             real_env = sign_in(args.az, here, ready, secret, base_env)
             builtin_az, builtin_env = builtin(goldsmith, here, scenario_file, base_env)
             differences += compare(args.az, cases, real_env, builtin_az, builtin_env)
+            if name == "plain":
+                run_module(goldsmith, args.az, here, real_env)
         finally:
             standin.terminate()
             standin.wait(timeout=30)
@@ -154,6 +163,23 @@ def sign_in(az, work, ready, secret, base_env):
         sys.exit(f"az login failed ({code}): {err}")
     print("ok    az login --service-principal (secret)")
     return real_env
+
+
+def run_module(goldsmith, az, work, real_env):
+    """`goldsmith run MODULE` of the shipped library with the real az signed in to the stand-in."""
+    project = work / "project"
+    project.mkdir()
+    repo = Path(__file__).resolve().parents[2]
+    for part in ("capabilities", "modules"):
+        shutil.copytree(repo / part, project / part)
+    shutil.copy(repo / "config.yaml", project / "config.yaml")
+    env = dict(real_env, PATH=f"{Path(az).parent}:{real_env.get('PATH', '')}")
+    started = time.monotonic()
+    code, out, err = run([str(goldsmith), "--root", str(project), "run", MODULE], env, timeout=900)
+    if code != 0:
+        sys.exit(f"goldsmith run {MODULE} through the real az failed ({code}):\n{out}\n{err}")
+    summary = [line for line in out.splitlines() if line.startswith("goldsmith: run ")][-1]
+    print(f"ok    goldsmith run {MODULE} through the real az ({time.monotonic() - started:.0f} s): {summary}")
 
 
 def builtin(goldsmith, work, scenario_file, base_env):

@@ -6,9 +6,11 @@ use serde_json::{Value, json};
 use super::call::{Call, Outcome};
 use super::error::AzError;
 use super::resources::READ_SECS;
+use super::world::World;
 
 /// A provider registration completes this long after `provider register`.
-const REGISTER_SECS: f64 = 30.0;
+/// Also how long the stand-in takes to register one (`standin::arm`).
+pub const REGISTER_SECS: f64 = 30.0;
 pub const LOGIN_ALIASES: &[(&str, &str)] =
     &[("-u", "username"), ("-p", "password"), ("-t", "tenant")];
 pub const PROVIDER_ALIASES: &[(&str, &str)] = &[("-n", "namespace")];
@@ -171,19 +173,24 @@ pub fn provider_show(call: &Call) -> Outcome {
     let ns = namespace(call)?;
     let sub = call.sub().to_string();
     call.delay(READ_SECS);
-    let state =
-        call.sim.transact(
-            |state, now| match state.providers.get(&ns.to_ascii_lowercase()) {
-                None => "NotRegistered",
-                Some(at) if now >= *at => "Registered",
-                Some(_) => "Registering",
-            },
-        )?;
-    Ok(Some(json!({
-        "id": format!("/subscriptions/{sub}/providers/{ns}"),
+    let body = call
+        .sim
+        .transact(|world, now| provider(world, now, &sub, &ns))?;
+    Ok(Some(body))
+}
+
+/// A resource provider as ARM shows it, registered or not (also the stand-in's answer).
+pub fn provider(world: &World, now: f64, subscription: &str, ns: &str) -> Value {
+    let state = match world.providers.get(&ns.to_ascii_lowercase()) {
+        None => "NotRegistered",
+        Some(at) if now >= *at => "Registered",
+        Some(_) => "Registering",
+    };
+    json!({
+        "id": format!("/subscriptions/{subscription}/providers/{ns}"),
         "namespace": ns,
         "registrationPolicy": "RegistrationRequired",
         "registrationState": state,
         "resourceTypes": [],
-    })))
+    })
 }

@@ -1,10 +1,11 @@
-//! Azure Resource Manager as the Azure CLI's SDK reaches it: subscriptions and
-//! resource groups, read from and written to the same world the built-in
+//! Azure Resource Manager as the Azure CLI's SDK reaches it: subscriptions,
+//! resource groups and resource providers, read from and written to the same world the built-in
 //! `az` keeps, with ARM's `{"error":{code,message}}` bodies.
 
 use serde_json::{Value, json};
 
 use super::{Reply, StandIn};
+use crate::account::REGISTER_SECS;
 use crate::error::AzError;
 use crate::groups::DELETE_SECS;
 use crate::ids;
@@ -34,6 +35,10 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
         ("GET", ["subscriptions", _, "resourcegroups"]) => list_groups(standin),
         ("GET", ["subscriptions", _, "operationresults", operation]) => {
             deletion_status(standin, operation)
+        }
+        ("GET", ["subscriptions", _, "providers", _]) => provider(standin, req.segments[3], false),
+        ("POST", ["subscriptions", _, "providers", _, "register"]) => {
+            provider(standin, req.segments[3], true)
         }
         (method, ["subscriptions", _, "resourcegroups", _]) => {
             group(standin, method, req.segments[3], req.body)
@@ -190,6 +195,24 @@ fn deletion_status(standin: &StandIn, operation: &str) -> Reply {
     {
         Ok(true) => Reply::accepted(operation_url(standin, &key)),
         Ok(false) => Reply::empty(200),
+        Err(e) => Reply::from_az(&e),
+    }
+}
+
+/// A resource provider; `register` starts its registration (it takes
+/// `REGISTER_SECS` of simulated time, as with the built-in az).
+fn provider(standin: &StandIn, ns: &str, register: bool) -> Reply {
+    let shown = standin.sim().transact(|world, now| {
+        if register {
+            world
+                .providers
+                .entry(ns.to_ascii_lowercase())
+                .or_insert(now + REGISTER_SECS);
+        }
+        crate::account::provider(world, now, &standin.subscription, ns)
+    });
+    match shown {
+        Ok(body) => Reply::json(200, body),
         Err(e) => Reply::from_az(&e),
     }
 }
