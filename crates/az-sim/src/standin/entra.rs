@@ -2,6 +2,8 @@
 //! tenant, and the token endpoint's client-credentials grant, with a client
 //! secret or a federated assertion.
 
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Value, json};
 
 use super::{Reply, StandIn};
@@ -42,10 +44,9 @@ pub fn discovery(standin: &StandIn, tenant: &str) -> Reply {
 /// `POST /{tenant}/oauth2/v2.0/token`: the client-credentials grant.
 pub fn token(standin: &StandIn, tenant: &str, form: &str) -> Reply {
     let field = |name: &str| {
-        form.split('&').find_map(|pair| {
-            let (k, v) = pair.split_once('=')?;
-            (k == name).then(|| decode(v))
-        })
+        form_urlencoded::parse(form.as_bytes())
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.into_owned())
     };
     if field("grant_type").as_deref() != Some("client_credentials") {
         return aadsts(
@@ -116,7 +117,9 @@ fn check_assertion(assertion: &str) -> Result<(), Reply> {
         )
     };
     let payload = assertion.split('.').nth(1).ok_or_else(malformed)?;
-    let claims: Value = base64url(payload)
+    let claims: Value = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or_else(malformed)?;
     let now = jiff::Timestamp::now();
@@ -143,29 +146,6 @@ fn check_assertion(assertion: &str) -> Result<(), Reply> {
     Ok(())
 }
 
-/// Base64url without padding, as JWTs carry their parts.
-fn base64url(text: &str) -> Option<Vec<u8>> {
-    let value = |c: u8| match c {
-        b'A'..=b'Z' => Some(c - b'A'),
-        b'a'..=b'z' => Some(c - b'a' + 26),
-        b'0'..=b'9' => Some(c - b'0' + 52),
-        b'-' => Some(62),
-        b'_' => Some(63),
-        _ => None,
-    };
-    let mut out = Vec::with_capacity(text.len() * 3 / 4);
-    let (mut acc, mut bits) = (0u32, 0);
-    for c in text.trim_end_matches('=').bytes() {
-        acc = (acc << 6) | u32::from(value(c)?);
-        bits += 6;
-        if bits >= 8 {
-            bits -= 8;
-            out.push((acc >> bits) as u8);
-        }
-    }
-    Some(out)
-}
-
 /// An Entra ID error body: `AADSTS<code>: <text>` with the fields MSAL reads.
 fn aadsts(status: u16, error: &str, code: u32, text: &str) -> Reply {
     let now = jiff::Timestamp::now()
@@ -186,30 +166,6 @@ fn aadsts(status: u16, error: &str, code: u32, text: &str) -> Reply {
     )
 }
 
-/// `application/x-www-form-urlencoded` value decoding.
-fn decode(text: &str) -> String {
-    let bytes = text.as_bytes();
-    let hex = |b: u8| (b as char).to_digit(16);
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match (
-            bytes[i],
-            bytes.get(i + 1).copied(),
-            bytes.get(i + 2).copied(),
-        ) {
-            (b'+', _, _) => out.push(b' '),
-            (b'%', Some(h), Some(l)) if hex(h).is_some() && hex(l).is_some() => {
-                out.push((hex(h).unwrap_or(0) * 16 + hex(l).unwrap_or(0)) as u8);
-                i += 2;
-            }
-            (b, _, _) => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -217,20 +173,7 @@ mod tests {
     #[test]
     fn assertions_outside_their_window_or_malformed_are_refused() {
         let jwt = |claims: &str| {
-            let part = |s: &str| {
-                const A: &[u8] =
-                    b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-                let b = s.as_bytes();
-                let mut out = String::new();
-                for chunk in b.chunks(3) {
-                    let n = chunk.iter().fold(0u32, |a, &x| (a << 8) | u32::from(x))
-                        << (8 * (3 - chunk.len()));
-                    for i in 0..=chunk.len() {
-                        out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-                    }
-                }
-                out
-            };
+            let part = |text: &str| URL_SAFE_NO_PAD.encode(text);
             format!("{}.{}.sig", part(r#"{"alg":"RS256"}"#), part(claims))
         };
         let now = jiff::Timestamp::now().as_second();
@@ -257,12 +200,5 @@ mod tests {
             .and_then(|r| r.body)
             .expect("an error body");
         assert_eq!(malformed["error_codes"][0], 50027);
-        assert_eq!(base64url("eyJhIjoxfQ"), Some(br#"{"a":1}"#.to_vec()));
-    }
-
-    #[test]
-    fn form_values_decode() {
-        assert_eq!(decode("a+b%2Fc%3d%zz%"), "a b/c=%zz%");
-        assert_eq!(decode("%C3%A9"), "é");
     }
 }
