@@ -224,7 +224,7 @@ fn execute(
     let record = recorder.into_record();
 
     if let Some(check) = check {
-        check.finish_run(&runtime, &record, &LogReader::new(&dir.logs(), redactor));
+        check.finish_run(&runtime, &record, reporters.reports.summary());
     }
     let status = status.context("the run stopped because a report could not be written")?;
     Ok(status.exit_code())

@@ -8,7 +8,6 @@ use crate::record::failure::FailureClass;
 use crate::record::run_record::RunRecord;
 use crate::record::status::RunStatus;
 use crate::redact::Redactor;
-use crate::run_dir::LogReader;
 
 use crate::github::actions::{Actions, Inputs};
 
@@ -52,18 +51,11 @@ pub fn start(
 }
 
 impl Check {
-    /// Finishes the check run of a module run: the conclusion, title, step
-    /// summary and annotations all come from the record.
-    pub fn finish_run(self, runtime: &tokio::runtime::Runtime, run: &RunRecord, logs: &LogReader) {
-        let summary = crate::report::summary::render(run, logs, &self.redactor);
+    /// Finishes the check run of a module run: the conclusion, title and
+    /// annotations come from the record, the summary is the step summary.
+    pub fn finish_run(self, runtime: &tokio::runtime::Runtime, run: &RunRecord, summary: &str) {
         let annotations = crate::report::annotations::for_run(run);
-        self.finish(
-            runtime,
-            conclusion(run),
-            &title(run),
-            &summary,
-            &annotations,
-        );
+        self.finish(runtime, conclusion(run), &title(run), summary, &annotations);
     }
 
     pub fn finish(

@@ -20,6 +20,8 @@ use crate::run_dir::{LogReader, RunDir};
 pub struct FinalReports {
     run_dir: RunDir,
     logs: LogReader,
+    /// The step summary, once written: the check run shows the same.
+    summary: Option<String>,
     /// The run directory as users name it (relative to the workspace), for outputs.
     shown_run_dir: PathBuf,
     junit_path: PathBuf,
@@ -40,12 +42,18 @@ impl FinalReports {
         FinalReports {
             run_dir: run_dir.clone(),
             logs: LogReader::new(&run_dir.logs(), redactor.clone()),
+            summary: None,
             shown_run_dir: shown_run_dir.to_path_buf(),
             junit_path,
             redactor,
             actions,
             out,
         }
+    }
+
+    /// The step summary the run ended with (empty when it never got that far).
+    pub fn summary(&self) -> &str {
+        self.summary.as_deref().unwrap_or_default()
     }
 
     fn write_all(&mut self, run: &RunRecord) -> Result<(), SinkError> {
@@ -56,7 +64,10 @@ impl FinalReports {
         }
         junit::write(run, &self.logs, &self.junit_path, &self.redactor)
             .map_err(err(format!("cannot write {}", self.junit_path.display())))?;
-        let markdown = summary::render(run, &self.logs, &self.redactor);
+        let markdown = self
+            .summary
+            .insert(summary::render(run, &self.logs, &self.redactor))
+            .clone();
         let summary_path = self.run_dir.summary();
         crate::run_dir::write_atomic(&summary_path, markdown.as_bytes())
             .map_err(err(format!("cannot write {}", summary_path.display())))?;
