@@ -295,9 +295,10 @@ impl<'a> OpPlanner<'a> {
             .map(|(l, _)| l.parse().unwrap_or_else(|never| match never {}))
             .collect();
         match (script, op.kind) {
-            (Script::RunCommand(rc), _) => locks.push(super::vm::lock(&rc.target)),
-            (_, OpKind::InstallApps) => locks
-                .extend(super::vm::target(op, config, catalog, diags).map(|t| super::vm::lock(&t))),
+            (Script::RunCommand(rc), _) => locks.push(rc.target.lock_name()),
+            (_, OpKind::InstallApps) => {
+                locks.extend(super::vm::target(op, config, catalog, diags).map(|t| t.lock_name()))
+            }
             (_, OpKind::Shell) => {
                 locks.extend(super::vm::inferred_lock(op, config, catalog, diags))
             }

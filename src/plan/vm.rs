@@ -274,10 +274,6 @@ pub fn install_apps(
     }
 }
 
-pub fn lock(target: &VmTarget) -> LockName {
-    target.lock_name()
-}
-
 /// For bash-engine shell operations that call `az vm run-command invoke`
 /// themselves: the VM named by `--name`/`-n` and `--resource-group`/`-g`.
 /// Returns the lock and a note saying where it was inferred, or a warning
@@ -312,7 +308,7 @@ pub fn inferred_lock(
     );
     match resolved {
         (Some(resource_group), Some(vm)) => {
-            let lock = lock(&VmTarget { resource_group, vm });
+            let lock = VmTarget { resource_group, vm }.lock_name();
             diags.push(Diagnostic::note(
                 &op.file,
                 pos,

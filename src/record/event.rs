@@ -490,10 +490,6 @@ impl LockName {
             vm: vm.to_lowercase(),
         }
     }
-
-    pub fn is_vm(&self) -> bool {
-        matches!(self, LockName::Vm { .. })
-    }
 }
 
 impl std::str::FromStr for LockName {
@@ -612,7 +608,7 @@ mod tests {
         let named: LockName = serde_json::from_str("\"license-server\"").expect("json");
         assert_eq!(named, LockName::Named("license-server".into()));
         let declared: LockName = "vm:RG/Name".parse().unwrap_or_else(|never| match never {});
-        assert!(declared.is_vm());
+        assert!(matches!(declared, LockName::Vm { .. }));
         assert_eq!(declared.to_string(), "vm:RG/Name");
     }
 }

@@ -67,27 +67,81 @@ impl EventSink for Recorder<'_> {
             &masked
         };
         self.run.apply(line);
-        first_error(
-            self.reporters
-                .iter_mut()
-                .map(|r| r.event(line, &self.run))
-                .collect(),
-        )
+        let run = &self.run;
+        first_error(self.reporters.iter_mut().map(|r| r.event(line, run)))
     }
 
     fn flush(&mut self) -> Result<(), SinkError> {
-        first_error(
-            self.reporters
-                .iter_mut()
-                .map(|r| r.flush(&self.run))
-                .collect(),
-        )
+        let run = &self.run;
+        first_error(self.reporters.iter_mut().map(|r| r.flush(run)))
     }
 }
 
-fn first_error(results: Vec<Result<(), SinkError>>) -> Result<(), SinkError> {
-    results
-        .into_iter()
-        .collect::<Result<Vec<()>, _>>()
-        .map(drop)
+/// Runs every call (no reporter is skipped) and keeps the first error.
+fn first_error(results: impl Iterator<Item = Result<(), SinkError>>) -> Result<(), SinkError> {
+    let mut first = Ok(());
+    for result in results {
+        if first.is_ok() {
+            first = result;
+        }
+    }
+    first
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::event::{EVENTS_VERSION, Event};
+
+    /// Counts the events it sees; fails every one when `fails` names it.
+    struct Counting {
+        name: &'static str,
+        fails: bool,
+        seen: usize,
+    }
+
+    impl Reporter for Counting {
+        fn event(&mut self, _: &EventLine, _: &RunRecord) -> Result<(), SinkError> {
+            self.seen += 1;
+            match self.fails {
+                true => Err(SinkError {
+                    what: self.name.into(),
+                    source: std::io::Error::other("full"),
+                }),
+                false => Ok(()),
+            }
+        }
+
+        fn flush(&mut self, _: &RunRecord) -> Result<(), SinkError> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn every_reporter_sees_every_event_and_the_first_error_wins() {
+        let reporter = |name, fails| Counting {
+            name,
+            fails,
+            seen: 0,
+        };
+        let (mut a, mut b, mut c) = (
+            reporter("a", false),
+            reporter("b", true),
+            reporter("c", true),
+        );
+        let mut recorder = Recorder::new(
+            RunRecord::default(),
+            Redactor::default(),
+            vec![&mut a, &mut b, &mut c],
+        );
+        let line = EventLine {
+            version: EVENTS_VERSION,
+            time: jiff::Timestamp::UNIX_EPOCH,
+            event: Event::StageFinished { stage: 1 },
+        };
+        let error = recorder.event(&line).expect_err("b and c fail");
+        assert_eq!(error.what, "b");
+        drop(recorder);
+        assert_eq!((a.seen, b.seen, c.seen), (1, 1, 1));
+    }
 }
