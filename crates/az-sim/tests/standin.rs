@@ -60,6 +60,24 @@ fn a_client_trusting_only_the_stand_ins_ca_gets_arm_answers() {
     let response = get(&endpoint, &path);
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(response.ends_with("{\"value\":[]}"), "{response}");
+    // The built-in az and the stand-in share one world: what one makes, the other serves.
+    let made = std::process::Command::new(env!("CARGO_BIN_EXE_az"))
+        .args([
+            "group",
+            "create",
+            "-n",
+            "made-by-az",
+            "-l",
+            "westeurope",
+            "-o",
+            "none",
+        ])
+        .env("GOLDSMITH_SIM_DIR", dir.path())
+        .output()
+        .expect("the built-in az runs");
+    assert!(made.status.success(), "{made:?}");
+    let listed = get(&endpoint, &path);
+    assert!(listed.contains("\"name\":\"made-by-az\""), "{listed}");
     let missing = get(&endpoint, &format!("{path}/nope"));
     assert!(
         missing.starts_with("HTTP/1.1 404 Not Found\r\n"),
@@ -75,7 +93,7 @@ fn a_client_trusting_only_the_stand_ins_ca_gets_arm_answers() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON lines"))
         .collect();
-    assert_eq!(lines.len(), 2);
-    assert_eq!(lines[1]["status"], 404);
-    assert_eq!(lines[1]["command"], "group list");
+    assert_eq!(lines.len(), 3);
+    assert_eq!(lines[2]["status"], 404);
+    assert_eq!(lines[2]["command"], "group list");
 }

@@ -24,10 +24,10 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
     match (req.method, lower.as_slice()) {
         ("GET", ["subscriptions"]) => Reply::json(200, json!({ "value": [subscription(standin)] })),
-        ("GET", ["subscriptions", sub]) if *sub == standin.subscription => {
+        ("GET", ["subscriptions", sub]) if *sub == standin.env.subscription => {
             Reply::json(200, subscription(standin))
         }
-        (_, ["subscriptions", sub, ..]) if *sub != standin.subscription => Reply::arm_error(
+        (_, ["subscriptions", sub, ..]) if *sub != standin.env.subscription => Reply::arm_error(
             404,
             "SubscriptionNotFound",
             &format!("The subscription '{}' could not be found.", req.segments[1]),
@@ -57,11 +57,11 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
 
 fn subscription(standin: &StandIn) -> Value {
     json!({
-        "id": format!("/subscriptions/{}", standin.subscription),
+        "id": format!("/subscriptions/{}", standin.env.subscription),
         "authorizationSource": "RoleBased",
         "managedByTenants": [],
-        "subscriptionId": standin.subscription,
-        "tenantId": standin.tenant,
+        "subscriptionId": standin.env.subscription,
+        "tenantId": standin.env.tenant,
         "displayName": "goldsmith stand-in",
         "state": "Enabled",
         "subscriptionPolicies": {
@@ -90,7 +90,7 @@ fn list_groups(standin: &StandIn) -> Reply {
 }
 
 fn group(standin: &StandIn, method: &str, name: &str, body: &[u8]) -> Reply {
-    let id = ids::group_id(&standin.subscription, name);
+    let id = ids::group_id(&standin.env.subscription, name);
     let key = ids::key(&id);
     let result = match method {
         "GET" => standin.sim().transact(|world, _| {
@@ -175,7 +175,7 @@ fn operation_url(standin: &StandIn, key: &str) -> String {
     format!(
         "{}/subscriptions/{}/operationresults/delete-{}?api-version=2024-11-01",
         standin.url,
-        standin.subscription,
+        standin.env.subscription,
         hex::encode(key)
     )
 }
@@ -209,7 +209,7 @@ fn provider(standin: &StandIn, ns: &str, register: bool) -> Reply {
                 .entry(ns.to_ascii_lowercase())
                 .or_insert(now + REGISTER_SECS);
         }
-        crate::account::provider(world, now, &standin.subscription, ns)
+        crate::account::provider(world, now, &standin.env.subscription, ns)
     });
     match shown {
         Ok(body) => Reply::json(200, body),

@@ -57,7 +57,7 @@ pub fn token(standin: &StandIn, tenant: &str, form: &str) -> Reply {
         );
     }
     let client_id = field("client_id").unwrap_or_default();
-    if client_id != standin.client_id {
+    if client_id != standin.env.client_id {
         return aadsts(
             400,
             "unauthorized_client",

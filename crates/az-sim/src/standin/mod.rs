@@ -15,7 +15,7 @@ mod tls;
 use std::convert::Infallible;
 use std::io::{self, Write};
 use std::net::SocketAddr;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use bytes::Bytes;
@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::env::{DEFAULT_CLIENT_ID, DEFAULT_SPEED, DEFAULT_SUBSCRIPTION, DEFAULT_TENANT, SimEnv};
+use crate::env::{DIR, SimEnv};
 use crate::error::AzError;
 use crate::scenario::Scenario;
 use crate::sim::Sim;
@@ -63,10 +63,9 @@ pub struct Endpoint {
 /// The served model and its identity.
 pub struct StandIn {
     url: String,
-    dir: PathBuf,
-    tenant: String,
-    subscription: String,
-    client_id: String,
+    /// The world's directory and the identity (tenant, subscription, client id)
+    /// the built-in az assumes too.
+    env: SimEnv,
     client_secret: Option<String>,
     /// The access token every grant returns.
     token: String,
@@ -77,17 +76,7 @@ pub struct StandIn {
 impl StandIn {
     /// The world, as the built-in `az` opens it.
     fn sim(&self) -> Sim {
-        let env = SimEnv {
-            dir: self.dir.clone(),
-            speed: DEFAULT_SPEED,
-            scenario: None,
-            op: None,
-            attempt: 1,
-            subscription: self.subscription.clone(),
-            tenant: self.tenant.clone(),
-            client_id: self.client_id.clone(),
-        };
-        Sim::new(env, self.scenario.clone())
+        Sim::new(self.env.clone(), self.scenario.clone())
     }
 }
 
@@ -151,6 +140,13 @@ impl Reply {
     }
 }
 
+/// The built-in az's environment for the world in `dir`, with its defaults
+/// for everything else (the stand-in sets no other variable).
+fn world_env(dir: &Path) -> io::Result<SimEnv> {
+    SimEnv::from_lookup(|name| (name == DIR).then(|| dir.as_os_str().to_owned()))
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+}
+
 /// Starts the stand-in on `127.0.0.1`, calls `ready` with where it listens,
 /// and serves until SIGINT or SIGTERM.
 pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> {
@@ -177,10 +173,7 @@ pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> 
             .open(&log_file)?;
         let standin = Arc::new(StandIn {
             url: url.clone(),
-            dir: options.dir.clone(),
-            tenant: DEFAULT_TENANT.to_string(),
-            subscription: DEFAULT_SUBSCRIPTION.to_string(),
-            client_id: DEFAULT_CLIENT_ID.to_string(),
+            env: world_env(&options.dir)?,
             client_secret: options.client_secret.clone(),
             token: format!("standin-{}", crate::ids::secret(&url)),
             scenario,
@@ -189,9 +182,9 @@ pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> 
         ready(&Endpoint {
             url,
             ca_file,
-            tenant: standin.tenant.clone(),
-            subscription: standin.subscription.clone(),
-            client_id: standin.client_id.clone(),
+            tenant: standin.env.tenant.clone(),
+            subscription: standin.env.subscription.clone(),
+            client_id: standin.env.client_id.clone(),
             log_file,
         });
         let acceptor = TlsAcceptor::from(tls.server);
@@ -353,14 +346,12 @@ impl StandIn {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::{DEFAULT_CLIENT_ID, DEFAULT_SUBSCRIPTION};
 
     fn standin(dir: &std::path::Path) -> StandIn {
         StandIn {
             url: "https://127.0.0.1:1".into(),
-            dir: dir.to_path_buf(),
-            tenant: DEFAULT_TENANT.into(),
-            subscription: DEFAULT_SUBSCRIPTION.into(),
-            client_id: DEFAULT_CLIENT_ID.into(),
+            env: world_env(dir).expect("a directory"),
             client_secret: Some("right".into()),
             token: "t".into(),
             scenario: Scenario::default(),
@@ -436,8 +427,6 @@ mod tests {
             b"",
         );
         assert_eq!(body(&listed)["value"].as_array().map(Vec::len), Some(1));
-        // The built-in az reads the same world.
-        assert!(dir.path().join(crate::world::STATE_FILE).exists());
         // Deleting is a long-running operation, polled at `Location`.
         let deleting = route(&s, "DELETE", &rg, b"");
         assert_eq!((deleting.status, deleting.retry_after), (202, Some(1)));
