@@ -22,6 +22,5 @@ pub mod report;
 pub mod run;
 pub mod run_dir;
 pub mod run_lock;
-pub mod safe_read;
 pub mod source;
 pub mod template;

@@ -105,7 +105,7 @@ impl Catalog {
             return;
         };
         let shown = normalise(&op.file.parent().unwrap_or(Path::new("")).join(&*path));
-        let read = crate::safe_read::read_inside(
+        let read = safe_read::read_inside(
             &self.root,
             &self.root.join(&shown),
             file::MAX_FILE_BYTES as u64,

@@ -9,7 +9,6 @@ use std::path::{Component, Path, PathBuf};
 use super::CliError;
 use super::args::RunFlags;
 use crate::project::Project;
-use crate::safe_read;
 
 pub struct RunPaths {
     /// `--junit-path` made absolute; `None` for the default in the run directory.

@@ -382,7 +382,7 @@ fn simulated_azure(
     // Without --sim-scenario, the module's own sim-scenario.yaml (what it needs to
     // exist), read only from inside the project.
     let confine = |path: &Path| {
-        crate::safe_read::resolve_inside(&project.root, path).map_err(|e| {
+        safe_read::resolve_inside(&project.root, path).map_err(|e| {
             std::io::Error::new(
                 std::io::ErrorKind::PermissionDenied,
                 format!("{}: {e}", path.display()),

@@ -32,7 +32,7 @@ pub fn load(
 
 /// The bytes of a catalog or config file: inside `root`, a regular file, at most `MAX_FILE_BYTES`.
 pub fn read(root: &Path, path: &Path, shown: &Path) -> Result<Vec<u8>, Diagnostic> {
-    crate::safe_read::read_inside(root, path, MAX_FILE_BYTES as u64).map_err(|e| {
+    safe_read::read_inside(root, path, MAX_FILE_BYTES as u64).map_err(|e| {
         let d = Diagnostic::error(
             shown,
             Pos {
@@ -42,17 +42,17 @@ pub fn read(root: &Path, path: &Path, shown: &Path) -> Result<Vec<u8>, Diagnosti
             },
             match &e {
                 // The wording users already know from `decode`.
-                crate::safe_read::ReadError::TooLarge { size, limit } => format!(
+                safe_read::ReadError::TooLarge { size, limit } => format!(
                     "file is {size} bytes, larger than the {limit} byte limit for catalog files"
                 ),
                 _ => format!("{} {e}", shown.display()),
             },
         );
         match e {
-            crate::safe_read::ReadError::TooLarge { .. } => d.with_help(
+            safe_read::ReadError::TooLarge { .. } => d.with_help(
                 "split it up, or move large scripts into a `powershell: {file: ...}`",
             ),
-            crate::safe_read::ReadError::Outside(_) | crate::safe_read::ReadError::NotRegular(_) => {
+            safe_read::ReadError::Outside(_) | safe_read::ReadError::NotRegular(_) => {
                 d.with_help("catalog files must be regular files inside the project; copy the file in instead of linking to it")
             }
             _ => d,

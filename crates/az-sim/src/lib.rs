@@ -34,7 +34,6 @@ mod lock;
 mod network;
 mod output;
 mod power_state;
-mod regular_file;
 mod resources;
 mod rest;
 mod run_command;

@@ -180,7 +180,8 @@ struct RawThrottle {
 
 impl Scenario {
     pub fn load(path: &Path) -> Result<Scenario, ScenarioError> {
-        let text = super::regular_file::read(path, 1024 * 1024)
+        let text = safe_read::read_regular(path, 1024 * 1024)
+            .map_err(|e| e.to_string())
             .and_then(|b| String::from_utf8(b).map_err(|_| "is not valid UTF-8".into()))
             .map_err(|e| ScenarioError(format!("the scenario file {} {e}", path.display())))?;
         Scenario::parse(&text, &path.display().to_string())
