@@ -79,12 +79,15 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--goldsmith", required=True, type=Path)
     parser.add_argument("--az", required=True, type=Path, help="the real Azure CLI (2.91.0)")
+    parser.add_argument("--phase", action="append", help="run only this phase (repeatable)")
     args = parser.parse_args()
     goldsmith = args.goldsmith.resolve()
     work = Path(tempfile.mkdtemp(prefix="goldsmith-standin-"))
     base_env = {k: v for k, v in os.environ.items() if not k.startswith(("AZURE_", "GOLDSMITH_"))}
     commands = requests = differences = 0
     for name, cases, scenario in PHASES:
+        if args.phase and name not in args.phase:
+            continue
         print(f"== {name}")
         here = work / name
         here.mkdir()
