@@ -12,4 +12,5 @@ pub mod login;
 pub mod msi;
 pub mod powershell;
 pub mod run_command;
+pub mod stand_in;
 pub mod vm_agent;

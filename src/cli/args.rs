@@ -105,7 +105,7 @@ pub enum Command {
     /// Serve the simulated Azure over HTTPS (Entra ID and ARM) for the real Azure CLI; see docs/simulator.md
     #[command(
         name = "azure-standin",
-        after_help = "Prints one JSON line (url, ca_file, tenant, subscription, client_id, log_file) once it listens,\nthen serves until SIGINT or SIGTERM. tools/standin/real-az.sh points an isolated az at it."
+        after_help = "Prints one JSON line (url, ca_file, tenant, subscription, client_id, log_file) once it listens,\nthen serves until SIGINT or SIGTERM. `goldsmith run <module> --simulate --az-cli <az>` starts one\nitself and signs an isolated real az in to it; docs/simulator.md shows the setup by hand.\n\nExample:\n  goldsmith azure-standin --dir /tmp/azure --sim-scenario modules/05-golden-image/sim-scenario.yaml"
     )]
     AzureStandin {
         /// The simulated Azure's state directory (kept there with the CA and the request log)
@@ -122,9 +122,12 @@ pub enum Command {
             value_name = "SECRET"
         )]
         client_secret: Option<String>,
-        /// A scenario whose `throttle:` rules it answers with 429 (docs/simulator.md)
+        /// A scenario: what exists at the start and the faults to answer with (docs/simulator.md)
         #[arg(long, value_name = "FILE")]
         sim_scenario: Option<PathBuf>,
+        /// Simulated seconds per real second
+        #[arg(long, default_value_t = 200.0, value_name = "F", value_parser = parse_speed)]
+        sim_speed: f64,
     },
     /// Show the latest run (or one run) as a table
     Status {
@@ -171,6 +174,10 @@ pub struct RunFlags {
     /// Faults to inject into the simulated Azure (with --simulate); see docs/simulator.md
     #[arg(long, value_name = "FILE", requires = "simulate")]
     pub sim_scenario: Option<PathBuf>,
+    /// Run the operations through this Azure CLI (the real one, e.g. a venv's bin/az), signed in
+    /// to goldsmith's Azure stand-in over HTTPS, instead of the built-in az (with --simulate)
+    #[arg(long, value_name = "AZ", requires = "simulate")]
+    pub az_cli: Option<PathBuf>,
 }
 
 fn parse_speed(s: &str) -> Result<f64, String> {

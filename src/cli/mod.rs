@@ -138,24 +138,20 @@ fn dispatch(args: Args) -> Result<i32, CliError> {
             port,
             client_secret,
             sim_scenario,
-        } => azure_standin(dir, *port, client_secret.clone(), sim_scenario.clone()),
+            sim_speed,
+        } => azure_standin(az_sim::standin::Options {
+            dir: dir.clone(),
+            port: *port,
+            client_secret: client_secret.clone(),
+            scenario: sim_scenario.clone(),
+            speed: Some(*sim_speed),
+        }),
         Command::Status { module, run } => status::show(root, module.as_deref(), run.as_deref()),
     }
 }
 
 /// `goldsmith azure-standin`: one JSON line saying where it listens, then serve.
-fn azure_standin(
-    dir: &std::path::Path,
-    port: u16,
-    client_secret: Option<String>,
-    scenario: Option<std::path::PathBuf>,
-) -> Result<i32, CliError> {
-    let options = az_sim::standin::Options {
-        dir: dir.to_path_buf(),
-        port,
-        client_secret,
-        scenario,
-    };
+fn azure_standin(options: az_sim::standin::Options) -> Result<i32, CliError> {
     az_sim::standin::serve(options, |endpoint| {
         let mut out = std::io::stdout().lock();
         let _ = writeln!(

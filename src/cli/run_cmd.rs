@@ -13,6 +13,7 @@ use super::args::Settings;
 use super::inspect;
 use super::paths::RunPaths;
 use crate::azure::login::Credentials;
+use crate::azure::stand_in::{self, StandInRun};
 use crate::github::actions::{self, Actions, Inputs};
 use crate::plan::{Plan, PlanOptions};
 use crate::project::Project;
@@ -209,7 +210,8 @@ fn execute(
     if let Some(note) = throttled {
         println!("{note}");
     }
-    let ctx = unit_context(project, &plan, &dir, flags, &paths, &redactor)?;
+    // The stand-in of a run through the real az serves until the run ends.
+    let (ctx, _standin) = unit_context(project, &plan, &dir, flags, &paths, &redactor)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -341,8 +343,13 @@ impl Reporters {
     }
 }
 
+/// The least real time an operation's timeout allows when the real az runs
+/// it (a second or more per call, however fast the simulated clock).
+const REAL_AZ_MIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
+
 /// What every operation's processes share: the environment (with the
-/// simulated Azure's settings under `--simulate`), the clock scale, the redactor.
+/// simulated Azure's settings under `--simulate`), the clock scale, the
+/// redactor; and the Azure stand-in of a run through the real az.
 fn unit_context(
     project: &Project,
     plan: &Plan,
@@ -350,15 +357,35 @@ fn unit_context(
     flags: &RunFlags,
     paths: &RunPaths,
     redactor: &Redactor,
-) -> Result<UnitContext, CliError> {
+) -> Result<(UnitContext, Option<StandInRun>), CliError> {
     let mut env = crate::run::environment::inherited(std::env::vars());
     env.extend(project.config.environment());
     let mut time_scale = 1.0;
+    let mut standin = None;
     if flags.simulate {
-        env.extend(simulated_azure(project, plan, dir, flags, paths)?);
+        let prepared = simulated_azure(project, plan, dir, flags, paths)?;
+        env.extend(prepared.env);
+        if let Some(az) = &flags.az_cli {
+            let world = stand_in::World {
+                sim_dir: &dir.sim(),
+                speed: flags.sim_speed,
+                scenario: prepared.scenario,
+            };
+            let started = stand_in::start(az, world, &env)
+                .map_err(|e| nothing_ran(format!("--az-cli: {e}")))?;
+            println!(
+                "goldsmith: simulated Azure: operations run {} ({}), signed in to the Azure stand-in at {}; requests in {}",
+                az.display(),
+                started.version,
+                started.standin.endpoint.url,
+                started.standin.endpoint.log_file.display()
+            );
+            env.extend(started.env.iter().cloned());
+            standin = Some(started);
+        }
         time_scale = 1.0 / flags.sim_speed;
     }
-    Ok(UnitContext {
+    let ctx = UnitContext {
         run_id: dir.id.clone(),
         run_dir: dir.clone(),
         cwd: std::fs::canonicalize(&project.root).unwrap_or(project.root.clone()),
@@ -367,18 +394,25 @@ fn unit_context(
         grace: flags.kill_grace,
         redactor: redactor.clone(),
         time_scale,
+        min_timeout: if standin.is_some() {
+            REAL_AZ_MIN_TIMEOUT
+        } else {
+            std::time::Duration::ZERO
+        },
         rebooting: Default::default(),
-    })
+    };
+    Ok((ctx, standin))
 }
 
-/// Sets up the simulated Azure in the run directory; returns the environment that points az at it.
+/// Sets up the simulated Azure in the run directory: the environment that
+/// points az at it, and the scenario it uses.
 fn simulated_azure(
     project: &Project,
     plan: &Plan,
     dir: &RunDir,
     flags: &RunFlags,
     paths: &RunPaths,
-) -> Result<Vec<(String, String)>, CliError> {
+) -> Result<az_sim::Prepared, CliError> {
     // Without --sim-scenario, the module's own sim-scenario.yaml (what it needs to
     // exist), read only from inside the project.
     let confine = |path: &Path| {
@@ -395,6 +429,7 @@ fn simulated_azure(
         scenario: paths.scenario.clone(),
         module_file: &project.root.join(&plan.module.file),
         confine: &confine,
+        az: flags.az_cli.as_deref(),
     })
     .map_err(|e| match e.kind() {
         std::io::ErrorKind::PermissionDenied => CliError::Invalid(e.to_string()),
@@ -403,10 +438,10 @@ fn simulated_azure(
         }
         _ => CliError::Other(anyhow::Error::new(e).context("cannot prepare the simulated Azure")),
     })?;
-    if let Some(notice) = prepared.notice {
+    if let Some(notice) = &prepared.notice {
         println!("goldsmith: simulated Azure: {notice}");
     }
-    Ok(prepared.env)
+    Ok(prepared)
 }
 
 /// A failure while preparing the run: nothing ran, so it exits 2 like invalid input.

@@ -65,6 +65,10 @@ pub struct UnitContext {
     /// Multiplies every timeout and wait of the engine: 1 for real Azure,
     /// 1/speed on the simulator, whose clock runs faster.
     pub time_scale: f64,
+    /// The least real time a scaled timeout or retry budget allows: the real
+    /// az spends about a second starting up, whatever the simulated speed
+    /// (`--az-cli`); zero otherwise.
+    pub min_timeout: Duration,
     /// VMs (by lock name) restarted by an installer (1641): the next
     /// run-command on one first waits for its VM agent.
     pub rebooting: Mutex<HashSet<LockName>>,
@@ -73,6 +77,11 @@ pub struct UnitContext {
 impl UnitContext {
     pub fn scaled(&self, d: Duration) -> Duration {
         d.mul_f64(self.time_scale)
+    }
+
+    /// A timeout or a retry budget, scaled, but never below `min_timeout`.
+    pub fn scaled_timeout(&self, d: Duration) -> Duration {
+        self.scaled(d).max(self.min_timeout.min(d))
     }
 
     /// The whole environment of every process of `op`: nothing else is inherited.
@@ -93,7 +102,25 @@ impl UnitContext {
             ("GOLDSMITH_OP".to_string(), op.to_string()),
             ("GOLDSMITH_ATTEMPT".to_string(), attempt.to_string()),
         ]);
+        let agent = user_agent(&env, op, attempt);
+        env.push(("AZURE_HTTP_USER_AGENT".to_string(), agent));
         env
+    }
+}
+
+/// What az adds to the `User-Agent` of every request an attempt makes, after
+/// the host's own `AZURE_HTTP_USER_AGENT`: goldsmith, the operation and the
+/// attempt, so Azure's activity log (and the stand-in's request log and
+/// scenario faults) can tell which operation sent a request. Operation ids
+/// are letters, digits, `-`, `_` and `.`, which a product token allows.
+fn user_agent(env: &[(String, String)], op: &str, attempt: u32) -> String {
+    let ours = format!(
+        "goldsmith/{} op/{op} attempt/{attempt}",
+        env!("CARGO_PKG_VERSION")
+    );
+    match env.iter().rev().find(|(k, _)| k == "AZURE_HTTP_USER_AGENT") {
+        Some((_, host)) if !host.trim().is_empty() => format!("{} {ours}", host.trim()),
+        _ => ours,
     }
 }
 
@@ -298,7 +325,7 @@ impl Unit {
         let ctx = self.ctx.clone();
         let (outcome, duration) = match &self.op.script {
             Script::Bash(text) => {
-                let timeout = ctx.scaled(self.op.timeout);
+                let timeout = ctx.scaled_timeout(self.op.timeout);
                 let spec = bash_spec(&ctx, &self.op, text, "sh", timeout, attempt);
                 let result = run_prepared(spec, &mut self.log, self.stop.clone()).await;
                 (classify(&result), result.duration)
@@ -369,7 +396,7 @@ impl Unit {
             self.ctx
                 .scaled(backoff::delay(retry, attempt, backoff::random_jitter()))
         })?;
-        if let Some(budget) = retry.budget.map(|b| self.ctx.scaled(b))
+        if let Some(budget) = retry.budget.map(|b| self.ctx.scaled_timeout(b))
             && self.started.elapsed() + delay > budget
         {
             self.log.note(&format!(
@@ -485,5 +512,27 @@ pub fn signal_name(sig: i32) -> &'static str {
         libc::SIGPIPE => "SIGPIPE",
         libc::SIGTERM => "SIGTERM",
         _ => "signal",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::user_agent;
+
+    #[test]
+    fn the_user_agent_names_the_operation_after_the_hosts_own() {
+        let version = env!("CARGO_PKG_VERSION");
+        assert_eq!(
+            user_agent(&[], "create-vm", 2),
+            format!("goldsmith/{version} op/create-vm attempt/2")
+        );
+        let host = [(
+            "AZURE_HTTP_USER_AGENT".to_string(),
+            " corp-proxy/1 ".to_string(),
+        )];
+        assert_eq!(
+            user_agent(&host, "check", 0),
+            format!("corp-proxy/1 goldsmith/{version} op/check attempt/0")
+        );
     }
 }

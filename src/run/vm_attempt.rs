@@ -118,7 +118,7 @@ async fn invoke(
         args,
         env: ctx.env_for(op, attempt),
         cwd: ctx.cwd.clone(),
-        timeout: ctx.scaled(op.timeout),
+        timeout: ctx.scaled_timeout(op.timeout),
         grace: ctx.grace,
         capture: true,
         script: Some(script),
@@ -190,14 +190,14 @@ async fn wait_for_agent(
         "{} was restarted by an installer: waiting for its VM agent",
         target.vm
     ));
-    let deadline = Instant::now() + ctx.scaled(AGENT_WAIT);
+    let deadline = Instant::now() + ctx.scaled_timeout(AGENT_WAIT);
     loop {
         let spec = ProcessSpec {
             program: "az".into(),
             args: vm_agent::status_args(target),
             env: ctx.env_for(op, attempt),
             cwd: ctx.cwd.clone(),
-            timeout: ctx.scaled(Duration::from_secs(120)),
+            timeout: ctx.scaled_timeout(Duration::from_secs(120)),
             grace: ctx.grace,
             capture: true,
             script: None,

@@ -174,6 +174,10 @@ pub struct Setup<'a> {
     /// to read; its error is returned as is. goldsmith keeps the file inside
     /// the project here, as it does for a given scenario before this.
     pub confine: &'a dyn Fn(&Path) -> io::Result<PathBuf>,
+    /// The `az` the operations find first on `PATH`: goldsmith itself (the
+    /// built-in az) when `None`, else this program (the real Azure CLI,
+    /// signed in to the stand-in that serves this world).
+    pub az: Option<&'a Path>,
 }
 
 /// A prepared simulated run.
@@ -185,6 +189,8 @@ pub struct Prepared {
     pub env: Vec<(String, String)>,
     /// The scenario's `notice:`, the line a run prints when it starts with it.
     pub notice: Option<String>,
+    /// The scenario the run uses (given, or the module's own).
+    pub scenario: Option<PathBuf>,
 }
 
 /// The file name of a module's own scenario, beside its `module.yaml`.
@@ -218,17 +224,22 @@ pub fn prepare(setup: Setup) -> io::Result<Prepared> {
         Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
         _ => {}
     }
-    std::os::unix::fs::symlink(std::env::current_exe()?, &link)?;
+    let az = match setup.az {
+        Some(az) => absolute(az)?,
+        None => std::env::current_exe()?,
+    };
+    std::os::unix::fs::symlink(az, &link)?;
     let mut env = vec![
         (DIR.to_string(), absolute(sim_dir)?.display().to_string()),
         (SPEED.to_string(), speed.to_string()),
     ];
     let mut notice = None;
-    if let Some(path) = scenario {
-        notice = Scenario::load(&path)
+    let scenario = scenario.map(|p| absolute(&p)).transpose()?;
+    if let Some(path) = &scenario {
+        notice = Scenario::load(path)
             .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.0))?
             .notice;
-        env.push((SCENARIO.to_string(), absolute(&path)?.display().to_string()));
+        env.push((SCENARIO.to_string(), path.display().to_string()));
     }
     let mut path = absolute(&bin)?.into_os_string();
     if let Some(old) = std::env::var_os("PATH").filter(|p| !p.is_empty()) {
@@ -236,7 +247,11 @@ pub fn prepare(setup: Setup) -> io::Result<Prepared> {
         path.push(old);
     }
     env.push(("PATH".to_string(), path.to_string_lossy().into_owned()));
-    Ok(Prepared { env, notice })
+    Ok(Prepared {
+        env,
+        notice,
+        scenario,
+    })
 }
 
 /// `sim-scenario.yaml` in the module's folder, if there is one.

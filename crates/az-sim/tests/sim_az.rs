@@ -783,6 +783,7 @@ fn prepare_links_az_and_returns_the_environment() {
         scenario,
         module_file: &module_file,
         confine: &confine,
+        az: None,
     };
     let vars = az_sim::prepare(setup(120.0, None)).unwrap().env;
     let get = |k: &str| {
@@ -822,6 +823,7 @@ fn prepare_takes_the_modules_own_scenario_as_confine_returns_it() {
         scenario: None,
         module_file: &module_file,
         confine,
+        az: None,
     };
     let refuse = |path: &Path| {
         Err(std::io::Error::new(

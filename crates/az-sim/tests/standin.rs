@@ -4,26 +4,20 @@
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, ServerName};
 
-fn start(dir: &std::path::Path) -> az_sim::standin::Endpoint {
-    let (tx, rx) = mpsc::channel();
-    let options = az_sim::standin::Options {
+/// A stand-in on its own thread; it serves until the value is dropped.
+fn start(dir: &std::path::Path) -> az_sim::standin::Running {
+    az_sim::standin::start(az_sim::standin::Options {
         dir: dir.to_path_buf(),
         port: 0,
         client_secret: None,
         scenario: None,
-    };
-    // The server runs until the test process ends.
-    std::thread::spawn(move || {
-        az_sim::standin::serve(options, |endpoint| {
-            let _ = tx.send(endpoint.clone());
-        })
-    });
-    rx.recv().expect("the stand-in starts")
+        speed: None,
+    })
+    .expect("the stand-in starts")
 }
 
 fn get(endpoint: &az_sim::standin::Endpoint, path: &str) -> String {
@@ -55,9 +49,10 @@ fn get(endpoint: &az_sim::standin::Endpoint, path: &str) -> String {
 #[test]
 fn a_client_trusting_only_the_stand_ins_ca_gets_arm_answers() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let endpoint = start(dir.path());
+    let running = start(dir.path());
+    let endpoint = &running.endpoint;
     let path = format!("/subscriptions/{}/resourcegroups", endpoint.subscription);
-    let response = get(&endpoint, &path);
+    let response = get(endpoint, &path);
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(response.ends_with("{\"value\":[]}"), "{response}");
     // The built-in az and the stand-in share one world: what one makes, the other serves.
@@ -76,9 +71,9 @@ fn a_client_trusting_only_the_stand_ins_ca_gets_arm_answers() {
         .output()
         .expect("the built-in az runs");
     assert!(made.status.success(), "{made:?}");
-    let listed = get(&endpoint, &path);
+    let listed = get(endpoint, &path);
     assert!(listed.contains("\"name\":\"made-by-az\""), "{listed}");
-    let missing = get(&endpoint, &format!("{path}/nope"));
+    let missing = get(endpoint, &format!("{path}/nope"));
     assert!(
         missing.starts_with("HTTP/1.1 404 Not Found\r\n"),
         "{missing}"

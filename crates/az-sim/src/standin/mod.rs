@@ -27,7 +27,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::env::{DIR, SimEnv};
+use crate::env::{DIR, SPEED, SimEnv};
 use crate::error::AzError;
 use crate::scenario::Scenario;
 use crate::sim::Sim;
@@ -44,6 +44,8 @@ pub struct Options {
     pub client_secret: Option<String>,
     /// The scenario whose `throttle:` rules it answers with 429 (docs/simulator.md).
     pub scenario: Option<PathBuf>,
+    /// Simulated seconds per real second; the built-in az's default when absent.
+    pub speed: Option<f64>,
 }
 
 /// What a client needs to reach a started stand-in.
@@ -140,11 +142,16 @@ impl Reply {
     }
 }
 
-/// The built-in az's environment for the world in `dir`, with its defaults
-/// for everything else (the stand-in sets no other variable).
-fn world_env(dir: &Path) -> io::Result<SimEnv> {
-    SimEnv::from_lookup(|name| (name == DIR).then(|| dir.as_os_str().to_owned()))
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+/// The built-in az's environment for the world in `dir` at `speed`, with its
+/// defaults for everything else (the stand-in sets no other variable).
+fn world_env(dir: &Path, speed: Option<f64>) -> io::Result<SimEnv> {
+    let speed = speed.map(|s| s.to_string());
+    SimEnv::from_lookup(|name| match name {
+        DIR => Some(dir.as_os_str().to_owned()),
+        SPEED => speed.clone().map(Into::into),
+        _ => None,
+    })
+    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
 }
 
 /// Starts the stand-in on `127.0.0.1`, calls `ready` with where it listens,
@@ -154,6 +161,78 @@ pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> 
         .enable_all()
         .build()?;
     runtime.block_on(async move {
+        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        let stop = async move {
+            tokio::select! {
+                _ = tokio::signal::ctrl_c() => {},
+                _ = term.recv() => {},
+            }
+        };
+        serve_until(options, ready, stop).await
+    })
+}
+
+/// A stand-in serving on a thread of its own, for as long as this value lives
+/// (a simulated run through the real az keeps one for the run).
+pub struct Running {
+    pub endpoint: Endpoint,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<io::Result<()>>>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+/// Starts the stand-in on a thread; returns once it listens. It does not
+/// react to signals: the caller decides when it ends, by dropping it.
+pub fn start(options: Options) -> io::Result<Running> {
+    let (stop_tx, stop_rx) = tokio::sync::oneshot::channel::<()>();
+    let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Endpoint>();
+    let thread = std::thread::Builder::new()
+        .name("azure-standin".into())
+        .spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
+            runtime.block_on(serve_until(
+                options,
+                move |endpoint| {
+                    let _ = ready_tx.send(endpoint.clone());
+                },
+                async move {
+                    let _ = stop_rx.await;
+                },
+            ))
+        })?;
+    match ready_rx.recv() {
+        Ok(endpoint) => Ok(Running {
+            endpoint,
+            stop: Some(stop_tx),
+            thread: Some(thread),
+        }),
+        // It stopped before it listened: its error says why.
+        Err(_) => Err(thread
+            .join()
+            .unwrap_or_else(|_| Err(io::Error::other("the stand-in's thread panicked")))
+            .err()
+            .unwrap_or_else(|| io::Error::other("the stand-in stopped before it listened"))),
+    }
+}
+
+async fn serve_until(
+    options: Options,
+    ready: impl FnOnce(&Endpoint),
+    stop: impl std::future::Future<Output = ()>,
+) -> io::Result<()> {
+    {
         std::fs::create_dir_all(&options.dir)?;
         let scenario = match &options.scenario {
             Some(path) => {
@@ -173,7 +252,7 @@ pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> 
             .open(&log_file)?;
         let standin = Arc::new(StandIn {
             url: url.clone(),
-            env: world_env(&options.dir)?,
+            env: world_env(&options.dir, options.speed)?,
             client_secret: options.client_secret.clone(),
             token: format!("standin-{}", crate::ids::secret(&url)),
             scenario,
@@ -188,12 +267,11 @@ pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> 
             log_file,
         });
         let acceptor = TlsAcceptor::from(tls.server);
-        let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+        tokio::pin!(stop);
         loop {
             let (tcp, _) = tokio::select! {
                 accepted = listener.accept() => accepted?,
-                _ = tokio::signal::ctrl_c() => return Ok(()),
-                _ = term.recv() => return Ok(()),
+                () = &mut stop => return Ok(()),
             };
             let acceptor = acceptor.clone();
             let standin = standin.clone();
@@ -211,7 +289,7 @@ pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> 
                     .await;
             });
         }
-    })
+    }
 }
 
 async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Bytes>> {
@@ -351,7 +429,7 @@ mod tests {
     fn standin(dir: &std::path::Path) -> StandIn {
         StandIn {
             url: "https://127.0.0.1:1".into(),
-            env: world_env(dir).expect("a directory"),
+            env: world_env(dir, None).expect("a directory"),
             client_secret: Some("right".into()),
             token: "t".into(),
             scenario: Scenario::default(),
