@@ -58,7 +58,30 @@ THROTTLED = [
     ["group", "list"],
 ]
 
-PHASES = [("plain", PLAIN, None), ("throttled", THROTTLED, THROTTLE_SCENARIO)]
+# The scenario's `faults:` classes, as each front end shows them: Azure's answer through the real
+# az, the same lines from the built-in az. (`az-error`, ARM unreachable, is not compared: the
+# stand-in closes the connection, which az reports as "Connection aborted", while the built-in
+# az prints the connection-refused line of fixture i.)
+FAULT_SCENARIO = """\
+faults:
+  - { command: group show, class: server-error }
+  - { command: group exists, class: not-found }
+  - { command: group update, class: run-command-conflict }
+  - { command: group list, class: throttled }
+"""
+FAULTED = [
+    ["group", "create", "-n", "rg-one", "-l", "westeurope"],
+    ["group", "show", "-n", "rg-one"],
+    ["group", "exists", "-n", "rg-one"],
+    ["group", "update", "-n", "rg-one", "--tags", "a=b"],
+    ["group", "list"],
+]
+
+PHASES = [
+    ("plain", PLAIN, None),
+    ("throttled", THROTTLED, THROTTLE_SCENARIO),
+    ("faults", FAULTED, FAULT_SCENARIO),
+]
 
 # Run through goldsmith itself, no --simulate: the operations' `az` is the real one.
 MODULE = "00-resource-group"

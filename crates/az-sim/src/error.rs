@@ -234,6 +234,14 @@ impl AzError {
         Self::cli("Please run 'az login' to setup account.")
     }
 
+    /// ARM's answer when it fails inside (HTTP 500).
+    pub fn server_error() -> Self {
+        Self::arm(
+            "InternalServerError",
+            "Encountered internal server error. Please try again later.",
+        )
+    }
+
     /// Fixture i: ARM cannot be reached.
     pub fn arm_unreachable() -> Self {
         Self::cli(

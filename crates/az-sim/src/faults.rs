@@ -93,6 +93,7 @@ fn fault_error(class: FaultClass, command: &str, arm_type: &str, args: &Args) ->
         FaultClass::NotFound => AzError::resource_not_found(&format!("{arm_type}/{name}"), &rg),
         FaultClass::Auth => AzError::not_logged_in(),
         FaultClass::AzError => AzError::arm_unreachable(),
+        FaultClass::ServerError => AzError::server_error(),
     }
 }
 

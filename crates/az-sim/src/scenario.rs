@@ -72,6 +72,8 @@ pub enum FaultClass {
     NotFound,
     Auth,
     AzError,
+    /// HTTP 500 from ARM, which az retries before it gives up.
+    ServerError,
 }
 
 /// Fails matching `az` calls of one operation's early attempts.

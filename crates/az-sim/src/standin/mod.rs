@@ -10,9 +10,9 @@
 
 mod arm;
 mod entra;
+mod faults;
 mod tls;
 
-use std::convert::Infallible;
 use std::io::{self, Write};
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
@@ -282,7 +282,7 @@ async fn serve_until(
                 };
                 let service = hyper::service::service_fn(move |req| {
                     let standin = standin.clone();
-                    async move { Ok::<_, Infallible>(handle(&standin, req).await) }
+                    async move { handle(&standin, req).await.ok_or(DroppedConnection) }
                 });
                 let _ = hyper::server::conn::http1::Builder::new()
                     .serve_connection(TokioIo::new(tls), service)
@@ -292,15 +292,42 @@ async fn serve_until(
     }
 }
 
-async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Bytes>> {
+/// A request answered by closing the connection, as when ARM cannot be reached.
+#[derive(Debug)]
+struct DroppedConnection;
+
+impl std::fmt::Display for DroppedConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("connection dropped (a scenario fault)")
+    }
+}
+
+impl std::error::Error for DroppedConnection {}
+
+/// The answer to one request; `None` drops the connection.
+async fn handle(standin: &StandIn, req: Request<Incoming>) -> Option<Response<Full<Bytes>>> {
     let method = req.method().as_str().to_string();
     let path = req.uri().path().to_string();
     let query = req.uri().query().unwrap_or_default().to_string();
-    let command = req
-        .headers()
-        .get("CommandName")
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let header = |name: &str| {
+        req.headers()
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+    };
+    let command = header("CommandName");
+    let user_agent = header("User-Agent").unwrap_or_default();
+    if let Some(injected) = standin.fault(command.as_deref(), &user_agent, &path) {
+        let reply = match injected {
+            faults::Injected::Reply(reply) => reply,
+            faults::Injected::Drop => {
+                standin.record(&method, &path, &query, command.as_deref(), 0);
+                return None;
+            }
+        };
+        standin.record(&method, &path, &query, command.as_deref(), reply.status);
+        return Some(respond(reply, &method, &path, &query));
+    }
     // ARM refuses request bodies over 4 MiB; so does the stand-in, before reading more.
     let reply = match http_body_util::Limited::new(req.into_body(), 4 * 1024 * 1024)
         .collect()
@@ -317,6 +344,10 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Byte
         ),
     };
     standin.record(&method, &path, &query, command.as_deref(), reply.status);
+    Some(respond(reply, &method, &path, &query))
+}
+
+fn respond(reply: Reply, method: &str, path: &str, query: &str) -> Response<Full<Bytes>> {
     let mut response = Response::builder().status(reply.status);
     let body = match &reply.body {
         Some(value) => {
@@ -374,6 +405,26 @@ fn route(standin: &StandIn, method: &str, path: &str, body: &[u8]) -> Reply {
 }
 
 impl StandIn {
+    /// The scenario's `faults:` rule for this request, if one matches: only
+    /// az's own requests (those with a `CommandName`) are faulted, never the
+    /// sign-in's token requests.
+    fn fault(
+        &self,
+        command: Option<&str>,
+        user_agent: &str,
+        path: &str,
+    ) -> Option<faults::Injected> {
+        let command = command?;
+        let (op, attempt) = faults::caller(user_agent);
+        let fault = self
+            .scenario
+            .faults
+            .iter()
+            .find(|f| f.matches(op, attempt, command))?;
+        let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+        Some(faults::answer(fault.class, &segments))
+    }
+
     /// The scenario's `throttle:` rules: the first `times` ARM requests of a
     /// matching az command get 429 (with `Retry-After` when the rule has one).
     /// The count lives in the world, shared with the built-in `az`.
