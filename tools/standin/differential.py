@@ -83,8 +83,11 @@ PHASES = [
     ("faults", FAULTED, FAULT_SCENARIO),
 ]
 
-# Run through goldsmith itself, no --simulate: the operations' `az` is the real one.
-MODULE = "00-resource-group"
+# The shipped library, each module run by `goldsmith run M --simulate --az-cli <real az>`: the
+# operations run the real az, signed in to a stand-in goldsmith starts on the run's world.
+MODULES = [
+    "00-resource-group",
+]
 
 
 def jwt(**claims):
@@ -102,7 +105,8 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--goldsmith", required=True, type=Path)
     parser.add_argument("--az", required=True, type=Path, help="the real Azure CLI (2.91.0)")
-    parser.add_argument("--phase", action="append", help="run only this phase (repeatable)")
+    parser.add_argument("--phase", action="append",
+                        help="run only this phase (repeatable): a case phase, or `library` for the modules")
     args = parser.parse_args()
     goldsmith = args.goldsmith.resolve()
     work = Path(tempfile.mkdtemp(prefix="goldsmith-standin-"))
@@ -130,14 +134,16 @@ def main():
             real_env = sign_in(args.az, here, ready, secret, base_env)
             builtin_az, builtin_env = builtin(goldsmith, here, scenario_file, base_env)
             differences += compare(args.az, cases, real_env, builtin_az, builtin_env)
-            if name == "plain":
-                run_module(goldsmith, args.az, here, real_env)
         finally:
             standin.terminate()
             standin.wait(timeout=30)
         commands += len(cases)
         requests += len(Path(ready["log_file"]).read_text().splitlines())
-    print(f"stand-in: {commands} commands, {requests} requests, {differences} differences")
+    modules = MODULES if not args.phase or "library" in args.phase else []
+    if modules:
+        print("== library")
+        requests += run_modules(goldsmith, args.az, work, modules)
+    print(f"stand-in: {commands} commands, {len(modules)} modules, {requests} requests, {differences} differences")
     if differences:
         print(f"the worlds and request logs are kept in {work}")
         sys.exit(1)
@@ -191,21 +197,30 @@ def sign_in(az, work, ready, secret, base_env):
     return real_env
 
 
-def run_module(goldsmith, az, work, real_env):
-    """`goldsmith run MODULE` of the shipped library with the real az signed in to the stand-in."""
+def run_modules(goldsmith, az, work, modules):
+    """`goldsmith run M --simulate --az-cli AZ` for each shipped module; returns the stand-ins' request count."""
     project = work / "project"
     project.mkdir()
     repo = Path(__file__).resolve().parents[2]
     for part in ("capabilities", "modules"):
         shutil.copytree(repo / part, project / part)
     shutil.copy(repo / "config.yaml", project / "config.yaml")
-    env = dict(real_env, PATH=f"{Path(az).parent}:{real_env.get('PATH', '')}")
-    started = time.monotonic()
-    code, out, err = run([str(goldsmith), "--root", str(project), "run", MODULE], env, timeout=900)
-    if code != 0:
-        sys.exit(f"goldsmith run {MODULE} through the real az failed ({code}):\n{out}\n{err}")
-    summary = [line for line in out.splitlines() if line.startswith("goldsmith: run ")][-1]
-    print(f"ok    goldsmith run {MODULE} through the real az ({time.monotonic() - started:.0f} s): {summary}")
+    requests = 0
+    for module in modules:
+        started = time.monotonic()
+        argv = [str(goldsmith), "--root", str(project), "run", module, "--simulate", "--sim-speed", "1000",
+                "--az-cli", str(az)]
+        code, out, err = run(argv, dict(os.environ), timeout=1200)
+        if code != 0:
+            sys.exit(f"goldsmith run {module} through the real az failed ({code}):\n{out}\n{err}")
+        summary = [line for line in out.splitlines() if line.startswith("goldsmith: run ")][-1]
+        log = [line for line in out.splitlines() if line.startswith("goldsmith: logs, state and events in ")][-1]
+        run_dir = project / log.rsplit(" in ", 1)[1]
+        served = (run_dir / "sim" / "standin.jsonl").read_text().splitlines()
+        requests += len(served)
+        print(f"ok    goldsmith run {module} through the real az ({time.monotonic() - started:.0f} s, "
+              f"{len(served)} requests): {summary}")
+    return requests
 
 
 def builtin(goldsmith, work, scenario_file, base_env):
