@@ -12,12 +12,7 @@ goldsmith=${1:-target/release/goldsmith}
 venv=${AZ_SPEC_VENV:-${XDG_CACHE_HOME:-$HOME/.cache}/goldsmith/az-venv}
 
 echo "== azure-cli (pinned, $here/requirements.txt) in $venv"
-if ! cmp -s "$here/requirements.txt" "$venv/requirements.txt" 2>/dev/null; then
-  rm -rf "$venv"
-  python3 -m venv "$venv"
-  "$venv/bin/pip" install --quiet --disable-pip-version-check -r "$here/requirements.txt"
-  cp "$here/requirements.txt" "$venv/requirements.txt"
-fi
+AZ_SPEC_VENV=$venv "$here/install-az.sh" > /dev/null
 
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

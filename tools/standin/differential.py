@@ -77,10 +77,21 @@ FAULTED = [
     ["group", "list"],
 ]
 
+# Tokens that live 3 real seconds (600 simulated at the stand-in's 200x): az must renew its ARM
+# token mid-phase with the stored credential, as a long build does every hour.
+EXPIRY_SCENARIO = "token_lifetime: 600s\n"
+EXPIRING = [
+    ["group", "create", "-n", "rg-one", "-l", "westeurope", "-o", "none"],
+    ["group", "show", "-n", "rg-one", "--query", "name", "-o", "tsv"],
+    ["group", "list", "--query", "[].name", "-o", "tsv"],
+    ["group", "exists", "-n", "rg-one"],
+]
+
 PHASES = [
     ("plain", PLAIN, None),
     ("throttled", THROTTLED, THROTTLE_SCENARIO),
     ("faults", FAULTED, FAULT_SCENARIO),
+    ("expiry", EXPIRING, EXPIRY_SCENARIO),
 ]
 
 # The shipped library, each module run by `goldsmith run M --simulate --az-cli <real az>`: the
@@ -138,7 +149,13 @@ def main():
             standin.terminate()
             standin.wait(timeout=30)
         commands += len(cases)
-        requests += len(Path(ready["log_file"]).read_text().splitlines())
+        served = [json.loads(line) for line in Path(ready["log_file"]).read_text().splitlines()]
+        requests += len(served)
+        if name == "expiry":
+            renewals = sum(1 for r in served[-2 * len(cases):] if r["path"].endswith("/oauth2/v2.0/token"))
+            if renewals < len(cases):
+                sys.exit(f"with 3-second tokens, az renewed its token {renewals} times for {len(cases)} commands")
+            print(f"ok    az renewed its expiring token {renewals} times for {len(cases)} commands")
     modules = MODULES if not args.phase or "library" in args.phase else []
     if modules:
         print("== library")

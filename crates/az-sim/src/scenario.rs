@@ -22,6 +22,9 @@ pub struct Scenario {
     pub faults: Vec<Fault>,
     pub vm_faults: Vec<VmFault>,
     pub throttles: Vec<Throttle>,
+    /// How long the stand-in's access tokens live (simulated seconds); an
+    /// hour when absent. Only the stand-in issues tokens.
+    pub token_lifetime: Option<f64>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -156,6 +159,8 @@ struct RawScenario {
     notice: Option<String>,
     #[serde(default)]
     faults: Vec<Spanned<RawFault>>,
+    #[serde(default)]
+    token_lifetime: Option<SimDuration>,
 }
 
 #[derive(Deserialize)]
@@ -207,6 +212,7 @@ impl Scenario {
         let mut scenario = Scenario {
             vms: raw.vms,
             missing_vms: raw.missing_vms,
+            token_lifetime: raw.token_lifetime.map(|d| d.0),
             notice: raw
                 .notice
                 .map(|n| n.trim().to_string())

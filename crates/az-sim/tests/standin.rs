@@ -20,7 +20,8 @@ fn start(dir: &std::path::Path) -> az_sim::standin::Running {
     .expect("the stand-in starts")
 }
 
-fn get(endpoint: &az_sim::standin::Endpoint, path: &str) -> String {
+/// One HTTPS request (`head` holds the request line's method and path, then any headers), the raw response.
+fn request(endpoint: &az_sim::standin::Endpoint, head: &str, body: &str) -> String {
     let mut roots = rustls::RootCertStore::empty();
     let ca = CertificateDer::from_pem_file(&endpoint.ca_file).expect("the CA file");
     roots.add(ca).expect("a CA certificate");
@@ -36,14 +37,35 @@ fn get(endpoint: &az_sim::standin::Endpoint, path: &str) -> String {
     let name = ServerName::try_from("127.0.0.1").expect("an IP name");
     let mut conn = rustls::ClientConnection::new(Arc::new(config), name).expect("TLS");
     let mut tls = rustls::Stream::new(&mut conn, &mut tcp);
+    let (line, headers) = head.split_once("\r\n").unwrap_or((head, ""));
     write!(
         tls,
-        "GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nCommandName: group list\r\nConnection: close\r\n\r\n"
+        "{line} HTTP/1.1\r\nHost: 127.0.0.1\r\n{headers}Content-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
     )
     .expect("sends");
     let mut response = String::new();
     let _ = tls.read_to_string(&mut response);
     response
+}
+
+/// An access token from the stand-in's Entra ID (it takes any secret when it was given none).
+fn sign_in(endpoint: &az_sim::standin::Endpoint) -> String {
+    let form = format!(
+        "grant_type=client_credentials&client_id={}&client_secret=any&scope=https%3A%2F%2Fmanagement.core.windows.net%2F.default",
+        endpoint.client_id
+    );
+    let response = request(
+        endpoint,
+        &format!(
+            "POST /{}/oauth2/v2.0/token\r\nContent-Type: application/x-www-form-urlencoded\r\n",
+            endpoint.tenant
+        ),
+        &form,
+    );
+    let body = response.split("\r\n\r\n").nth(1).expect("a body");
+    let body: serde_json::Value = serde_json::from_str(body).expect("JSON");
+    body["access_token"].as_str().expect("a token").to_string()
 }
 
 #[test]
@@ -52,7 +74,24 @@ fn a_client_trusting_only_the_stand_ins_ca_gets_arm_answers() {
     let running = start(dir.path());
     let endpoint = &running.endpoint;
     let path = format!("/subscriptions/{}/resourcegroups", endpoint.subscription);
-    let response = get(endpoint, &path);
+    let anonymous = request(endpoint, &format!("GET {path}"), "");
+    assert!(
+        anonymous.starts_with("HTTP/1.1 401 Unauthorized\r\n"),
+        "{anonymous}"
+    );
+    assert!(
+        anonymous.contains("\"AuthenticationFailed\""),
+        "{anonymous}"
+    );
+    let token = sign_in(endpoint);
+    let get = |path: &str| {
+        request(
+            endpoint,
+            &format!("GET {path}\r\nAuthorization: Bearer {token}\r\nCommandName: group list\r\n"),
+            "",
+        )
+    };
+    let response = get(&path);
     assert!(response.starts_with("HTTP/1.1 200 OK\r\n"), "{response}");
     assert!(response.ends_with("{\"value\":[]}"), "{response}");
     // The built-in az and the stand-in share one world: what one makes, the other serves.
@@ -71,9 +110,9 @@ fn a_client_trusting_only_the_stand_ins_ca_gets_arm_answers() {
         .output()
         .expect("the built-in az runs");
     assert!(made.status.success(), "{made:?}");
-    let listed = get(endpoint, &path);
+    let listed = get(&path);
     assert!(listed.contains("\"name\":\"made-by-az\""), "{listed}");
-    let missing = get(endpoint, &format!("{path}/nope"));
+    let missing = get(&format!("{path}/nope"));
     assert!(
         missing.starts_with("HTTP/1.1 404 Not Found\r\n"),
         "{missing}"
@@ -88,7 +127,8 @@ fn a_client_trusting_only_the_stand_ins_ca_gets_arm_answers() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON lines"))
         .collect();
-    assert_eq!(lines.len(), 3);
-    assert_eq!(lines[2]["status"], 404);
-    assert_eq!(lines[2]["command"], "group list");
+    assert_eq!(lines.len(), 5);
+    assert_eq!(lines[0]["status"], 401);
+    assert_eq!(lines[4]["status"], 404);
+    assert_eq!(lines[4]["command"], "group list");
 }

@@ -68,7 +68,7 @@ pub fn token(standin: &StandIn, tenant: &str, form: &str) -> Reply {
         );
     }
     match (field("client_secret"), field("client_assertion")) {
-        (Some(secret), _) if Some(&secret) != standin.client_secret.as_ref() => {
+        (Some(secret), _) if standin.client_secret.as_ref().is_some_and(|s| *s != secret) => {
             return aadsts(
                 401,
                 "invalid_client",
@@ -93,13 +93,14 @@ pub fn token(standin: &StandIn, tenant: &str, form: &str) -> Reply {
         }
         _ => {}
     }
+    let (token, expires_in) = standin.tokens.issue();
     Reply::json(
         200,
         json!({
             "token_type": "Bearer",
-            "expires_in": 3599,
-            "ext_expires_in": 3599,
-            "access_token": standin.token.clone(),
+            "expires_in": expires_in,
+            "ext_expires_in": expires_in,
+            "access_token": token,
         }),
     )
 }

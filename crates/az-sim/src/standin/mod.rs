@@ -12,6 +12,7 @@ mod arm;
 mod entra;
 mod faults;
 mod tls;
+mod tokens;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -69,8 +70,8 @@ pub struct StandIn {
     /// the built-in az assumes too.
     env: SimEnv,
     client_secret: Option<String>,
-    /// The access token every grant returns.
-    token: String,
+    /// The access tokens Entra ID issued, which ARM checks.
+    tokens: tokens::Tokens,
     scenario: Scenario,
     log: Mutex<Option<std::fs::File>>,
 }
@@ -172,6 +173,18 @@ pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> 
     })
 }
 
+/// How long a token lives in real time: the scenario's `token_lifetime`
+/// (simulated) at the run's speed, else Entra ID's hour.
+fn token_lifetime(scenario: &Scenario, speed: Option<f64>) -> std::time::Duration {
+    match scenario.token_lifetime {
+        Some(simulated) => {
+            let speed = speed.unwrap_or(crate::env::DEFAULT_SPEED);
+            std::time::Duration::from_secs_f64(simulated / speed)
+        }
+        None => tokens::DEFAULT_LIFETIME,
+    }
+}
+
 /// A stand-in serving on a thread of its own, for as long as this value lives
 /// (a simulated run through the real az keeps one for the run).
 pub struct Running {
@@ -254,7 +267,7 @@ async fn serve_until(
             url: url.clone(),
             env: world_env(&options.dir, options.speed)?,
             client_secret: options.client_secret.clone(),
-            token: format!("standin-{}", crate::ids::secret(&url)),
+            tokens: tokens::Tokens::new(token_lifetime(&scenario, options.speed)),
             scenario,
             log: Mutex::new(Some(log)),
         });
@@ -317,6 +330,12 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Option<Response<Fu
     };
     let command = header("CommandName");
     let user_agent = header("User-Agent").unwrap_or_default();
+    if path.to_lowercase().starts_with("/subscriptions")
+        && let Err(reply) = standin.tokens.check(header("Authorization").as_deref())
+    {
+        standin.record(&method, &path, &query, command.as_deref(), reply.status);
+        return Some(respond(reply, &method, &path, &query));
+    }
     if let Some(injected) = standin.fault(command.as_deref(), &user_agent, &path) {
         let reply = match injected {
             faults::Injected::Reply(reply) => reply,
@@ -482,7 +501,7 @@ mod tests {
             url: "https://127.0.0.1:1".into(),
             env: world_env(dir, None).expect("a directory"),
             client_secret: Some("right".into()),
-            token: "t".into(),
+            tokens: tokens::Tokens::new(tokens::DEFAULT_LIFETIME),
             scenario: Scenario::default(),
             log: Mutex::new(None),
         }
@@ -507,9 +526,11 @@ mod tests {
         let ok = grant(&format!(
             "grant_type=client_credentials&client_id={id}&client_secret=right&scope=x"
         ));
+        assert_eq!(ok.status, 200);
+        let token = body(&ok)["access_token"].as_str().expect("a token");
         assert_eq!(
-            (ok.status, body(&ok)["access_token"].as_str()),
-            (200, Some("t"))
+            s.tokens.check(Some(&format!("Bearer {token}"))).ok(),
+            Some(())
         );
         let wrong = grant(&format!(
             "grant_type=client_credentials&client_id={id}&client_secret=wrong"
