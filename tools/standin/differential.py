@@ -14,6 +14,7 @@ Both front ends start from an empty world, and run the same cases in order.
 
 import argparse
 import base64
+import concurrent.futures
 import json
 import os
 import secrets
@@ -215,28 +216,41 @@ def sign_in(az, work, ready, secret, base_env):
 
 
 def run_modules(goldsmith, az, work, modules):
-    """`goldsmith run M --simulate --az-cli AZ` for each shipped module; returns the stand-ins' request count."""
+    """`goldsmith run M --simulate --az-cli AZ` for each shipped module, a few at a time (each has
+    its own run directory, world and stand-in); returns how many requests the stand-ins served."""
     project = work / "project"
     project.mkdir()
     repo = Path(__file__).resolve().parents[2]
     for part in ("capabilities", "modules"):
         shutil.copytree(repo / part, project / part)
     shutil.copy(repo / "config.yaml", project / "config.yaml")
-    requests = 0
-    for module in modules:
+
+    def one(module):
         started = time.monotonic()
         argv = [str(goldsmith), "--root", str(project), "run", module, "--simulate", "--sim-speed", "1000",
                 "--az-cli", str(az)]
-        code, out, err = run(argv, dict(os.environ), timeout=1200)
-        if code != 0:
-            sys.exit(f"goldsmith run {module} through the real az failed ({code}):\n{out}\n{err}")
-        summary = [line for line in out.splitlines() if line.startswith("goldsmith: run ")][-1]
-        log = [line for line in out.splitlines() if line.startswith("goldsmith: logs, state and events in ")][-1]
-        run_dir = project / log.rsplit(" in ", 1)[1]
-        served = (run_dir / "sim" / "standin.jsonl").read_text().splitlines()
-        requests += len(served)
-        print(f"ok    goldsmith run {module} through the real az ({time.monotonic() - started:.0f} s, "
-              f"{len(served)} requests): {summary}")
+        code, out, err = run(argv, dict(os.environ), timeout=1500)
+        lines = out.splitlines()
+        logs = [line for line in lines if line.startswith("goldsmith: logs, state and events in ")]
+        served = []
+        if logs:
+            log = project / logs[-1].rsplit(" in ", 1)[1] / "sim" / "standin.jsonl"
+            served = log.read_text().splitlines() if log.exists() else []
+        return module, code, out, err, time.monotonic() - started, len(served)
+
+    requests = 0
+    failed = []
+    with concurrent.futures.ThreadPoolExecutor(max_workers=max(2, os.cpu_count() or 2)) as pool:
+        for module, code, out, err, seconds, served in pool.map(one, modules):
+            requests += served
+            summary = ([line for line in out.splitlines() if line.startswith("goldsmith: run ")] or ["(no summary)"])[-1]
+            if code != 0:
+                failed.append(module)
+                print(f"FAIL  goldsmith run {module} through the real az, exit {code}:\n{out}\n{err}")
+                continue
+            print(f"ok    goldsmith run {module} through the real az ({seconds:.0f} s, {served} requests): {summary}")
+    if failed:
+        sys.exit(f"modules that failed through the real az: {', '.join(failed)}")
     return requests
 
 
