@@ -366,6 +366,19 @@ fn unit_context(
         let prepared = simulated_azure(project, plan, dir, flags, paths)?;
         env.extend(prepared.env);
         if let Some(az) = &flags.az_cli {
+            let lookup = |name: &str| {
+                env.iter()
+                    .rev()
+                    .find(|(k, _)| k == name)
+                    .map(|(_, v)| v.clone())
+            };
+            az_sim::seed(
+                &dir.sim(),
+                flags.sim_speed,
+                prepared.scenario.as_deref(),
+                &lookup,
+            )
+            .map_err(|e| nothing_ran(format!("the simulated Azure: {e}")))?;
             let world = stand_in::World {
                 sim_dir: &dir.sim(),
                 speed: flags.sim_speed,

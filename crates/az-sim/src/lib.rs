@@ -265,6 +265,34 @@ pub fn prepare(setup: Setup) -> io::Result<Prepared> {
     })
 }
 
+/// Makes the world of a prepared run before anything reaches it, as the
+/// first built-in `az` of a run does: the scenario's `vms:`, its `exists:`
+/// commands (their `{{NAME}}`s from `lookup`, the operations' variables) and
+/// its VM faults. A run through the real az needs this: the stand-in serving
+/// the world sees none of the operations' variables. The error names the
+/// failing `exists:` entry.
+pub fn seed(
+    sim_dir: &Path,
+    speed: f64,
+    scenario: Option<&Path>,
+    lookup: &dyn Fn(&str) -> Option<String>,
+) -> Result<(), String> {
+    let scenario = match scenario {
+        Some(path) => Scenario::load(path).map_err(|e| e.0)?,
+        None => Scenario::default(),
+    };
+    let speed = speed.to_string();
+    let env = SimEnv::from_lookup(|name| match name {
+        DIR => Some(sim_dir.as_os_str().to_owned()),
+        SPEED => Some(speed.clone().into()),
+        _ => None,
+    })
+    .map_err(|e| e.to_string())?;
+    Sim::new(env, scenario)
+        .start_with(lookup)
+        .map_err(|e| e.render().trim().to_string())
+}
+
 /// `sim-scenario.yaml` in the module's folder, if there is one.
 fn module_scenario(module_file: &Path) -> Option<PathBuf> {
     let path = module_file.parent()?.join(MODULE_SCENARIO);

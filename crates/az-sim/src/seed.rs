@@ -19,14 +19,15 @@ use super::world::World;
 /// simulated time 0 with their real durations (a network takes 10 s, a VM
 /// 120 s), in no real time; the run then starts where they ended, so what
 /// they made is as old as it would be had an earlier run made it.
-pub fn initial_state(sim: &Sim) -> Result<World, AzError> {
+/// `{{NAME}}` placeholders take their values from `lookup`.
+pub fn initial_state(sim: &Sim, lookup: &dyn Fn(&str) -> Option<String>) -> Result<World, AzError> {
     let sub = sim.subscription().to_string();
     let mut state = World::new(clock::unix_now(), &sim.scenario, &sub);
     let mut start = 0.0;
     if !sim.scenario.exists.is_empty() {
         let replay = Sim::replay(sim.env.clone(), state);
         for seed in &sim.scenario.exists {
-            let words = expand(seed, |name| std::env::var(name).ok())?;
+            let words = expand(seed, lookup)?;
             run(&replay, &words).map_err(|e| {
                 // The line as written: the values (a password, say) stay out of messages.
                 AzError::sim(format!(

@@ -58,8 +58,14 @@ impl Sim {
     /// `exists:` commands and its VM faults. A failing `exists:` command
     /// fails this and every later `az` of the run, naming the entry.
     pub fn start(&self) -> Result<(), AzError> {
+        self.start_with(&|name| std::env::var(name).ok())
+    }
+
+    /// [`Sim::start`], with the `exists:` placeholders' values from `lookup`
+    /// instead of this process's environment.
+    pub fn start_with(&self, lookup: &dyn Fn(&str) -> Option<String>) -> Result<(), AzError> {
         self.store
-            .create_if_absent(|| seed::initial_state(self))
+            .create_if_absent(|| seed::initial_state(self, lookup))
             .map_err(|e| self.io_error(e))?
     }
 
