@@ -606,3 +606,29 @@ fn validate_reports_every_error_at_once() {
     );
     assert_nothing_ran(&p);
 }
+
+#[test]
+fn an_az_cli_that_cannot_be_signed_in_stops_the_run_before_any_operation() {
+    let p = Project::new();
+    op(&p, "a", "");
+    p.module("m", "    - id: a\n");
+    let out = p.run(&["run", "m", "--simulate", "--az-cli", "/bin/false"]);
+    assert_eq!(out.code, 2, "stderr:\n{}", out.stderr);
+    assert!(
+        out.stderr.contains(
+            "--az-cli: `az config set` against the stand-in failed (exit code 1): (it printed nothing); nothing ran"
+        ),
+        "{}",
+        out.stderr
+    );
+    let missing = p.run(&["run", "m", "--simulate", "--az-cli", "/nonexistent/az"]);
+    assert_eq!(missing.code, 2, "stderr:\n{}", missing.stderr);
+    assert!(
+        missing
+            .stderr
+            .contains("--az-cli: cannot run /nonexistent/az"),
+        "{}",
+        missing.stderr
+    );
+    assert!(!marker(&p).exists(), "an operation ran");
+}

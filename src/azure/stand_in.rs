@@ -163,10 +163,15 @@ impl Az<'_> {
         if out.status.success() {
             return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
+        let stderr = crate::azure::classify::headline(&String::from_utf8_lossy(&out.stderr));
         Err(StandInError::Az {
             step: step.to_string(),
             code: out.status.code().unwrap_or(-1),
-            stderr: crate::azure::classify::headline(&String::from_utf8_lossy(&out.stderr)),
+            stderr: if stderr.trim().is_empty() {
+                "(it printed nothing)".into()
+            } else {
+                stderr
+            },
         })
     }
 }

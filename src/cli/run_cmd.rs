@@ -378,14 +378,18 @@ fn unit_context(
                 prepared.scenario.as_deref(),
                 &lookup,
             )
-            .map_err(|e| nothing_ran(format!("the simulated Azure: {e}")))?;
+            .map_err(|e| CliError::Invalid(format!("the simulated Azure: {e}; nothing ran")))?;
             let world = stand_in::World {
                 sim_dir: &dir.sim(),
                 speed: flags.sim_speed,
                 scenario: prepared.scenario,
             };
-            let started = stand_in::start(az, world, &env)
-                .map_err(|e| nothing_ran(format!("--az-cli: {e}")))?;
+            let started = stand_in::start(az, world, &env).map_err(|e| {
+                CliError::Invalid(format!(
+                    "--az-cli: {e}; nothing ran (the run's simulated Azure is in {})",
+                    dir.sim().display()
+                ))
+            })?;
             println!(
                 "goldsmith: simulated Azure: operations run {} ({}), signed in to the Azure stand-in at {}; requests in {}",
                 az.display(),
