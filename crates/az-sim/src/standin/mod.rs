@@ -9,7 +9,11 @@
 //! one JSON object per line, in `standin.jsonl` beside the world.
 
 mod arm;
+mod compute;
+mod deployments;
 mod entra;
+mod operations;
+mod run_command;
 mod tls;
 
 use std::convert::Infallible;
@@ -27,7 +31,7 @@ use serde_json::{Value, json};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 
-use crate::env::{DIR, SimEnv};
+use crate::env::{DIR, SPEED, SimEnv};
 use crate::error::AzError;
 use crate::scenario::Scenario;
 use crate::sim::Sim;
@@ -88,6 +92,8 @@ pub struct Reply {
     retry_after: Option<u64>,
     /// Where to poll a long-running operation.
     location: Option<String>,
+    /// Where to poll a long-running operation's status (`Azure-AsyncOperation`).
+    async_operation: Option<String>,
 }
 
 impl Reply {
@@ -97,6 +103,7 @@ impl Reply {
             body: Some(body),
             retry_after: None,
             location: None,
+            async_operation: None,
         }
     }
 
@@ -106,6 +113,7 @@ impl Reply {
             body: None,
             retry_after: None,
             location: None,
+            async_operation: None,
         }
     }
 
@@ -116,6 +124,7 @@ impl Reply {
             body: None,
             retry_after: Some(1),
             location: Some(location),
+            async_operation: None,
         }
     }
 
@@ -140,11 +149,15 @@ impl Reply {
     }
 }
 
-/// The built-in az's environment for the world in `dir`, with its defaults
-/// for everything else (the stand-in sets no other variable).
+/// The built-in az's environment for the world in `dir`, at the simulated
+/// speed `GOLDSMITH_SIM_SPEED` asks for, with its defaults for everything else.
 fn world_env(dir: &Path) -> io::Result<SimEnv> {
-    SimEnv::from_lookup(|name| (name == DIR).then(|| dir.as_os_str().to_owned()))
-        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
+    SimEnv::from_lookup(|name| match name {
+        DIR => Some(dir.as_os_str().to_owned()),
+        SPEED => std::env::var_os(SPEED),
+        _ => None,
+    })
+    .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e.to_string()))
 }
 
 /// Starts the stand-in on `127.0.0.1`, calls `ready` with where it listens,
@@ -179,6 +192,12 @@ pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> 
             scenario,
             log: Mutex::new(Some(log)),
         });
+        // The world a run starts from, as the built-in az makes it on its first
+        // call: the scenario's `vms:`, `exists:` commands and VM faults.
+        standin
+            .sim()
+            .start()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.render()))?;
         ready(&Endpoint {
             url,
             ca_file,
@@ -230,7 +249,7 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Byte
     {
         Ok(body) => match standin.throttled(command.as_deref(), &path) {
             Some(reply) => reply,
-            None => route(standin, &method, &path, &body.to_bytes()),
+            None => route(standin, &method, &path, &query, &body.to_bytes()),
         },
         Err(_) => Reply::arm_error(
             413,
@@ -253,6 +272,9 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Byte
     if let Some(location) = &reply.location {
         response = response.header("Location", location);
     }
+    if let Some(status) = &reply.async_operation {
+        response = response.header("Azure-AsyncOperation", status);
+    }
     response
         .header(
             "x-ms-request-id",
@@ -262,7 +284,7 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Byte
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-fn route(standin: &StandIn, method: &str, path: &str, body: &[u8]) -> Reply {
+fn route(standin: &StandIn, method: &str, path: &str, query: &str, body: &[u8]) -> Reply {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let lower: Vec<String> = segments.iter().map(|s| s.to_lowercase()).collect();
     match (
@@ -284,6 +306,7 @@ fn route(standin: &StandIn, method: &str, path: &str, body: &[u8]) -> Reply {
             &arm::Request {
                 method,
                 segments,
+                query,
                 body,
             },
         ),
@@ -367,13 +390,19 @@ mod tests {
     fn entra_discovers_and_grants_only_the_known_principal() {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = standin(dir.path());
-        let found = route(&s, "GET", "/tid/v2.0/.well-known/openid-configuration", b"");
+        let found = route(
+            &s,
+            "GET",
+            "/tid/v2.0/.well-known/openid-configuration",
+            "",
+            b"",
+        );
         assert_eq!(found.status, 200);
         assert_eq!(
             body(&found)["token_endpoint"],
             "https://127.0.0.1:1/tid/oauth2/v2.0/token"
         );
-        let grant = |form: &str| route(&s, "POST", "/tid/oauth2/v2.0/token", form.as_bytes());
+        let grant = |form: &str| route(&s, "POST", "/tid/oauth2/v2.0/token", "", form.as_bytes());
         let id = DEFAULT_CLIENT_ID;
         let ok = grant(&format!(
             "grant_type=client_credentials&client_id={id}&client_secret=right&scope=x"
@@ -405,7 +434,7 @@ mod tests {
         let rg = format!("/subscriptions/{DEFAULT_SUBSCRIPTION}/resourcegroups/RG-One");
         let put = |location: &str| {
             let body = json!({ "location": location, "tags": { "a": "b" } }).to_string();
-            route(&s, "PUT", &rg, body.as_bytes())
+            route(&s, "PUT", &rg, "", body.as_bytes())
         };
         assert_eq!(put("westeurope").status, 201);
         assert_eq!(put("westeurope").status, 200);
@@ -416,39 +445,41 @@ mod tests {
             "InvalidResourceGroupLocation"
         );
         let lower = rg.to_lowercase();
-        let shown = route(&s, "GET", &lower, b"");
+        let shown = route(&s, "GET", &lower, "", b"");
         assert_eq!(body(&shown)["name"], "RG-One");
         assert_eq!(body(&shown)["properties"]["provisioningState"], "Succeeded");
-        assert_eq!(route(&s, "HEAD", &rg, b"").status, 204);
+        assert_eq!(route(&s, "HEAD", &rg, "", b"").status, 204);
         let listed = route(
             &s,
             "GET",
             &format!("/subscriptions/{DEFAULT_SUBSCRIPTION}/resourceGroups"),
+            "",
             b"",
         );
         assert_eq!(body(&listed)["value"].as_array().map(Vec::len), Some(1));
         // Deleting is a long-running operation, polled at `Location`.
-        let deleting = route(&s, "DELETE", &rg, b"");
+        let deleting = route(&s, "DELETE", &rg, "", b"");
         assert_eq!((deleting.status, deleting.retry_after), (202, Some(1)));
         let poll = deleting.location.expect("a Location");
         let poll = poll
             .strip_prefix("https://127.0.0.1:1")
             .and_then(|p| p.split('?').next())
             .expect("the operation's path");
-        let shown = route(&s, "GET", &rg, b"");
+        let shown = route(&s, "GET", &rg, "", b"");
         assert_eq!(body(&shown)["properties"]["provisioningState"], "Deleting");
-        assert_eq!(route(&s, "GET", poll, b"").status, 202);
+        assert_eq!(route(&s, "GET", poll, "", b"").status, 202);
         // 60 simulated seconds at 200x.
         std::thread::sleep(std::time::Duration::from_millis(400));
-        assert_eq!(route(&s, "GET", poll, b"").status, 200);
-        let gone = route(&s, "GET", &rg, b"");
+        assert_eq!(route(&s, "GET", poll, "", b"").status, 200);
+        let gone = route(&s, "GET", &rg, "", b"");
         assert_eq!(gone.status, 404);
         assert_eq!(body(&gone)["error"]["code"], "ResourceGroupNotFound");
-        assert_eq!(route(&s, "HEAD", &rg, b"").status, 404);
+        assert_eq!(route(&s, "HEAD", &rg, "", b"").status, 404);
         let elsewhere = route(
             &s,
             "GET",
             "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/x",
+            "",
             b"",
         );
         assert_eq!(body(&elsewhere)["error"]["code"], "SubscriptionNotFound");
