@@ -39,37 +39,35 @@ pub fn begin_delete(
     rg: &str,
     name: &str,
 ) -> Result<bool, AzError> {
-    {
-        if !state.group_exists(sub, rg) {
-            return Err(AzError::group_not_found(rg));
-        }
-        let Some(vm) = state.vms.get_mut(&vm_key(sub, rg, name)) else {
-            return Ok(false);
-        };
-        vm.busy = Some(Busy {
-            op: BusyOp::Deleting,
-            until: now + DELETE_SECS,
-        });
-        let vm_id = ids::key(&vm.id);
-        // The NIC and disk stay behind, detached, as with deleteOption Detach.
-        for r in state.resources.values_mut() {
-            if r.body["virtualMachine"]["id"]
-                .as_str()
-                .is_some_and(|v| ids::key(v) == vm_id)
-                && let Some(map) = r.body.as_object_mut()
-            {
-                map.remove("virtualMachine");
-            }
-            if r.body["managedBy"]
-                .as_str()
-                .is_some_and(|v| ids::key(v) == vm_id)
-            {
-                r.body["managedBy"] = Value::Null;
-                r.body["diskState"] = json!("Unattached");
-            }
-        }
-        Ok(true)
+    if !state.group_exists(sub, rg) {
+        return Err(AzError::group_not_found(rg));
     }
+    let Some(vm) = state.vms.get_mut(&vm_key(sub, rg, name)) else {
+        return Ok(false);
+    };
+    vm.busy = Some(Busy {
+        op: BusyOp::Deleting,
+        until: now + DELETE_SECS,
+    });
+    let vm_id = ids::key(&vm.id);
+    // The NIC and disk stay behind, detached, as with deleteOption Detach.
+    for r in state.resources.values_mut() {
+        if r.body["virtualMachine"]["id"]
+            .as_str()
+            .is_some_and(|v| ids::key(v) == vm_id)
+            && let Some(map) = r.body.as_object_mut()
+        {
+            map.remove("virtualMachine");
+        }
+        if r.body["managedBy"]
+            .as_str()
+            .is_some_and(|v| ids::key(v) == vm_id)
+        {
+            r.body["managedBy"] = Value::Null;
+            r.body["diskState"] = json!("Unattached");
+        }
+    }
+    Ok(true)
 }
 
 fn not_allowed(operation: &str, vm: &str, why: &str) -> AzError {
