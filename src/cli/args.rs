@@ -126,7 +126,7 @@ pub enum Command {
         #[arg(long, value_name = "FILE")]
         sim_scenario: Option<PathBuf>,
         /// Simulated seconds per real second
-        #[arg(long, default_value_t = 200.0, value_name = "F", value_parser = parse_speed)]
+        #[arg(long, env = "GOLDSMITH_SIM_SPEED", default_value_t = 200.0, value_name = "F", value_parser = parse_speed)]
         sim_speed: f64,
     },
     /// Show the latest run (or one run) as a table

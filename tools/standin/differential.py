@@ -17,6 +17,7 @@ import base64
 import concurrent.futures
 import json
 import os
+import re
 import secrets
 import shutil
 import subprocess
@@ -78,6 +79,72 @@ FAULTED = [
     ["group", "list"],
 ]
 
+# Compute as modules/05-golden-image drives it: the network comes from the scenario's seed.
+SUB = "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-vm"
+COMPUTE_SCENARIO = """\
+exists:
+  - az group create -n rg-vm -l westeurope
+  - az network vnet create -g rg-vm -n vnet-vm -l westeurope --address-prefixes 10.20.0.0/16
+  - az network vnet subnet create -g rg-vm --vnet-name vnet-vm -n snet-build --address-prefixes 10.20.1.0/24
+"""
+VM = ["--resource-group", "rg-vm", "--name", "vm-build"]
+# Scripts the cases pass with --scripts @FILE, written beside the worlds.
+SCRIPTS = {
+    "hello.ps1": "# goldsmith-sim: stdout=hello exit=0\nWrite-Output hello\n",
+    "long.ps1": "# goldsmith-sim: duration=2000s stdout=long exit=0\nStart-Sleep 2000\n",
+    "sysprep.ps1": "# goldsmith-sim: stdout=sysprep power=stopped\nsysprep /generalize /oobe /shutdown\n",
+}
+COMPUTE = [
+    ["vm", "show"] + VM,
+    ["vm", "create"] + VM + [
+        "--location", "westeurope", "--image", "MicrosoftWindowsDesktop:windows-11:win11-24h2-avd:latest",
+        "--size", "Standard_D4s_v5", "--admin-username", "avdbuildadmin", "--admin-password", "Str0ng!Passw0rd#1",
+        "--subnet", f"{SUB}/providers/Microsoft.Network/virtualNetworks/vnet-vm/subnets/snet-build",
+        "--public-ip-address", "", "--nsg", "", "--security-type", "TrustedLaunch", "--enable-secure-boot", "true",
+        "--enable-vtpm", "true", "--license-type", "Windows_Client", "--storage-sku", "Premium_LRS",
+        "--os-disk-name", "vm-build-osdisk", "--tags", "workload=avd", "build=golden-image", "--output", "none",
+    ],
+    ["vm", "show"] + VM,
+    ["vm", "show"] + VM + ["-d"],
+    ["vm", "show"] + VM + ["--query", "networkProfile.networkInterfaces[0].id", "--output", "tsv"],
+    ["vm", "show", "--resource-group", "rg-vm", "--name", "vm-missing", "--output", "none"],
+    ["vm", "get-instance-view"] + VM,
+    ["vm", "wait"] + VM + ["--custom", "instanceView.vmAgent.statuses[?displayStatus=='Ready']", "--interval", "15",
+                           "--timeout", "900"],
+    ["vm", "wait"] + VM + ["--created"],
+    ["vm", "get-instance-view"] + VM + ["--query", "instanceView.vmAgent.statuses[0].displayStatus", "--output", "tsv"],
+    ["vm", "run-command", "invoke"] + VM + ["--command-id", "RunPowerShellScript", "--scripts", "@hello.ps1",
+                                           "--output", "json"],
+    # Two at once: the second meets the first (409 Conflict).
+    {"background": ["vm", "run-command", "invoke"] + VM + ["--command-id", "RunPowerShellScript", "--scripts",
+                                                           "@long.ps1", "--output", "json"]},
+    ["vm", "run-command", "invoke"] + VM + ["--command-id", "RunPowerShellScript", "--scripts", "@hello.ps1"],
+    {"join": True},
+    ["vm", "run-command", "invoke", "--resource-group", "rg-vm", "--name", "vm-missing", "--command-id",
+     "RunPowerShellScript", "--scripts", "@hello.ps1"],
+    ["vm", "restart"] + VM + ["--output", "none"],
+    ["vm", "run-command", "invoke"] + VM + ["--command-id", "RunPowerShellScript", "--scripts", "@hello.ps1"],
+    ["vm", "wait"] + VM + ["--custom", "instanceView.vmAgent.statuses[?displayStatus=='Ready']", "--interval", "15",
+                           "--timeout", "1200"],
+    ["vm", "run-command", "invoke"] + VM + ["--command-id", "RunPowerShellScript", "--scripts", "@sysprep.ps1",
+                                           "--output", "json"],
+    ["vm", "get-instance-view"] + VM + ["--query", "instanceView.statuses[?starts_with(code, 'PowerState/')].code | [0]",
+                                        "--output", "tsv"],
+    ["vm", "run-command", "invoke"] + VM + ["--command-id", "RunPowerShellScript", "--scripts", "@hello.ps1"],
+    ["vm", "deallocate"] + VM + ["--output", "none"],
+    ["vm", "generalize"] + VM + ["--output", "none"],
+    ["vm", "get-instance-view"] + VM + ["--query", "length(instanceView.statuses[?code=='OSState/generalized'])",
+                                        "--output", "tsv"],
+    ["vm", "restart"] + VM + ["--output", "none"],
+    ["vm", "show"] + VM + ["--query", "storageProfile.osDisk.managedDisk.id", "--output", "tsv"],
+    ["vm", "delete"] + VM + ["--yes", "--output", "none"],
+    ["vm", "show"] + VM + ["--output", "none"],
+    ["network", "nic", "delete", "--ids", f"{SUB}/providers/Microsoft.Network/networkInterfaces/vm-buildVMNic",
+     "--output", "none"],
+    ["disk", "delete", "--ids", f"{SUB}/providers/Microsoft.Compute/disks/vm-build-osdisk", "--yes", "--output", "none"],
+    ["disk", "delete", "--ids", f"{SUB}/providers/Microsoft.Compute/disks/vm-build-osdisk", "--yes", "--output", "none"],
+]
+
 # Tokens that live 3 real seconds (600 simulated at the stand-in's 200x): az must renew its ARM
 # token mid-phase with the stored credential, as a long build does every hour.
 EXPIRY_SCENARIO = "token_lifetime: 600s\n"
@@ -93,6 +160,7 @@ PHASES = [
     ("throttled", THROTTLED, THROTTLE_SCENARIO),
     ("faults", FAULTED, FAULT_SCENARIO),
     ("expiry", EXPIRING, EXPIRY_SCENARIO),
+    ("compute", COMPUTE, COMPUTE_SCENARIO),
 ]
 
 # The shipped library, each module run by `goldsmith run M --simulate --az-cli <real az>`: the
@@ -108,8 +176,8 @@ def jwt(**claims):
     return f"{part({'alg': 'RS256', 'typ': 'JWT'})}.{part(claims)}.c2ln"
 
 
-def run(argv, env, timeout=120):
-    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout)
+def run(argv, env, timeout=120, cwd=None):
+    done = subprocess.run(argv, env=env, capture_output=True, text=True, timeout=timeout, cwd=cwd)
     return done.returncode, done.stdout, done.stderr
 
 
@@ -145,7 +213,9 @@ def main():
             ready = json.loads(standin.stdout.readline())
             real_env = sign_in(args.az, here, ready, secret, base_env)
             builtin_az, builtin_env = builtin(goldsmith, here, scenario_file, base_env)
-            differences += compare(args.az, cases, real_env, builtin_az, builtin_env)
+            for script, text in SCRIPTS.items():
+                (here / script).write_text(text)
+            differences += compare(args.az, cases, real_env, builtin_az, builtin_env, here)
         finally:
             standin.terminate()
             standin.wait(timeout=30)
@@ -266,22 +336,51 @@ def builtin(goldsmith, work, scenario_file, base_env):
     return bin_dir / "az", env
 
 
-def compare(az, cases, real_env, builtin_az, builtin_env):
-    """Runs each case through both; returns how many differ."""
+def compare(az, cases, real_env, builtin_az, builtin_env, cwd):
+    """Runs each case through both, in `cwd`; returns how many differ. A
+    `{"background": argv}` case starts in both and is compared at the next
+    `{"join": True}`, so the cases between run while it does."""
     differences = 0
+    background = []
     for case in cases:
-        want = run([str(az)] + case, real_env)
-        got = run([str(builtin_az)] + case, builtin_env)
-        shown = "az " + " ".join(case)
-        if want == got:
-            print(f"ok    {shown} (exit {want[0]})")
+        if isinstance(case, dict) and "background" in case:
+            argv = case["background"]
+            started = [
+                subprocess.Popen([str(exe)] + argv, env=env, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                 text=True)
+                for exe, env in ((az, real_env), (builtin_az, builtin_env))
+            ]
+            background.append((argv, started))
+            time.sleep(5)  # the real az signs in and sends its request
             continue
-        differences += 1
-        print(f"DIFF  {shown}")
-        for name, w, g in zip(("exit", "stdout", "stderr"), want, got):
-            if w != g:
-                print(f"  {name}: real az {w!r}\n  {name}: built-in {g!r}")
+        if isinstance(case, dict):
+            for argv, started in background:
+                want, got = ((p.wait(timeout=300), *p.communicate()) for p in started)
+                differences += report("az " + " ".join(argv) + " (in the background)", want, got)
+            background = []
+            continue
+        want = run([str(az)] + case, real_env, cwd=cwd)
+        got = run([str(builtin_az)] + case, builtin_env, cwd=cwd)
+        differences += report("az " + " ".join(case), want, got)
     return differences
+
+
+# A time the world's clock stamps (timeCreated, an instance view status): the two
+# worlds start apart, so their clocks do; every other byte must agree.
+TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00")
+
+
+def report(shown, want, got):
+    """Prints whether the two results agree (timestamps aside); 1 when they differ."""
+    want, got = ([TIMESTAMP.sub("<time>", part) if isinstance(part, str) else part for part in r] for r in (want, got))
+    if want == got:
+        print(f"ok    {shown} (exit {want[0]})")
+        return 0
+    print(f"DIFF  {shown}")
+    for name, w, g in zip(("exit", "stdout", "stderr"), want, got):
+        if w != g:
+            print(f"  {name}: real az {w!r}\n  {name}: built-in {g!r}")
+    return 1
 
 
 if __name__ == "__main__":

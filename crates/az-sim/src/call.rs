@@ -53,8 +53,16 @@ impl Call<'_> {
         }
     }
 
+    /// A `WARNING: ` line az's logger prints on stderr.
     pub fn warn(&self, message: impl Into<String>) {
-        self.warnings.borrow_mut().push(message.into());
+        self.warnings
+            .borrow_mut()
+            .push(format!("WARNING: {}\n", message.into()));
+    }
+
+    /// Text az prints on stderr as it is (a styled notice), in order with its warnings.
+    pub fn notice(&self, text: impl Into<String>) {
+        self.warnings.borrow_mut().push(text.into());
     }
 
     pub fn delay(&self, seconds: f64) {

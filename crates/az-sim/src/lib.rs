@@ -89,7 +89,7 @@ pub fn az_main(args: Vec<OsString>) -> i32 {
     let result = run(env, &args, &mut warnings);
     let mut stderr = io::stderr().lock();
     for w in &warnings {
-        let _ = writeln!(stderr, "WARNING: {w}");
+        let _ = write!(stderr, "{w}");
     }
     match result {
         Ok(out) => {

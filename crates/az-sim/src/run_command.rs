@@ -9,8 +9,10 @@ use super::call::{Call, Outcome};
 use super::clock::unix_now;
 use super::directives::Directives;
 use super::error::{AzError, Example};
+use super::power_state::PowerState;
+use super::scenario::Scenario;
 use super::script::{self, Run, TAIL_BYTES, tail};
-use super::world::{Slot, vm_key};
+use super::world::{Slot, World, vm_key};
 
 /// The agent is back this long after the VM restarts by itself.
 pub const REBOOT_SECS: f64 = 60.0;
@@ -84,8 +86,92 @@ fn request(call: &Call) -> Result<Request, AzError> {
         resource_group,
         name,
         linux,
-        script: lines.join("\n"),
+        script: script_text(lines),
     })
+}
+
+/// The VM an action run-command is sent to.
+pub struct Target<'a> {
+    pub subscription: &'a str,
+    pub resource_group: &'a str,
+    pub name: &'a str,
+}
+
+/// Starts an action run-command as ARM accepts it: the group and the VM must
+/// exist, the VM run and its agent be ready, and no other run-command be in
+/// progress on it (409 `Conflict`). The script is played from `now`; the VM
+/// holds the run-command slot for `owner` until it ends. Both front ends (the
+/// built-in az and the stand-in) start run-commands here.
+#[allow(clippy::too_many_arguments)]
+pub fn begin(
+    state: &mut World,
+    now: f64,
+    target: &Target<'_>,
+    scenario: &Scenario,
+    directives: &Directives,
+    script: &str,
+    owner: &str,
+) -> Result<Run, AzError> {
+    let (rg, name) = (target.resource_group, target.name);
+    // ARM looks up the group, then the VM: nothing comes into existence
+    // because a run-command names it.
+    if !state.group_exists(target.subscription, rg) {
+        return Err(AzError::group_not_found(rg));
+    }
+    if scenario.is_missing(rg, name) {
+        return Err(AzError::vm_not_found(rg, name));
+    }
+    let Some(vm) = state.vms.get_mut(&vm_key(target.subscription, rg, name)) else {
+        return Err(AzError::vm_not_found(rg, name));
+    };
+    if !vm.accepts_run_command() {
+        return Err(AzError::vm_not_running());
+    }
+    if vm.agent_ready_at > now {
+        return Err(AzError::agent_not_ready(&vm.name));
+    }
+    // az does not retry a 409 without Retry-After: the caller sees it at once.
+    if vm.run_command.is_some() {
+        return Err(AzError::conflict());
+    }
+    let run = script::run(directives, script, now, vm.installer_busy_until);
+    vm.installer_busy_until = run.installer_busy_until;
+    vm.run_command = Some(Slot {
+        until: now + run.seconds,
+        owner: owner.to_string(),
+    });
+    Ok(run)
+}
+
+/// Ends the run-command `owner` started on the VM `key`: frees its slot and
+/// applies what the script did to the VM (a reboot, a shutdown).
+pub fn finish(
+    state: &mut World,
+    now: f64,
+    key: &str,
+    owner: &str,
+    reboot: bool,
+    power: Option<PowerState>,
+) {
+    let Some(vm) = state.vms.get_mut(key) else {
+        return;
+    };
+    if vm.run_command.as_ref().is_some_and(|s| s.owner == owner) {
+        vm.run_command = None;
+    }
+    if reboot {
+        vm.agent_ready_at = vm.agent_ready_at.max(now + REBOOT_SECS);
+    }
+    if let Some(power) = power {
+        vm.power = power;
+        vm.transition = None;
+    }
+}
+
+/// The run-command's own script: its `--scripts` words (or `script` lines of
+/// the REST body) as one text.
+pub fn script_text(lines: Vec<String>) -> String {
+    lines.join("\n")
 }
 
 fn io_reason(e: &std::io::Error) -> &'static str {
@@ -103,53 +189,25 @@ pub fn invoke(call: &Call) -> Outcome {
     let key = vm_key(&sub, &req.resource_group, &req.name);
     let owner = format!("{}:{}", std::process::id(), unix_now());
     let scenario = &call.sim.scenario;
-    let run = call.sim.transact(|state, now| -> Result<Run, AzError> {
-        // ARM looks up the group, then the VM: nothing comes into existence
-        // because a run-command names it.
-        if !state.group_exists(&sub, &req.resource_group) {
-            return Err(AzError::group_not_found(&req.resource_group));
-        }
-        if scenario.is_missing(&req.resource_group, &req.name) {
-            return Err(AzError::vm_not_found(&req.resource_group, &req.name));
-        }
-        let Some(vm) = state.vms.get_mut(&key) else {
-            return Err(AzError::vm_not_found(&req.resource_group, &req.name));
-        };
-        if !vm.accepts_run_command() {
-            return Err(AzError::vm_not_running());
-        }
-        if vm.agent_ready_at > now {
-            return Err(AzError::agent_not_ready(&vm.name));
-        }
-        // az does not retry a 409 without Retry-After: the caller sees it at once.
-        if vm.run_command.is_some() {
-            return Err(AzError::conflict());
-        }
-        let run = script::run(&directives, &req.script, now, vm.installer_busy_until);
-        vm.installer_busy_until = run.installer_busy_until;
-        vm.run_command = Some(Slot {
-            until: now + run.seconds,
-            owner: owner.clone(),
-        });
-        Ok(run)
+    let run = call.sim.transact(|state, now| {
+        begin(
+            state,
+            now,
+            &Target {
+                subscription: &sub,
+                resource_group: &req.resource_group,
+                name: &req.name,
+            },
+            scenario,
+            &directives,
+            &req.script,
+            &owner,
+        )
     })??;
     record_timeline(call, &key, &run);
     call.delay(run.seconds);
-    call.sim.transact(|state, now| {
-        let Some(vm) = state.vms.get_mut(&key) else {
-            return;
-        };
-        if vm.run_command.as_ref().is_some_and(|s| s.owner == owner) {
-            vm.run_command = None;
-        }
-        if run.reboot {
-            vm.agent_ready_at = vm.agent_ready_at.max(now + REBOOT_SECS);
-        }
-        if let Some(power) = run.power {
-            vm.power = power;
-            vm.transition = None;
-        }
-    })?;
+    call.sim
+        .transact(|state, now| finish(state, now, &key, &owner, run.reboot, run.power))?;
     Ok(Some(if req.linux {
         linux_result(&run)
     } else {

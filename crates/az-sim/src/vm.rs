@@ -104,7 +104,7 @@ fn default_model(vm: &Vm, sub: &str) -> Value {
                 "caching": "ReadWrite",
                 "createOption": "FromImage",
                 "deleteOption": "Detach",
-                "diskSizeGb": 127,
+                "diskSizeGB": 127,
                 "managedDisk": {
                     "id": ids::resource_id(sub, &vm.resource_group, DISK.arm_type, std::slice::from_ref(&disk)),
                     "resourceGroup": vm.resource_group,
@@ -136,14 +136,14 @@ pub fn vm_json(vm: &Vm, sub: &str, details: bool) -> Value {
     body["resourceGroup"] = json!(vm.resource_group);
     body["type"] = json!("Microsoft.Compute/virtualMachines");
     body["provisioningState"] = json!(vm.busy.map_or("Succeeded", |b| b.op.provisioning_state()));
-    body["powerState"] = json!(format!("VM {}", vm.power_word()));
     if details {
+        body["powerState"] = json!(format!("VM {}", vm.power_word()));
         body["privateIps"] = body.get("privateIps").cloned().unwrap_or(json!(""));
         body["publicIps"] = body.get("publicIps").cloned().unwrap_or(json!(""));
         body["fqdns"] = json!("");
         body["macAddresses"] = body.get("macAddresses").cloned().unwrap_or(json!(""));
     } else if let Some(map) = body.as_object_mut() {
-        for field in ["privateIps", "publicIps", "macAddresses"] {
+        for field in ["privateIps", "publicIps", "macAddresses", "powerState"] {
             map.remove(field);
         }
     }

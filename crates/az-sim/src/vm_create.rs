@@ -14,12 +14,19 @@ use super::vm::{
 };
 use super::world::{Busy, BusyOp, Resource, World};
 
-const CREATE_SECS: f64 = 120.0;
+/// How long ARM takes to create a VM (and its agent to report).
+pub const CREATE_SECS: f64 = 120.0;
 
 fn os_type(call: &Call, image: &str) -> Result<String, AzError> {
     if let Some(t) = call.args.one("os-type")? {
         return Ok(t);
     }
+    Ok(image_os_type(image).into())
+}
+
+/// The OS of a marketplace image (`publisher:offer:sku:version` or an alias),
+/// as its `osDiskImage` says it.
+pub fn image_os_type(image: &str) -> &'static str {
     let lower = image.to_ascii_lowercase();
     let linux = [
         "ubuntu",
@@ -32,7 +39,7 @@ fn os_type(call: &Call, image: &str) -> Result<String, AzError> {
     ]
     .iter()
     .any(|w| lower.contains(w));
-    Ok(if linux { "Linux" } else { "Windows" }.into())
+    if linux { "Linux" } else { "Windows" }
 }
 fn insert(state: &mut World, id: &str, kind: &str, body: Value, busy: Option<Busy>) {
     state.resources.insert(
@@ -46,26 +53,27 @@ fn insert(state: &mut World, id: &str, kind: &str, body: Value, busy: Option<Bus
     );
 }
 
-/// What `vm create` was told, resolved to resource names and ids.
-struct Plan {
-    rg: String,
-    name: String,
-    id: String,
-    location: String,
-    tags: Value,
-    image: String,
-    os_type: String,
-    size: String,
-    admin: String,
-    vnet: String,
-    subnet: Option<String>,
-    subnet_id: Option<String>,
-    public_ip: Option<String>,
-    nsg: Option<String>,
-    nic_ids: Vec<String>,
-    disk: String,
-    trusted_launch: bool,
-    license: Value,
+/// What `vm create` was told, resolved to resource names and ids (the
+/// stand-in reads the same from the ARM template the real az deploys).
+pub struct Plan {
+    pub rg: String,
+    pub name: String,
+    pub id: String,
+    pub location: String,
+    pub tags: Value,
+    pub image: String,
+    pub os_type: String,
+    pub size: String,
+    pub admin: String,
+    pub vnet: String,
+    pub subnet: Option<String>,
+    pub subnet_id: Option<String>,
+    pub public_ip: Option<String>,
+    pub nsg: Option<String>,
+    pub nic_ids: Vec<String>,
+    pub disk: String,
+    pub trusted_launch: bool,
+    pub license: Value,
 }
 
 fn plan(call: &Call) -> Result<Plan, AzError> {
@@ -121,12 +129,38 @@ fn plan(call: &Call) -> Result<Plan, AzError> {
     })
 }
 
+/// What az 2.91 says first while it validates a VM: a cheaper region for
+/// some locations (`display_region_recommendation`).
+fn region_notice(call: &Call, p: &Plan) {
+    let cheaper = match p.location.as_str() {
+        "westeurope" => Some("uksouth"),
+        "francecentral" | "germanywestcentral" => Some("northeurope"),
+        _ => None,
+    };
+    if let Some(region) = cheaper {
+        call.notice(format!(
+            "Selecting \"{region}\" may reduce your costs.\u{202f}The region you've selected may cost more for the same services. You can disable this message in the future with the command \"az config set core.display_region_identified=false\". Learn more at https://go.microsoft.com/fwlink/?linkid=222571 \n\n"
+        ));
+    }
+}
+
+/// What az 2.91 says once the network checks passed, for a marketplace image
+/// (generation 2): the Trusted Launch hint (its `trusted_launch_set_default`
+/// never finds the image's security feature).
+fn trusted_launch_hint(call: &Call, p: &Plan) {
+    if !p.image.starts_with('/') && p.image.split(':').count() == 4 {
+        call.warn("Consider upgrading security for your workloads using Azure Trusted Launch VMs. To know more about Trusted Launch, please visit https://aka.ms/TrustedLaunch.");
+    }
+}
+
 pub fn create(call: &Call) -> Outcome {
     let p = plan(call)?;
+    region_notice(call, &p);
     let sub = call.sub().to_string();
     let summary = call
         .sim
         .transact(|state, now| create_in(state, &sub, &p, now))??;
+    trusted_launch_hint(call, &p);
     if call.no_wait()? {
         return Ok(None);
     }
@@ -139,7 +173,9 @@ pub fn create(call: &Call) -> Outcome {
     Ok(Some(out))
 }
 
-fn create_in(state: &mut World, sub: &str, p: &Plan, now: f64) -> Result<Value, AzError> {
+/// Puts the VM and what comes with it (NIC, OS disk, public IP, NSG, network)
+/// in the world, busy creating for [`CREATE_SECS`]; returns az's summary.
+pub fn create_in(state: &mut World, sub: &str, p: &Plan, now: f64) -> Result<Value, AzError> {
     if !state.group_exists(sub, &p.rg) {
         return Err(AzError::group_not_found(&p.rg));
     }
@@ -260,7 +296,7 @@ fn create_in(state: &mut World, sub: &str, p: &Plan, now: f64) -> Result<Value, 
             "dataDisks": [],
             "imageReference": image_reference(&p.image),
             "osDisk": {
-                "caching": "ReadWrite", "createOption": "FromImage", "deleteOption": "Detach", "diskSizeGb": 127,
+                "caching": "ReadWrite", "createOption": "FromImage", "deleteOption": "Detach", "diskSizeGB": 127,
                 "managedDisk": { "id": disk.id, "resourceGroup": p.rg, "storageAccountType": "Premium_LRS" },
                 "name": p.disk, "osType": p.os_type,
             },

@@ -8,54 +8,66 @@ use super::error::AzError;
 use super::ids;
 use super::power_state::{Phase, PowerState};
 use super::vm::{find, target};
-use super::world::{Busy, BusyOp, Transition, Vm, vm_key};
+use super::world::{Busy, BusyOp, Transition, Vm, World, vm_key};
 
-const DELETE_SECS: f64 = 60.0;
-const START_SECS: f64 = 30.0;
-const STOP_SECS: f64 = 30.0;
-const DEALLOCATE_SECS: f64 = 60.0;
-const RESTART_SECS: f64 = 60.0;
-const GENERALIZE_SECS: f64 = 5.0;
+pub const DELETE_SECS: f64 = 60.0;
+pub const START_SECS: f64 = 30.0;
+pub const STOP_SECS: f64 = 30.0;
+pub const DEALLOCATE_SECS: f64 = 60.0;
+pub const RESTART_SECS: f64 = 60.0;
+pub const GENERALIZE_SECS: f64 = 5.0;
 
 pub fn delete(call: &Call) -> Outcome {
     let (rg, name) = target(call)?;
     call.confirm()?;
     let sub = call.sub().to_string();
-    let found = call.sim.transact(|state, now| {
-        if !state.group_exists(&sub, &rg) {
-            return Err(AzError::group_not_found(&rg));
-        }
-        let Some(vm) = state.vms.get_mut(&vm_key(&sub, &rg, &name)) else {
-            return Ok(false);
-        };
-        vm.busy = Some(Busy {
-            op: BusyOp::Deleting,
-            until: now + DELETE_SECS,
-        });
-        let vm_id = ids::key(&vm.id);
-        // The NIC and disk stay behind, detached, as with deleteOption Detach.
-        for r in state.resources.values_mut() {
-            if r.body["virtualMachine"]["id"]
-                .as_str()
-                .is_some_and(|v| ids::key(v) == vm_id)
-                && let Some(map) = r.body.as_object_mut()
-            {
-                map.remove("virtualMachine");
-            }
-            if r.body["managedBy"]
-                .as_str()
-                .is_some_and(|v| ids::key(v) == vm_id)
-            {
-                r.body["managedBy"] = Value::Null;
-                r.body["diskState"] = json!("Unattached");
-            }
-        }
-        Ok(true)
-    })??;
+    let found = call
+        .sim
+        .transact(|state, now| begin_delete(state, now, &sub, &rg, &name))??;
     if found && !call.no_wait()? {
         call.delay(DELETE_SECS);
     }
     Ok(None)
+}
+
+/// Starts deleting the VM (false when there is none: ARM answers 204), its
+/// NIC and disk left behind, detached, as with deleteOption Detach.
+pub fn begin_delete(
+    state: &mut World,
+    now: f64,
+    sub: &str,
+    rg: &str,
+    name: &str,
+) -> Result<bool, AzError> {
+    if !state.group_exists(sub, rg) {
+        return Err(AzError::group_not_found(rg));
+    }
+    let Some(vm) = state.vms.get_mut(&vm_key(sub, rg, name)) else {
+        return Ok(false);
+    };
+    vm.busy = Some(Busy {
+        op: BusyOp::Deleting,
+        until: now + DELETE_SECS,
+    });
+    let vm_id = ids::key(&vm.id);
+    // The NIC and disk stay behind, detached, as with deleteOption Detach.
+    for r in state.resources.values_mut() {
+        if r.body["virtualMachine"]["id"]
+            .as_str()
+            .is_some_and(|v| ids::key(v) == vm_id)
+            && let Some(map) = r.body.as_object_mut()
+        {
+            map.remove("virtualMachine");
+        }
+        if r.body["managedBy"]
+            .as_str()
+            .is_some_and(|v| ids::key(v) == vm_id)
+        {
+            r.body["managedBy"] = Value::Null;
+            r.body["diskState"] = json!("Unattached");
+        }
+    }
+    Ok(true)
 }
 
 fn not_allowed(operation: &str, vm: &str, why: &str) -> AzError {
@@ -88,60 +100,75 @@ fn transition(vm: &mut Vm, phase: Phase, to: PowerState, until: f64) {
 }
 
 pub fn start(call: &Call) -> Outcome {
-    power_op(call, START_SECS, |vm, now| {
-        if vm.generalized {
-            return Err(not_allowed("start", &vm.name, "generalized"));
-        }
-        transition(vm, Phase::Starting, PowerState::Running, now + START_SECS);
-        vm.agent_ready_at = vm.agent_ready_at.max(now + START_SECS);
-        Ok(())
-    })
+    power_op(call, START_SECS, begin_start)
+}
+
+/// `start` as ARM starts it on the VM.
+pub fn begin_start(vm: &mut Vm, now: f64) -> Result<(), AzError> {
+    if vm.generalized {
+        return Err(not_allowed("start", &vm.name, "generalized"));
+    }
+    transition(vm, Phase::Starting, PowerState::Running, now + START_SECS);
+    vm.agent_ready_at = vm.agent_ready_at.max(now + START_SECS);
+    Ok(())
 }
 
 pub fn restart(call: &Call) -> Outcome {
-    power_op(call, RESTART_SECS, |vm, now| {
-        if vm.generalized {
-            return Err(not_allowed("restart", &vm.name, "generalized"));
-        }
-        if vm.power != PowerState::Running {
-            return Err(not_allowed("restart", &vm.name, vm.power.word()));
-        }
-        transition(vm, Phase::Starting, PowerState::Running, now + RESTART_SECS);
-        vm.agent_ready_at = vm.agent_ready_at.max(now + RESTART_SECS);
-        Ok(())
-    })
+    power_op(call, RESTART_SECS, begin_restart)
+}
+
+/// `restart` as ARM starts it on the VM.
+pub fn begin_restart(vm: &mut Vm, now: f64) -> Result<(), AzError> {
+    if vm.generalized {
+        return Err(not_allowed("restart", &vm.name, "generalized"));
+    }
+    if vm.power != PowerState::Running {
+        return Err(not_allowed("restart", &vm.name, vm.power.word()));
+    }
+    transition(vm, Phase::Starting, PowerState::Running, now + RESTART_SECS);
+    vm.agent_ready_at = vm.agent_ready_at.max(now + RESTART_SECS);
+    Ok(())
 }
 
 pub fn stop(call: &Call) -> Outcome {
-    power_op(call, STOP_SECS, |vm, now| {
-        if vm.power == PowerState::Running || vm.transition.is_some() {
-            transition(vm, Phase::Stopping, PowerState::Stopped, now + STOP_SECS);
-        }
-        Ok(())
-    })
+    power_op(call, STOP_SECS, begin_stop)
+}
+
+/// `stop` as ARM starts it on the VM.
+pub fn begin_stop(vm: &mut Vm, now: f64) -> Result<(), AzError> {
+    if vm.power == PowerState::Running || vm.transition.is_some() {
+        transition(vm, Phase::Stopping, PowerState::Stopped, now + STOP_SECS);
+    }
+    Ok(())
 }
 
 pub fn deallocate(call: &Call) -> Outcome {
-    power_op(call, DEALLOCATE_SECS, |vm, now| {
-        if vm.power != PowerState::Deallocated || vm.transition.is_some() {
-            transition(
-                vm,
-                Phase::Deallocating,
-                PowerState::Deallocated,
-                now + DEALLOCATE_SECS,
-            );
-        }
-        Ok(())
-    })
+    power_op(call, DEALLOCATE_SECS, begin_deallocate)
+}
+
+/// `deallocate` as ARM starts it on the VM.
+pub fn begin_deallocate(vm: &mut Vm, now: f64) -> Result<(), AzError> {
+    if vm.power != PowerState::Deallocated || vm.transition.is_some() {
+        transition(
+            vm,
+            Phase::Deallocating,
+            PowerState::Deallocated,
+            now + DEALLOCATE_SECS,
+        );
+    }
+    Ok(())
 }
 
 pub fn generalize(call: &Call) -> Outcome {
-    power_op(call, GENERALIZE_SECS, |vm, _| {
-        let settled_off = vm.transition.is_none() && vm.power != PowerState::Running;
-        if !settled_off {
-            return Err(not_allowed("generalize", &vm.name, vm.power_word()));
-        }
-        vm.generalized = true;
-        Ok(())
-    })
+    power_op(call, GENERALIZE_SECS, begin_generalize)
+}
+
+/// `generalize` as ARM starts it on the VM.
+pub fn begin_generalize(vm: &mut Vm, _now: f64) -> Result<(), AzError> {
+    let settled_off = vm.transition.is_none() && vm.power != PowerState::Running;
+    if !settled_off {
+        return Err(not_allowed("generalize", &vm.name, vm.power_word()));
+    }
+    vm.generalized = true;
+    Ok(())
 }

@@ -177,11 +177,13 @@ fn vm_create_in_a_subnet_of_a_network_never_created_fails_as_az_does() {
         "--output",
         "none",
     ]);
-    // azure-cli's _validate_vm_vmss_create_vnet: a CLIError before any deployment.
-    assert_eq!(
-        stderr(&out),
-        format!("ERROR: Subnet '{subnet}' does not exist.\n")
-    );
+    // azure-cli's _validate_vm_vmss_create_vnet: a CLIError before any
+    // deployment, after the region notice its validation starts with.
+    let err = stderr(&out);
+    assert!(err.starts_with("Selecting \"uksouth\" may reduce your costs."));
+    assert!(err.ends_with(&format!(
+        "222571 \n\nERROR: Subnet '{subnet}' does not exist.\n"
+    )));
     assert_eq!(out.status.code(), Some(1));
     assert!(out.stdout.is_empty());
     // Nothing was made: no VM, no NIC, no disk, no network.

@@ -16,6 +16,8 @@ use crate::world::{Busy, BusyOp, Resource};
 pub struct Request<'a> {
     pub method: &'a str,
     pub segments: Vec<&'a str>,
+    /// The query string (`$expand=instanceView`, ...).
+    pub query: &'a str,
     pub body: &'a [u8],
 }
 
@@ -40,6 +42,85 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
         ("POST", ["subscriptions", _, "providers", _, "register"]) => {
             provider(standin, req.segments[3], true)
         }
+        (
+            _,
+            [
+                "subscriptions",
+                _,
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.resources",
+                "deployments",
+                ..,
+            ],
+        ) => super::deployments::route(standin, req),
+        (
+            _,
+            [
+                "subscriptions",
+                _,
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.compute",
+                "virtualmachines",
+                _,
+                "runcommand",
+            ],
+        )
+        | (
+            _,
+            [
+                "subscriptions",
+                _,
+                "providers",
+                "microsoft.compute",
+                "locations",
+                _,
+                "runcommands" | "runcommandresults",
+                _,
+            ],
+        ) => super::run_command::route(standin, req),
+        (
+            _,
+            [
+                "subscriptions",
+                _,
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.compute",
+                "virtualmachines" | "disks",
+                ..,
+            ],
+        )
+        | (
+            _,
+            [
+                "subscriptions",
+                _,
+                "resourcegroups",
+                _,
+                "providers",
+                "microsoft.network",
+                "networkinterfaces",
+                _,
+            ],
+        )
+        | (
+            _,
+            [
+                "subscriptions",
+                _,
+                "providers",
+                "microsoft.compute",
+                "locations",
+                _,
+                "publishers" | "vmoperations" | "vmoperationresults",
+                ..,
+            ],
+        ) => super::compute::route(standin, req),
         (method, ["subscriptions", _, "resourcegroups", _]) => {
             group(standin, method, req.segments[3], req.body)
         }

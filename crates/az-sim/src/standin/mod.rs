@@ -9,8 +9,12 @@
 //! one JSON object per line, in `standin.jsonl` beside the world.
 
 mod arm;
+mod compute;
+mod deployments;
 mod entra;
 mod faults;
+mod operations;
+mod run_command;
 mod tls;
 mod tokens;
 
@@ -91,6 +95,8 @@ pub struct Reply {
     retry_after: Option<u64>,
     /// Where to poll a long-running operation.
     location: Option<String>,
+    /// Where to poll a long-running operation's status (`Azure-AsyncOperation`).
+    async_operation: Option<String>,
 }
 
 impl Reply {
@@ -100,6 +106,7 @@ impl Reply {
             body: Some(body),
             retry_after: None,
             location: None,
+            async_operation: None,
         }
     }
 
@@ -109,6 +116,7 @@ impl Reply {
             body: None,
             retry_after: None,
             location: None,
+            async_operation: None,
         }
     }
 
@@ -119,6 +127,7 @@ impl Reply {
             body: None,
             retry_after: Some(1),
             location: Some(location),
+            async_operation: None,
         }
     }
 
@@ -271,6 +280,12 @@ async fn serve_until(
             scenario,
             log: Mutex::new(Some(log)),
         });
+        // The world a run starts from, as the built-in az makes it on its first
+        // call: the scenario's `vms:`, `exists:` commands and VM faults.
+        standin
+            .sim()
+            .start()
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, e.render()))?;
         ready(&Endpoint {
             url,
             ca_file,
@@ -354,7 +369,7 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Option<Response<Fu
     {
         Ok(body) => match standin.throttled(command.as_deref(), &path) {
             Some(reply) => reply,
-            None => route(standin, &method, &path, &body.to_bytes()),
+            None => route(standin, &method, &path, &query, &body.to_bytes()),
         },
         Err(_) => Reply::arm_error(
             413,
@@ -381,6 +396,9 @@ fn respond(reply: Reply, method: &str, path: &str, query: &str) -> Response<Full
     if let Some(location) = &reply.location {
         response = response.header("Location", location);
     }
+    if let Some(status) = &reply.async_operation {
+        response = response.header("Azure-AsyncOperation", status);
+    }
     response
         .header(
             "x-ms-request-id",
@@ -390,7 +408,7 @@ fn respond(reply: Reply, method: &str, path: &str, query: &str) -> Response<Full
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-fn route(standin: &StandIn, method: &str, path: &str, body: &[u8]) -> Reply {
+fn route(standin: &StandIn, method: &str, path: &str, query: &str, body: &[u8]) -> Reply {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let lower: Vec<String> = segments.iter().map(|s| s.to_lowercase()).collect();
     match (
@@ -412,6 +430,7 @@ fn route(standin: &StandIn, method: &str, path: &str, body: &[u8]) -> Reply {
             &arm::Request {
                 method,
                 segments,
+                query,
                 body,
             },
         ),
@@ -515,13 +534,19 @@ mod tests {
     fn entra_discovers_and_grants_only_the_known_principal() {
         let dir = tempfile::tempdir().expect("tempdir");
         let s = standin(dir.path());
-        let found = route(&s, "GET", "/tid/v2.0/.well-known/openid-configuration", b"");
+        let found = route(
+            &s,
+            "GET",
+            "/tid/v2.0/.well-known/openid-configuration",
+            "",
+            b"",
+        );
         assert_eq!(found.status, 200);
         assert_eq!(
             body(&found)["token_endpoint"],
             "https://127.0.0.1:1/tid/oauth2/v2.0/token"
         );
-        let grant = |form: &str| route(&s, "POST", "/tid/oauth2/v2.0/token", form.as_bytes());
+        let grant = |form: &str| route(&s, "POST", "/tid/oauth2/v2.0/token", "", form.as_bytes());
         let id = DEFAULT_CLIENT_ID;
         let ok = grant(&format!(
             "grant_type=client_credentials&client_id={id}&client_secret=right&scope=x"
@@ -555,7 +580,7 @@ mod tests {
         let rg = format!("/subscriptions/{DEFAULT_SUBSCRIPTION}/resourcegroups/RG-One");
         let put = |location: &str| {
             let body = json!({ "location": location, "tags": { "a": "b" } }).to_string();
-            route(&s, "PUT", &rg, body.as_bytes())
+            route(&s, "PUT", &rg, "", body.as_bytes())
         };
         assert_eq!(put("westeurope").status, 201);
         assert_eq!(put("westeurope").status, 200);
@@ -566,39 +591,41 @@ mod tests {
             "InvalidResourceGroupLocation"
         );
         let lower = rg.to_lowercase();
-        let shown = route(&s, "GET", &lower, b"");
+        let shown = route(&s, "GET", &lower, "", b"");
         assert_eq!(body(&shown)["name"], "RG-One");
         assert_eq!(body(&shown)["properties"]["provisioningState"], "Succeeded");
-        assert_eq!(route(&s, "HEAD", &rg, b"").status, 204);
+        assert_eq!(route(&s, "HEAD", &rg, "", b"").status, 204);
         let listed = route(
             &s,
             "GET",
             &format!("/subscriptions/{DEFAULT_SUBSCRIPTION}/resourceGroups"),
+            "",
             b"",
         );
         assert_eq!(body(&listed)["value"].as_array().map(Vec::len), Some(1));
         // Deleting is a long-running operation, polled at `Location`.
-        let deleting = route(&s, "DELETE", &rg, b"");
+        let deleting = route(&s, "DELETE", &rg, "", b"");
         assert_eq!((deleting.status, deleting.retry_after), (202, Some(1)));
         let poll = deleting.location.expect("a Location");
         let poll = poll
             .strip_prefix("https://127.0.0.1:1")
             .and_then(|p| p.split('?').next())
             .expect("the operation's path");
-        let shown = route(&s, "GET", &rg, b"");
+        let shown = route(&s, "GET", &rg, "", b"");
         assert_eq!(body(&shown)["properties"]["provisioningState"], "Deleting");
-        assert_eq!(route(&s, "GET", poll, b"").status, 202);
+        assert_eq!(route(&s, "GET", poll, "", b"").status, 202);
         // 60 simulated seconds at 200x.
         std::thread::sleep(std::time::Duration::from_millis(400));
-        assert_eq!(route(&s, "GET", poll, b"").status, 200);
-        let gone = route(&s, "GET", &rg, b"");
+        assert_eq!(route(&s, "GET", poll, "", b"").status, 200);
+        let gone = route(&s, "GET", &rg, "", b"");
         assert_eq!(gone.status, 404);
         assert_eq!(body(&gone)["error"]["code"], "ResourceGroupNotFound");
-        assert_eq!(route(&s, "HEAD", &rg, b"").status, 404);
+        assert_eq!(route(&s, "HEAD", &rg, "", b"").status, 404);
         let elsewhere = route(
             &s,
             "GET",
             "/subscriptions/00000000-0000-0000-0000-000000000000/resourcegroups/x",
+            "",
             b"",
         );
         assert_eq!(body(&elsewhere)["error"]["code"], "SubscriptionNotFound");
