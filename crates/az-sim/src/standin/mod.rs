@@ -10,6 +10,7 @@
 
 mod arm;
 mod entra;
+mod resources;
 mod tls;
 
 use std::convert::Infallible;
@@ -88,6 +89,8 @@ pub struct Reply {
     retry_after: Option<u64>,
     /// Where to poll a long-running operation.
     location: Option<String>,
+    /// Where to poll the status of a long-running operation (`Azure-AsyncOperation`).
+    async_operation: Option<String>,
 }
 
 impl Reply {
@@ -97,6 +100,7 @@ impl Reply {
             body: Some(body),
             retry_after: None,
             location: None,
+            async_operation: None,
         }
     }
 
@@ -106,6 +110,7 @@ impl Reply {
             body: None,
             retry_after: None,
             location: None,
+            async_operation: None,
         }
     }
 
@@ -116,6 +121,7 @@ impl Reply {
             body: None,
             retry_after: Some(1),
             location: Some(location),
+            async_operation: None,
         }
     }
 
@@ -252,6 +258,9 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Byte
     }
     if let Some(location) = &reply.location {
         response = response.header("Location", location);
+    }
+    if let Some(operation) = &reply.async_operation {
+        response = response.header("Azure-AsyncOperation", operation);
     }
     response
         .header(
