@@ -613,6 +613,85 @@ fn from_rest(value: &Value) -> Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::env::DEFAULT_SUBSCRIPTION;
+    use crate::scenario::Scenario;
+
+    fn standin(dir: &std::path::Path) -> StandIn {
+        StandIn {
+            url: "https://127.0.0.1:1".into(),
+            env: super::super::world_env(dir).expect("a directory"),
+            client_secret: None,
+            token: "t".into(),
+            scenario: Scenario::default(),
+            log: std::sync::Mutex::new(None),
+        }
+    }
+
+    /// The path part of a polling URL.
+    fn path(url: &str) -> String {
+        url.trim_start_matches("https://127.0.0.1:1")
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_string()
+    }
+
+    #[test]
+    fn a_network_put_is_polled_then_read_and_its_subnet_takes_an_nsg() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = standin(dir.path());
+        let rg = format!("/subscriptions/{DEFAULT_SUBSCRIPTION}/resourceGroups/rg");
+        let put = |path: &str, body: Value| {
+            super::super::route(
+                &s,
+                "PUT",
+                &format!("{rg}{path}"),
+                body.to_string().as_bytes(),
+            )
+        };
+        let vnet = "/providers/Microsoft.Network/virtualNetworks/v";
+        let missing = put(vnet, json!({ "location": "westeurope" }));
+        assert_eq!(missing.status, 404);
+        put("", json!({ "location": "westeurope" }));
+        let created = put(
+            vnet,
+            json!({ "location": "westeurope",
+                    "properties": { "addressSpace": { "addressPrefixes": ["10.1.0.0/16"] } } }),
+        );
+        assert_eq!((created.status, created.retry_after), (201, Some(1)));
+        let body = created.body.as_ref().expect("the resource");
+        assert_eq!(body["properties"]["provisioningState"], "Creating");
+        let operation = path(
+            created
+                .async_operation
+                .as_deref()
+                .expect("Azure-AsyncOperation"),
+        );
+        // 10 simulated seconds at 200x.
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        let status = super::super::route(&s, "GET", &operation, b"");
+        assert_eq!(
+            status.body.as_ref().expect("a status")["status"],
+            "Succeeded"
+        );
+        let subnet = format!("{vnet}/subnets/s");
+        let nsg = format!("{rg}/providers/Microsoft.Network/networkSecurityGroups/n");
+        put(
+            &subnet,
+            json!({ "properties": { "addressPrefix": "10.1.0.0/24", "networkSecurityGroup": { "id": nsg } } }),
+        );
+        let shown = super::super::route(&s, "GET", &format!("{rg}{vnet}").to_lowercase(), b"");
+        let subnets = &shown.body.as_ref().expect("the network")["properties"]["subnets"];
+        assert_eq!(
+            subnets[0]["properties"]["networkSecurityGroup"]["id"],
+            json!(nsg)
+        );
+        let gone = super::super::route(&s, "GET", &format!("{rg}{vnet}/subnets/x"), b"");
+        assert_eq!(
+            gone.body.as_ref().expect("an error")["error"]["code"],
+            "NotFound"
+        );
+    }
 
     #[test]
     fn every_served_type_is_in_the_type_table() {
