@@ -155,11 +155,125 @@ EXPIRING = [
     ["group", "exists", "-n", "rg-one"],
 ]
 
+# The command shapes modules 01-networking, 02-storage and 05-golden-image (its gallery and image
+# definition) issue: each idempotency check on a missing resource, the create, a repeat, the reads.
+RG = ["--resource-group", "rg-avd"]
+VNET = RG + ["--vnet-name", "vnet-avd"]
+NSG = RG + ["--nsg-name", "nsg-avd"]
+TAGS = ["--tags", "workload=avd", "environment=production", "managed-by=goldsmith"]
+RULES = [
+    ["AVD-Deny-RDP-Internet-In", "--priority", "4000", "--direction", "Inbound", "--access", "Deny",
+     "--protocol", "*", "--source-address-prefixes", "Internet", "--source-port-ranges", "*",
+     "--destination-address-prefixes", "*", "--destination-port-ranges", "3389",
+     "--description", "No RDP from the internet: AVD uses reverse connect"],
+    ["AVD-Allow-Service-Out", "--priority", "100", "--direction", "Outbound", "--access", "Allow",
+     "--protocol", "Tcp", "--source-address-prefixes", "VirtualNetwork", "--source-port-ranges", "*",
+     "--destination-address-prefixes", "WindowsVirtualDesktop", "--destination-port-ranges", "443",
+     "--description", "AVD service and agent traffic"],
+    ["AVD-Allow-KMS-Out", "--priority", "110", "--direction", "Outbound", "--access", "Allow",
+     "--protocol", "Tcp", "--source-address-prefixes", "VirtualNetwork", "--source-port-ranges", "*",
+     "--destination-address-prefixes", "20.118.99.224", "40.83.235.53", "23.102.135.246",
+     "--destination-port-ranges", "1688", "--description", "Windows activation"],
+    ["AVD-Allow-Shortpath-TURN-Out", "--priority", "120", "--direction", "Outbound", "--access", "Allow",
+     "--protocol", "Udp", "--source-address-prefixes", "VirtualNetwork", "--source-port-ranges", "*",
+     "--destination-address-prefixes", "51.5.0.0/16", "--destination-port-ranges", "3478",
+     "--description", "RDP Shortpath for public networks (TURN relay)"],
+    ["AVD-Allow-AzureFiles-Out", "--priority", "130", "--direction", "Outbound", "--access", "Allow",
+     "--protocol", "Tcp", "--source-address-prefixes", "VirtualNetwork", "--source-port-ranges", "*",
+     "--destination-address-prefixes", "Storage", "--destination-port-ranges", "445",
+     "--description", "FSLogix profile containers on Azure Files (SMB)"],
+]
+AVD_RULES = ["network", "nsg", "rule", "list"] + NSG + [
+    "--query", "length([?starts_with(name, 'AVD-')])", "--output", "tsv"]
+SUBNET_NSG = ["--query", "networkSecurityGroup.id", "--output", "tsv"]
+ACCOUNT = RG + ["--name", "stavdprof001"]
+SHARE = RG + ["--storage-account", "stavdprof001", "--name", "fslogix-profiles"]
+GALLERY = RG + ["--gallery-name", "gal_avd_001"]
+DEFINITION = GALLERY + ["--gallery-image-definition", "win11-avd"]
+NETWORK = [
+    ["group", "create", "--name", "rg-avd", "--location", "westeurope", "--output", "none"],
+    ["network", "vnet", "show"] + RG + ["--name", "vnet-avd", "--output", "none"],
+    ["network", "nsg", "show"] + RG + ["--name", "nsg-avd", "--output", "none"],
+    ["network", "nsg", "show", "--resource-group", "rg-missing", "--name", "nsg-avd", "--output", "none"],
+    ["network", "vnet", "create"] + RG + ["--name", "vnet-avd", "--location", "westeurope",
+                                           "--address-prefixes", "10.40.0.0/16"] + TAGS + ["--output", "none"],
+    ["network", "vnet", "create"] + RG + ["--name", "vnet-avd", "--location", "westeurope",
+                                           "--address-prefixes", "10.40.0.0/16"] + TAGS + ["--output", "none"],
+    ["network", "vnet", "show"] + RG + ["--name", "vnet-avd", "--query", "addressSpace.addressPrefixes", "-o", "tsv"],
+    ["network", "nsg", "create"] + RG + ["--name", "nsg-avd", "--location", "westeurope"] + TAGS + ["--output", "none"],
+    ["network", "nsg", "create"] + RG + ["--name", "nsg-avd", "--location", "westeurope"] + TAGS + ["--output", "none"],
+    ["network", "vnet", "subnet", "show"] + VNET + ["--name", "snet-avd-hosts", "--output", "none"],
+    ["network", "vnet", "subnet", "show", "--resource-group", "rg-avd", "--vnet-name", "vnet-missing",
+     "--name", "snet-avd-hosts", "--output", "none"],
+    ["network", "vnet", "subnet", "create"] + VNET + ["--name", "snet-avd-hosts", "--address-prefixes", "10.40.1.0/24",
+                                                      "--default-outbound-access", "true",
+                                                      "--service-endpoints", "Microsoft.Storage", "--output", "none"],
+    ["network", "vnet", "subnet", "show"] + VNET + ["--name", "snet-avd-hosts", "--output", "none"],
+    ["network", "vnet", "subnet", "create"] + VNET + ["--name", "snet-avd-build", "--address-prefixes", "10.40.2.0/27",
+                                                      "--default-outbound-access", "true", "--output", "none"],
+    ["network", "vnet", "subnet", "show"] + VNET + ["--name", "snet-avd-build", "--query", "addressPrefix", "-o", "tsv"],
+    ["network", "vnet", "show"] + RG + ["--name", "vnet-avd", "--query", "subnets[].name", "-o", "tsv"],
+    AVD_RULES,
+] + [["network", "nsg", "rule", "create"] + NSG + ["--name"] + rule + ["--output", "none"] for rule in RULES] + [
+    ["network", "nsg", "rule", "create"] + NSG + ["--name"] + RULES[0] + ["--output", "none"],
+    AVD_RULES,
+    ["network", "nsg", "rule", "list"] + NSG + ["--query", "[?priority < `200`].destinationPortRange", "-o", "tsv"],
+    ["network", "nsg", "show"] + RG + ["--name", "nsg-avd", "--query", "id", "--output", "tsv"],
+    ["network", "vnet", "subnet", "show"] + VNET + ["--name", "snet-avd-hosts"] + SUBNET_NSG,
+    ["network", "vnet", "subnet", "update"] + VNET + ["--name", "snet-avd-hosts", "--network-security-group", "nsg-avd",
+                                                      "--output", "none"],
+    ["network", "vnet", "subnet", "update"] + VNET + ["--name", "snet-avd-build", "--network-security-group", "nsg-avd",
+                                                      "--output", "none"],
+    ["network", "vnet", "subnet", "show"] + VNET + ["--name", "snet-avd-hosts"] + SUBNET_NSG,
+    ["network", "vnet", "subnet", "show"] + VNET + ["--name", "snet-avd-build"] + SUBNET_NSG,
+    ["storage", "account", "show"] + ACCOUNT + ["--output", "none"],
+    ["storage", "account", "create"] + ACCOUNT + ["--location", "westeurope", "--kind", "FileStorage",
+                                                  "--sku", "Premium_ZRS", "--https-only", "true",
+                                                  "--min-tls-version", "TLS1_2", "--allow-blob-public-access", "false"]
+    + TAGS + ["--output", "none"],
+    ["storage", "account", "create"] + ACCOUNT + ["--location", "westeurope", "--kind", "FileStorage",
+                                                  "--sku", "Premium_ZRS", "--https-only", "true",
+                                                  "--min-tls-version", "TLS1_2", "--allow-blob-public-access", "false"]
+    + TAGS + ["--output", "none"],
+    ["storage", "account", "show"] + ACCOUNT + ["--output", "none"],
+    ["storage", "account", "show"] + ACCOUNT + ["--query", "[kind, sku.name, minimumTlsVersion, primaryEndpoints.file]",
+                                                "-o", "tsv"],
+    ["storage", "account", "keys", "list", "--resource-group", "rg-avd", "--account-name", "stavdprof001",
+     "--query", "[].[keyName, permissions]", "-o", "tsv"],
+    ["storage", "share-rm", "show"] + SHARE + ["--output", "none"],
+    ["storage", "share-rm", "create"] + SHARE + ["--quota", "1024", "--enabled-protocols", "SMB", "--output", "none"],
+    ["storage", "share-rm", "create"] + SHARE + ["--quota", "1024", "--enabled-protocols", "SMB", "--output", "none"],
+    ["storage", "share-rm", "show"] + SHARE + ["--query", "[shareQuota, enabledProtocols]", "-o", "tsv"],
+    ["sig", "show"] + GALLERY + ["--output", "none"],
+    ["sig", "create"] + GALLERY + ["--location", "westeurope", "--description", "AVD golden images"]
+    + TAGS + ["--output", "none"],
+    ["sig", "create"] + GALLERY + ["--location", "westeurope", "--description", "AVD golden images"]
+    + TAGS + ["--output", "none"],
+    ["sig", "show"] + GALLERY + ["--output", "none"],
+    ["sig", "image-definition", "show"] + DEFINITION + ["--output", "none"],
+    ["sig", "image-definition", "create"] + DEFINITION + [
+        "--location", "westeurope", "--publisher", "Contoso", "--offer", "avd-golden-image", "--sku", "win11-avd",
+        "--os-type", "Windows", "--os-state", "Generalized", "--hyper-v-generation", "V2",
+        "--features", "SecurityType=TrustedLaunch IsAcceleratedNetworkSupported=true",
+        "--description", "Windows 11 Enterprise multi-session"] + TAGS + ["--output", "none"],
+    ["sig", "image-definition", "create"] + DEFINITION + [
+        "--location", "westeurope", "--publisher", "Contoso", "--offer", "avd-golden-image", "--sku", "win11-avd",
+        "--os-type", "Windows", "--os-state", "Generalized", "--hyper-v-generation", "V2",
+        "--features", "SecurityType=TrustedLaunch IsAcceleratedNetworkSupported=true",
+        "--description", "Windows 11 Enterprise multi-session"] + TAGS + ["--output", "none"],
+    ["sig", "image-definition", "show"] + DEFINITION + ["--output", "none"],
+    ["sig", "image-definition", "show"] + DEFINITION + [
+        "--query", "[hyperVGeneration, osState, osType, identifier.sku, join(',', features[].name)]", "-o", "tsv"],
+]
+
+
+
 PHASES = [
     ("plain", PLAIN, None),
     ("throttled", THROTTLED, THROTTLE_SCENARIO),
     ("faults", FAULTED, FAULT_SCENARIO),
     ("expiry", EXPIRING, EXPIRY_SCENARIO),
+    ("network", NETWORK, None),
     ("compute", COMPUTE, COMPUTE_SCENARIO),
 ]
 
@@ -167,6 +281,8 @@ PHASES = [
 # operations run the real az, signed in to a stand-in goldsmith starts on the run's world.
 MODULES = [
     "00-resource-group",
+    "01-networking",
+    "02-storage",
 ]
 
 

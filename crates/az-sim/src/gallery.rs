@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use super::call::{Call, key_values, timestamp};
+use super::call::{Call, timestamp};
 use super::error::AzError;
 use super::types::{Base, Parent, TypeSpec, no_extras, tags_only};
 
@@ -73,35 +73,98 @@ pub const ALIASES: &[(&str, &str)] = &[
     ("--image-name", "gallery-image-definition"),
 ];
 
-fn gallery(call: &Call, b: &Base) -> Result<Value, AzError> {
-    Ok(json!({
-        "description": call.args.one("description")?,
-        "identifier": { "uniqueName": format!("{}-{}", call.sub(), b.name.to_ascii_uppercase()) },
+/// A gallery as the compute resource provider makes it: its unique name is the
+/// subscription and the upper-cased gallery name.
+pub fn gallery_defaults(b: &Base) -> Value {
+    let subscription = b.id.split('/').nth(2).unwrap_or_default();
+    json!({
+        "identifier": { "uniqueName": format!("{subscription}-{}", b.name.to_ascii_uppercase()) },
         "location": b.location,
         "tags": b.tags,
-    }))
+    })
+}
+
+fn gallery(call: &Call, b: &Base) -> Result<Value, AzError> {
+    let mut body = gallery_defaults(b);
+    body["description"] = json!(call.args.one("description")?);
+    Ok(body)
+}
+
+/// What the compute resource provider fills in on an image definition the request leaves open.
+pub fn image_definition_defaults(b: &Base) -> Value {
+    json!({
+        "architecture": "x64",
+        "hyperVGeneration": "V1",
+        "location": b.location,
+        "tags": b.tags,
+    })
+}
+
+/// `az sig image-definition create` always says this first (Azure CLI 2.91.0).
+const NEW_DEFAULTS_WARNING: &str = "Starting Build (May) 2024, \"az sig image-definition create\" command will use the new default values Hyper-V Generation: V2 and SecurityType: TrustedLaunchSupported.";
+/// What it says when `--features SecurityType=Standard` is dropped.
+const UPGRADE_SECURITY_HINT: &str = "Consider upgrading security for your workloads using Azure Trusted Launch VMs. To know more about Trusted Launch, please visit https://aka.ms/TrustedLaunch.";
+
+/// The features `az sig image-definition create` sends: `--features` is one
+/// value of space-separated `KEY=VALUE`s; `SecurityType=Standard` is dropped
+/// (with a hint), and a V2 definition without a security type is
+/// `TrustedLaunchSupported`, as the CLI makes it.
+fn image_features(call: &Call, generation: &str) -> Result<Vec<Value>, AzError> {
+    let mut security_type = false;
+    let mut features = Vec::new();
+    let text = call.args.one("features")?.unwrap_or_default();
+    for item in text.split_whitespace() {
+        let (name, value) = item
+            .split_once('=')
+            .ok_or_else(|| AzError::cli("usage error: --features KEY=VALUE [KEY=VALUE ...]"))?;
+        if name == "SecurityType" {
+            security_type = true;
+            if value == "Standard" {
+                call.warn(UPGRADE_SECURITY_HINT);
+                continue;
+            }
+        }
+        features.push(json!({ "name": name, "value": value }));
+    }
+    if !security_type && generation == "V2" {
+        features.push(json!({ "name": "SecurityType", "value": "TrustedLaunchSupported" }));
+    }
+    Ok(features)
 }
 
 fn image_definition(call: &Call, b: &Base) -> Result<Value, AzError> {
-    let features: Vec<Value> = key_values(&call.args.many("features"))
-        .into_iter()
-        .map(|(name, value)| json!({ "name": name, "value": value }))
-        .collect();
-    Ok(json!({
-        "architecture": "x64",
-        "description": call.args.one("description")?,
-        "features": if features.is_empty() { Value::Null } else { Value::Array(features) },
-        "hyperVGeneration": call.args.one_or("hyper-v-generation", "V1")?,
-        "identifier": {
-            "offer": call.args.req("offer")?,
-            "publisher": call.args.req("publisher")?,
-            "sku": call.args.req("sku")?,
-        },
-        "location": b.location,
-        "osState": call.args.one_or("os-state", "Generalized")?,
-        "osType": call.args.req("os-type")?,
-        "tags": b.tags,
-    }))
+    call.warn(NEW_DEFAULTS_WARNING);
+    let generation = call.args.one_or("hyper-v-generation", "V2")?;
+    let features = image_features(call, &generation)?;
+    let mut body = image_definition_defaults(b);
+    for (field, value) in [
+        ("description", json!(call.args.one("description")?)),
+        (
+            "features",
+            if features.is_empty() {
+                Value::Null
+            } else {
+                Value::Array(features)
+            },
+        ),
+        ("hyperVGeneration", json!(generation)),
+        (
+            "identifier",
+            json!({
+                "offer": call.args.req("offer")?,
+                "publisher": call.args.req("publisher")?,
+                "sku": call.args.req("sku")?,
+            }),
+        ),
+        (
+            "osState",
+            json!(call.args.one_or("os-state", "Generalized")?),
+        ),
+        ("osType", json!(call.args.req("os-type")?)),
+    ] {
+        body[field] = value;
+    }
+    Ok(body)
 }
 
 fn region_name(location: &str) -> String {

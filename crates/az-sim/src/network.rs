@@ -126,9 +126,10 @@ fn prefixes(call: &Call, default: &str) -> Vec<String> {
     p
 }
 
-fn vnet(call: &Call, b: &Base) -> Result<Value, AzError> {
-    Ok(json!({
-        "addressSpace": { "addressPrefixes": prefixes(call, "10.0.0.0/16") },
+/// What the network resource provider fills in on a virtual network, before
+/// the request's address space (the stand-in's PUT starts from it too).
+pub fn vnet_defaults(b: &Base) -> Value {
+    json!({
         "enableDdosProtection": false,
         "etag": ids::etag(&b.id),
         "location": b.location,
@@ -137,7 +138,13 @@ fn vnet(call: &Call, b: &Base) -> Result<Value, AzError> {
         "subnets": [],
         "tags": b.tags,
         "virtualNetworkPeerings": [],
-    }))
+    })
+}
+
+fn vnet(call: &Call, b: &Base) -> Result<Value, AzError> {
+    let mut body = vnet_defaults(b);
+    body["addressSpace"] = json!({ "addressPrefixes": prefixes(call, "10.0.0.0/16") });
+    Ok(body)
 }
 
 /// `vnet create --subnet-name` makes the first subnet too.
@@ -151,7 +158,14 @@ fn vnet_first_subnet(call: &Call, b: &Base) -> Result<Vec<Resource>, AzError> {
         prefixes.push("10.0.0.0/24".into());
     }
     let id = format!("{}/subnets/{name}", b.id);
-    let mut body = subnet_body(&id, &prefixes);
+    let subnet = Base {
+        id: id.clone(),
+        name: name.clone(),
+        resource_group: b.resource_group.clone(),
+        location: b.location.clone(),
+        tags: Value::Null,
+    };
+    let mut body = subnet_body(&subnet, &prefixes);
     body["name"] = Value::String(name);
     body["resourceGroup"] = Value::String(b.resource_group.clone());
     body["type"] = Value::String(SUBNET.arm_type.into());
@@ -165,13 +179,18 @@ fn vnet_first_subnet(call: &Call, b: &Base) -> Result<Vec<Resource>, AzError> {
     }])
 }
 
-fn subnet_body(id: &str, prefixes: &[String]) -> Value {
-    let mut body = json!({
+/// What the network resource provider fills in on a subnet.
+pub fn subnet_defaults(b: &Base) -> Value {
+    json!({
         "delegations": [],
-        "etag": ids::etag(id),
+        "etag": ids::etag(&b.id),
         "privateEndpointNetworkPolicies": "Disabled",
         "privateLinkServiceNetworkPolicies": "Enabled",
-    });
+    })
+}
+
+fn subnet_body(b: &Base, prefixes: &[String]) -> Value {
+    let mut body = subnet_defaults(b);
     if prefixes.len() == 1 {
         body["addressPrefix"] = Value::String(prefixes[0].clone());
     } else {
@@ -181,7 +200,7 @@ fn subnet_body(id: &str, prefixes: &[String]) -> Value {
 }
 
 fn subnet(call: &Call, b: &Base) -> Result<Value, AzError> {
-    let mut body = subnet_body(&b.id, &prefixes(call, "10.0.0.0/24"));
+    let mut body = subnet_body(b, &prefixes(call, "10.0.0.0/24"));
     let edit = subnet_update(call)?;
     edit(&mut body);
     Ok(body)
@@ -324,6 +343,11 @@ const DEFAULT_RULES: [(&str, u32, bool, &str, &str, &str, &str); 6] = [
 ];
 
 fn nsg(_: &Call, b: &Base) -> Result<Value, AzError> {
+    Ok(nsg_defaults(b))
+}
+
+/// An NSG as the network resource provider makes it: the six default rules.
+pub fn nsg_defaults(b: &Base) -> Value {
     let defaults: Vec<Value> = DEFAULT_RULES
         .iter()
         .map(
@@ -353,14 +377,19 @@ fn nsg(_: &Call, b: &Base) -> Result<Value, AzError> {
             },
         )
         .collect();
-    Ok(json!({
+    json!({
         "defaultSecurityRules": defaults,
         "etag": ids::etag(&b.id),
         "location": b.location,
         "resourceGuid": ids::guid(&format!("guid:{}", b.id)),
         "securityRules": [],
         "tags": b.tags,
-    }))
+    })
+}
+
+/// What the network resource provider adds to a security rule the request describes.
+pub fn nsg_rule_defaults(b: &Base) -> Value {
+    json!({ "etag": ids::etag(&b.id) })
 }
 
 /// A single value goes to the singular field, several to the plural one.
@@ -384,12 +413,10 @@ fn values_or(call: &Call, option: &str, default: &str) -> Vec<String> {
 }
 
 fn nsg_rule(call: &Call, b: &Base) -> Result<Value, AzError> {
-    let mut body = json!({
-        "access": "Allow",
-        "direction": "Inbound",
-        "etag": ids::etag(&b.id),
-        "protocol": "*",
-    });
+    let mut body = nsg_rule_defaults(b);
+    body["access"] = json!("Allow");
+    body["direction"] = json!("Inbound");
+    body["protocol"] = json!("*");
     let edit = nsg_rule_update(call)?;
     edit(&mut body);
     for (singular, plural, option, default) in [
@@ -509,27 +536,32 @@ pub fn nic_body(
     if let Some(p) = public_ip_id {
         ipconfig["publicIPAddress"] = json!({ "id": p, "resourceGroup": b.resource_group });
     }
-    let mut body = json!({
+    let mut body = nic_defaults(b);
+    body["ipConfigurations"] = json!([ipconfig]);
+    body["primary"] = json!(true);
+    if let Some(vm) = vm_id {
+        body["virtualMachine"] = json!({ "id": vm, "resourceGroup": b.resource_group });
+    }
+    body
+}
+
+/// What the network resource provider fills in on a NIC, besides its IP configurations.
+pub fn nic_defaults(b: &Base) -> Value {
+    json!({
         "enableAcceleratedNetworking": false,
         "enableIPForwarding": false,
         "etag": ids::etag(&b.id),
         "id": b.id,
-        "ipConfigurations": [ipconfig],
         "location": b.location,
         "macAddress": ids::mac(&b.id),
         "name": b.name,
         "nicType": "Standard",
-        "primary": true,
         "provisioningState": "Succeeded",
         "resourceGroup": b.resource_group,
         "resourceGuid": ids::guid(&format!("guid:{}", b.id)),
         "tags": b.tags,
         "type": NIC.arm_type,
-    });
-    if let Some(vm) = vm_id {
-        body["virtualMachine"] = json!({ "id": vm, "resourceGroup": b.resource_group });
-    }
-    body
+    })
 }
 
 fn nic_from_args(call: &Call, b: &Base) -> Result<Value, AzError> {
@@ -577,6 +609,11 @@ pub fn public_address(id: &str) -> String {
     format!("20.{}.{}.{}", b[0] % 200 + 10, b[1] % 250, b[2] % 250 + 1)
 }
 
+/// A public IP as the network resource provider makes it: a static address of its own.
+pub fn public_ip_defaults(b: &Base) -> Value {
+    public_ip_body(b, &public_address(&b.id))
+}
+
 fn public_ip_from_args(_: &Call, b: &Base) -> Result<Value, AzError> {
-    Ok(public_ip_body(b, &public_address(&b.id)))
+    Ok(public_ip_defaults(b))
 }

@@ -15,10 +15,21 @@ use super::world::{Busy, BusyOp, Resource, World};
 pub const READ_SECS: f64 = 1.0;
 
 /// The resource group, and the names from the outermost parent to the resource.
-struct Target {
-    resource_group: String,
-    names: Vec<String>,
-    id: String,
+pub struct Target {
+    pub resource_group: String,
+    pub names: Vec<String>,
+    pub id: String,
+}
+
+impl Target {
+    /// A resource of `spec` named by its path (the stand-in's requests).
+    pub fn new(sub: &str, resource_group: &str, spec: &TypeSpec, names: Vec<String>) -> Self {
+        Target {
+            id: ids::resource_id(sub, resource_group, spec.arm_type, &names),
+            resource_group: resource_group.to_string(),
+            names,
+        }
+    }
 }
 
 fn target(call: &Call, spec: &TypeSpec, extra_required: &[&str]) -> Result<Target, AzError> {
@@ -68,7 +79,7 @@ fn last_segment(value: &str) -> String {
 }
 
 /// The 404 ARM gives for a missing group, parent or resource.
-fn check_exists(state: &World, sub: &str, spec: &TypeSpec, t: &Target) -> Result<(), AzError> {
+pub fn check_exists(state: &World, sub: &str, spec: &TypeSpec, t: &Target) -> Result<(), AzError> {
     if !state.group_exists(sub, &t.resource_group) {
         return Err(AzError::group_not_found(&t.resource_group));
     }
@@ -102,7 +113,7 @@ fn check_exists(state: &World, sub: &str, spec: &TypeSpec, t: &Target) -> Result
 /// nested resource (a subnet, a share, an image definition) whose parent does
 /// not exist with ParentResourceNotFound, naming the parent as
 /// `<parent>/<child>` names are written.
-fn check_parents(state: &World, sub: &str, spec: &TypeSpec, t: &Target) -> Result<(), AzError> {
+pub fn check_parents(state: &World, sub: &str, spec: &TypeSpec, t: &Target) -> Result<(), AzError> {
     let parent_names = &t.names[..t.names.len().saturating_sub(1)];
     let parent = Target {
         resource_group: t.resource_group.clone(),
@@ -221,7 +232,7 @@ fn finished(call: &Call, spec: &TypeSpec, t: &Target) -> Result<Value, AzError> 
 }
 
 /// The fields every resource has.
-fn decorate(body: &mut Value, spec: &TypeSpec, base: &Base) {
+pub fn decorate(body: &mut Value, spec: &TypeSpec, base: &Base) {
     if !body.is_object() {
         *body = json!({});
     }

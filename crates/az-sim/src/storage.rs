@@ -8,6 +8,7 @@ use super::error::AzError;
 use super::ids;
 use super::resources;
 use super::types::{Base, Edit, Parent, TypeSpec, no_extras, tags_only};
+use super::world::World;
 
 pub const ACCOUNT: TypeSpec = TypeSpec {
     kind: "storage-account",
@@ -45,20 +46,14 @@ pub const SHARE: TypeSpec = TypeSpec {
     confirm_delete: false,
 };
 
-fn account(call: &Call, b: &Base) -> Result<Value, AzError> {
-    let sku = call.args.one_or("sku", "Standard_RAGRS")?;
-    let tier = if sku.starts_with("Premium") {
-        "Premium"
-    } else {
-        "Standard"
-    };
+/// What the storage resource provider fills in on an account: endpoints,
+/// encryption, and the security settings a request may leave out.
+pub fn account_defaults(b: &Base) -> Value {
     let endpoint = |service: &str| format!("https://{}.{service}.core.windows.net/", b.name);
-    Ok(json!({
-        "accessTier": call.args.one_or("access-tier", "Hot")?,
-        "allowBlobPublicAccess": call.opt_bool("allow-blob-public-access", false)?,
-        "allowSharedKeyAccess": call.opt_bool("allow-shared-key-access", true)?,
+    json!({
+        "allowBlobPublicAccess": false,
         "creationTime": timestamp(),
-        "enableHttpsTrafficOnly": call.opt_bool("https-only", true)?,
+        "enableHttpsTrafficOnly": true,
         "encryption": {
             "keySource": "Microsoft.Storage",
             "services": {
@@ -66,10 +61,8 @@ fn account(call: &Call, b: &Base) -> Result<Value, AzError> {
                 "file": { "enabled": true, "keyType": "Account" },
             },
         },
-        "kind": call.args.one_or("kind", "StorageV2")?,
-        "largeFileSharesState": call.args.one("enable-large-file-share")?.map(|_| "Enabled"),
         "location": b.location,
-        "minimumTlsVersion": call.args.one_or("min-tls-version", "TLS1_0")?,
+        "minimumTlsVersion": "TLS1_0",
         "primaryEndpoints": {
             "blob": endpoint("blob"),
             "dfs": endpoint("dfs"),
@@ -79,20 +72,84 @@ fn account(call: &Call, b: &Base) -> Result<Value, AzError> {
             "web": format!("https://{}.z6.web.core.windows.net/", b.name),
         },
         "primaryLocation": b.location,
-        "publicNetworkAccess": call.args.one("public-network-access")?,
-        "sku": { "name": sku, "tier": tier },
         "statusOfPrimary": "available",
         "tags": b.tags,
-    }))
+    })
 }
 
-fn share(call: &Call, b: &Base) -> Result<Value, AzError> {
-    let mut body = json!({
+/// Storage account names are global: ARM's `checkNameAvailability` answers
+/// `AlreadyExists` for a name any account has.
+pub fn name_taken(world: &World, name: &str) -> bool {
+    world.resources.values().any(|r| {
+        r.kind == ACCOUNT.kind
+            && r.body["name"]
+                .as_str()
+                .is_some_and(|n| n.eq_ignore_ascii_case(name))
+    })
+}
+
+fn account(call: &Call, b: &Base) -> Result<Value, AzError> {
+    // `az storage account create` asks whether the name is taken first, and
+    // only warns when it is (the PUT then updates the account).
+    if call.sim.transact(|world, _| name_taken(world, &b.name))? {
+        call.warn(format!(
+            "A storage account with the provided name {} is found. Will continue to update the existing account.",
+            b.name
+        ));
+    }
+    let sku = call.args.one_or("sku", "Standard_RAGRS")?;
+    let tier = if sku.starts_with("Premium") {
+        "Premium"
+    } else {
+        "Standard"
+    };
+    let mut body = account_defaults(b);
+    for (field, value) in [
+        ("accessTier", json!(call.args.one_or("access-tier", "Hot")?)),
+        (
+            "allowBlobPublicAccess",
+            json!(call.opt_bool("allow-blob-public-access", false)?),
+        ),
+        (
+            "allowSharedKeyAccess",
+            json!(call.opt_bool("allow-shared-key-access", true)?),
+        ),
+        (
+            "enableHttpsTrafficOnly",
+            json!(call.opt_bool("https-only", true)?),
+        ),
+        ("kind", json!(call.args.one_or("kind", "StorageV2")?)),
+        (
+            "largeFileSharesState",
+            json!(call.args.one("enable-large-file-share")?.map(|_| "Enabled")),
+        ),
+        (
+            "minimumTlsVersion",
+            json!(call.args.one_or("min-tls-version", "TLS1_0")?),
+        ),
+        (
+            "publicNetworkAccess",
+            json!(call.args.one("public-network-access")?),
+        ),
+        ("sku", json!({ "name": sku, "tier": tier })),
+    ] {
+        body[field] = value;
+    }
+    Ok(body)
+}
+
+/// A share as the storage resource provider makes it when the request sets nothing.
+pub fn share_defaults(b: &Base) -> Value {
+    json!({
         "accessTier": "TransactionOptimized",
         "enabledProtocols": "SMB",
         "etag": format!("\"{}\"", ids::guid(&format!("etag:{}", b.id))),
         "shareQuota": 5120,
-    });
+    })
+}
+
+fn share(call: &Call, b: &Base) -> Result<Value, AzError> {
+    let mut body = share_defaults(b);
     let edit = share_update(call)?;
     edit(&mut body);
     Ok(body)
@@ -124,17 +181,21 @@ fn share_update(call: &Call) -> Result<Edit, AzError> {
 /// `az storage account keys list`: two keys derived from the account id.
 pub fn keys_list(call: &Call) -> Outcome {
     let shown = resources::show(call, &ACCOUNT)?.unwrap_or(Value::Null);
-    let id = shown["id"].as_str().unwrap_or_default().to_string();
-    let created = shown["creationTime"].clone();
+    Ok(Some(keys(&shown)))
+}
+
+/// An account's two keys (as `listKeys` returns them under `keys`), derived from its id.
+pub fn keys(account: &Value) -> Value {
+    let id = account["id"].as_str().unwrap_or_default();
     let key = |n: u8| {
         json!({
-            "creationTime": created,
+            "creationTime": account["creationTime"],
             "keyName": format!("key{n}"),
             "permissions": "FULL",
-            "value": account_key(&id, n),
+            "value": account_key(id, n),
         })
     };
-    Ok(Some(json!([key(1), key(2)])))
+    json!([key(1), key(2)])
 }
 
 /// 88 base64 characters, as Azure storage keys are.

@@ -309,15 +309,22 @@ fn a_nested_resource_under_a_missing_parent_is_parent_resource_not_found() {
         ),
     ] {
         let out = az.run(&args);
+        // `sig image-definition create` warns about its defaults before anything else.
+        let warned = if args[0] == "sig" {
+            "WARNING: Starting Build (May) 2024, \"az sig image-definition create\" command will use the new default values Hyper-V Generation: V2 and SecurityType: TrustedLaunchSupported.\n"
+        } else {
+            ""
+        };
         // The wording Azure documents for ParentResourceNotFound.
         assert_eq!(
             stderr(&out),
-            arm(
-                "ParentResourceNotFound",
-                &format!(
-                    "Can not perform requested operation on nested resource. Parent resource '{parent}' not found."
-                )
-            ),
+            warned.to_string()
+                + &arm(
+                    "ParentResourceNotFound",
+                    &format!(
+                        "Can not perform requested operation on nested resource. Parent resource '{parent}' not found."
+                    )
+                ),
             "{args:?}"
         );
         assert_eq!(out.status.code(), Some(3), "{args:?}");

@@ -121,6 +121,32 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
                 ..,
             ],
         ) => super::compute::route(standin, req),
+        (
+            "POST",
+            [
+                "subscriptions",
+                _,
+                "providers",
+                "microsoft.storage",
+                "checknameavailability",
+            ],
+        ) => super::resources::storage_name_availability(standin, req.body),
+        ("GET", ["subscriptions", _, "providers", _, "locations", _, _, _]) => {
+            super::resources::operation(standin, req)
+        }
+        (
+            _,
+            [
+                "subscriptions",
+                _,
+                "resourcegroups",
+                _,
+                "providers",
+                _,
+                _,
+                ..,
+            ],
+        ) => super::resources::route(standin, req),
         (method, ["subscriptions", _, "resourcegroups", _]) => {
             group(standin, method, req.segments[3], req.body)
         }

@@ -1,7 +1,7 @@
 //! Azure over HTTPS for the real Azure CLI: Entra ID (OpenID discovery and
 //! the client-credentials grant) and Azure Resource Manager (subscriptions,
-//! resource groups and providers so far), served from the same world the built-in `az`
-//! keeps, so the two front ends see one model.
+//! resource groups, providers, and the generic resource types of `resources`),
+//! served from the same world the built-in `az` keeps, so the two front ends see one model.
 //!
 //! The real az reaches it through a registered cloud whose endpoints point
 //! here and a CA bundle that trusts the certificate made at start-up
@@ -15,6 +15,7 @@ mod entra;
 mod faults;
 mod operations;
 mod run_command;
+mod resources;
 mod tls;
 mod tokens;
 
