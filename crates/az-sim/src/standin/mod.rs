@@ -14,8 +14,8 @@ mod deployments;
 mod entra;
 mod faults;
 mod operations;
-mod run_command;
 mod resources;
+mod run_command;
 mod tls;
 mod tokens;
 
@@ -82,6 +82,19 @@ pub struct StandIn {
 }
 
 impl StandIn {
+    /// A stand-in on the world in `dir` whose requests tests pass to `route` directly.
+    #[cfg(test)]
+    fn for_tests(dir: &Path, client_secret: Option<&str>) -> Self {
+        StandIn {
+            url: "https://127.0.0.1:1".into(),
+            env: world_env(dir, None).expect("a directory"),
+            client_secret: client_secret.map(str::to_string),
+            tokens: tokens::Tokens::new(tokens::DEFAULT_LIFETIME),
+            scenario: Scenario::default(),
+            log: Mutex::new(None),
+        }
+    }
+
     /// The world, as the built-in `az` opens it.
     fn sim(&self) -> Sim {
         Sim::new(self.env.clone(), self.scenario.clone())
@@ -517,14 +530,7 @@ mod tests {
     use crate::env::{DEFAULT_CLIENT_ID, DEFAULT_SUBSCRIPTION};
 
     fn standin(dir: &std::path::Path) -> StandIn {
-        StandIn {
-            url: "https://127.0.0.1:1".into(),
-            env: world_env(dir, None).expect("a directory"),
-            client_secret: Some("right".into()),
-            tokens: tokens::Tokens::new(tokens::DEFAULT_LIFETIME),
-            scenario: Scenario::default(),
-            log: Mutex::new(None),
-        }
+        StandIn::for_tests(dir, Some("right"))
     }
 
     fn body(reply: &Reply) -> &Value {

@@ -614,17 +614,9 @@ fn from_rest(value: &Value) -> Value {
 mod tests {
     use super::*;
     use crate::env::DEFAULT_SUBSCRIPTION;
-    use crate::scenario::Scenario;
 
     fn standin(dir: &std::path::Path) -> StandIn {
-        StandIn {
-            url: "https://127.0.0.1:1".into(),
-            env: super::super::world_env(dir).expect("a directory"),
-            client_secret: None,
-            token: "t".into(),
-            scenario: Scenario::default(),
-            log: std::sync::Mutex::new(None),
-        }
+        StandIn::for_tests(dir, None)
     }
 
     /// The path part of a polling URL.
@@ -646,6 +638,7 @@ mod tests {
                 &s,
                 "PUT",
                 &format!("{rg}{path}"),
+                "",
                 body.to_string().as_bytes(),
             )
         };
@@ -669,7 +662,7 @@ mod tests {
         );
         // 10 simulated seconds at 200x.
         std::thread::sleep(std::time::Duration::from_millis(100));
-        let status = super::super::route(&s, "GET", &operation, b"");
+        let status = super::super::route(&s, "GET", &operation, "", b"");
         assert_eq!(
             status.body.as_ref().expect("a status")["status"],
             "Succeeded"
@@ -680,13 +673,13 @@ mod tests {
             &subnet,
             json!({ "properties": { "addressPrefix": "10.1.0.0/24", "networkSecurityGroup": { "id": nsg } } }),
         );
-        let shown = super::super::route(&s, "GET", &format!("{rg}{vnet}").to_lowercase(), b"");
+        let shown = super::super::route(&s, "GET", &format!("{rg}{vnet}").to_lowercase(), "", b"");
         let subnets = &shown.body.as_ref().expect("the network")["properties"]["subnets"];
         assert_eq!(
             subnets[0]["properties"]["networkSecurityGroup"]["id"],
             json!(nsg)
         );
-        let gone = super::super::route(&s, "GET", &format!("{rg}{vnet}/subnets/x"), b"");
+        let gone = super::super::route(&s, "GET", &format!("{rg}{vnet}/subnets/x"), "", b"");
         assert_eq!(
             gone.body.as_ref().expect("an error")["error"]["code"],
             "NotFound"
