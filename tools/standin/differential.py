@@ -58,10 +58,76 @@ THROTTLED = [
     ["group", "list"],
 ]
 
-PHASES = [("plain", PLAIN, None), ("throttled", THROTTLED, THROTTLE_SCENARIO)]
+# Entra ID groups (Microsoft Graph) and role assignments (ARM), as modules 03-identity and
+# 04-host-pool use them. `@@name@@` in a case is a value an earlier ("save", name, case) printed
+# (the same through both, or the case that printed it differs); `@@sub@@` is the subscription.
+USERS_GROUP = "[?displayName=='sg-avd-users'].id | [0]"
+RG_SCOPE = "/subscriptions/@@sub@@/resourceGroups/rg-id"
+SHARE_SCOPE = RG_SCOPE + "/providers/Microsoft.Storage/storageAccounts/stmissing/fileServices/default/fileshares/profiles"
+ASSIGN = ["role", "assignment", "create", "--assignee-object-id", "@@users@@", "--assignee-principal-type", "Group"]
+IDENTITY = [
+    ["group", "create", "-n", "rg-id", "-l", "westeurope", "--output", "none"],
+    ["account", "show", "--query", "id", "--output", "tsv"],
+    ["ad", "group", "list", "--display-name", "sg-avd-users", "--query", USERS_GROUP, "--output", "tsv"],
+    ("save", "users", ["ad", "group", "create", "--display-name", "sg-avd-users", "--mail-nickname", "sg-avd-users",
+                       "--description", "Users of the desktops", "--query", "id", "--output", "tsv"]),
+    ["ad", "group", "create", "--display-name", "sg-avd-users", "--mail-nickname", "sg-avd-users", "--query", "id", "--output", "tsv"],
+    ["ad", "group", "create", "--display-name", "sg-avd-users-old", "--mail-nickname", "old", "--query", "displayName", "--output", "tsv"],
+    ["ad", "group", "list", "--display-name", "sg-avd-users", "--query", USERS_GROUP, "--output", "tsv"],
+    ["ad", "group", "list", "--display-name", "SG-AVD", "--query", "[].[displayName, mailNickname, securityEnabled]", "--output", "tsv"],
+    ["ad", "group", "list", "--display-name", "sg-none", "--output", "json"],
+    ["ad", "group", "show", "-g", "sg-avd-users", "--query", "[id, displayName, description, mailEnabled]", "--output", "tsv"],
+    ["ad", "group", "show", "-g", "sg-avd-users-o", "--query", "displayName", "--output", "tsv"],
+    ["ad", "group", "show", "-g", "sg-avd"],
+    ["ad", "group", "show", "-g", "sg-missing"],
+    ["ad", "group", "show", "-g", "00000000-0000-4000-8000-000000000000"],
+    ["ad", "group", "member", "list", "-g", "sg-avd-users"],
+    ["ad", "group", "member", "add", "-g", "sg-avd-users", "--member-id", "00000000-0000-4000-8000-0000000000a1"],
+    ["ad", "group", "member", "add", "-g", "sg-avd-users", "--member-id", "00000000-0000-4000-8000-0000000000a1"],
+    ["ad", "group", "member", "add", "-g", "00000000-0000-4000-8000-000000000000", "--member-id", "00000000-0000-4000-8000-0000000000a1"],
+    ["ad", "group", "member", "check", "-g", "sg-avd-users", "--member-id", "00000000-0000-4000-8000-0000000000a1"],
+    ["ad", "group", "member", "check", "-g", "@@users@@", "--member-id", "00000000-0000-4000-8000-0000000000a2"],
+    ["ad", "group", "member", "list", "-g", "@@users@@", "--query", "[].id", "--output", "tsv"],
+    ["role", "assignment", "list", "--assignee", "@@users@@", "--role", "Virtual Machine User Login", "--scope", RG_SCOPE,
+     "--query", "[0].id", "--output", "tsv"],
+    ASSIGN + ["--role", "Virtual Machine User Login", "--scope", RG_SCOPE, "--output", "none"],
+    ASSIGN + ["--role", "Virtual Machine User Login", "--scope", RG_SCOPE,
+              "--query", "[principalName, roleDefinitionName, principalType, scope, resourceGroup]", "--output", "tsv"],
+    ["role", "assignment", "list", "--assignee", "@@users@@", "--role", "Virtual Machine User Login", "--scope", RG_SCOPE,
+     "--query", "[].[principalId, principalName, roleDefinitionId, roleDefinitionName, scope, type]", "--output", "tsv"],
+    ["role", "assignment", "list", "--assignee", "@@users@@", "--role", "Reader", "--scope", RG_SCOPE, "--output", "json"],
+    ["role", "assignment", "list", "--scope", RG_SCOPE, "--query", "length(@)"],
+    ASSIGN + ["--role", "Reader", "--scope", RG_SCOPE,
+              "--query", "[condition, description, principalId, principalType, roleDefinitionId, scope, systemData, type]"],
+    ["role", "assignment", "list", "--assignee", "00000000-0000-4000-8000-000000000009", "--scope", RG_SCOPE],
+    ["role", "assignment", "list", "--assignee", "@@users@@", "--scope", "/subscriptions/@@sub@@/resourceGroups/rg-missing"],
+    ASSIGN + ["--role", "No Such Role", "--scope", RG_SCOPE, "--output", "none"],
+    ASSIGN + ["--role", "Virtual Machine User Login", "--scope", "/subscriptions/@@sub@@/resourceGroups/rg-missing", "--output", "none"],
+    ASSIGN + ["--role", "Storage File Data SMB Share Contributor", "--scope", SHARE_SCOPE, "--output", "none"],
+    ["role", "assignment", "create", "--assignee-object-id", "@@users@@", "--role", "Reader", "--scope", RG_SCOPE,
+     "--query", "principalType", "--output", "tsv"],
+]
 
-# Run through goldsmith itself, no --simulate: the operations' `az` is the real one.
-MODULE = "00-resource-group"
+PHASES = [
+    ("plain", PLAIN, None),
+    ("throttled", THROTTLED, THROTTLE_SCENARIO),
+    ("identity", IDENTITY, None),
+]
+
+# Run through goldsmith itself, no --simulate: the operations' `az` is the real one. A phase
+# runs these modules of the shipped library after its cases, on the world its cases left.
+MODULES = {"plain": ["00-resource-group"], "identity": ["03-identity"]}
+
+# What 02-storage makes (config.yaml's names), made by the built-in az in the stand-in's own
+# world before 03-identity assigns roles on the FSLogix share (the stand-in does not serve
+# storage yet).
+STORAGE_SEED = [
+    ["group", "create", "-n", "rg-avd-weu-001", "-l", "westeurope", "--output", "none"],
+    ["storage", "account", "create", "-g", "rg-avd-weu-001", "-n", "stavdprofweu001", "-l", "westeurope",
+     "--kind", "FileStorage", "--sku", "Premium_LRS", "--output", "none"],
+    ["storage", "share-rm", "create", "-g", "rg-avd-weu-001", "--storage-account", "stavdprofweu001",
+     "-n", "fslogix-profiles", "--quota", "100", "--enabled-protocols", "SMB", "--output", "none"],
+]
 
 
 def jwt(**claims):
@@ -106,9 +172,11 @@ def main():
             ready = json.loads(standin.stdout.readline())
             real_env = sign_in(args.az, here, ready, secret, base_env)
             builtin_az, builtin_env = builtin(goldsmith, here, scenario_file, base_env)
-            differences += compare(args.az, cases, real_env, builtin_az, builtin_env)
-            if name == "plain":
-                run_module(goldsmith, args.az, here, real_env)
+            differences += compare(args.az, cases, real_env, builtin_az, builtin_env, {"sub": ready["subscription"]})
+            if name == "identity":
+                seed(builtin_az, builtin_env, here / "standin")
+            for module in MODULES.get(name, []):
+                run_module(goldsmith, args.az, here, real_env, module)
         finally:
             standin.terminate()
             standin.wait(timeout=30)
@@ -138,6 +206,8 @@ def sign_in(az, work, ready, secret, base_env):
             "--endpoint-resource-manager", f"{url}/",
             "--endpoint-active-directory", url,
             "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
+            # `az ad …` and role assignments send Graph requests here (and ask Entra ID for its token).
+            "--endpoint-microsoft-graph-resource-id", f"{url}/",
         ],
         ["cloud", "set", "--name", "Local"],
     ):
@@ -168,9 +238,20 @@ def sign_in(az, work, ready, secret, base_env):
     return real_env
 
 
-def run_module(goldsmith, az, work, real_env):
-    """`goldsmith run MODULE` of the shipped library with the real az signed in to the stand-in."""
+def seed(builtin_az, builtin_env, world):
+    """What earlier modules made, by the built-in az in the stand-in's world."""
+    env = dict(builtin_env, GOLDSMITH_SIM_DIR=str(world))
+    for case in STORAGE_SEED:
+        code, _, err = run([str(builtin_az)] + case, env)
+        if code != 0:
+            sys.exit(f"seeding az {' '.join(case)} failed ({code}): {err}")
+
+
+def run_module(goldsmith, az, work, real_env, module):
+    """`goldsmith run <module>` of the shipped library with the real az signed in to the stand-in."""
     project = work / "project"
+    if project.exists():
+        shutil.rmtree(project)
     project.mkdir()
     repo = Path(__file__).resolve().parents[2]
     for part in ("capabilities", "modules"):
@@ -178,11 +259,11 @@ def run_module(goldsmith, az, work, real_env):
     shutil.copy(repo / "config.yaml", project / "config.yaml")
     env = dict(real_env, PATH=f"{Path(az).parent}:{real_env.get('PATH', '')}")
     started = time.monotonic()
-    code, out, err = run([str(goldsmith), "--root", str(project), "run", MODULE], env, timeout=900)
+    code, out, err = run([str(goldsmith), "--root", str(project), "run", module], env, timeout=900)
     if code != 0:
-        sys.exit(f"goldsmith run {MODULE} through the real az failed ({code}):\n{out}\n{err}")
+        sys.exit(f"goldsmith run {module} through the real az failed ({code}):\n{out}\n{err}")
     summary = [line for line in out.splitlines() if line.startswith("goldsmith: run ")][-1]
-    print(f"ok    goldsmith run {MODULE} through the real az ({time.monotonic() - started:.0f} s): {summary}")
+    print(f"ok    goldsmith run {module} through the real az ({time.monotonic() - started:.0f} s): {summary}")
 
 
 def builtin(goldsmith, work, scenario_file, base_env):
@@ -197,12 +278,20 @@ def builtin(goldsmith, work, scenario_file, base_env):
     return bin_dir / "az", env
 
 
-def compare(az, cases, real_env, builtin_az, builtin_env):
-    """Runs each case through both; returns how many differ."""
+def compare(az, cases, real_env, builtin_az, builtin_env, values):
+    """Runs each case through both; returns how many differ. `values` fills
+    `@@name@@` in a case, and takes what a ("save", name, case) printed."""
     differences = 0
     for case in cases:
+        save = None
+        if isinstance(case, tuple):
+            _, save, case = case
+        for name, value in values.items():
+            case = [word.replace(f"@@{name}@@", value) for word in case]
         want = run([str(az)] + case, real_env)
         got = run([str(builtin_az)] + case, builtin_env)
+        if save:
+            values[save] = want[1].strip()
         shown = "az " + " ".join(case)
         if want == got:
             print(f"ok    {shown} (exit {want[0]})")

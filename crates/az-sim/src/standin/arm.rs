@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Reply, StandIn};
+use super::{Reply, StandIn, authorization};
 use crate::account::REGISTER_SECS;
 use crate::error::AzError;
 use crate::groups::DELETE_SECS;
@@ -16,6 +16,8 @@ use crate::world::{Busy, BusyOp, Resource};
 pub struct Request<'a> {
     pub method: &'a str,
     pub segments: Vec<&'a str>,
+    /// The query's `$filter`, decoded.
+    pub filter: Option<String>,
     pub body: &'a [u8],
 }
 
@@ -32,6 +34,7 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
             "SubscriptionNotFound",
             &format!("The subscription '{}' could not be found.", req.segments[1]),
         ),
+        (_, segments) if authorization::serves(segments) => authorization::route(standin, req),
         ("GET", ["subscriptions", _, "resourcegroups"]) => list_groups(standin),
         ("GET", ["subscriptions", _, "operationresults", operation]) => {
             deletion_status(standin, operation)

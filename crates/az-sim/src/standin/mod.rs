@@ -9,7 +9,9 @@
 //! one JSON object per line, in `standin.jsonl` beside the world.
 
 mod arm;
+mod authorization;
 mod entra;
+mod graph;
 mod tls;
 
 use std::convert::Infallible;
@@ -230,7 +232,12 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Byte
     {
         Ok(body) => match standin.throttled(command.as_deref(), &path) {
             Some(reply) => reply,
-            None => route(standin, &method, &path, &body.to_bytes()),
+            None => route(
+                standin,
+                &method,
+                &format!("{path}?{query}"),
+                &body.to_bytes(),
+            ),
         },
         Err(_) => Reply::arm_error(
             413,
@@ -262,8 +269,13 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Response<Full<Byte
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
-fn route(standin: &StandIn, method: &str, path: &str, body: &[u8]) -> Reply {
+/// Answers one request; `target` is the path with its query, if any.
+fn route(standin: &StandIn, method: &str, target: &str, body: &[u8]) -> Reply {
+    let (path, query) = target.split_once('?').unwrap_or((target, ""));
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let filter = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "$filter")
+        .map(|(_, v)| v.into_owned());
     let lower: Vec<String> = segments.iter().map(|s| s.to_lowercase()).collect();
     match (
         method,
@@ -284,6 +296,16 @@ fn route(standin: &StandIn, method: &str, path: &str, body: &[u8]) -> Reply {
             &arm::Request {
                 method,
                 segments,
+                filter,
+                body,
+            },
+        ),
+        (_, ["v1.0", ..]) => graph::route(
+            standin,
+            &graph::Request {
+                method,
+                segments: segments[1..].to_vec(),
+                filter,
                 body,
             },
         ),
