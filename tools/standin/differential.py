@@ -108,15 +108,58 @@ IDENTITY = [
      "--query", "principalType", "--output", "tsv"],
 ]
 
+# The AVD control plane through `az rest` at api-version 2024-04-03, as modules 04-host-pool
+# and 06-session-hosts call it.
+AVD_BASE = "/subscriptions/{subscriptionId}/resourceGroups/rg-avd/providers/Microsoft.DesktopVirtualization"
+API = "?api-version=2024-04-03"
+POOL, WS, AG = AVD_BASE + "/hostPools/pool" + API, AVD_BASE + "/workspaces/ws" + API, AVD_BASE + "/applicationGroups/ag" + API
+POOL_BODY = ('{"location":"westeurope","tags":{"env":"ci"},"properties":{"hostPoolType":"Pooled",'
+             '"loadBalancerType":"BreadthFirst","maxSessionLimit":12,"preferredAppGroupType":"Desktop",'
+             '"validationEnvironment":false,"startVMOnConnect":false,"friendlyName":"Pool",'
+             '"customRdpProperty":"targetisaadjoined:i:1;audiomode:i:0"}}')
+SETTINGS = "join('/', [properties.hostPoolType, properties.loadBalancerType, to_string(properties.maxSessionLimit)])"
+REST = ["rest", "--method"]
+AVD = [
+    REST + ["get", "--url", POOL, "--output", "none"],
+    ["group", "create", "-n", "rg-avd", "-l", "westeurope", "--output", "none"],
+    REST + ["get", "--url", POOL, "--query", SETTINGS, "--output", "tsv"],
+    REST + ["get", "--url", WS, "--output", "none"],
+    REST + ["get", "--url", AG, "--output", "none"],
+    REST + ["put", "--url", POOL, "--body", POOL_BODY, "--output", "none"],
+    REST + ["get", "--url", POOL, "--query", SETTINGS, "--output", "tsv"],
+    REST + ["get", "--url", POOL],
+    REST + ["patch", "--url", POOL, "--body", '{"properties":{"loadBalancerType":"DepthFirst","maxSessionLimit":4}}',
+            "--query", SETTINGS, "--output", "tsv"],
+    REST + ["put", "--url", WS, "--body", '{"location":"westeurope","tags":{},"properties":{"friendlyName":"Desk"}}',
+            "--output", "none"],
+    ("save", "pool", REST + ["get", "--url", POOL, "--query", "id", "--output", "tsv"]),
+    REST + ["put", "--url", AG, "--body", '{"location":"westeurope","properties":{"applicationGroupType":"Desktop",'
+            '"hostPoolArmPath":"@@pool@@","friendlyName":"Desktop"}}', "--output", "none"],
+    ("save", "ag", REST + ["get", "--url", AG, "--query", "id", "--output", "tsv"]),
+    REST + ["get", "--url", WS, "--query", "properties.applicationGroupReferences[]", "--output", "tsv"],
+    REST + ["patch", "--url", WS, "--body", '{"properties":{"applicationGroupReferences":["@@ag@@"]}}', "--output", "none"],
+    REST + ["get", "--url", WS, "--query", "properties.applicationGroupReferences[]", "--output", "tsv"],
+    REST + ["get", "--url", AG],
+    REST + ["patch", "--url", POOL, "--body",
+            '{"properties":{"registrationInfo":{"expirationTime":"2030-01-01T00:00:00Z","registrationTokenOperation":"Update"}}}',
+            "--query", "properties.registrationInfo", "--output", "json"],
+    REST + ["post", "--url", AVD_BASE + "/hostPools/pool/retrieveRegistrationToken" + API,
+            "--query", "[expirationTime, registrationTokenOperation, length(token) > `100`]", "--output", "tsv"],
+    REST + ["post", "--url", AVD_BASE + "/hostPools/missing/retrieveRegistrationToken" + API],
+    REST + ["patch", "--url", AVD_BASE + "/workspaces/missing" + API, "--body", '{"properties":{}}'],
+    REST + ["get", "--url", AVD_BASE.replace("rg-avd", "rg-missing") + "/hostPools/pool" + API],
+]
+
 PHASES = [
     ("plain", PLAIN, None),
     ("throttled", THROTTLED, THROTTLE_SCENARIO),
     ("identity", IDENTITY, None),
+    ("avd", AVD, None),
 ]
 
 # Run through goldsmith itself, no --simulate: the operations' `az` is the real one. A phase
 # runs these modules of the shipped library after its cases, on the world its cases left.
-MODULES = {"plain": ["00-resource-group"], "identity": ["03-identity"]}
+MODULES = {"plain": ["00-resource-group"], "identity": ["03-identity", "04-host-pool"]}
 
 # What 02-storage makes (config.yaml's names), made by the built-in az in the stand-in's own
 # world before 03-identity assigns roles on the FSLogix share (the stand-in does not serve

@@ -10,6 +10,7 @@
 
 mod arm;
 mod authorization;
+mod avd;
 mod entra;
 mod graph;
 mod tls;
