@@ -18,22 +18,13 @@ RUN cargo build --release --locked --package goldsmith --target x86_64-unknown-l
 
 FROM python:3.12-slim-bookworm
 ARG AZURE_CLI_VERSION=2.91.0
-# The desktopvirtualization extension the AVD operations use, pinned: the
-# version crates/az-sim/src/az_spec.json was written from (tools/az-spec/).
-ARG DESKTOPVIRTUALIZATION_VERSION=1.0.0
-# Installed where every user of the image finds it, and az told never to
-# install or prompt for an extension on its own: install-az-extensions then
-# finds it present and does not reach for the network.
-ENV AZURE_EXTENSION_DIR=/opt/az/cliextensions
+# No CLI extension: the AVD operations call the DesktopVirtualization REST API
+# through `az rest`; az is told never to install or prompt for one on its own.
 RUN apt-get update \
  && apt-get install -y --no-install-recommends bash tini ca-certificates \
  && rm -rf /var/lib/apt/lists/* \
  && pip install --no-cache-dir "azure-cli==${AZURE_CLI_VERSION}" \
- && az config set core.collect_telemetry=false --only-show-errors \
- && az extension add --name desktopvirtualization --version "${DESKTOPVIRTUALIZATION_VERSION}" \
-      --only-show-errors --yes \
- && az extension show --name desktopvirtualization --query version --output tsv \
-      | grep -qx "${DESKTOPVIRTUALIZATION_VERSION}"
+ && az config set core.collect_telemetry=false --only-show-errors
 COPY --from=build /goldsmith /usr/local/bin/goldsmith
 ENV AZURE_CORE_COLLECT_TELEMETRY=false \
     AZURE_EXTENSION_USE_DYNAMIC_INSTALL=no \

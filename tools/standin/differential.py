@@ -268,6 +268,98 @@ NETWORK = [
 
 
 
+# Entra ID groups (Microsoft Graph) and role assignments (ARM), as modules 03-identity and
+# 04-host-pool use them. `@@name@@` in a case is a value an earlier ("save", name, case) printed
+# (the same through both, or the case that printed it differs); `@@sub@@` is the subscription.
+USERS_GROUP = "[?displayName=='sg-avd-users'].id | [0]"
+RG_SCOPE = "/subscriptions/@@sub@@/resourceGroups/rg-id"
+SHARE_SCOPE = RG_SCOPE + "/providers/Microsoft.Storage/storageAccounts/stmissing/fileServices/default/fileshares/profiles"
+ASSIGN = ["role", "assignment", "create", "--assignee-object-id", "@@users@@", "--assignee-principal-type", "Group"]
+IDENTITY = [
+    ["group", "create", "-n", "rg-id", "-l", "westeurope", "--output", "none"],
+    ["account", "show", "--query", "id", "--output", "tsv"],
+    ["ad", "group", "list", "--display-name", "sg-avd-users", "--query", USERS_GROUP, "--output", "tsv"],
+    ("save", "users", ["ad", "group", "create", "--display-name", "sg-avd-users", "--mail-nickname", "sg-avd-users",
+                       "--description", "Users of the desktops", "--query", "id", "--output", "tsv"]),
+    ["ad", "group", "create", "--display-name", "sg-avd-users", "--mail-nickname", "sg-avd-users", "--query", "id", "--output", "tsv"],
+    ["ad", "group", "create", "--display-name", "sg-avd-users-old", "--mail-nickname", "old", "--query", "displayName", "--output", "tsv"],
+    ["ad", "group", "list", "--display-name", "sg-avd-users", "--query", USERS_GROUP, "--output", "tsv"],
+    ["ad", "group", "list", "--display-name", "SG-AVD", "--query", "[].[displayName, mailNickname, securityEnabled]", "--output", "tsv"],
+    ["ad", "group", "list", "--display-name", "sg-none", "--output", "json"],
+    ["ad", "group", "show", "-g", "sg-avd-users", "--query", "[id, displayName, description, mailEnabled]", "--output", "tsv"],
+    ["ad", "group", "show", "-g", "sg-avd-users-o", "--query", "displayName", "--output", "tsv"],
+    ["ad", "group", "show", "-g", "sg-avd"],
+    ["ad", "group", "show", "-g", "sg-missing"],
+    ["ad", "group", "show", "-g", "00000000-0000-4000-8000-000000000000"],
+    ["ad", "group", "member", "list", "-g", "sg-avd-users"],
+    ["ad", "group", "member", "add", "-g", "sg-avd-users", "--member-id", "00000000-0000-4000-8000-0000000000a1"],
+    ["ad", "group", "member", "add", "-g", "sg-avd-users", "--member-id", "00000000-0000-4000-8000-0000000000a1"],
+    ["ad", "group", "member", "add", "-g", "00000000-0000-4000-8000-000000000000", "--member-id", "00000000-0000-4000-8000-0000000000a1"],
+    ["ad", "group", "member", "check", "-g", "sg-avd-users", "--member-id", "00000000-0000-4000-8000-0000000000a1"],
+    ["ad", "group", "member", "check", "-g", "@@users@@", "--member-id", "00000000-0000-4000-8000-0000000000a2"],
+    ["ad", "group", "member", "list", "-g", "@@users@@", "--query", "[].id", "--output", "tsv"],
+    ["role", "assignment", "list", "--assignee", "@@users@@", "--role", "Virtual Machine User Login", "--scope", RG_SCOPE,
+     "--query", "[0].id", "--output", "tsv"],
+    ASSIGN + ["--role", "Virtual Machine User Login", "--scope", RG_SCOPE, "--output", "none"],
+    ASSIGN + ["--role", "Virtual Machine User Login", "--scope", RG_SCOPE,
+              "--query", "[principalName, roleDefinitionName, principalType, scope, resourceGroup]", "--output", "tsv"],
+    ["role", "assignment", "list", "--assignee", "@@users@@", "--role", "Virtual Machine User Login", "--scope", RG_SCOPE,
+     "--query", "[].[principalId, principalName, roleDefinitionId, roleDefinitionName, scope, type]", "--output", "tsv"],
+    ["role", "assignment", "list", "--assignee", "@@users@@", "--role", "Reader", "--scope", RG_SCOPE, "--output", "json"],
+    ["role", "assignment", "list", "--scope", RG_SCOPE, "--query", "length(@)"],
+    ASSIGN + ["--role", "Reader", "--scope", RG_SCOPE,
+              "--query", "[condition, description, principalId, principalType, roleDefinitionId, scope, systemData, type]"],
+    ["role", "assignment", "list", "--assignee", "00000000-0000-4000-8000-000000000009", "--scope", RG_SCOPE],
+    ["role", "assignment", "list", "--assignee", "@@users@@", "--scope", "/subscriptions/@@sub@@/resourceGroups/rg-missing"],
+    ASSIGN + ["--role", "No Such Role", "--scope", RG_SCOPE, "--output", "none"],
+    ASSIGN + ["--role", "Virtual Machine User Login", "--scope", "/subscriptions/@@sub@@/resourceGroups/rg-missing", "--output", "none"],
+    ASSIGN + ["--role", "Storage File Data SMB Share Contributor", "--scope", SHARE_SCOPE, "--output", "none"],
+    ["role", "assignment", "create", "--assignee-object-id", "@@users@@", "--role", "Reader", "--scope", RG_SCOPE,
+     "--query", "principalType", "--output", "tsv"],
+]
+
+# The AVD control plane through `az rest` at api-version 2024-04-03, as modules 04-host-pool
+# and 06-session-hosts call it.
+AVD_BASE = "/subscriptions/{subscriptionId}/resourceGroups/rg-avd/providers/Microsoft.DesktopVirtualization"
+API = "?api-version=2024-04-03"
+POOL, WS, AG = AVD_BASE + "/hostPools/pool" + API, AVD_BASE + "/workspaces/ws" + API, AVD_BASE + "/applicationGroups/ag" + API
+POOL_BODY = ('{"location":"westeurope","tags":{"env":"ci"},"properties":{"hostPoolType":"Pooled",'
+             '"loadBalancerType":"BreadthFirst","maxSessionLimit":12,"preferredAppGroupType":"Desktop",'
+             '"validationEnvironment":false,"startVMOnConnect":false,"friendlyName":"Pool",'
+             '"customRdpProperty":"targetisaadjoined:i:1;audiomode:i:0"}}')
+SETTINGS = "join('/', [properties.hostPoolType, properties.loadBalancerType, to_string(properties.maxSessionLimit)])"
+REST = ["rest", "--method"]
+AVD = [
+    REST + ["get", "--url", POOL, "--output", "none"],
+    ["group", "create", "-n", "rg-avd", "-l", "westeurope", "--output", "none"],
+    REST + ["get", "--url", POOL, "--query", SETTINGS, "--output", "tsv"],
+    REST + ["get", "--url", WS, "--output", "none"],
+    REST + ["get", "--url", AG, "--output", "none"],
+    REST + ["put", "--url", POOL, "--body", POOL_BODY, "--output", "none"],
+    REST + ["get", "--url", POOL, "--query", SETTINGS, "--output", "tsv"],
+    REST + ["get", "--url", POOL],
+    REST + ["patch", "--url", POOL, "--body", '{"properties":{"loadBalancerType":"DepthFirst","maxSessionLimit":4}}',
+            "--query", SETTINGS, "--output", "tsv"],
+    REST + ["put", "--url", WS, "--body", '{"location":"westeurope","tags":{},"properties":{"friendlyName":"Desk"}}',
+            "--output", "none"],
+    ("save", "pool", REST + ["get", "--url", POOL, "--query", "id", "--output", "tsv"]),
+    REST + ["put", "--url", AG, "--body", '{"location":"westeurope","properties":{"applicationGroupType":"Desktop",'
+            '"hostPoolArmPath":"@@pool@@","friendlyName":"Desktop"}}', "--output", "none"],
+    ("save", "ag", REST + ["get", "--url", AG, "--query", "id", "--output", "tsv"]),
+    REST + ["get", "--url", WS, "--query", "properties.applicationGroupReferences[]", "--output", "tsv"],
+    REST + ["patch", "--url", WS, "--body", '{"properties":{"applicationGroupReferences":["@@ag@@"]}}', "--output", "none"],
+    REST + ["get", "--url", WS, "--query", "properties.applicationGroupReferences[]", "--output", "tsv"],
+    REST + ["get", "--url", AG],
+    REST + ["patch", "--url", POOL, "--body",
+            '{"properties":{"registrationInfo":{"expirationTime":"2030-01-01T00:00:00Z","registrationTokenOperation":"Update"}}}',
+            "--query", "properties.registrationInfo", "--output", "json"],
+    REST + ["post", "--url", AVD_BASE + "/hostPools/pool/retrieveRegistrationToken" + API,
+            "--query", "[expirationTime, registrationTokenOperation, length(token) > `100`]", "--output", "tsv"],
+    REST + ["post", "--url", AVD_BASE + "/hostPools/missing/retrieveRegistrationToken" + API],
+    REST + ["patch", "--url", AVD_BASE + "/workspaces/missing" + API, "--body", '{"properties":{}}'],
+    REST + ["get", "--url", AVD_BASE.replace("rg-avd", "rg-missing") + "/hostPools/pool" + API],
+]
+
 PHASES = [
     ("plain", PLAIN, None),
     ("throttled", THROTTLED, THROTTLE_SCENARIO),
@@ -275,6 +367,8 @@ PHASES = [
     ("expiry", EXPIRING, EXPIRY_SCENARIO),
     ("network", NETWORK, None),
     ("compute", COMPUTE, COMPUTE_SCENARIO),
+    ("identity", IDENTITY, None),
+    ("avd", AVD, None),
 ]
 
 # The shipped library, each module run by `goldsmith run M --simulate --az-cli <real az>`: the
@@ -283,6 +377,8 @@ MODULES = [
     "00-resource-group",
     "01-networking",
     "02-storage",
+    "03-identity",
+    "04-host-pool",
 ]
 
 
@@ -331,7 +427,8 @@ def main():
             builtin_az, builtin_env = builtin(goldsmith, here, scenario_file, base_env)
             for script, text in SCRIPTS.items():
                 (here / script).write_text(text)
-            differences += compare(args.az, cases, real_env, builtin_az, builtin_env, here)
+            differences += compare(args.az, cases, real_env, builtin_az, builtin_env, here,
+                                   {"sub": ready["subscription"]})
         finally:
             standin.terminate()
             standin.wait(timeout=30)
@@ -371,6 +468,7 @@ def sign_in(az, work, ready, secret, base_env):
             "--endpoint-resource-manager", f"{url}/",
             "--endpoint-active-directory", url,
             "--endpoint-active-directory-resource-id", "https://management.core.windows.net/",
+            "--endpoint-microsoft-graph-resource-id", f"{url}/",
         ],
         ["cloud", "set", "--name", "Local"],
     ):
@@ -452,13 +550,20 @@ def builtin(goldsmith, work, scenario_file, base_env):
     return bin_dir / "az", env
 
 
-def compare(az, cases, real_env, builtin_az, builtin_env, cwd):
+def compare(az, cases, real_env, builtin_az, builtin_env, cwd, values):
     """Runs each case through both, in `cwd`; returns how many differ. A
     `{"background": argv}` case starts in both and is compared at the next
-    `{"join": True}`, so the cases between run while it does."""
+    `{"join": True}`, so the cases between run while it does. `values` fills
+    `@@name@@` in a case, and takes what a ("save", name, case) printed."""
     differences = 0
     background = []
     for case in cases:
+        save = None
+        if isinstance(case, tuple):
+            _, save, case = case
+        if isinstance(case, list):
+            for name, value in values.items():
+                case = [word.replace(f"@@{name}@@", value) for word in case]
         if isinstance(case, dict) and "background" in case:
             argv = case["background"]
             started = [
@@ -477,6 +582,8 @@ def compare(az, cases, real_env, builtin_az, builtin_env, cwd):
             continue
         want = run([str(az)] + case, real_env, cwd=cwd)
         got = run([str(builtin_az)] + case, builtin_env, cwd=cwd)
+        if save:
+            values[save] = want[1].strip()
         differences += report("az " + " ".join(case), want, got)
     return differences
 

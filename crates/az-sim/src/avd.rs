@@ -8,6 +8,7 @@ use super::error::AzError;
 use super::ids;
 use super::resources;
 use super::types::{Base, Edit, TypeSpec, no_extras};
+use super::world::{Resource, World};
 
 pub const HOST_POOL: TypeSpec = TypeSpec {
     kind: "host-pool",
@@ -243,4 +244,202 @@ pub fn retrieve_registration_token(call: &Call) -> Outcome {
         Value::Object(info) => Value::Object(info.clone()),
         _ => json!({ "expirationTime": null, "registrationTokenOperation": "None", "token": null }),
     }))
+}
+
+/// The AVD type an ARM path segment names (`hostPools`, `applicationGroups`, `workspaces`).
+pub fn arm_kind(segment: &str) -> Option<&'static TypeSpec> {
+    match segment.to_ascii_lowercase().as_str() {
+        "hostpools" => Some(&HOST_POOL),
+        "applicationgroups" => Some(&APP_GROUP),
+        "workspaces" => Some(&WORKSPACE),
+        _ => None,
+    }
+}
+
+/// One ARM request on an AVD resource, the same for the built-in `az rest`
+/// and the stand-in: the method, the resource, the action after it
+/// (`retrieveRegistrationToken`) and the request body.
+pub struct ArmRequest<'a> {
+    pub method: &'a str,
+    pub subscription: &'a str,
+    pub resource_group: &'a str,
+    pub spec: &'static TypeSpec,
+    pub name: &'a str,
+    pub action: Option<&'a str>,
+    pub body: &'a Value,
+}
+
+/// ARM's answer: the status and the body (none for 204).
+pub struct ArmReply {
+    pub status: u16,
+    pub body: Option<Value>,
+}
+
+/// Serves one AVD request from the world, as the DesktopVirtualization
+/// resource provider answers it at [`API_VERSION`]: PUT creates or replaces
+/// (201/200), PATCH updates the properties it names (a `registrationInfo`
+/// with `registrationTokenOperation: Update` makes a new token), GET reads,
+/// DELETE removes, POST `retrieveRegistrationToken` returns the token. The
+/// library pins api-version 2024-04-03 (capabilities/avd/operations).
+pub fn arm_request(world: &mut World, req: &ArmRequest<'_>) -> Result<ArmReply, AzError> {
+    let rg = req.resource_group;
+    if !world.group_exists(req.subscription, rg) {
+        return Err(AzError::group_not_found(rg));
+    }
+    let id = ids::resource_id(
+        req.subscription,
+        rg,
+        req.spec.arm_type,
+        &[req.name.to_string()],
+    );
+    let key = ids::key(&id);
+    let not_found =
+        || AzError::resource_not_found(&format!("{}/{}", req.spec.arm_type, req.name), rg);
+    let ok = |body: Value| ArmReply {
+        status: 200,
+        body: Some(body),
+    };
+    match (req.method, req.action) {
+        ("GET", None) => world
+            .resources
+            .get(&key)
+            .map(|r| ok(arm_view(&r.body)))
+            .ok_or_else(not_found),
+        ("PUT", None) => {
+            let created = !world.resources.contains_key(&key);
+            let Some(location) = req.body["location"].as_str() else {
+                return Err(AzError::arm(
+                    "LocationRequired",
+                    "The location property is required for this definition.",
+                ));
+            };
+            let mut body = defaults(req.spec, &id);
+            body["id"] = json!(id);
+            body["name"] = json!(req.name);
+            body["type"] = json!(req.spec.arm_type);
+            body["resourceGroup"] = json!(rg);
+            body["location"] = json!(location.to_ascii_lowercase().replace(' ', ""));
+            body["tags"] = req.body.get("tags").cloned().unwrap_or(json!({}));
+            apply(&mut body, &req.body["properties"], &id);
+            world.resources.insert(
+                key,
+                Resource {
+                    id: id.clone(),
+                    kind: req.spec.kind.to_string(),
+                    body: body.clone(),
+                    busy: None,
+                },
+            );
+            Ok(ArmReply {
+                status: if created { 201 } else { 200 },
+                body: Some(arm_view(&body)),
+            })
+        }
+        ("PATCH", None) => {
+            let resource = world.resources.get_mut(&key).ok_or_else(not_found)?;
+            if let Some(tags) = req.body.get("tags") {
+                resource.body["tags"] = tags.clone();
+            }
+            apply(&mut resource.body, &req.body["properties"], &id);
+            Ok(ok(arm_view(&resource.body)))
+        }
+        ("DELETE", None) => Ok(ArmReply {
+            status: if world.resources.remove(&key).is_some() {
+                200
+            } else {
+                204
+            },
+            body: None,
+        }),
+        ("POST", Some(action))
+            if req.spec.kind == HOST_POOL.kind
+                && action.eq_ignore_ascii_case("retrieveRegistrationToken") =>
+        {
+            let pool = world.resources.get(&key).ok_or_else(not_found)?;
+            Ok(ok(match &pool.body["registrationInfo"] {
+                Value::Object(info) => Value::Object(info.clone()),
+                _ => {
+                    json!({ "expirationTime": null, "registrationTokenOperation": "None", "token": null })
+                }
+            }))
+        }
+        (method, action) => Err(AzError::arm_404(
+            "NotFound",
+            format!(
+                "The resource provider does not serve {method} {id}{}.",
+                action.map(|a| format!("/{a}")).unwrap_or_default()
+            ),
+        )),
+    }
+}
+
+/// The properties a new resource has before the request's are applied.
+fn defaults(spec: &TypeSpec, id: &str) -> Value {
+    let object_id = ids::guid(&format!("object:{id}"));
+    if spec.kind == HOST_POOL.kind {
+        json!({
+            "agentUpdate": null, "applicationGroupReferences": [], "cloudPcResource": false,
+            "customRdpProperty": null, "description": null, "friendlyName": null,
+            "maxSessionLimit": 999999, "objectId": object_id, "personalDesktopAssignmentType": null,
+            "registrationInfo": null, "startVMOnConnect": false, "validationEnvironment": false,
+            "vmTemplate": null,
+        })
+    } else if spec.kind == APP_GROUP.kind {
+        json!({
+            "cloudPcResource": false, "description": null, "friendlyName": null,
+            "objectId": object_id, "workspaceArmPath": null,
+        })
+    } else {
+        json!({
+            "applicationGroupReferences": [], "cloudPcResource": false, "description": null,
+            "friendlyName": null, "objectId": object_id, "publicNetworkAccess": "Enabled",
+        })
+    }
+}
+
+/// Writes the request's `properties` into the kept body; a host pool's
+/// `registrationInfo` is an operation on its token, not a value to store.
+fn apply(body: &mut Value, properties: &Value, id: &str) {
+    let Some(properties) = properties.as_object() else {
+        return;
+    };
+    for (key, value) in properties {
+        if key == "registrationInfo" {
+            body[key.as_str()] = match value["registrationTokenOperation"].as_str() {
+                Some("Delete") => Value::Null,
+                Some("Update") => json!({
+                    "expirationTime": value["expirationTime"],
+                    "registrationTokenOperation": "Update",
+                    "token": registration_token(&format!("{id}:{}", super::call::timestamp())),
+                }),
+                _ => body[key.as_str()].clone(),
+            };
+        } else {
+            body[key.as_str()] = value.clone();
+        }
+    }
+}
+
+/// A kept resource in ARM's shape: the envelope on top, the rest under
+/// `properties`. Since 2023-09-05 ARM never returns the registration token
+/// on a read: `retrieveRegistrationToken` does.
+pub fn arm_view(flat: &Value) -> Value {
+    const ENVELOPE: &[&str] = &["id", "name", "type", "location", "tags"];
+    let mut properties = flat.as_object().cloned().unwrap_or_default();
+    let mut top = serde_json::Map::new();
+    for key in ENVELOPE {
+        top.insert(
+            key.to_string(),
+            properties.remove(*key).unwrap_or(Value::Null),
+        );
+    }
+    properties.remove("resourceGroup");
+    if let Some(info) = properties
+        .get_mut("registrationInfo")
+        .and_then(Value::as_object_mut)
+    {
+        info.insert("token".into(), Value::Null);
+    }
+    top.insert("properties".into(), Value::Object(properties));
+    Value::Object(top)
 }

@@ -22,6 +22,9 @@ pub enum AzError {
     },
     /// A client-side error: `ERROR: <message>`, exit code 1.
     Cli { message: String },
+    /// What a `show` command prints for a 404 it got as a non-ARM error (a
+    /// Graph error): `ERROR: <message>`, exit code 3.
+    ShowNotFound { message: String },
     /// An argument error (argparse): exit code 2, then recommendations, help
     /// examples and the reference link.
     Usage {
@@ -50,6 +53,7 @@ impl AzError {
                 }
             }
             AzError::Cli { .. } => 1,
+            AzError::ShowNotFound { .. } => 3,
             AzError::Usage { .. } | AzError::UsagePlain { .. } => 2,
             AzError::Sim { exit, .. } => *exit,
         }
@@ -61,7 +65,9 @@ impl AzError {
             AzError::Arm { code, message, .. } => {
                 format!("ERROR: ({code}) {message}\nCode: {code}\nMessage: {message}\n")
             }
-            AzError::Cli { message } => format!("ERROR: {message}\n"),
+            AzError::Cli { message } | AzError::ShowNotFound { message } => {
+                format!("ERROR: {message}\n")
+            }
             AzError::Usage {
                 message,
                 recommendations,

@@ -1,11 +1,15 @@
-//! Entra ID groups (`az ad group …`) and Azure role assignments
-//! (`az role assignment …`), shaped as Microsoft Graph and ARM return them.
+//! `az ad group …` and `az role assignment …` as the Azure CLI 2.91.0 runs
+//! them (`azure/cli/command_modules/role`): the same Graph and ARM requests,
+//! answered from the directory (`directory`) and RBAC (`rbac`) the stand-in
+//! serves too, and printed as az prints them.
 
 use serde_json::{Value, json};
 
 use super::call::{Call, Outcome, timestamp};
+use super::directory::{self, Clause, GraphError};
 use super::error::AzError;
 use super::ids;
+use super::rbac;
 use super::resources::READ_SECS;
 use super::world::World;
 
@@ -14,49 +18,12 @@ pub const GROUP_ALIASES: &[(&str, &str)] = &[("-g", "group")];
 
 const WRITE_SECS: f64 = 3.0;
 
-/// Built-in role names and their role definition ids.
-const ROLES: &[(&str, &str)] = &[
-    ("Owner", "8e3af657-a8ff-443c-a75c-2fe8c4bcb635"),
-    ("Contributor", "b24988ac-6180-42a0-ab88-20f7382dd24c"),
-    ("Reader", "acdd72a7-3385-48ef-bd42-f606fba81ae7"),
-    (
-        "User Access Administrator",
-        "18d7d88d-d35e-4fb5-a5c3-7773c20a72d9",
-    ),
-    (
-        "Desktop Virtualization User",
-        "1d18fff3-a72a-46b5-b4a9-0b38a3cd7e63",
-    ),
-    (
-        "Desktop Virtualization Power On Off Contributor",
-        "40c5ff49-9181-41f8-ae61-143b0e78555e",
-    ),
-    (
-        "Virtual Machine User Login",
-        "fb879df8-f326-4884-b1cf-06f3ad86be52",
-    ),
-    (
-        "Virtual Machine Administrator Login",
-        "1c0163c0-47e6-4577-8991-ea5c82e286e4",
-    ),
-    (
-        "Virtual Machine Contributor",
-        "9980e02c-c2be-4d73-94e8-173b1dc7cf3c",
-    ),
-    (
-        "Storage File Data SMB Share Contributor",
-        "0c867c2a-1d8c-454a-a3db-ab2ea1bdc8bb",
-    ),
-    (
-        "Storage File Data SMB Share Elevated Contributor",
-        "a7264617-510b-434b-a828-9731dc254ea7",
-    ),
-    (
-        "Storage Account Contributor",
-        "17d1049b-9a84-46fb-8f53-869881c3d3ab",
-    ),
-];
+/// az prints the message of a Graph error, nothing else.
+fn graph(e: GraphError) -> AzError {
+    AzError::cli(e.message)
+}
 
+/// What `uuid.UUID` accepts in the form az users write object ids.
 fn is_guid(text: &str) -> bool {
     let parts: Vec<&str> = text.split('-').collect();
     parts.len() == 5
@@ -66,111 +33,110 @@ fn is_guid(text: &str) -> bool {
             .all(|(p, n)| p.len() == n && p.chars().all(|c| c.is_ascii_hexdigit()))
 }
 
-/// The object id az resolves `--group` to, as its `_resolve_group` does.
-fn resolve_group(groups: &[Value], identifier: &str) -> Result<String, AzError> {
+fn display_name(value: &str) -> Vec<Clause> {
+    vec![Clause::Eq("displayName".into(), value.into())]
+}
+
+fn display_prefix(value: &str) -> Vec<Clause> {
+    vec![Clause::StartsWith("displayName".into(), value.into())]
+}
+
+/// `--group` as az's `validate_group` resolves it: an object id as is, else
+/// the one group of that display name, else the one whose name starts so.
+fn resolve_group(world: &World, identifier: &str) -> Result<String, AzError> {
     if is_guid(identifier) {
-        return if groups.iter().any(|g| g["id"] == identifier) {
-            Ok(identifier.to_string())
-        } else {
-            Err(AzError::cli(format!(
-                "Resource '{identifier}' does not exist or one of its queried reference-property objects are not present."
-            )))
-        };
+        return Ok(identifier.to_string());
     }
-    let found: Vec<&Value> = groups
-        .iter()
-        .filter(|g| g["displayName"] == identifier)
-        .collect();
-    match found.as_slice() {
-        [] => Err(AzError::cli(format!(
-            "Group {identifier} is not found in Graph "
+    let id_of = |found: &[Value]| found[0]["id"].as_str().unwrap_or_default().to_string();
+    let exact = directory::groups_matching(world, &display_name(identifier));
+    match exact.len() {
+        1 => return Ok(id_of(&exact)),
+        0 => {}
+        _ => {
+            return Err(AzError::cli(format!(
+                "More than one group match the name of '{identifier}'"
+            )));
+        }
+    }
+    let prefixed = directory::groups_matching(world, &display_prefix(identifier));
+    match prefixed.len() {
+        1 => Ok(id_of(&prefixed)),
+        0 => Err(AzError::cli(format!(
+            "No group matches the name of '{identifier}'"
         ))),
-        [one] => Ok(one["id"].as_str().unwrap_or_default().to_string()),
         _ => Err(AzError::cli(format!(
-            "More than 1 group objects has the display name of {identifier}"
+            "More than one group match the name of '{identifier}'"
         ))),
     }
 }
 
+/// `az ad group create`: az first looks for a group with this display name
+/// and mail nickname and returns it (with a warning) unless `--force`.
 pub fn group_create(call: &Call) -> Outcome {
     call.args.require(&["display-name", "mail-nickname"])?;
     let name = call.args.req("display-name")?;
     let nickname = call.args.req("mail-nickname")?;
-    let description = call.opt_string("description")?;
-    let group = call.sim.transact(|state, _| {
-        let serial = state.next_serial();
-        let id = ids::guid(&format!("adgroup:{name}:{serial}"));
-        let created = timestamp();
-        // Graph allows several groups with one display name; az then refuses to pick.
-        let group = json!({
-            "@odata.context": "https://graph.microsoft.com/v1.0/$metadata#groups/$entity",
-            "classification": null,
-            "createdDateTime": created,
-            "creationOptions": [],
-            "deletedDateTime": null,
-            "description": description,
-            "displayName": name,
-            "expirationDateTime": null,
-            "groupTypes": [],
-            "id": id,
-            "isAssignableToRole": null,
-            "mail": null,
-            "mailEnabled": false,
-            "mailNickname": nickname,
-            "membershipRule": null,
-            "onPremisesSyncEnabled": null,
-            "preferredDataLocation": null,
-            "proxyAddresses": [],
-            "renewedDateTime": created,
-            "securityEnabled": true,
-            "securityIdentifier": format!("S-1-12-1-{serial}"),
-            "visibility": null,
-        });
-        state.ad_groups.push(group.clone());
-        group
+    let description = call.args.one("description")?;
+    let force = call.opt_bool("force", false)?;
+    let created = directory::now();
+    let (group, existed) = call.sim.transact(|world, _| {
+        if !force {
+            let same = vec![
+                Clause::Eq("displayName".into(), name.clone()),
+                Clause::Eq("mailNickname".into(), nickname.clone()),
+            ];
+            if let Some(found) = directory::groups_matching(world, &same).into_iter().next() {
+                return (found, true);
+            }
+        }
+        let made =
+            directory::create_group(world, &name, &nickname, description.as_deref(), &created);
+        (made, false)
     })?;
-    call.delay(WRITE_SECS);
+    if existed {
+        call.warn(
+            "A group with the same display name and mail nickname already exists, returning.",
+        );
+        call.delay(READ_SECS);
+    } else {
+        call.delay(WRITE_SECS);
+    }
     Ok(Some(group))
 }
 
 pub fn group_show(call: &Call) -> Outcome {
     let identifier = call.args.req("group")?;
     call.delay(READ_SECS);
-    call.sim.transact(|state, _| {
-        let id = resolve_group(&state.ad_groups, &identifier)?;
-        Ok(state
-            .ad_groups
-            .iter()
-            .find(|g| g["id"] == id.as_str())
-            .cloned())
+    call.sim.transact(|world, _| {
+        let id = resolve_group(world, &identifier)?;
+        // A show command's 404 exits 3 (azure-cli's show exception handler).
+        directory::group(world, &id)
+            .map(Some)
+            .map_err(|e| AzError::ShowNotFound { message: e.message })
     })?
 }
 
+/// `az ad group list`: `--display-name` is Graph's `startswith`, as in az.
 pub fn group_list(call: &Call) -> Outcome {
-    let display = call.args.one("display-name")?;
+    let mut clauses = match call.args.one("filter")? {
+        Some(filter) => directory::parse_filter(&filter).map_err(graph)?,
+        None => Vec::new(),
+    };
+    if let Some(name) = call.args.one("display-name")? {
+        clauses.extend(display_prefix(&name));
+    }
     call.delay(READ_SECS);
-    let groups = call.sim.transact(|state, _| {
-        state
-            .ad_groups
-            .iter()
-            .filter(|g| {
-                display
-                    .as_ref()
-                    .is_none_or(|d| g["displayName"] == d.as_str())
-            })
-            .cloned()
-            .collect::<Vec<_>>()
-    })?;
+    let groups = call
+        .sim
+        .transact(|world, _| directory::groups_matching(world, &clauses))?;
     Ok(Some(Value::Array(groups)))
 }
 
 pub fn group_delete(call: &Call) -> Outcome {
     let identifier = call.args.req("group")?;
-    call.sim.transact(|state, _| {
-        let id = resolve_group(&state.ad_groups, &identifier)?;
-        state.ad_groups.retain(|g| g["id"] != id.as_str());
-        state.ad_members.remove(&id);
-        Ok::<(), AzError>(())
+    call.sim.transact(|world, _| {
+        let id = resolve_group(world, &identifier)?;
+        directory::delete_group(world, &id).map_err(graph)
     })??;
     call.delay(WRITE_SECS);
     Ok(None)
@@ -180,34 +146,23 @@ pub fn member_add(call: &Call) -> Outcome {
     call.args.require(&["group", "member-id"])?;
     let identifier = call.args.req("group")?;
     let member = call.args.req("member-id")?;
-    call.sim.transact(|state, _| {
-        let id = resolve_group(&state.ad_groups, &identifier)?;
-        let members = state.ad_members.entry(id).or_default();
-        if members.contains(&member) {
-            return Err(AzError::cli(
-                "One or more added object references already exist for the following modified properties: 'members'.",
-            ));
-        }
-        members.push(member.clone());
-        Ok(())
+    call.sim.transact(|world, _| {
+        let id = resolve_group(world, &identifier)?;
+        directory::add_member(world, &id, &member).map_err(graph)
     })??;
     call.delay(WRITE_SECS);
     Ok(None)
 }
 
+/// `az ad group member check`: Graph's checkMemberGroups for the one group.
 pub fn member_check(call: &Call) -> Outcome {
     call.args.require(&["group", "member-id"])?;
     let identifier = call.args.req("group")?;
     let member = call.args.req("member-id")?;
     call.delay(READ_SECS);
-    let found = call.sim.transact(|state, _| {
-        let id = resolve_group(&state.ad_groups, &identifier)?;
-        Ok::<bool, AzError>(
-            state
-                .ad_members
-                .get(&id)
-                .is_some_and(|m| m.contains(&member)),
-        )
+    let found = call.sim.transact(|world, _| {
+        let id = resolve_group(world, &identifier)?;
+        Ok::<bool, AzError>(!directory::member_groups(world, &member, &[id]).is_empty())
     })??;
     Ok(Some(json!({ "value": found })))
 }
@@ -215,212 +170,295 @@ pub fn member_check(call: &Call) -> Outcome {
 pub fn member_list(call: &Call) -> Outcome {
     let identifier = call.args.req("group")?;
     call.delay(READ_SECS);
-    let members = call.sim.transact(|state, _| {
-        let id = resolve_group(&state.ad_groups, &identifier)?;
-        Ok::<Vec<Value>, AzError>(
-            state
-                .ad_members
-                .get(&id)
-                .map(|m| {
-                    m.iter()
-                        .map(|id| json!({ "@odata.type": "#microsoft.graph.user", "id": id }))
-                        .collect()
-                })
-                .unwrap_or_default(),
-        )
+    let members = call.sim.transact(|world, _| {
+        let id = resolve_group(world, &identifier)?;
+        directory::members(world, &id).map_err(graph)
     })??;
     Ok(Some(Value::Array(members)))
 }
 
-fn role_definition(sub: &str, role: &str) -> (String, String) {
-    let (name, guid) = ROLES
-        .iter()
-        .find(|(n, g)| {
-            n.eq_ignore_ascii_case(role) || g.eq_ignore_ascii_case(role) || role.ends_with(g)
-        })
-        .map(|(n, g)| (n.to_string(), g.to_string()))
-        .unwrap_or_else(|| (role.to_string(), ids::guid(&format!("role:{role}"))));
-    (
-        name,
-        format!("/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{guid}"),
-    )
-}
-
-fn scope(call: &Call) -> Result<String, AzError> {
-    if let Some(scope) = call.args.one("scope")? {
-        return Ok(scope);
-    }
-    Ok(match call.args.one("resource-group")? {
-        Some(rg) => ids::group_id(call.sub(), &rg),
-        None => format!("/subscriptions/{}", call.sub()),
-    })
-}
-
-/// ARM resolves the scope of a new role assignment: a missing group, or a
-/// missing resource at the top of a resource scope (a storage account for
-/// its share), is its 404, as azure-cli#15243 shows for a storage account.
-fn check_scope(state: &World, scope: &str) -> Result<(), AzError> {
-    let parts: Vec<&str> = scope.trim_matches('/').split('/').collect();
-    if parts.len() < 4
-        || !parts[0].eq_ignore_ascii_case("subscriptions")
-        || !parts[2].eq_ignore_ascii_case("resourceGroups")
+/// az's `_resolve_role_id`: a definition id or GUID as is, else the one
+/// definition of that name ARM lists at the scope.
+fn role_id(world: &World, sub: &str, role: &str, scope: &str) -> Result<String, AzError> {
+    let lower = role.to_ascii_lowercase();
+    if lower.starts_with("/subscriptions/")
+        && lower.contains("/providers/microsoft.authorization/roledefinitions/")
     {
-        return Ok(());
+        return Ok(role.to_string());
     }
-    let (sub, rg) = (parts[1], parts[3]);
-    if !state.group_exists(sub, rg) {
-        return Err(AzError::group_not_found(rg));
-    }
-    if parts.len() >= 8 && parts[4].eq_ignore_ascii_case("providers") {
-        let arm_type = format!("{}/{}", parts[5], parts[6]);
-        let key = ids::key(&ids::resource_id(
-            sub,
-            rg,
-            &arm_type,
-            &[parts[7].to_string()],
+    if is_guid(role) {
+        return Ok(format!(
+            "/subscriptions/{sub}/providers/Microsoft.Authorization/roleDefinitions/{role}"
         ));
-        if !state.resources.contains_key(&key) && !state.vms.contains_key(&key) {
-            return Err(AzError::resource_not_found(
-                &format!("{arm_type}/{}", parts[7]),
-                rg,
-            ));
+    }
+    rbac::check_scope(world, scope)?;
+    rbac::role_definitions(sub, Some(role))
+        .first()
+        .and_then(|d| d["id"].as_str().map(str::to_string))
+        .ok_or_else(|| AzError::cli(format!("Role '{role}' doesn't exist.")))
+}
+
+/// `--scope`, or the group of `--resource-group`, or the subscription.
+fn scope(call: &Call) -> Result<String, AzError> {
+    let group = call.args.one("resource-group")?;
+    match (call.args.one("scope")?, group) {
+        (Some(_), Some(rg)) => Err(AzError::cli(format!(
+            "Resource group \"{rg}\" is redundant because scope is supplied"
+        ))),
+        (Some(scope), None) => Ok(scope),
+        (None, Some(rg)) => Ok(ids::group_id(call.sub(), &rg)),
+        (None, None) => Ok(format!("/subscriptions/{}", call.sub())),
+    }
+}
+
+/// The usage rule az's validator applies to these options first.
+fn non_empty(call: &Call) -> Result<(), AzError> {
+    for option in ["assignee", "scope", "role", "resource-group"] {
+        if call.args.one(option)?.as_deref() == Some("") {
+            return Err(AzError::cli(format!(
+                "usage error: --{option} can't be an empty string. Either omit it or provide a non-empty string."
+            )));
         }
     }
     Ok(())
 }
 
-fn assignee(call: &Call) -> Result<Option<String>, AzError> {
-    Ok(match call.args.one("assignee-object-id")? {
-        Some(id) => Some(id),
-        None => call.args.one("assignee")?,
-    })
+/// az's `_resolve_object_id_and_type`: Graph finds no user or service
+/// principal of that name in the world's directory, so an assignee is a
+/// directory object id or nothing.
+fn resolve_assignee(world: &World, assignee: &str) -> Result<(String, Option<String>), AzError> {
+    if is_guid(assignee)
+        && let Some(found) = directory::objects_by_ids(world, &[assignee.to_string()]).first()
+    {
+        return Ok((
+            found["id"].as_str().unwrap_or(assignee).to_string(),
+            principal_type(found),
+        ));
+    }
+    Err(AzError::cli(format!(
+        "Cannot find user or service principal in graph database for '{assignee}'. If the assignee is an appId, make sure the corresponding service principal is created with 'az ad sp create --id {assignee}'."
+    )))
+}
+
+/// `#microsoft.graph.group` → `Group`, as az maps Graph's types to ARM's.
+fn principal_type(object: &Value) -> Option<String> {
+    match object["@odata.type"].as_str()? {
+        "#microsoft.graph.group" => Some("Group".into()),
+        "#microsoft.graph.user" => Some("User".into()),
+        "#microsoft.graph.servicePrincipal" => Some("ServicePrincipal".into()),
+        _ => None,
+    }
+}
+
+/// az's `list_role_assignments` for one scope: the assignments at it
+/// (ARM's `atScope()` less the inherited ones), of the role and principal
+/// asked for, with the role's and the principal's names filled in.
+fn list_at(
+    world: &World,
+    sub: &str,
+    scope: &str,
+    principal: Option<&str>,
+    role: Option<&str>,
+    inherited: bool,
+) -> Result<Vec<Value>, AzError> {
+    let mut found: Vec<Value> = rbac::assignments_at(world, scope)?
+        .into_iter()
+        .filter(|a| inherited || rbac::scope_of(a).eq_ignore_ascii_case(scope))
+        .collect();
+    if !found.is_empty()
+        && let Some(role) = role
+    {
+        let id = role_id(world, sub, role, scope)?;
+        found.retain(|a| a["properties"]["roleDefinitionId"] == id.as_str());
+    }
+    if let Some(principal) = principal {
+        found.retain(|a| a["properties"]["principalId"] == principal);
+    }
+    let principals: Vec<String> = found
+        .iter()
+        .filter_map(|a| a["properties"]["principalId"].as_str().map(str::to_string))
+        .collect();
+    let names = directory::objects_by_ids(world, &principals);
+    Ok(found
+        .iter()
+        .map(|a| {
+            let mut shown = with_resource_group(rbac::flat(a));
+            let definition = a["properties"]["roleDefinitionId"]
+                .as_str()
+                .unwrap_or_default();
+            shown["roleDefinitionName"] = json!(rbac::role_name(definition));
+            let principal = &a["properties"]["principalId"];
+            shown["principalName"] = json!(
+                names
+                    .iter()
+                    .find(|n| n["id"] == *principal)
+                    .and_then(|n| n["displayName"].as_str())
+                    .unwrap_or_default()
+            );
+            shown
+        })
+        .collect())
+}
+
+/// az adds `resourceGroup` to an object whose `id` is in a resource group.
+fn with_resource_group(mut shown: Value) -> Value {
+    let group = shown["id"]
+        .as_str()
+        .and_then(ids::parse_id)
+        .map(|(rg, _)| rg);
+    if let Some(rg) = group {
+        shown["resourceGroup"] = json!(rg);
+    }
+    shown
+}
+
+/// A new assignment as `create` prints ARM's answer: every property beside
+/// `id`, `name` and `type`, the null ones too, and the model's `systemData`.
+fn created_view(assignment: &Value) -> Value {
+    let mut shown = json!({
+        "id": assignment["id"],
+        "name": assignment["name"],
+        "type": assignment["type"],
+        "systemData": null,
+    });
+    if let Some(properties) = assignment["properties"].as_object() {
+        for (key, value) in properties {
+            shown[key.as_str()] = value.clone();
+        }
+    }
+    with_resource_group(shown)
 }
 
 pub fn assignment_create(call: &Call) -> Outcome {
-    call.args.require(&["role"])?;
-    let Some(assignee) = assignee(call)? else {
+    non_empty(call)?;
+    call.args.require(&["role", "scope"])?;
+    let assignee = call.args.one("assignee")?;
+    let object_id = call.args.one("assignee-object-id")?;
+    if assignee.is_some() == object_id.is_some() {
         return Err(AzError::cli(
             "usage error: --assignee STRING | --assignee-object-id GUID",
         ));
-    };
-    let (role_name, role_id) = role_definition(call.sub(), &call.args.req("role")?);
+    }
+    let given_type = call.args.one("assignee-principal-type")?;
+    if given_type.is_some() && object_id.is_none() {
+        return Err(AzError::cli(
+            "usage error: --assignee-object-id GUID --assignee-principal-type TYPE",
+        ));
+    }
+    if object_id.is_some() && given_type.is_none() {
+        call.warn("RBAC service might reject creating role assignment without --assignee-principal-type in the future. Better to specify --assignee-principal-type manually.");
+    }
+    let role = call.args.req("role")?;
     let scope = scope(call)?;
-    let kind = call.args.one("assignee-principal-type")?;
-    let assignment = call.sim.transact(|state, _| {
-        check_scope(state, &scope)?;
-        let principal = if is_guid(&assignee) {
-            assignee.clone()
-        } else {
-            ids::guid(&format!("principal:{assignee}"))
-        };
-        let exists = state.role_assignments.iter().any(|a| {
-            a["principalId"] == principal.as_str()
-                && a["roleDefinitionId"] == role_id.as_str()
-                && a["scope"]
-                    .as_str()
-                    .is_some_and(|s| s.eq_ignore_ascii_case(&scope))
-        });
-        if exists {
-            return Err(AzError::arm(
-                "RoleAssignmentExists",
-                "The role assignment already exists.",
-            ));
-        }
-        let principal_type = kind.clone().unwrap_or_else(|| {
-            if state
-                .ad_groups
-                .iter()
-                .any(|g| g["id"] == principal.as_str())
-            {
-                "Group".into()
-            } else {
-                "User".into()
+    let sub = call.sub().to_string();
+    let name = call.sim.transact(|world, _| world.next_serial())?;
+    let name = ids::guid(&format!("roleassignment:{scope}:{name}"));
+    let created = timestamp();
+    let made = call.sim.transact(|world, _| {
+        let (principal, kind) = match &object_id {
+            Some(id) => {
+                let kind = given_type.clone().or_else(|| {
+                    directory::objects_by_ids(world, std::slice::from_ref(id))
+                        .first()
+                        .and_then(principal_type)
+                });
+                (id.clone(), kind)
             }
-        });
-        let name = ids::guid(&format!("assignment:{scope}:{role_id}:{principal}"));
-        let created = timestamp();
-        let mut a = json!({
-            "condition": null,
-            "conditionVersion": null,
-            "createdBy": null,
-            "createdOn": created,
-            "delegatedManagedIdentityResourceId": null,
-            "description": null,
-            "id": format!("{scope}/providers/Microsoft.Authorization/roleAssignments/{name}"),
-            "name": name,
+            None => resolve_assignee(world, assignee.as_deref().unwrap_or_default())?,
+        };
+        let definition = role_id(world, &sub, &role, &scope)?;
+        let properties = json!({
+            "roleDefinitionId": definition,
             "principalId": principal,
-            "principalName": assignee,
-            "principalType": principal_type,
-            "roleDefinitionId": role_id,
-            "roleDefinitionName": role_name,
-            "scope": scope,
-            "type": "Microsoft.Authorization/roleAssignments",
-            "updatedBy": null,
-            "updatedOn": created,
+            "principalType": kind,
         });
-        if let Some((rg, _)) = ids::parse_id(&scope) {
-            a["resourceGroup"] = json!(rg);
+        match rbac::put_assignment(world, &scope, &name, &properties, &created) {
+            Ok(made) => Ok(created_view(&made)),
+            // az makes `create` idempotent: it lists the existing assignment instead.
+            Err(AzError::Arm { code, .. }) if code == "RoleAssignmentExists" => {
+                list_at(world, &sub, &scope, Some(&principal), Some(&role), false)
+                    .map(|found| found.into_iter().next().unwrap_or(Value::Null))
+            }
+            Err(e) => Err(e),
         }
-        state.role_assignments.push(a.clone());
-        Ok(a)
     })??;
     call.delay(WRITE_SECS);
-    // `create` does not show the names `list` adds.
-    let mut shown = assignment;
-    if let Some(map) = shown.as_object_mut() {
-        map.remove("principalName");
-        map.remove("roleDefinitionName");
-    }
-    Ok(Some(shown))
-}
-
-fn matching(call: &Call) -> Result<impl Fn(&Value) -> bool + use<>, AzError> {
-    let assignee = assignee(call)?;
-    let role = call
-        .args
-        .one("role")?
-        .map(|r| role_definition(call.sub(), &r).1);
-    let scope = if call.args.has("scope") || call.args.has("resource-group") {
-        Some(scope(call)?)
-    } else {
-        None
-    };
-    let ids_wanted = call.args.many("ids");
-    Ok(move |a: &Value| {
-        let principal_ok = assignee
-            .as_ref()
-            .is_none_or(|x| a["principalId"] == x.as_str() || a["principalName"] == x.as_str());
-        let role_ok = role
-            .as_ref()
-            .is_none_or(|r| a["roleDefinitionId"] == r.as_str());
-        let scope_ok = scope.as_ref().is_none_or(|s| {
-            a["scope"]
-                .as_str()
-                .is_some_and(|x| x.eq_ignore_ascii_case(s))
-        });
-        let id_ok = ids_wanted.is_empty() || ids_wanted.iter().any(|i| a["id"] == i.as_str());
-        principal_ok && role_ok && scope_ok && id_ok
-    })
+    Ok(Some(made))
 }
 
 pub fn assignment_list(call: &Call) -> Outcome {
-    let keep = matching(call)?;
+    non_empty(call)?;
+    let assignee = call.args.one("assignee")?;
+    let object_id = call.args.one("assignee-object-id")?;
+    if assignee.is_some() && object_id.is_some() {
+        return Err(AzError::cli(
+            "Usage error: Provide only one of --assignee or --assignee-object-id.",
+        ));
+    }
+    if call.args.flag("all")? && (call.args.has("scope") || call.args.has("resource-group")) {
+        return Err(AzError::cli(
+            "group or scope are not required when --all is used",
+        ));
+    }
+    let scope = scope(call)?;
+    let role = call.args.one("role")?;
+    let inherited = call.args.flag("include-inherited")?;
+    let sub = call.sub().to_string();
     call.delay(READ_SECS);
-    let found = call.sim.transact(|state, _| {
-        state
-            .role_assignments
-            .iter()
-            .filter(|a| keep(a))
-            .cloned()
-            .collect::<Vec<_>>()
-    })?;
+    let found = call.sim.transact(|world, _| {
+        let principal = match (&object_id, &assignee) {
+            (Some(id), _) => Some(id.clone()),
+            (None, Some(assignee)) => Some(resolve_assignee(world, assignee)?.0),
+            (None, None) => None,
+        };
+        list_at(
+            world,
+            &sub,
+            &scope,
+            principal.as_deref(),
+            role.as_deref(),
+            inherited,
+        )
+    })??;
     Ok(Some(Value::Array(found)))
 }
 
 pub fn assignment_delete(call: &Call) -> Outcome {
-    let keep = matching(call)?;
-    call.sim
-        .transact(|state, _| state.role_assignments.retain(|a| !keep(a)))?;
+    non_empty(call)?;
+    let ids_given = call.args.many("ids");
+    let scope = scope(call)?;
+    let role = call.args.one("role")?;
+    let assignee = call.args.one("assignee")?;
+    let object_id = call.args.one("assignee-object-id")?;
+    let sub = call.sub().to_string();
+    call.sim.transact(|world, _| {
+        if !ids_given.is_empty() {
+            for id in &ids_given {
+                rbac::delete_assignment(world, id);
+            }
+            return Ok(());
+        }
+        let principal = match (&object_id, &assignee) {
+            (Some(id), _) => Some(id.clone()),
+            (None, Some(assignee)) => Some(resolve_assignee(world, assignee)?.0),
+            (None, None) => None,
+        };
+        let found = list_at(
+            world,
+            &sub,
+            &scope,
+            principal.as_deref(),
+            role.as_deref(),
+            false,
+        )?;
+        if found.is_empty() {
+            return Err(AzError::cli("No matched assignments were found to delete"));
+        }
+        for a in found {
+            rbac::delete_assignment(world, a["id"].as_str().unwrap_or_default());
+        }
+        Ok(())
+    })??;
     call.delay(WRITE_SECS);
     Ok(None)
 }

@@ -1404,9 +1404,11 @@ fn the_avd_agent_registers_a_session_host_that_becomes_available() {
         "pool/host-1\tUnavailable\n"
     );
 
+    // az rest prints an HTTP error as its reason and the body ARM sent, and exits 1
+    // (what the real az 2.91.0 prints against the stand-in).
     let missing = sim.az(&["rest", "--url", &url("nope")]);
-    assert_eq!(missing.status.code(), Some(3));
+    assert_eq!(missing.status.code(), Some(1));
     assert!(message_of(&missing).starts_with(
-        "ERROR: (ResourceNotFound) The Resource 'Microsoft.DesktopVirtualization/hostpools/nope' under resource group 'rg' was not found."
+        "ERROR: Not Found({\"error\":{\"code\":\"ResourceNotFound\",\"message\":\"The Resource 'Microsoft.DesktopVirtualization/hostpools/nope' under resource group 'rg' was not found."
     ));
 }

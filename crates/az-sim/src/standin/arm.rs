@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Reply, StandIn};
+use super::{Reply, StandIn, authorization, avd};
 use crate::account::REGISTER_SECS;
 use crate::error::AzError;
 use crate::groups::DELETE_SECS;
@@ -18,6 +18,8 @@ pub struct Request<'a> {
     pub segments: Vec<&'a str>,
     /// The query string (`$expand=instanceView`, ...).
     pub query: &'a str,
+    /// The query's `$filter`, decoded.
+    pub filter: Option<String>,
     pub body: &'a [u8],
 }
 
@@ -34,6 +36,8 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
             "SubscriptionNotFound",
             &format!("The subscription '{}' could not be found.", req.segments[1]),
         ),
+        (_, segments) if authorization::serves(segments) => authorization::route(standin, req),
+        (_, segments) if avd::serves(segments) => avd::route(standin, req),
         ("GET", ["subscriptions", _, "resourcegroups"]) => list_groups(standin),
         ("GET", ["subscriptions", _, "operationresults", operation]) => {
             deletion_status(standin, operation)

@@ -9,10 +9,13 @@
 //! one JSON object per line, in `standin.jsonl` beside the world.
 
 mod arm;
+mod authorization;
+mod avd;
 mod compute;
 mod deployments;
 mod entra;
 mod faults;
+mod graph;
 mod operations;
 mod resources;
 mod run_command;
@@ -424,6 +427,9 @@ fn respond(reply: Reply, method: &str, path: &str, query: &str) -> Response<Full
 
 fn route(standin: &StandIn, method: &str, path: &str, query: &str, body: &[u8]) -> Reply {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
+    let filter = form_urlencoded::parse(query.as_bytes())
+        .find(|(k, _)| k == "$filter")
+        .map(|(_, v)| v.into_owned());
     let lower: Vec<String> = segments.iter().map(|s| s.to_lowercase()).collect();
     match (
         method,
@@ -445,6 +451,16 @@ fn route(standin: &StandIn, method: &str, path: &str, query: &str, body: &[u8]) 
                 method,
                 segments,
                 query,
+                filter,
+                body,
+            },
+        ),
+        (_, ["v1.0", ..]) => graph::route(
+            standin,
+            &graph::Request {
+                method,
+                segments: segments[1..].to_vec(),
+                filter,
                 body,
             },
         ),
