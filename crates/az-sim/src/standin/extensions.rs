@@ -307,3 +307,139 @@ fn poll(standin: &StandIn, id: &str) -> Reply {
         (Err(e), _) => Reply::from_az(&e),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::avd::HOST_POOL;
+    use crate::env::DEFAULT_SUBSCRIPTION;
+    use crate::world::Resource;
+
+    /// A stand-in whose world has a running VM `host-1` and a host pool
+    /// `pool` with the registration token `tok-1`.
+    fn standin(dir: &std::path::Path) -> StandIn {
+        let s = StandIn::for_tests(dir, None);
+        s.sim()
+            .transact(|world, _| {
+                world.ensure_vm(DEFAULT_SUBSCRIPTION, "rg", "host-1", "westeurope");
+                let id = ids::resource_id(DEFAULT_SUBSCRIPTION, "rg", HOST_POOL.arm_type, &["pool".into()]);
+                world.resources.insert(
+                    ids::key(&id),
+                    Resource {
+                        id,
+                        kind: HOST_POOL.kind.into(),
+                        body: json!({ "name": "pool", "resourceGroup": "rg",
+                                      "registrationInfo": { "token": "tok-1", "expirationTime": "2999-01-01T00:00:00Z" } }),
+                        busy: None,
+                    },
+                );
+            })
+            .expect("the world");
+        s
+    }
+
+    fn dsc(token: &str) -> Vec<u8> {
+        json!({
+            "location": "westeurope",
+            "properties": {
+                "publisher": "Microsoft.Powershell",
+                "type": "DSC",
+                "typeHandlerVersion": "2.83",
+                "autoUpgradeMinorVersion": true,
+                "settings": { "configurationFunction": "Configuration.ps1\\AddSessionHost",
+                              "properties": { "hostPoolName": "pool",
+                                              "registrationInfoTokenCredential": { "UserName": "x", "Password": "PrivateSettingsRef:RegistrationInfoToken" } } },
+                "protectedSettings": { "Items": { "RegistrationInfoToken": token } },
+            },
+        })
+        .to_string()
+        .into_bytes()
+    }
+
+    /// Polls the operation a PUT answered with until it is over.
+    fn settled(s: &StandIn, reply: &Reply) -> Value {
+        let url = reply
+            .async_operation
+            .as_deref()
+            .expect("Azure-AsyncOperation");
+        let path = url
+            .trim_start_matches("https://127.0.0.1:1")
+            .split('?')
+            .next()
+            .unwrap_or_default()
+            .to_string();
+        for _ in 0..100 {
+            let status = super::super::route(s, "GET", &path, "", b"");
+            let body = status.body.clone().expect("a status");
+            if body["status"] != "InProgress" {
+                return body;
+            }
+            std::thread::sleep(std::time::Duration::from_millis(50));
+        }
+        panic!("the extension operation never ended");
+    }
+
+    #[test]
+    fn the_dsc_extension_registers_the_session_host_and_a_stale_token_fails_it() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = standin(dir.path());
+        let rg = format!("/subscriptions/{DEFAULT_SUBSCRIPTION}/resourceGroups/rg");
+        let ext = format!(
+            "{rg}/providers/Microsoft.Compute/virtualMachines/host-1/extensions/Microsoft.PowerShell.DSC"
+        );
+        let hosts =
+            format!("{rg}/providers/Microsoft.DesktopVirtualization/hostPools/pool/sessionHosts");
+        assert_eq!(super::super::route(&s, "GET", &ext, "", b"").status, 404);
+
+        let created = super::super::route(&s, "PUT", &ext, "", &dsc("tok-1"));
+        assert_eq!((created.status, created.retry_after), (201, Some(1)));
+        let body = created.body.clone().expect("the extension");
+        assert_eq!(body["properties"]["provisioningState"], "Creating");
+        assert_eq!(body["properties"]["type"], "DSC");
+        assert!(body["properties"].get("protectedSettings").is_none());
+        assert_eq!(settled(&s, &created)["status"], "Succeeded");
+        let shown = super::super::route(&s, "GET", &ext, "", b"");
+        assert_eq!(
+            shown.body.expect("the extension")["properties"]["provisioningState"],
+            "Succeeded"
+        );
+        let listed = super::super::route(&s, "GET", &hosts, "", b"");
+        let listed = listed.body.expect("the hosts");
+        assert_eq!(listed["value"][0]["name"], "pool/host-1");
+
+        let stale = super::super::route(&s, "PUT", &ext, "", &dsc("stale-secret"));
+        let failed = settled(&s, &stale);
+        assert_eq!(failed["status"], "Failed");
+        assert_eq!(failed["error"]["code"], "VMExtensionProvisioningError");
+        assert!(!failed.to_string().contains("stale-secret"));
+    }
+
+    #[test]
+    fn the_catalog_lists_the_latest_version_of_a_known_handler() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let s = StandIn::for_tests(dir.path(), None);
+        let base = format!(
+            "/subscriptions/{DEFAULT_SUBSCRIPTION}/providers/Microsoft.Compute/locations/westeurope/publishers"
+        );
+        let publishers = super::super::route(&s, "GET", &base, "", b"")
+            .body
+            .expect("publishers");
+        assert!(
+            publishers
+                .as_array()
+                .expect("a list")
+                .iter()
+                .any(|p| p["name"] == "Microsoft.Azure.ActiveDirectory")
+        );
+        let versions = super::super::route(
+            &s,
+            "GET",
+            &format!(
+                "{base}/Microsoft.Azure.ActiveDirectory/artifacttypes/vmextension/types/AADLoginForWindows/versions"
+            ),
+            "",
+            b"",
+        );
+        assert_eq!(versions.body.expect("versions")[0]["name"], "2.2.0.0");
+    }
+}
