@@ -360,6 +360,88 @@ AVD = [
     REST + ["get", "--url", AVD_BASE.replace("rg-avd", "rg-missing") + "/hostPools/pool" + API],
 ]
 
+# The session hosts as modules/06-session-hosts makes them: a VM created with --no-wait and waited
+# for, the AVD agent's DSC extension (its registration token through a pipe, as the module passes it:
+# a {"shell": script} case runs in bash with `az` the front end under test), a failing one (a stale
+# token), the Entra join extension (no --version: az reads the extension image catalog), and the
+# host pool's session hosts through az rest. The image is a marketplace one: gallery image versions
+# are served by the image phase.
+EXT_SCENARIO = """\
+exists:
+  - az group create -n rg-ext -l westeurope
+  - az network vnet create -g rg-ext -n vnet-ext -l westeurope --address-prefixes 10.30.0.0/16
+  - az network vnet subnet create -g rg-ext --vnet-name vnet-ext -n snet-hosts --address-prefixes 10.30.1.0/24
+"""
+EXT_RG = ["--resource-group", "rg-ext"]
+HOST = EXT_RG + ["--vm-name", "avd-sh-1"]
+EXT_POOL = "/subscriptions/{subscriptionId}/resourceGroups/rg-ext/providers/Microsoft.DesktopVirtualization/hostPools/pool"
+HOSTS_URL = EXT_POOL + "/sessionHosts" + API
+DSC_SETTINGS = ('{"modulesUrl":"https://example.invalid/Configuration.zip","configurationFunction":'
+                '"Configuration.ps1\\\\AddSessionHost","properties":{"hostPoolName":"pool",'
+                '"registrationInfoTokenCredential":{"UserName":"PLACEHOLDER_DO_NOT_USE",'
+                '"Password":"PrivateSettingsRef:RegistrationInfoToken"},"aadJoin":true,"UseAgentDownloadEndpoint":true}}')
+REGISTER = f"""set -euo pipefail
+pool_url='{EXT_POOL}'
+az rest --method patch --url "${{pool_url}}{API}" \\
+  --body '{{"properties":{{"registrationInfo":{{"expirationTime":"2030-01-01T00:00:00Z","registrationTokenOperation":"Update"}}}}}}' \\
+  --output none
+token=$(az rest --method post --url "${{pool_url}}/retrieveRegistrationToken{API}" --query token --output tsv)
+az vm extension set --resource-group rg-ext --vm-name avd-sh-1 --name DSC --publisher Microsoft.Powershell \\
+  --version 2.83 --extension-instance-name Microsoft.PowerShell.DSC --settings '{DSC_SETTINGS}' \\
+  --protected-settings @<(printf '{{"Items":{{"RegistrationInfoToken":"%s"}}}}' "$token") --output none
+"""
+DSC_STATE = ["vm", "extension", "show"] + HOST + ["--name", "Microsoft.PowerShell.DSC", "--query", "provisioningState",
+                                                  "--output", "tsv"]
+AAD_STATE = ["vm", "extension", "show"] + HOST + ["--name", "AADLoginForWindows", "--query", "provisioningState",
+                                                  "--output", "tsv"]
+EXTENSIONS = [
+    ["vm", "show", "--resource-group", "rg-ext", "--name", "avd-sh-1", "--output", "none"],
+    ["vm", "create", "--resource-group", "rg-ext", "--name", "avd-sh-1", "--location", "westeurope",
+     "--image", "MicrosoftWindowsDesktop:windows-11:win11-24h2-avd:latest", "--size", "Standard_D4s_v5",
+     "--admin-username", "avdadmin", "--admin-password", "Str0ng!Passw0rd#1",
+     "--subnet", "/subscriptions/11111111-2222-3333-4444-555555555555/resourceGroups/rg-ext/providers/"
+     "Microsoft.Network/virtualNetworks/vnet-ext/subnets/snet-hosts",
+     "--public-ip-address", "", "--nsg", "", "--security-type", "TrustedLaunch", "--enable-secure-boot", "true",
+     "--enable-vtpm", "true", "--assign-identity", "--license-type", "Windows_Client", "--storage-sku", "Premium_LRS",
+     "--os-disk-delete-option", "Delete", "--nic-delete-option", "Delete", "--tags", "workload=avd",
+     "--no-wait", "--output", "none"],
+    ["vm", "wait", "--resource-group", "rg-ext", "--name", "avd-sh-1", "--created", "--interval", "15",
+     "--timeout", "2400"],
+    ["vm", "show", "--resource-group", "rg-ext", "--name", "avd-sh-1", "--query", "provisioningState", "--output", "tsv"],
+    ["vm", "show", "--resource-group", "rg-ext", "--name", "avd-sh-1", "--query", "identity.type", "--output", "tsv"],
+    DSC_STATE,
+    ["vm", "extension", "show", "--resource-group", "rg-ext", "--vm-name", "avd-sh-missing",
+     "--name", "Microsoft.PowerShell.DSC", "--query", "provisioningState", "--output", "tsv"],
+    REST + ["put", "--url", EXT_POOL + API, "--body", POOL_BODY, "--output", "none"],
+    REST + ["get", "--url", HOSTS_URL, "--query", "length(value)", "--output", "tsv"],
+    {"shell": REGISTER},
+    DSC_STATE,
+    ["vm", "extension", "show"] + HOST + ["--name", "Microsoft.PowerShell.DSC"],
+    REST + ["get", "--url", HOSTS_URL, "--query", "value[].[name, properties.resourceId, properties.agentVersion]",
+            "--output", "tsv"],
+    # A stale token: the DSC configuration fails, and the extension shows it.
+    ["vm", "extension", "set"] + HOST + ["--name", "DSC", "--publisher", "Microsoft.Powershell", "--version", "2.83",
+                                         "--extension-instance-name", "Microsoft.PowerShell.DSC",
+                                         "--settings", DSC_SETTINGS,
+                                         "--protected-settings", '{"Items":{"RegistrationInfoToken":"stale"}}',
+                                         "--output", "none"],
+    DSC_STATE,
+    {"shell": REGISTER},
+    DSC_STATE,
+    AAD_STATE,
+    ["vm", "extension", "set"] + HOST + ["--name", "AADLoginForWindows", "--publisher",
+                                         "Microsoft.Azure.ActiveDirectory", "--output", "none"],
+    AAD_STATE,
+    ["vm", "extension", "show"] + HOST + ["--name", "AADLoginForWindows",
+                                         "--query", "[name, typeHandlerVersion, publisher, autoUpgradeMinorVersion]",
+                                         "--output", "tsv"],
+    REST + ["get", "--url", HOSTS_URL, "--query", "length(value[?properties.status=='Available'])", "--output", "tsv"],
+    REST + ["get", "--url", HOSTS_URL, "--query", "value[].{host: name, status: properties.status, update: "
+            "properties.updateState, failures: properties.sessionHostHealthCheckResults[?healthCheckResult!="
+            "'HealthCheckSucceeded'].healthCheckName}", "--output", "json"],
+    REST + ["get", "--url", EXT_POOL.replace("/pool", "/missing") + "/sessionHosts" + API],
+]
+
 PHASES = [
     ("plain", PLAIN, None),
     ("throttled", THROTTLED, THROTTLE_SCENARIO),
@@ -369,6 +451,7 @@ PHASES = [
     ("compute", COMPUTE, COMPUTE_SCENARIO),
     ("identity", IDENTITY, None),
     ("avd", AVD, None),
+    ("extensions", EXTENSIONS, EXT_SCENARIO),
 ]
 
 # The shipped library, each module run by `goldsmith run M --simulate --az-cli <real az>`: the
@@ -379,6 +462,7 @@ MODULES = [
     "02-storage",
     "03-identity",
     "04-host-pool",
+    "06-session-hosts",
 ]
 
 
@@ -553,7 +637,8 @@ def builtin(goldsmith, work, scenario_file, base_env):
 def compare(az, cases, real_env, builtin_az, builtin_env, cwd, values):
     """Runs each case through both, in `cwd`; returns how many differ. A
     `{"background": argv}` case starts in both and is compared at the next
-    `{"join": True}`, so the cases between run while it does. `values` fills
+    `{"join": True}`, so the cases between run while it does. A `{"shell": script}`
+    case runs the script in bash with `az` the front end under test. `values` fills
     `@@name@@` in a case, and takes what a ("save", name, case) printed."""
     differences = 0
     background = []
@@ -564,6 +649,12 @@ def compare(az, cases, real_env, builtin_az, builtin_env, cwd, values):
         if isinstance(case, list):
             for name, value in values.items():
                 case = [word.replace(f"@@{name}@@", value) for word in case]
+        if isinstance(case, dict) and "shell" in case:
+            real_path = f"{Path(az).parent}:{real_env.get('PATH', '')}"
+            want = run(["bash", "-c", case["shell"]], dict(real_env, PATH=real_path), cwd=cwd)
+            got = run(["bash", "-c", case["shell"]], builtin_env, cwd=cwd)
+            differences += report("bash: " + case["shell"].splitlines()[-1].strip(), want, got)
+            continue
         if isinstance(case, dict) and "background" in case:
             argv = case["background"]
             started = [

@@ -147,22 +147,30 @@ fn pool_id(state: &World, subscription: &str, rg: &str, pool: &str) -> Result<St
 pub fn list_arm(call: &Call, rg: &str, pool: &str) -> Result<Vec<Value>, AzError> {
     let sub = call.sub().to_string();
     call.delay(READ_SECS);
-    let hosts = call.sim.transact(|state, now| {
-        let prefix = format!(
-            "{}/sessionhosts/",
-            ids::key(&pool_id(state, &sub, rg, pool)?)
-        );
-        Ok::<_, AzError>(
-            state
-                .resources
-                .iter()
-                .filter(|(k, r)| r.kind == KIND && k.starts_with(&prefix))
-                .filter_map(|(_, r)| render(state, r, now))
-                .map(arm_shape)
-                .collect::<Vec<_>>(),
-        )
-    })??;
-    Ok(hosts)
+    call.sim
+        .transact(|state, now| hosts_arm(state, now, &sub, rg, pool))?
+}
+
+/// The hosts of `pool` at `now` in ARM's shape, for the built-in `az rest`
+/// and the stand-in alike.
+pub fn hosts_arm(
+    state: &World,
+    now: f64,
+    subscription: &str,
+    rg: &str,
+    pool: &str,
+) -> Result<Vec<Value>, AzError> {
+    let prefix = format!(
+        "{}/sessionhosts/",
+        ids::key(&pool_id(state, subscription, rg, pool)?)
+    );
+    Ok(state
+        .resources
+        .iter()
+        .filter(|(k, r)| r.kind == KIND && k.starts_with(&prefix))
+        .filter_map(|(_, r)| render(state, r, now))
+        .map(arm_shape)
+        .collect())
 }
 
 /// A flattened host (as the simulator keeps it) in ARM's shape: the envelope

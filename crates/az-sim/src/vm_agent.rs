@@ -82,6 +82,24 @@ pub fn version(publisher: &str, kind: &str, given: Option<&str>) -> String {
     version.split('.').take(2).collect::<Vec<_>>().join(".")
 }
 
+/// The publishers of the handlers the agent knows, as the extension image
+/// catalog lists them (the stand-in serves that catalog to the real az).
+pub fn publishers() -> Vec<&'static str> {
+    let mut names: Vec<&str> = HANDLERS.iter().map(|h| h.publisher).collect();
+    names.sort_unstable_by_key(|n| n.to_ascii_lowercase());
+    names.dedup_by_key(|n| n.to_ascii_lowercase());
+    names
+}
+
+/// The handlers of `publisher` and their latest `major.minor`.
+pub fn handlers_of(publisher: &str) -> Vec<(&'static str, &'static str)> {
+    HANDLERS
+        .iter()
+        .filter(|h| h.publisher.eq_ignore_ascii_case(publisher))
+        .map(|h| (h.kind, h.latest))
+        .collect()
+}
+
 pub fn seconds(publisher: &str, kind: &str) -> f64 {
     handler(publisher, kind).map_or(UNKNOWN_SECONDS, |h| h.seconds)
 }

@@ -1,7 +1,7 @@
 //! `az vm extension set/show/list/delete`. An extension is a child resource of
 //! its VM (`…/virtualMachines/<vm>/extensions/<name>`), shown in the shape az
 //! 2.91's aaz commands print: the ARM properties flattened, the handler type
-//! as `type_properties_type`, and never the protected settings, which the
+//! as `typePropertiesType`, and never the protected settings, which the
 //! simulator reads (`@/dev/fd/N` included), hands to the VM agent
 //! (`vm_agent`) and forgets. The extension shows `Creating`/`Updating` until
 //! the agent is done with it, then `Succeeded` or `Failed`.
@@ -27,10 +27,10 @@ const SIM_KEY: &str = "_sim";
 pub const ALIASES: &[(&str, &str)] = &[("--vm-extension-name", "name")];
 
 /// The VM an extension command names, and the extension when it names one.
-struct Target {
-    rg: String,
-    vm: String,
-    extension: Option<String>,
+pub(crate) struct Target {
+    pub(crate) rg: String,
+    pub(crate) vm: String,
+    pub(crate) extension: Option<String>,
 }
 
 /// `-g`/`--vm-name` (plus `required`), or `--ids` with the VM's or the
@@ -68,7 +68,7 @@ fn target(call: &Call, required: &[&str]) -> Result<Target, AzError> {
     })
 }
 
-fn extension_id(subscription: &str, t: &Target, name: &str) -> String {
+pub(crate) fn extension_id(subscription: &str, t: &Target, name: &str) -> String {
     ids::resource_id(
         subscription,
         &t.rg,
@@ -89,7 +89,7 @@ fn not_found(t: &Target, name: &str) -> AzError {
 
 /// The extension as ARM shows it: its operation's state while the agent
 /// works, and with `$expand=instanceView` what the agent reported.
-fn render(state: &World, r: &Resource, instance_view: bool) -> Value {
+pub(crate) fn render(state: &World, r: &Resource, instance_view: bool) -> Value {
     let mut body = resources::render(state, r);
     let message = body[SIM_KEY]["message"]
         .as_str()
@@ -119,7 +119,7 @@ fn render(state: &World, r: &Resource, instance_view: bool) -> Value {
             "type": format!(
                 "{}.{}",
                 body["publisher"].as_str().unwrap_or_default(),
-                body["type_properties_type"].as_str().unwrap_or_default()
+                body["typePropertiesType"].as_str().unwrap_or_default()
             ),
             "typeHandlerVersion": body["typeHandlerVersion"],
         });
@@ -139,7 +139,7 @@ fn same_handler(state: &World, vm_id: &str, publisher: &str, kind: &str) -> Opti
                 && r.body["publisher"]
                     .as_str()
                     .is_some_and(|p| p.eq_ignore_ascii_case(publisher))
-                && r.body["type_properties_type"]
+                && r.body["typePropertiesType"]
                     .as_str()
                     .is_some_and(|t| t.eq_ignore_ascii_case(kind))
         })
@@ -147,17 +147,17 @@ fn same_handler(state: &World, vm_id: &str, publisher: &str, kind: &str) -> Opti
 }
 
 /// What `set` was told, resolved before the state is locked.
-struct SetRequest {
-    target: Target,
-    kind: String,
-    publisher: String,
-    instance: String,
-    version: Option<String>,
-    settings: Option<Value>,
-    protected: Option<Value>,
-    auto_upgrade_minor: bool,
-    enable_auto_upgrade: Option<bool>,
-    force_update: bool,
+pub(crate) struct SetRequest {
+    pub(crate) target: Target,
+    pub(crate) kind: String,
+    pub(crate) publisher: String,
+    pub(crate) instance: String,
+    pub(crate) version: Option<String>,
+    pub(crate) settings: Option<Value>,
+    pub(crate) protected: Option<Value>,
+    pub(crate) auto_upgrade_minor: bool,
+    pub(crate) enable_auto_upgrade: Option<bool>,
+    pub(crate) force_update: bool,
 }
 
 fn set_request(call: &Call) -> Result<SetRequest, AzError> {
@@ -195,15 +195,20 @@ fn set_request(call: &Call) -> Result<SetRequest, AzError> {
 }
 
 /// What the first transaction of `set` decided.
-struct Started {
-    name: String,
-    id: String,
+pub(crate) struct Started {
+    pub(crate) name: String,
+    pub(crate) id: String,
     /// Simulated seconds until the agent is done.
-    wait: f64,
-    failure: Option<String>,
+    pub(crate) wait: f64,
+    pub(crate) failure: Option<String>,
 }
 
-fn start(state: &mut World, sub: &str, req: &SetRequest, now: f64) -> Result<Started, AzError> {
+pub(crate) fn start(
+    state: &mut World,
+    sub: &str,
+    req: &SetRequest,
+    now: f64,
+) -> Result<Started, AzError> {
     let t = &req.target;
     let vm = vm::find(state, sub, &t.rg, &t.vm)?.clone();
     // An extension of the same handler is updated under its own name.
@@ -236,7 +241,7 @@ fn start(state: &mut World, sub: &str, req: &SetRequest, now: f64) -> Result<Sta
         "resourceGroup": t.rg,
         "type": ARM_TYPE,
         "typeHandlerVersion": version,
-        "type_properties_type": req.kind,
+        "typePropertiesType": req.kind,
         SIM_KEY: { "message": effect.as_ref().err().cloned().unwrap_or_else(|| "Enable succeeded.".into()) },
     });
     if let Some(settings) = &req.settings {

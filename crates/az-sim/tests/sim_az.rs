@@ -997,7 +997,7 @@ fn vm_extension_set_show_list_delete() {
     let ext = stdout_json(&out);
     assert_eq!(ext["name"], "CustomScriptExtension");
     assert_eq!(ext["publisher"], "Microsoft.Compute");
-    assert_eq!(ext["type_properties_type"], "CustomScriptExtension");
+    assert_eq!(ext["typePropertiesType"], "CustomScriptExtension");
     assert_eq!(ext["type"], "Microsoft.Compute/virtualMachines/extensions");
     // az sends only major.minor.
     assert_eq!(ext["typeHandlerVersion"], "1.10");

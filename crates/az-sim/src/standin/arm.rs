@@ -4,7 +4,7 @@
 
 use serde_json::{Value, json};
 
-use super::{Reply, StandIn, authorization, avd};
+use super::{Reply, StandIn, authorization, avd, extensions, session_hosts};
 use crate::account::REGISTER_SECS;
 use crate::error::AzError;
 use crate::groups::DELETE_SECS;
@@ -37,7 +37,9 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
             &format!("The subscription '{}' could not be found.", req.segments[1]),
         ),
         (_, segments) if authorization::serves(segments) => authorization::route(standin, req),
+        (_, segments) if session_hosts::serves(segments) => session_hosts::route(standin, req),
         (_, segments) if avd::serves(segments) => avd::route(standin, req),
+        (_, segments) if extensions::serves(segments) => extensions::route(standin, req),
         ("GET", ["subscriptions", _, "resourcegroups"]) => list_groups(standin),
         ("GET", ["subscriptions", _, "operationresults", operation]) => {
             deletion_status(standin, operation)

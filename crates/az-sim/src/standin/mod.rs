@@ -14,11 +14,13 @@ mod avd;
 mod compute;
 mod deployments;
 mod entra;
+mod extensions;
 mod faults;
 mod graph;
 mod operations;
 mod resources;
 mod run_command;
+mod session_hosts;
 mod tls;
 mod tokens;
 
