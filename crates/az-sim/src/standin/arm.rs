@@ -48,85 +48,13 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
         ("POST", ["subscriptions", _, "providers", _, "register"]) => {
             provider(standin, req.segments[3], true)
         }
-        (
-            _,
-            [
-                "subscriptions",
-                _,
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.resources",
-                "deployments",
-                ..,
-            ],
-        ) => super::deployments::route(standin, req),
-        (
-            _,
-            [
-                "subscriptions",
-                _,
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.compute",
-                "virtualmachines",
-                _,
-                "runcommand",
-            ],
-        )
-        | (
-            _,
-            [
-                "subscriptions",
-                _,
-                "providers",
-                "microsoft.compute",
-                "locations",
-                _,
-                "runcommands" | "runcommandresults",
-                _,
-            ],
-        ) => super::run_command::route(standin, req),
-        (
-            _,
-            [
-                "subscriptions",
-                _,
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.compute",
-                "virtualmachines" | "disks",
-                ..,
-            ],
-        )
-        | (
-            _,
-            [
-                "subscriptions",
-                _,
-                "resourcegroups",
-                _,
-                "providers",
-                "microsoft.network",
-                "networkinterfaces",
-                _,
-            ],
-        )
-        | (
-            _,
-            [
-                "subscriptions",
-                _,
-                "providers",
-                "microsoft.compute",
-                "locations",
-                _,
-                "publishers" | "vmoperations" | "vmoperationresults",
-                ..,
-            ],
-        ) => super::compute::route(standin, req),
+        (_, segments) if super::deployments::serves(segments) => {
+            super::deployments::route(standin, req)
+        }
+        (_, segments) if super::run_command::serves(segments) => {
+            super::run_command::route(standin, req)
+        }
+        (_, segments) if super::compute::serves(segments) => super::compute::route(standin, req),
         (
             "POST",
             [

@@ -40,6 +40,42 @@ const ENVELOPE: &[&str] = &[
 /// The one version of each marketplace image the simulated catalog holds.
 const IMAGE_VERSION: &str = "26100.4061.250510";
 
+/// Whether this (lower-case) ARM path is one this module serves: VMs, disks,
+/// NICs, marketplace images and power operations.
+pub fn serves(lower: &[&str]) -> bool {
+    matches!(
+        lower,
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            "microsoft.compute",
+            "virtualmachines" | "disks",
+            ..
+        ] | [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            "microsoft.network",
+            "networkinterfaces",
+            _
+        ] | [
+            "subscriptions",
+            _,
+            "providers",
+            "microsoft.compute",
+            "locations",
+            _,
+            "publishers" | "vmoperations" | "vmoperationresults",
+            ..
+        ]
+    )
+}
+
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
     let lower: Vec<String> = req.segments.iter().map(|s| s.to_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();

@@ -29,6 +29,23 @@ struct Deployment {
     outputs: Vec<String>,
 }
 
+/// Whether this (lower-case) ARM path is a deployment's: `…/providers/Microsoft.Resources/deployments/…`.
+pub fn serves(lower: &[&str]) -> bool {
+    matches!(
+        lower,
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            "microsoft.resources",
+            "deployments",
+            ..
+        ]
+    )
+}
+
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
     let lower: Vec<String> = req.segments.iter().map(|s| s.to_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();

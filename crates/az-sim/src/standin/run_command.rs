@@ -32,6 +32,34 @@ struct Running {
     finished: bool,
 }
 
+/// Whether this (lower-case) ARM path is an action run-command's: the POST on a
+/// VM, or the operation and result it is polled at.
+pub fn serves(lower: &[&str]) -> bool {
+    matches!(
+        lower,
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            "microsoft.compute",
+            "virtualmachines",
+            _,
+            "runcommand"
+        ] | [
+            "subscriptions",
+            _,
+            "providers",
+            "microsoft.compute",
+            "locations",
+            _,
+            "runcommands" | "runcommandresults",
+            _
+        ]
+    )
+}
+
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
     let lower: Vec<String> = req.segments.iter().map(|s| s.to_lowercase()).collect();
     let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
