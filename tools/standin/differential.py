@@ -162,6 +162,7 @@ IMAGE = [
         "--location", "westeurope", "--publisher", "Contoso", "--offer", "avd-golden-image", "--sku", "win11-avd",
         "--os-type", "Windows", "--os-state", "Generalized", "--hyper-v-generation", "V2",
         "--features", "SecurityType=TrustedLaunch IsAcceleratedNetworkSupported=true", "--output", "none"],
+    [word if word != "Str0ng!Passw0rd#1" else "weakpassword1" for word in COMPUTE[1]],
     COMPUTE[1],
     VERSION_STATE,
     ("save", "vm", ["vm", "show"] + VM + ["--query", "id", "--output", "tsv"]),
