@@ -370,3 +370,79 @@ pub fn check_capture(world: &World, kind: &str, version: &Value) -> Result<(), A
         ),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::{Resource, Vm, vm_key};
+
+    const RG: &str = "/subscriptions/s/resourceGroups/rg";
+
+    fn base(id: &str) -> Base {
+        Base {
+            id: id.into(),
+            name: "1.0.0".into(),
+            resource_group: "rg".into(),
+            location: "westeurope".into(),
+            tags: json!({}),
+        }
+    }
+
+    #[test]
+    fn each_target_region_takes_the_profile_replicas_and_storage_unless_it_sets_its_own() {
+        let request = json!({ "publishingProfile": {
+            "replicaCount": 2,
+            "storageAccountType": "Standard_ZRS",
+            "targetRegions": [{ "name": "westeurope" }, { "name": "uksouth", "regionalReplicaCount": 3 }],
+        }});
+        let version = image_version_from_request(&base("/v"), &request);
+        let regions = &version["publishingProfile"]["targetRegions"];
+        assert_eq!(
+            regions,
+            &json!([
+                { "name": "West Europe", "regionalReplicaCount": 2, "storageAccountType": "Standard_ZRS" },
+                { "name": "UK South", "regionalReplicaCount": 3, "storageAccountType": "Standard_ZRS" },
+            ])
+        );
+        let alone = image_version_defaults(&base("/v"));
+        assert_eq!(
+            alone["publishingProfile"]["targetRegions"][0]["name"],
+            "West Europe"
+        );
+        assert!(alone["publishingProfile"].get("endOfLifeDate").is_none());
+    }
+
+    #[test]
+    fn a_vm_is_captured_into_a_generalized_definition_only_once_generalized() {
+        let mut world = World::default();
+        let definition = format!("{RG}/providers/Microsoft.Compute/galleries/g/images/d");
+        world.resources.insert(
+            ids::key(&definition),
+            Resource {
+                id: definition.clone(),
+                kind: IMAGE_DEFINITION.kind.into(),
+                body: json!({ "osState": "Generalized" }),
+                busy: None,
+            },
+        );
+        let vm = Vm::new("s", "rg", "vm", "westeurope");
+        let version = json!({
+            "id": format!("{definition}/versions/1.0.0"),
+            "storageProfile": { "source": { "virtualMachineId": vm.id } },
+        });
+        let missing = check_capture(&world, IMAGE_VERSION.kind, &version);
+        assert!(
+            matches!(missing, Err(AzError::Arm { ref code, .. }) if code == "ResourceNotFound")
+        );
+        world.vms.insert(vm_key("s", "rg", "vm"), vm);
+        let refused = check_capture(&world, IMAGE_VERSION.kind, &version);
+        assert!(
+            matches!(refused, Err(AzError::Arm { ref message, .. }) if message.contains("['Specialized']"))
+        );
+        if let Some(vm) = world.vms.values_mut().next() {
+            vm.generalized = true;
+        }
+        assert!(check_capture(&world, IMAGE_VERSION.kind, &version).is_ok());
+        assert!(check_capture(&world, GALLERY.kind, &version).is_ok());
+    }
+}
