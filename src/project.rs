@@ -131,7 +131,8 @@ impl Project {
 
     /// The simulated Azure needs no real secrets: each missing one gets a
     /// random stand-in (still masked everywhere), so a first run needs no
-    /// setup. Returns the names given stand-ins.
+    /// setup. It passes Azure's password rules (upper and lower case, digits,
+    /// a symbol), as a VM's administrator password must. Returns the names given stand-ins.
     pub fn use_stand_in_secrets(&mut self) -> Vec<String> {
         let missing: Vec<String> = self
             .config
@@ -141,7 +142,7 @@ impl Project {
             .collect();
         for name in &missing {
             let value = format!(
-                "sim-{:016x}{:016x}",
+                "Sim-{:016x}{:016x}",
                 rand::random::<u64>(),
                 rand::random::<u64>()
             );

@@ -145,6 +145,41 @@ COMPUTE = [
     ["disk", "delete", "--ids", f"{SUB}/providers/Microsoft.Compute/disks/vm-build-osdisk", "--yes", "--output", "none"],
 ]
 
+# The image version as modules/05-golden-image publishes it (create-image-version and the
+# idempotency checks of deallocate-, generalize-build-vm): missing, refused while the VM is not
+# generalized, created from the generalized VM, shown, published again, deleted (a Failed version).
+IMAGE_VERSION = ["--resource-group", "rg-vm", "--gallery-name", "gal_avd_001",
+                 "--gallery-image-definition", "win11-avd", "--gallery-image-version", "1.0.0"]
+VERSION_STATE = ["sig", "image-version", "show"] + IMAGE_VERSION + ["--query", "provisioningState", "--output", "tsv"]
+CREATE_VERSION = ["sig", "image-version", "create"] + IMAGE_VERSION + [
+    "--location", "westeurope", "--virtual-machine", "@@vm@@", "--target-regions", "westeurope",
+    "--replica-count", "1", "--storage-account-type", "Standard_ZRS", "--tags", "workload=avd",
+    "environment=production", "source=MicrosoftWindowsDesktop:windows-11:win11-24h2-avd:latest", "--output", "none"]
+IMAGE = [
+    ["sig", "create", "--resource-group", "rg-vm", "--gallery-name", "gal_avd_001", "--location", "westeurope",
+     "--output", "none"],
+    ["sig", "image-definition", "create"] + IMAGE_VERSION[:6] + [
+        "--location", "westeurope", "--publisher", "Contoso", "--offer", "avd-golden-image", "--sku", "win11-avd",
+        "--os-type", "Windows", "--os-state", "Generalized", "--hyper-v-generation", "V2",
+        "--features", "SecurityType=TrustedLaunch IsAcceleratedNetworkSupported=true", "--output", "none"],
+    [word if word != "Str0ng!Passw0rd#1" else "weakpassword1" for word in COMPUTE[1]],
+    COMPUTE[1],
+    VERSION_STATE,
+    ("save", "vm", ["vm", "show"] + VM + ["--query", "id", "--output", "tsv"]),
+    CREATE_VERSION,
+    VERSION_STATE,
+    ["vm", "deallocate"] + VM + ["--output", "none"],
+    ["vm", "generalize"] + VM + ["--output", "none"],
+    CREATE_VERSION,
+    VERSION_STATE,
+    ["sig", "image-version", "show"] + IMAGE_VERSION,
+    ["sig", "image-version", "show"] + IMAGE_VERSION[:6] + ["--gallery-image-version", "9.9.9", "--output", "none"],
+    CREATE_VERSION,
+    VERSION_STATE,
+    ["sig", "image-version", "delete"] + IMAGE_VERSION + ["--output", "none"],
+    VERSION_STATE,
+]
+
 # Tokens that live 3 real seconds (600 simulated at the stand-in's 200x): az must renew its ARM
 # token mid-phase with the stored credential, as a long build does every hour.
 EXPIRY_SCENARIO = "token_lifetime: 600s\n"
@@ -449,6 +484,7 @@ PHASES = [
     ("expiry", EXPIRING, EXPIRY_SCENARIO),
     ("network", NETWORK, None),
     ("compute", COMPUTE, COMPUTE_SCENARIO),
+    ("image", IMAGE, COMPUTE_SCENARIO),
     ("identity", IDENTITY, None),
     ("avd", AVD, None),
     ("extensions", EXTENSIONS, EXT_SCENARIO),
@@ -462,6 +498,7 @@ MODULES = [
     "02-storage",
     "03-identity",
     "04-host-pool",
+    "05-golden-image",
     "06-session-hosts",
 ]
 

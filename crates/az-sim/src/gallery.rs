@@ -5,7 +5,9 @@ use serde_json::{Map, Value, json};
 
 use super::call::{Call, timestamp};
 use super::error::AzError;
+use super::ids;
 use super::types::{Base, Parent, TypeSpec, no_extras, tags_only};
+use super::world::World;
 
 pub const GALLERY: TypeSpec = TypeSpec {
     kind: "gallery",
@@ -182,23 +184,105 @@ fn region_name(location: &str) -> String {
     }
 }
 
+/// The default-value breaking changes Azure CLI 2.91.0 registers for
+/// `az sig image-version create`, displayed on every call (`always_display`).
+const NEW_VERSION_DEFAULTS_WARNINGS: [&str; 2] = [
+    "The default value of '--end-of-life-date' will be changed to '6 months from publish date' from 'None' in a future release.",
+    "The default value of '--block-deletion-before-end-of-life' will be changed to 'True' from 'None' in a future release.",
+];
+
+/// `az sig image-version create`: the request the CLI sends (its `--target-regions`
+/// parsed as `region[=replicas|=storage type][=storage type]`, the source VM as
+/// `virtualMachineId`), made into the version as the compute resource provider
+/// makes it.
 fn image_version(call: &Call, b: &Base) -> Result<Value, AzError> {
-    let replicas = call.opt_int("replica-count", 1)?;
-    let storage = call.args.one_or("storage-account-type", "Standard_LRS")?;
-    let mut regions: Vec<Value> = call
+    for warning in NEW_VERSION_DEFAULTS_WARNINGS {
+        call.warn(warning);
+    }
+    let replicas = call.args.one("replica-count")?;
+    let regions: Vec<Value> = call
         .args
         .many("target-regions")
         .iter()
         .map(|spec| {
-            // `region[=replicas[=storage type]]`
-            let mut parts = spec.split('=');
-            let region = parts.next().unwrap_or_default();
-            let count = parts
-                .next()
-                .and_then(|c| c.parse::<i64>().ok())
-                .unwrap_or(replicas);
-            let kind = parts.next().unwrap_or(&storage).to_string();
-            json!({ "name": region_name(region), "regionalReplicaCount": count, "storageAccountType": kind })
+            let parts: Vec<&str> = spec.splitn(3, '=').collect();
+            let mut region = json!({ "name": parts[0] });
+            match parts[1..] {
+                [count] => match count.parse::<i64>() {
+                    Ok(count) => region["regionalReplicaCount"] = json!(count),
+                    Err(_) => region["storageAccountType"] = json!(count),
+                },
+                [count, kind] => {
+                    region["regionalReplicaCount"] = json!(count.parse::<i64>().unwrap_or(1));
+                    region["storageAccountType"] = json!(kind);
+                }
+                _ => {}
+            }
+            region
+        })
+        .collect();
+    let mut profile = json!({
+        "targetRegions": if regions.is_empty() { json!([{ "name": b.location }]) } else { Value::Array(regions) },
+    });
+    if let Some(count) = replicas {
+        profile["replicaCount"] = json!(count.parse::<i64>().map_err(|_| {
+            AzError::usage(format!(
+                "argument {}: invalid int value: '{count}'",
+                call.args.shown("replica-count")
+            ))
+        })?);
+    }
+    for (field, option) in [
+        ("storageAccountType", "storage-account-type"),
+        ("endOfLifeDate", "end-of-life-date"),
+    ] {
+        if let Some(value) = call.args.one(option)? {
+            profile[field] = json!(value);
+        }
+    }
+    if call.args.has("exclude-from-latest") {
+        profile["excludeFromLatest"] = json!(call.opt_bool("exclude-from-latest", false)?);
+    }
+    let mut source = Map::new();
+    for (option, field) in [
+        ("virtual-machine", "virtualMachineId"),
+        ("managed-image", "id"),
+        ("os-snapshot", "id"),
+    ] {
+        if let Some(v) = call.args.one(option)? {
+            source.insert(field.into(), Value::String(v));
+        }
+    }
+    let request = json!({
+        "publishingProfile": profile,
+        "storageProfile": { "source": source },
+    });
+    Ok(image_version_from_request(b, &request))
+}
+
+/// An image version as the compute resource provider makes it from a
+/// request (in `az`'s flattened shape): the profile's replica count and
+/// storage type (1, `Standard_LRS` when unset) are each target region's
+/// unless it sets its own, regions are named as Azure displays them, and the
+/// capture is dated now.
+pub fn image_version_from_request(b: &Base, request: &Value) -> Value {
+    let asked = &request["publishingProfile"];
+    let replicas = asked["replicaCount"].as_i64().unwrap_or(1);
+    let storage = asked["storageAccountType"]
+        .as_str()
+        .unwrap_or("Standard_LRS")
+        .to_string();
+    let mut regions: Vec<Value> = asked["targetRegions"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+        .iter()
+        .map(|region| {
+            json!({
+                "name": region_name(region["name"].as_str().unwrap_or_default()),
+                "regionalReplicaCount": region["regionalReplicaCount"].as_i64().unwrap_or(replicas),
+                "storageAccountType": region["storageAccountType"].as_str().unwrap_or(&storage),
+            })
         })
         .collect();
     if regions.is_empty() {
@@ -208,29 +292,157 @@ fn image_version(call: &Call, b: &Base) -> Result<Value, AzError> {
             "storageAccountType": storage,
         }));
     }
-    let mut source = Map::new();
-    for option in ["virtual-machine", "managed-image", "os-snapshot"] {
-        if let Some(v) = call.args.one(option)? {
-            source.insert("id".into(), Value::String(v));
-        }
+    let mut profile = json!({
+        "excludeFromLatest": asked["excludeFromLatest"].as_bool().unwrap_or(false),
+        "publishedDate": timestamp(),
+        "replicaCount": replicas,
+        "replicationMode": asked["replicationMode"].as_str().unwrap_or("Full"),
+        "storageAccountType": storage,
+        "targetRegions": regions,
+    });
+    if let Some(date) = asked["endOfLifeDate"].as_str() {
+        profile["endOfLifeDate"] = json!(date);
     }
-    Ok(json!({
+    let source = request
+        .pointer("/storageProfile/source")
+        .filter(|s| s.is_object())
+        .cloned()
+        .unwrap_or_else(|| json!({}));
+    json!({
         "location": b.location,
-        "publishingProfile": {
-            "endOfLifeDate": call.args.one("end-of-life-date")?,
-            "excludeFromLatest": call.opt_bool("exclude-from-latest", false)?,
-            "publishedDate": timestamp(),
-            "replicaCount": replicas,
-            "replicationMode": "Full",
-            "storageAccountType": storage,
-            "targetRegions": regions,
-        },
+        "publishingProfile": profile,
         "safetyProfile": { "allowDeletionOfReplicatedLocations": false },
         "storageProfile": {
             "dataDiskImages": [],
-            "osDiskImage": { "hostCaching": "ReadWrite", "sizeInGb": 127 },
-            "source": Value::Object(source),
+            "osDiskImage": { "hostCaching": "ReadWrite", "sizeInGB": 127 },
+            "source": source,
         },
         "tags": b.tags,
-    }))
+    })
+}
+
+/// An image version of the provider's defaults alone (one replica of
+/// `Standard_LRS` in the version's region).
+pub fn image_version_defaults(b: &Base) -> Value {
+    image_version_from_request(b, &Value::Null)
+}
+
+/// What the compute resource provider checks before it captures a VM into an
+/// image version: the VM exists, and its OS state is its image definition's
+/// (a VM not yet generalized cannot become a generalized image). Other kinds
+/// of resources pass.
+pub fn check_capture(world: &World, kind: &str, version: &Value) -> Result<(), AzError> {
+    if kind != IMAGE_VERSION.kind {
+        return Ok(());
+    }
+    let Some(vm_id) = version
+        .pointer("/storageProfile/source/virtualMachineId")
+        .and_then(Value::as_str)
+    else {
+        return Ok(());
+    };
+    let Some(vm) = world.vms.get(&ids::key(vm_id)) else {
+        let name = vm_id.rsplit('/').next().unwrap_or_default();
+        let resource_group = vm_id.split('/').nth(4).unwrap_or_default();
+        return Err(AzError::vm_not_found(resource_group, name));
+    };
+    let version_id = version["id"].as_str().unwrap_or_default();
+    let definition_id = version_id
+        .rsplit_once("/versions/")
+        .map_or(version_id, |(definition, _)| definition);
+    let wanted = world
+        .resources
+        .get(&ids::key(definition_id))
+        .and_then(|d| d.body["osState"].as_str())
+        .unwrap_or("Generalized");
+    let state = if vm.generalized {
+        "Generalized"
+    } else {
+        "Specialized"
+    };
+    if state.eq_ignore_ascii_case(wanted) {
+        return Ok(());
+    }
+    Err(AzError::arm(
+        "BadRequest",
+        format!(
+            "The resource with id '{vm_id}' has a different OS state ['{state}'] than the parent gallery image OS state ['{wanted}']."
+        ),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::world::{Resource, Vm, vm_key};
+
+    const RG: &str = "/subscriptions/s/resourceGroups/rg";
+
+    fn base(id: &str) -> Base {
+        Base {
+            id: id.into(),
+            name: "1.0.0".into(),
+            resource_group: "rg".into(),
+            location: "westeurope".into(),
+            tags: json!({}),
+        }
+    }
+
+    #[test]
+    fn each_target_region_takes_the_profile_replicas_and_storage_unless_it_sets_its_own() {
+        let request = json!({ "publishingProfile": {
+            "replicaCount": 2,
+            "storageAccountType": "Standard_ZRS",
+            "targetRegions": [{ "name": "westeurope" }, { "name": "uksouth", "regionalReplicaCount": 3 }],
+        }});
+        let version = image_version_from_request(&base("/v"), &request);
+        let regions = &version["publishingProfile"]["targetRegions"];
+        assert_eq!(
+            regions,
+            &json!([
+                { "name": "West Europe", "regionalReplicaCount": 2, "storageAccountType": "Standard_ZRS" },
+                { "name": "UK South", "regionalReplicaCount": 3, "storageAccountType": "Standard_ZRS" },
+            ])
+        );
+        let alone = image_version_defaults(&base("/v"));
+        assert_eq!(
+            alone["publishingProfile"]["targetRegions"][0]["name"],
+            "West Europe"
+        );
+        assert!(alone["publishingProfile"].get("endOfLifeDate").is_none());
+    }
+
+    #[test]
+    fn a_vm_is_captured_into_a_generalized_definition_only_once_generalized() {
+        let mut world = World::default();
+        let definition = format!("{RG}/providers/Microsoft.Compute/galleries/g/images/d");
+        world.resources.insert(
+            ids::key(&definition),
+            Resource {
+                id: definition.clone(),
+                kind: IMAGE_DEFINITION.kind.into(),
+                body: json!({ "osState": "Generalized" }),
+                busy: None,
+            },
+        );
+        let vm = Vm::new("s", "rg", "vm", "westeurope");
+        let version = json!({
+            "id": format!("{definition}/versions/1.0.0"),
+            "storageProfile": { "source": { "virtualMachineId": vm.id } },
+        });
+        let missing = check_capture(&world, IMAGE_VERSION.kind, &version);
+        assert!(
+            matches!(missing, Err(AzError::Arm { ref code, .. }) if code == "ResourceNotFound")
+        );
+        world.vms.insert(vm_key("s", "rg", "vm"), vm);
+        let refused = check_capture(&world, IMAGE_VERSION.kind, &version);
+        assert!(
+            matches!(refused, Err(AzError::Arm { ref message, .. }) if message.contains("['Specialized']"))
+        );
+        if let Some(vm) = world.vms.values_mut().next() {
+            vm.generalized = true;
+        }
+        assert!(check_capture(&world, IMAGE_VERSION.kind, &version).is_ok());
+        assert!(check_capture(&world, GALLERY.kind, &version).is_ok());
+    }
 }

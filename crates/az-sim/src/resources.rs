@@ -7,9 +7,9 @@ use serde_json::{Value, json};
 
 use super::call::{Call, Outcome};
 use super::error::AzError;
-use super::ids;
 use super::types::{self, Base, Parent, TypeSpec};
 use super::world::{Busy, BusyOp, Resource, World};
+use super::{gallery, ids};
 
 /// Simulated seconds a read takes.
 pub const READ_SECS: f64 = 1.0;
@@ -185,6 +185,7 @@ pub fn create(call: &Call, spec: &TypeSpec) -> Outcome {
     let sub = call.sub().to_string();
     call.sim.transact(|state, now| {
         check_parents(state, &sub, spec, &t)?;
+        gallery::check_capture(state, spec.kind, &body)?;
         let key = ids::key(&t.id);
         let op = if state.resources.contains_key(&key) {
             BusyOp::Updating

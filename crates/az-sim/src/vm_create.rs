@@ -129,6 +129,29 @@ fn plan(call: &Call) -> Result<Plan, AzError> {
     })
 }
 
+/// az's rule for `--admin-password` (`_validate_admin_password`): 12 to 123
+/// characters (72 on Linux), with 3 of lower case, upper case, digit and symbol.
+fn check_admin_password(call: &Call, p: &Plan) -> Result<(), AzError> {
+    let Some(password) = call.args.one("admin-password")? else {
+        return Ok(());
+    };
+    let max = if p.os_type == "Linux" { 72 } else { 123 };
+    const SYMBOLS: &str = " `~!@#$%^&*()=+_[]{}\\|;:./'\",<>?";
+    let kinds = [
+        password.chars().any(|c| c.is_ascii_lowercase()),
+        password.chars().any(|c| c.is_ascii_uppercase()),
+        password.chars().any(|c| c.is_ascii_digit()),
+        password.chars().any(|c| SYMBOLS.contains(c)),
+    ];
+    let length = password.chars().count();
+    if (12..=max).contains(&length) && kinds.iter().filter(|k| **k).count() >= 3 {
+        return Ok(());
+    }
+    Err(AzError::cli(format!(
+        "The password length must be between 12 and {max}. Password must have the 3 of the following: 1 lower case character, 1 upper case character, 1 number and 1 special character."
+    )))
+}
+
 /// What az 2.91 says first while it validates a VM: a cheaper region for
 /// some locations (`display_region_recommendation`).
 fn region_notice(call: &Call, p: &Plan) {
@@ -156,6 +179,7 @@ fn trusted_launch_hint(call: &Call, p: &Plan) {
 pub fn create(call: &Call) -> Outcome {
     let p = plan(call)?;
     region_notice(call, &p);
+    check_admin_password(call, &p)?;
     let sub = call.sub().to_string();
     let summary = call
         .sim

@@ -354,7 +354,7 @@ fn exists_makes_resources_as_their_commands_would_settled_and_ready() {
 ",
     )
     .var("AZURE_RESOURCE_GROUP", RG)
-    .var("PW", "Seed-Pw-9!");
+    .var("PW", "Seed-Passw0rd-9!");
     let subnet = az.run(&[
         "network",
         "vnet",
@@ -386,7 +386,7 @@ fn exists_makes_resources_as_their_commands_would_settled_and_ready() {
     }
     // The password given to the seed's vm create is kept nowhere.
     let text = std::fs::read_to_string(az.dir.path().join("sim/state.json")).expect("state");
-    assert!(!text.contains("Seed-Pw-9!"));
+    assert!(!text.contains("Seed-Passw0rd-9!"));
 }
 
 #[test]
@@ -394,7 +394,7 @@ fn a_failing_exists_entry_fails_every_call_naming_the_entry_and_not_its_values()
     let az = Az::with_scenario(
         "exists:\n  - az group create -n rg1 -l westeurope\n  - az vm create -g rg-never -n vm1 --admin-password {{PW}}\n",
     )
-    .var("PW", "Seed-Pw-9!");
+    .var("PW", "Seed-Passw0rd-9!");
     let file = az.scenario_file();
     for _ in 0..2 {
         let out = az.run(&["group", "list"]);

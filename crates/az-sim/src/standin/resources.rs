@@ -45,6 +45,9 @@ const OPERATION_RESULTS: &str = "operationresults";
 struct Served {
     spec: &'static TypeSpec,
     defaults: fn(&Base) -> Value,
+    /// When the provider makes the resource from what the request asks (an
+    /// image version: its regions and replicas), after `defaults` and the request.
+    complete: Option<fn(&Base, &Value) -> Value>,
     /// A tracked resource has a location of its own (a subnet, a rule or a share has not).
     tracked: bool,
     lro: Lro,
@@ -54,60 +57,77 @@ const SERVED: &[Served] = &[
     Served {
         spec: &network::VNET,
         defaults: network::vnet_defaults,
+        complete: None,
         tracked: true,
         lro: Lro::AsyncOperation,
     },
     Served {
         spec: &network::SUBNET,
         defaults: network::subnet_defaults,
+        complete: None,
         tracked: false,
         lro: Lro::AsyncOperation,
     },
     Served {
         spec: &network::NSG,
         defaults: network::nsg_defaults,
+        complete: None,
         tracked: true,
         lro: Lro::AsyncOperation,
     },
     Served {
         spec: &network::NSG_RULE,
         defaults: network::nsg_rule_defaults,
+        complete: None,
         tracked: false,
         lro: Lro::AsyncOperation,
     },
     Served {
         spec: &network::NIC,
         defaults: network::nic_defaults,
+        complete: None,
         tracked: true,
         lro: Lro::AsyncOperation,
     },
     Served {
         spec: &network::PUBLIC_IP,
         defaults: network::public_ip_defaults,
+        complete: None,
         tracked: true,
         lro: Lro::AsyncOperation,
     },
     Served {
         spec: &storage::ACCOUNT,
         defaults: storage::account_defaults,
+        complete: None,
         tracked: true,
         lro: Lro::Location,
     },
     Served {
         spec: &storage::SHARE,
         defaults: storage::share_defaults,
+        complete: None,
         tracked: false,
         lro: Lro::Synchronous,
     },
     Served {
         spec: &gallery::GALLERY,
         defaults: gallery::gallery_defaults,
+        complete: None,
         tracked: true,
         lro: Lro::AsyncOperation,
     },
     Served {
         spec: &gallery::IMAGE_DEFINITION,
         defaults: gallery::image_definition_defaults,
+        complete: None,
+        tracked: true,
+        lro: Lro::AsyncOperation,
+    },
+    Served {
+        spec: &gallery::IMAGE_VERSION,
+        defaults: gallery::image_version_defaults,
+        complete: Some(gallery::image_version_from_request),
         tracked: true,
         lro: Lro::AsyncOperation,
     },
@@ -325,6 +345,7 @@ fn put(standin: &StandIn, served: &Served, t: &Target, body: &[u8]) -> Reply {
     let spec = served.spec;
     answer(standin.sim().transact(|world, now| {
         check_parents(world, sub, spec, t)?;
+        gallery::check_capture(world, spec.kind, &stored)?;
         let key = ids::key(&t.id);
         let existed = world.resources.contains_key(&key);
         let busy = (served.lro != Lro::Synchronous).then_some(Busy {
@@ -366,13 +387,15 @@ fn put(standin: &StandIn, served: &Served, t: &Target, body: &[u8]) -> Reply {
 /// The resource a PUT makes, and the children its arrays name (a network's subnets).
 fn stored_from_request(served: &Served, base: &Base, request: &Value) -> (Value, Vec<Resource>) {
     let mut stored = (served.defaults)(base);
-    let flat = from_rest(request);
-    if let Value::Object(fields) = flat {
+    if let Value::Object(fields) = from_rest(request) {
         for (field, value) in fields {
             if !READ_ONLY.contains(&field.as_str()) {
                 stored[field] = value;
             }
         }
+    }
+    if let Some(complete) = served.complete {
+        stored = complete(base, &stored);
     }
     let mut children = Vec::new();
     for (field, kind) in served.spec.children {
