@@ -500,6 +500,9 @@ MODULES = [
     "04-host-pool",
     "05-golden-image",
     "06-session-hosts",
+    # The golden image again, with a run-command conflict goldsmith must retry and VM reads ARM
+    # throttles (the scenario says which); `check_faulted` proves both happened.
+    ("05-golden-image", "golden-faults.yaml"),
 ]
 
 
@@ -630,18 +633,30 @@ def run_modules(goldsmith, az, work, modules):
         shutil.copytree(repo / part, project / part)
     shutil.copy(repo / "config.yaml", project / "config.yaml")
 
-    def one(module):
+    shutil.copy(Path(__file__).with_name("golden-faults.yaml"), project / "golden-faults.yaml")
+
+    def one(entry):
+        module, scenario = entry if isinstance(entry, tuple) else (entry, None)
         started = time.monotonic()
+        # --wait: a module listed twice takes its turn (one run of a module per root at a time).
         argv = [str(goldsmith), "--root", str(project), "run", module, "--simulate", "--sim-speed", "1000",
-                "--az-cli", str(az)]
+                "--az-cli", str(az), "--wait"]
+        if scenario:
+            argv += ["--sim-scenario", str(project / scenario)]
         code, out, err = run(argv, dict(os.environ), timeout=1500)
         lines = out.splitlines()
         logs = [line for line in lines if line.startswith("goldsmith: logs, state and events in ")]
         served = []
         if logs:
-            log = project / logs[-1].rsplit(" in ", 1)[1] / "sim" / "standin.jsonl"
-            served = log.read_text().splitlines() if log.exists() else []
-        return module, code, out, err, time.monotonic() - started, len(served)
+            run_dir = project / logs[-1].rsplit(" in ", 1)[1]
+            log = run_dir / "sim" / "standin.jsonl"
+            served = [json.loads(line) for line in log.read_text().splitlines()] if log.exists() else []
+            if code == 0 and scenario:
+                problem = check_faulted(run_dir, served)
+                if problem:
+                    code, err = 1, problem
+        shown = f"{module} with {scenario}" if scenario else module
+        return shown, code, out, err, time.monotonic() - started, len(served)
 
     requests = 0
     failed = []
@@ -657,6 +672,17 @@ def run_modules(goldsmith, az, work, modules):
     if failed:
         sys.exit(f"modules that failed through the real az: {', '.join(failed)}")
     return requests
+
+
+def check_faulted(run_dir, served):
+    """The golden-faults run: the conflicted operation took a second attempt, ARM throttled VM reads."""
+    ops = {op["id"]: op for op in json.loads((run_dir / "state.json").read_text())["ops"]}
+    attempts = ops["apply-default-settings"]["attempts"]
+    throttled = sum(1 for r in served if r["status"] == 429 and r["command"] == "vm show")
+    if attempts < 2 or throttled < 2:
+        return f"expected a retried conflict and two throttled reads, got {attempts} attempts, {throttled} 429s"
+    print(f"ok    the conflict was retried ({attempts} attempts) and {throttled} throttled reads went through")
+    return None
 
 
 def builtin(goldsmith, work, scenario_file, base_env):
