@@ -4,12 +4,14 @@ built-in az against the same model: each case must print the same stdout and
 stderr and exit with the same code, byte for byte.
 
 The real az runs in an isolated configuration: a registered cloud `Local`
-whose Entra ID and ARM endpoints are the stand-in, a CA bundle that trusts the
-stand-in's certificate, instance discovery and telemetry off, and a service
-principal sign-in (a wrong secret first, which must fail as Entra ID fails).
-Both front ends start from an empty world, and run the same cases in order.
+whose Entra ID, ARM and Microsoft Graph endpoints are the stand-in, a CA bundle
+that trusts the stand-in's certificate, instance discovery and telemetry off,
+and a service principal sign-in (a wrong secret first, which must fail as Entra
+ID fails). Both front ends start from a world of their own (the phase's
+scenario, if any), and run the same cases in order. The `library` step then
+runs the shipped modules with `goldsmith run --simulate --az-cli <real az>`.
 
-    tools/standin/differential.py --goldsmith target/release/goldsmith --az <venv>/bin/az
+    tools/standin/differential.py --goldsmith target/release/goldsmith --az <venv>/bin/az [--phase NAME]
 """
 
 import argparse
