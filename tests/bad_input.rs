@@ -612,7 +612,7 @@ fn an_az_cli_that_cannot_be_signed_in_stops_the_run_before_any_operation() {
     let p = Project::new();
     op(&p, "a", "");
     p.module("m", "    - id: a\n");
-    let out = p.run(&["run", "m", "--simulate", "--az-cli", "/bin/false"]);
+    let out = p.run(&["run", "m", "--simulate", "--az-cli", "false"]);
     assert_eq!(out.code, 2, "stderr:\n{}", out.stderr);
     assert!(
         out.stderr.contains(
@@ -626,9 +626,17 @@ fn an_az_cli_that_cannot_be_signed_in_stops_the_run_before_any_operation() {
     assert!(
         missing
             .stderr
-            .contains("--az-cli: cannot run /nonexistent/az"),
+            .contains("invalid value '/nonexistent/az' for '--az-cli <AZ>': no such file"),
         "{}",
         missing.stderr
+    );
+    // A bare name is looked up on PATH, as a shell would.
+    let unknown = p.run(&["run", "m", "--simulate", "--az-cli", "no-such-az-here"]);
+    assert_eq!(unknown.code, 2, "stderr:\n{}", unknown.stderr);
+    assert!(
+        unknown.stderr.contains("`no-such-az-here` is not on PATH"),
+        "{}",
+        unknown.stderr
     );
     assert!(!marker(&p).exists(), "an operation ran");
 }

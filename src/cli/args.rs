@@ -176,7 +176,7 @@ pub struct RunFlags {
     pub sim_scenario: Option<PathBuf>,
     /// Run the operations through this Azure CLI (the real one, e.g. a venv's bin/az), signed in
     /// to goldsmith's Azure stand-in over HTTPS, instead of the built-in az (with --simulate)
-    #[arg(long, value_name = "AZ", requires = "simulate")]
+    #[arg(long, value_name = "AZ", requires = "simulate", value_parser = parse_az_cli)]
     pub az_cli: Option<PathBuf>,
 }
 
@@ -185,6 +185,28 @@ fn parse_speed(s: &str) -> Result<f64, String> {
         Ok(f) if f.is_finite() && f > 0.0 && f <= 100_000.0 => Ok(f),
         _ => Err("must be a number greater than 0 (and at most 100000)".into()),
     }
+}
+
+/// `--az-cli`: a path (made absolute, as the operations run elsewhere) or a
+/// bare name looked up on `PATH`, as a shell would; it must be a file.
+fn parse_az_cli(s: &str) -> Result<PathBuf, String> {
+    let given = PathBuf::from(s);
+    let found = if s.contains('/') {
+        std::path::absolute(&given).ok().filter(|p| p.is_file())
+    } else {
+        std::env::var_os("PATH").and_then(|path| {
+            std::env::split_paths(&path)
+                .map(|dir| dir.join(&given))
+                .find(|p| p.is_file())
+        })
+    };
+    found.ok_or_else(|| {
+        if s.contains('/') {
+            "no such file (give the path of an `az`, e.g. the one tools/az-spec/install-az.sh prints)".into()
+        } else {
+            format!("`{s}` is not on PATH (give the path of an `az`, e.g. the one tools/az-spec/install-az.sh prints)")
+        }
+    })
 }
 
 fn parse_duration(s: &str) -> Result<Duration, String> {
