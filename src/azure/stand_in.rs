@@ -43,7 +43,7 @@ pub enum StandInError {
 }
 
 /// What the stand-in serves: the run's world, speed and scenario.
-pub struct World<'a> {
+pub struct Served<'a> {
     pub sim_dir: &'a Path,
     pub speed: f64,
     pub scenario: Option<PathBuf>,
@@ -53,20 +53,20 @@ pub struct World<'a> {
 /// is the operations' environment (no host credentials in it).
 pub fn start(
     az: &Path,
-    world: World<'_>,
+    served: Served<'_>,
     base: &[(String, String)],
 ) -> Result<StandInRun, StandInError> {
     let secret = format!("standin-{}", uuid::Uuid::new_v4().simple());
     let standin = az_sim::standin::start(Options {
-        dir: world.sim_dir.to_path_buf(),
+        dir: served.sim_dir.to_path_buf(),
         port: 0,
         client_secret: Some(secret.clone()),
-        scenario: world.scenario,
-        speed: Some(world.speed),
+        scenario: served.scenario,
+        speed: Some(served.speed),
     })
     .map_err(StandInError::Start)?;
     let endpoint = standin.endpoint.clone();
-    let env = az_env(world.sim_dir, &endpoint);
+    let env = az_env(served.sim_dir, &endpoint);
     let az = Az {
         program: az,
         env: base.iter().chain(&env).cloned().collect(),

@@ -379,12 +379,12 @@ fn unit_context(
                 &lookup,
             )
             .map_err(|e| CliError::Invalid(format!("the simulated Azure: {e}; nothing ran")))?;
-            let world = stand_in::World {
+            let served = stand_in::Served {
                 sim_dir: &dir.sim(),
                 speed: flags.sim_speed,
                 scenario: prepared.scenario,
             };
-            let started = stand_in::start(az, world, &env).map_err(|e| {
+            let started = stand_in::start(az, served, &env).map_err(|e| {
                 CliError::Invalid(format!(
                     "--az-cli: {e}; nothing ran (the run's simulated Azure is in {})",
                     dir.sim().display()
