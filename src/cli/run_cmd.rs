@@ -366,37 +366,7 @@ fn unit_context(
         let prepared = simulated_azure(project, plan, dir, flags, paths)?;
         env.extend(prepared.env);
         if let Some(az) = &flags.az_cli {
-            let lookup = |name: &str| {
-                env.iter()
-                    .rev()
-                    .find(|(k, _)| k == name)
-                    .map(|(_, v)| v.clone())
-            };
-            az_sim::seed(
-                &dir.sim(),
-                flags.sim_speed,
-                prepared.scenario.as_deref(),
-                &lookup,
-            )
-            .map_err(|e| CliError::Invalid(format!("the simulated Azure: {e}; nothing ran")))?;
-            let served = stand_in::Served {
-                sim_dir: &dir.sim(),
-                speed: flags.sim_speed,
-                scenario: prepared.scenario,
-            };
-            let started = stand_in::start(az, served, &env).map_err(|e| {
-                CliError::Invalid(format!(
-                    "--az-cli: {e}; nothing ran (the run's simulated Azure is in {})",
-                    dir.sim().display()
-                ))
-            })?;
-            println!(
-                "goldsmith: simulated Azure: operations run {} ({}), signed in to the Azure stand-in at {}; requests in {}",
-                az.display(),
-                started.version,
-                started.standin.endpoint.url,
-                started.standin.endpoint.log_file.display()
-            );
+            let started = through_real_az(az, dir, flags, prepared.scenario, &env)?;
             env.extend(started.env.iter().cloned());
             standin = Some(started);
         }
@@ -419,6 +389,45 @@ fn unit_context(
         rebooting: Default::default(),
     };
     Ok((ctx, standin))
+}
+
+/// `--az-cli`: seeds the run's world, starts the stand-in on it and signs the
+/// given az in; `env` is the operations' environment (the seeds' placeholders
+/// come from it).
+fn through_real_az(
+    az: &Path,
+    dir: &RunDir,
+    flags: &RunFlags,
+    scenario: Option<std::path::PathBuf>,
+    env: &[(String, String)],
+) -> Result<StandInRun, CliError> {
+    let lookup = |name: &str| {
+        env.iter()
+            .rev()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.clone())
+    };
+    az_sim::seed(&dir.sim(), flags.sim_speed, scenario.as_deref(), &lookup)
+        .map_err(|e| CliError::Invalid(format!("the simulated Azure: {e}; nothing ran")))?;
+    let served = stand_in::Served {
+        sim_dir: &dir.sim(),
+        speed: flags.sim_speed,
+        scenario,
+    };
+    let started = stand_in::start(az, served, env).map_err(|e| {
+        CliError::Invalid(format!(
+            "--az-cli: {e}; nothing ran (the run's simulated Azure is in {})",
+            dir.sim().display()
+        ))
+    })?;
+    println!(
+        "goldsmith: simulated Azure: operations run {} ({}), signed in to the Azure stand-in at {}; requests in {}",
+        az.display(),
+        started.version,
+        started.standin.endpoint.url,
+        started.standin.endpoint.log_file.display()
+    );
+    Ok(started)
 }
 
 /// Sets up the simulated Azure in the run directory: the environment that
