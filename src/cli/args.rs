@@ -15,6 +15,10 @@ Examples:
   goldsmith run 00-demo                   run a module
   goldsmith run demo --only b,c           run two operations of it
   goldsmith run demo --fail-fast cancel   stop everything at the first failure
+  goldsmith run 05-golden-image --simulate
+                                          the golden image on goldsmith's simulated Azure
+  goldsmith run 05-golden-image --simulate --az-cli \"$(tools/az-spec/install-az.sh)\"
+                                          the same through the real Azure CLI
   goldsmith resume demo                   continue the latest run of `demo`
   goldsmith status                        the latest run as a table
 
