@@ -48,6 +48,8 @@ PLAIN = [
     ["provider", "register", "--namespace", "Microsoft.Compute"],
     ["provider", "show", "--namespace", "Microsoft.Compute", "--query", "registrationState", "-o", "tsv"],
     ["provider", "show", "-n", "Microsoft.Network", "--query", "[namespace, registrationState]", "-o", "tsv"],
+    # No CLI extension is installed: its commands are unknown words to both.
+    ["desktopvirtualization", "hostpool", "show", "-g", "rg-one", "-n", "pool"],
 ]
 
 THROTTLE_SCENARIO = """\

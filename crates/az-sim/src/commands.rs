@@ -261,9 +261,7 @@ pub fn lookup(words: &[String]) -> Lookup {
         next.dedup();
         if !next.contains(&words[depth].as_str()) {
             let word = &words[depth];
-            let mut error = AzError::usage(format!(
-                "'{word}' is misspelled or not recognized by the system."
-            ));
+            let mut error = AzError::unknown_word(word);
             if let Some(best) = similar::closest(word, next.iter().copied()) {
                 error = error.with_recommendation(format!("Did you mean '{best}' ?"));
             }
@@ -271,6 +269,13 @@ pub fn lookup(words: &[String]) -> Lookup {
         }
     }
     Lookup::Group(words.to_vec())
+}
+
+/// The CLI extension a command comes from, if it is not in the core CLI:
+/// without it installed, real az does not know the command's first word.
+pub fn extension_of(path: &str) -> Option<&'static str> {
+    path.starts_with("desktopvirtualization ")
+        .then_some("desktopvirtualization")
 }
 
 /// What `az <group>` (or `--help`) prints: the commands under the words.

@@ -240,6 +240,13 @@ impl AzError {
         Self::cli("Please run 'az login' to setup account.")
     }
 
+    /// A command word az does not know (exit 2, with the reference link).
+    pub fn unknown_word(word: &str) -> Self {
+        Self::usage(format!(
+            "'{word}' is misspelled or not recognized by the system."
+        ))
+    }
+
     /// ARM's answer when it fails inside (HTTP 500).
     pub fn server_error() -> Self {
         Self::arm(

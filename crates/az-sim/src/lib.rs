@@ -118,6 +118,12 @@ fn run(env: SimEnv, raw: &[String], warnings: &mut Vec<String>) -> Result<String
         Lookup::Group(words) => return Ok(commands::group_help(&words)),
         Lookup::Unknown(e) => return Err(e),
     };
+    if let Some(extension) = commands::extension_of(command.path)
+        && !extension_installed(&env, extension)?
+    {
+        // As the real az without it: the command's first word is unknown.
+        return Err(AzError::unknown_word(extension));
+    }
     let mut args = Args::resolve(&split.options, command.aliases);
     if !args.has("help") {
         // az parses every word against the command's definition before it
@@ -167,6 +173,18 @@ fn run(env: SimEnv, raw: &[String], warnings: &mut Vec<String>) -> Result<String
     let result = command.run(&call);
     warnings.extend(call.warnings.take());
     output::render(command.path, result?.as_ref(), format, query.as_ref())
+}
+
+/// Whether `az extension add -n <name>` ran in this world (the run's image
+/// installs none: goldsmith's library calls AVD through `az rest`).
+fn extension_installed(env: &SimEnv, name: &str) -> Result<bool, AzError> {
+    let scenario = match &env.scenario {
+        Some(path) => Scenario::load(path).map_err(|e| AzError::sim(e.0))?,
+        None => Scenario::default(),
+    };
+    let sim = Sim::new(env.clone(), scenario);
+    sim.start()?;
+    sim.transact(|state, _| state.extensions.contains(name))
 }
 
 /// What goldsmith tells [`prepare`] about a simulated run.

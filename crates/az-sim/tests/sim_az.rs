@@ -709,6 +709,13 @@ fn avd_resources_and_registration_token() {
         );
         String::from_utf8(out.stdout).unwrap()
     };
+    // Without the extension az does not know the commands (goldsmith's image installs none).
+    let unknown = sim.az(&["desktopvirtualization", "hostpool", "list"]);
+    assert_eq!(unknown.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&unknown.stderr).starts_with(
+        "ERROR: 'desktopvirtualization' is misspelled or not recognized by the system."
+    ));
+    ok(&["extension", "add", "-n", "desktopvirtualization"]);
     ok(&["group", "create", "-n", "avd", "-l", "westeurope"]);
     let pool: Value = serde_json::from_str(&ok(&[
         "desktopvirtualization",
@@ -1258,6 +1265,7 @@ fn the_avd_agent_registers_a_session_host_that_becomes_available() {
     sim.speed = "100";
     group_and_vm(&sim);
     for args in [
+        &["extension", "add", "-n", "desktopvirtualization"][..],
         &[
             "desktopvirtualization",
             "hostpool",
