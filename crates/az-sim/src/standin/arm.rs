@@ -16,6 +16,8 @@ use crate::world::{Busy, BusyOp, Resource};
 pub struct Request<'a> {
     pub method: &'a str,
     pub segments: Vec<&'a str>,
+    /// The segments in lower case, for matching (ARM paths are case-insensitive).
+    pub lower: Vec<&'a str>,
     /// The query string (`$expand=instanceView`, ...).
     pub query: &'a str,
     /// The query's `$filter`, decoded.
@@ -24,8 +26,7 @@ pub struct Request<'a> {
 }
 
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
-    let lower: Vec<String> = req.segments.iter().map(|s| s.to_lowercase()).collect();
-    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let lower = &req.lower;
     match (req.method, lower.as_slice()) {
         ("GET", ["subscriptions"]) => Reply::json(200, json!({ "value": [subscription(standin)] })),
         ("GET", ["subscriptions", sub]) if *sub == standin.env.subscription => {

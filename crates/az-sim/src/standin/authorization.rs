@@ -29,9 +29,8 @@ pub fn serves(lower: &[&str]) -> bool {
 }
 
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
-    let lower: Vec<String> = req.segments.iter().map(|s| s.to_lowercase()).collect();
-    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
-    let Some(at) = provider_at(&lower) else {
+    let lower = &req.lower;
+    let Some(at) = provider_at(lower) else {
         return Reply::arm_error(404, "NotFound", "Not a Microsoft.Authorization request.");
     };
     let scope = format!("/{}", req.segments[..at].join("/"));

@@ -6,9 +6,10 @@
 //! `vm_power` uses; disks and NICs are its `resources`.
 
 use serde::{Deserialize, Serialize};
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 
 use super::arm::Request;
+use super::wire::to_arm;
 use super::{Reply, StandIn, operations};
 use crate::error::AzError;
 use crate::ids;
@@ -18,24 +19,6 @@ use crate::vm::{self, DISK};
 use crate::vm_create::image_os_type;
 use crate::vm_power;
 use crate::world::{Busy, BusyOp, Vm, World, vm_key};
-
-/// Fields ARM keeps beside `properties`; every other field az shows is a property.
-const ENVELOPE: &[&str] = &[
-    "etag",
-    "extendedLocation",
-    "id",
-    "identity",
-    "kind",
-    "location",
-    "managedBy",
-    "name",
-    "plan",
-    "resources",
-    "sku",
-    "tags",
-    "type",
-    "zones",
-];
 
 /// The one version of each marketplace image the simulated catalog holds.
 const IMAGE_VERSION: &str = "26100.4061.250510";
@@ -77,8 +60,7 @@ pub fn serves(lower: &[&str]) -> bool {
 }
 
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
-    let lower: Vec<String> = req.segments.iter().map(|s| s.to_lowercase()).collect();
-    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let lower = &req.lower;
     let at = |i: usize| req.segments[i];
     match (req.method, &lower[..]) {
         ("GET", [_, _, _, _, _, _, "virtualmachines", _]) => {
@@ -158,55 +140,15 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
     }
 }
 
-/// An az-shaped body (properties flattened, `resourceGroup` added) as ARM sends it.
-pub fn to_arm(body: Value) -> Value {
-    let Value::Object(map) = body else {
-        return body;
-    };
-    let mut top = Map::new();
-    let mut properties = Map::new();
-    for (key, value) in map {
-        if key == "resourceGroup" {
-            continue;
-        }
-        let value = without_resource_groups(value);
-        if ENVELOPE.contains(&key.as_str()) {
-            top.insert(key, value);
-        } else {
-            properties.insert(key, value);
-        }
-    }
-    top.insert("properties".into(), Value::Object(properties));
-    Value::Object(top)
-}
-
-/// az adds `resourceGroup` to every object with an `id`; ARM does not send it.
-fn without_resource_groups(value: Value) -> Value {
-    match value {
-        Value::Object(map) => {
-            let has_id = map.contains_key("id");
-            Value::Object(
-                map.into_iter()
-                    .filter(|(k, _)| !(has_id && k == "resourceGroup"))
-                    .map(|(k, v)| (k, without_resource_groups(v)))
-                    .collect(),
-            )
-        }
-        Value::Array(items) => {
-            Value::Array(items.into_iter().map(without_resource_groups).collect())
-        }
-        other => other,
-    }
-}
-
 /// A VM as ARM sends it: its NIC references' own fields under `properties` too.
 fn vm_to_arm(body: Value) -> Value {
-    let mut arm = to_arm(body);
+    let mut arm = to_arm(&body);
+    // A NIC reference has no name, so `to_arm` leaves its `primary` beside its id.
     if let Some(Value::Array(nics)) =
         arm.pointer_mut("/properties/networkProfile/networkInterfaces")
     {
         for nic in nics.iter_mut() {
-            *nic = to_arm(nic.take());
+            *nic = to_arm(nic);
         }
     }
     // What `vm show -d` computes on the client.
@@ -418,15 +360,7 @@ fn show_resource(standin: &StandIn, req: &Request<'_>, rg: &str) -> Reply {
             .ok_or_else(|| not_found(req, rg))
     });
     match shown {
-        Ok(Ok(body)) => {
-            let mut arm = to_arm(body);
-            if let Some(Value::Array(configs)) = arm.pointer_mut("/properties/ipConfigurations") {
-                for config in configs.iter_mut() {
-                    *config = to_arm(config.take());
-                }
-            }
-            Reply::json(200, arm)
-        }
+        Ok(Ok(body)) => Reply::json(200, to_arm(&body)),
         Ok(Err(e)) | Err(e) => Reply::from_az(&e),
     }
 }

@@ -47,8 +47,7 @@ pub fn serves(lower: &[&str]) -> bool {
 }
 
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
-    let lower: Vec<String> = req.segments.iter().map(|s| s.to_lowercase()).collect();
-    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let lower = &req.lower;
     let (rg, name) = (req.segments[3], req.segments.get(7).copied().unwrap_or(""));
     match (req.method, &lower[..]) {
         ("PUT", [.., "deployments", _]) => deploy(standin, rg, name, req.body, false),

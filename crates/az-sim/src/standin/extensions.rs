@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
 use super::arm::Request;
-use super::{Reply, StandIn, compute, operations};
+use super::{Reply, StandIn, operations};
 use crate::error::AzError;
 use crate::ids;
 use crate::vm;
@@ -71,8 +71,7 @@ pub fn serves(lower: &[&str]) -> bool {
 }
 
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
-    let lower: Vec<String> = req.segments.iter().map(|s| s.to_lowercase()).collect();
-    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let lower = &req.lower;
     let at = |i: usize| req.segments[i];
     match (req.method, &lower[..]) {
         ("PUT", [.., "extensions", _]) => set(standin, at(3), at(7), at(9), req.body),
@@ -174,7 +173,7 @@ fn to_arm(mut flat: Value) -> Value {
         .as_object_mut()
         .and_then(|m| m.remove("typePropertiesType"))
         .unwrap_or(Value::Null);
-    let mut arm = compute::to_arm(flat);
+    let mut arm = super::wire::to_arm(&flat);
     arm["properties"]["type"] = kind;
     arm
 }

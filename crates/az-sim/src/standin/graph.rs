@@ -15,13 +15,14 @@ use crate::directory::{self, GraphError};
 pub struct Request<'a> {
     pub method: &'a str,
     pub segments: Vec<&'a str>,
+    /// The segments in lower case, for matching.
+    pub lower: Vec<&'a str>,
     pub filter: Option<String>,
     pub body: &'a [u8],
 }
 
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
-    let lower: Vec<String> = req.segments.iter().map(|s| s.to_lowercase()).collect();
-    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let lower = &req.lower;
     let body: Value = serde_json::from_slice(req.body).unwrap_or(Value::Null);
     let strings = |key: &str| -> Vec<String> {
         body[key]

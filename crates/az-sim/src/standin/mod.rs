@@ -23,6 +23,7 @@ mod run_command;
 mod session_hosts;
 mod tls;
 mod tokens;
+mod wire;
 
 use std::io::{self, Write};
 use std::net::SocketAddr;
@@ -432,15 +433,10 @@ fn route(standin: &StandIn, method: &str, path: &str, query: &str, body: &[u8]) 
     let filter = form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "$filter")
         .map(|(_, v)| v.into_owned());
-    let lower: Vec<String> = segments.iter().map(|s| s.to_lowercase()).collect();
-    match (
-        method,
-        lower
-            .iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .as_slice(),
-    ) {
+    // Lower-cased once, for every handler's matching.
+    let owned: Vec<String> = segments.iter().map(|s| s.to_lowercase()).collect();
+    let lower: Vec<&str> = owned.iter().map(String::as_str).collect();
+    match (method, lower.as_slice()) {
         ("GET", [tenant, "v2.0", ".well-known", "openid-configuration"]) => {
             entra::discovery(standin, tenant)
         }
@@ -452,6 +448,7 @@ fn route(standin: &StandIn, method: &str, path: &str, query: &str, body: &[u8]) 
             &arm::Request {
                 method,
                 segments,
+                lower,
                 query,
                 filter,
                 body,
@@ -462,6 +459,7 @@ fn route(standin: &StandIn, method: &str, path: &str, query: &str, body: &[u8]) 
             &graph::Request {
                 method,
                 segments: segments[1..].to_vec(),
+                lower: lower[1..].to_vec(),
                 filter,
                 body,
             },

@@ -16,6 +16,7 @@
 use serde_json::{Map, Value, json};
 
 use super::arm::Request;
+use super::wire::to_arm;
 use super::{Reply, StandIn};
 use crate::error::AzError;
 use crate::ids;
@@ -133,24 +134,6 @@ const SERVED: &[Served] = &[
     },
 ];
 
-/// Fields ARM keeps outside `properties`.
-const ENVELOPE: &[&str] = &[
-    "etag",
-    "extendedLocation",
-    "id",
-    "identity",
-    "kind",
-    "location",
-    "managedBy",
-    "name",
-    "plan",
-    "sku",
-    "systemData",
-    "tags",
-    "type",
-    "zones",
-];
-
 /// Fields of a request the resource provider sets itself.
 const READ_ONLY: &[&str] = &[
     "etag",
@@ -242,7 +225,7 @@ fn shown(world: &World, id: &str) -> Option<Value> {
     world
         .resources
         .get(&ids::key(id))
-        .map(|r| to_rest(&render(world, r)))
+        .map(|r| to_arm(&render(world, r)))
 }
 
 fn list(standin: &StandIn, served: &Served, resource_group: &str, parents: Vec<String>) -> Reply {
@@ -265,7 +248,7 @@ fn list(standin: &StandIn, served: &Served, resource_group: &str, parents: Vec<S
             .filter(|(k, r)| {
                 r.kind == spec.kind && k.starts_with(&prefix) && !k[prefix.len()..].contains('/')
             })
-            .map(|(_, r)| to_rest(&render(world, r)))
+            .map(|(_, r)| to_arm(&render(world, r)))
             .collect();
         Ok(Reply::json(200, json!({ "value": items })))
     }))
@@ -418,7 +401,7 @@ fn stored_from_request(served: &Served, base: &Base, request: &Value) -> (Value,
                 location: base.location.clone(),
                 tags: json!({}),
             };
-            let (body, _) = stored_from_request(child, &child_base, &to_rest(&item));
+            let (body, _) = stored_from_request(child, &child_base, &to_arm(&item));
             children.push(Resource {
                 id: child_base.id.clone(),
                 kind: child.spec.kind.to_string(),
@@ -536,7 +519,7 @@ pub fn operation(standin: &StandIn, req: &Request<'_>) -> Reply {
         world
             .resources
             .get(&key)
-            .map(|r| (r.busy.is_some(), to_rest(&render(world, r))))
+            .map(|r| (r.busy.is_some(), to_arm(&render(world, r))))
     });
     let found = match found {
         Ok(found) => found,
@@ -564,49 +547,6 @@ pub fn operation(standin: &StandIn, req: &Request<'_>) -> Reply {
             None => Reply::from_az(&AzError::child_not_found(&key)),
         },
         _ => Reply::arm_error(404, "NotFound", "No such operation."),
-    }
-}
-
-/// The stored (`az`-printed) shape → ARM's: everything but the envelope under
-/// `properties`, sub-resources (objects with an `id` and a `name`) likewise,
-/// without the `resourceGroup` az adds and without nulls.
-fn to_rest(body: &Value) -> Value {
-    let Value::Object(fields) = body else {
-        return body.clone();
-    };
-    let mut envelope = Map::new();
-    let mut properties = Map::new();
-    for (field, value) in fields {
-        if field == "resourceGroup" || value.is_null() {
-            continue;
-        }
-        let value = rest_value(value);
-        if ENVELOPE.contains(&field.as_str()) {
-            envelope.insert(field.clone(), value);
-        } else {
-            properties.insert(field.clone(), value);
-        }
-    }
-    if !properties.is_empty() {
-        envelope.insert("properties".into(), Value::Object(properties));
-    }
-    Value::Object(envelope)
-}
-
-fn rest_value(value: &Value) -> Value {
-    match value {
-        Value::Array(items) => Value::Array(items.iter().map(rest_value).collect()),
-        Value::Object(fields) if fields.contains_key("id") && fields.contains_key("name") => {
-            to_rest(value)
-        }
-        Value::Object(fields) => Value::Object(
-            fields
-                .iter()
-                .filter(|(field, value)| *field != "resourceGroup" && !value.is_null())
-                .map(|(field, value)| (field.clone(), rest_value(value)))
-                .collect(),
-        ),
-        other => other.clone(),
     }
 }
 
@@ -725,7 +665,7 @@ mod tests {
                           "networkSecurityGroup": { "id": "/n", "resourceGroup": "rg" } }],
             "nothing": null,
         });
-        let rest = to_rest(&stored);
+        let rest = to_arm(&stored);
         assert_eq!(
             rest["properties"]["addressSpace"]["addressPrefixes"][0],
             "10.0.0.0/16"

@@ -61,8 +61,7 @@ pub fn serves(lower: &[&str]) -> bool {
 }
 
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
-    let lower: Vec<String> = req.segments.iter().map(|s| s.to_lowercase()).collect();
-    let lower: Vec<&str> = lower.iter().map(String::as_str).collect();
+    let lower = &req.lower;
     match (req.method, &lower[..]) {
         ("POST", [.., "runcommand"]) => invoke(standin, req.segments[3], req.segments[7], req.body),
         ("GET", [.., "runcommands", id]) => poll(standin, id, false),
