@@ -41,12 +41,12 @@ pub fn answer(class: FaultClass, segments: &[&str]) -> Injected {
             AzError::agent_not_ready(type_and_name.rsplit('/').next().unwrap_or("vm"))
         }
         FaultClass::ExtensionError => AzError::extension_error(false),
-        FaultClass::Throttled => AzError::throttled(),
+        FaultClass::Throttled => return with_status(429, &AzError::throttled()),
         FaultClass::NotFound if type_and_name.is_empty() => {
             AzError::group_not_found(&resource_group)
         }
         FaultClass::NotFound => AzError::resource_not_found(&type_and_name, &resource_group),
-        FaultClass::ServerError => AzError::server_error(),
+        FaultClass::ServerError => return with_status(500, &AzError::server_error()),
         // A token ARM no longer accepts: az shows ARM's 401 as it is.
         FaultClass::Auth => {
             return Injected::Reply(Reply::arm_error(
@@ -57,15 +57,13 @@ pub fn answer(class: FaultClass, segments: &[&str]) -> Injected {
         }
         FaultClass::AzError => return Injected::Drop,
     };
-    let status = match class {
-        FaultClass::Throttled => 429,
-        FaultClass::ServerError => 500,
-        _ => 0,
-    };
-    let mut reply = Reply::from_az(&error);
-    if status != 0 {
-        reply.status = status;
-    }
+    Injected::Reply(Reply::from_az(&error))
+}
+
+/// ARM's body for `error`, with a status `Reply::from_az` would not choose.
+fn with_status(status: u16, error: &AzError) -> Injected {
+    let mut reply = Reply::from_az(error);
+    reply.status = status;
     Injected::Reply(reply)
 }
 
