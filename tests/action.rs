@@ -120,7 +120,7 @@ fn a_run_in_actions_writes_summary_outputs_annotations_and_groups() {
         "{:?}",
         outputs["run-dir"]
     );
-    assert!(Path::new(&outputs["junit-path"]).is_file());
+    assert!(p.root().join(&outputs["junit-path"]).is_file());
 
     // The job summary: failures first, escaped, under the runner's limit.
     let summary = std::fs::read_to_string(p.root().join("_runner/step_summary")).expect("summary");
@@ -526,5 +526,84 @@ fn a_short_secret_never_breaks_a_workflow_command() {
             .iter()
             .any(|l| l.contains("file=capabilities/test/operations/bad.yaml")),
         "annotations keep their syntax: {errors:?}"
+    );
+}
+
+/// The container sees the workspace at `/github/workspace`, the host at
+/// another path: path outputs must be relative to the workspace (not to
+/// `working-directory`, not absolute) so steps on the host can open them.
+#[test]
+fn path_outputs_resolve_on_the_host_whatever_the_working_directory() {
+    let p = Project::new();
+    p.file("infra/config.yaml", "secrets: [ADMIN_PASSWORD]\n");
+    p.file(
+        "infra/capabilities/test/operations/ok.yaml",
+        "operation:\n  id: ok\n  kind: shell\n  script: echo ok\n",
+    );
+    p.file(
+        "infra/capabilities/test/operations/skipped.yaml",
+        "operation:\n  id: skipped\n  kind: shell\n  script: echo no\n",
+    );
+    p.file(
+        "infra/modules/m/module.yaml",
+        "module:\n  id: m\n  operations:\n    - ok\n    - skipped\n",
+    );
+    // The host's view of the same workspace, at a path of its own.
+    let host = tempfile::tempdir().expect("tempdir");
+    let host_workspace = host.path().join("work/repo/repo");
+    std::fs::create_dir_all(host_workspace.parent().expect("parent")).expect("mkdir");
+    std::os::unix::fs::symlink(p.root(), &host_workspace).expect("symlink");
+
+    let r = run_action(
+        &p,
+        &[
+            ("INPUT_WORKING-DIRECTORY", "infra"),
+            ("INPUT_OPERATIONS", "ok"),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let outputs = parse_file_command(
+        &std::fs::read_to_string(p.root().join("_runner/output")).expect("outputs"),
+    );
+    let junit = Path::new(&outputs["junit-path"]);
+    let run_dir = Path::new(&outputs["run-dir"]);
+    for path in [junit, run_dir] {
+        assert!(path.is_relative(), "{}", path.display());
+        assert!(
+            path.starts_with("infra/artifacts/runs"),
+            "{}",
+            path.display()
+        );
+    }
+    assert!(host_workspace.join(junit).is_file());
+    assert!(host_workspace.join(run_dir).join("events.jsonl").is_file());
+    assert_eq!(outputs["total"], "2");
+    assert_eq!(outputs["succeeded"], "1");
+    assert_eq!(outputs["skipped"], "1");
+    assert_eq!(outputs["failed"], "0");
+    assert_eq!(outputs["cancelled"], "0");
+    assert_eq!(outputs["already-done"], "0");
+    assert!(outputs["duration-seconds"].parse::<u64>().is_ok());
+
+    // A report outside the workspace is written, and the user is told no later step can open it.
+    let outside = tempfile::tempdir().expect("tempdir");
+    let junit_outside = outside.path().join("junit.xml");
+    std::fs::remove_file(p.root().join("_runner/output")).expect("rm");
+    let r = run_action(
+        &p,
+        &[
+            ("INPUT_WORKING-DIRECTORY", "infra"),
+            ("INPUT_JUNIT-PATH", junit_outside.to_str().expect("utf8")),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(junit_outside.is_file());
+    assert!(
+        r.stdout.lines().any(
+            |l| l.starts_with("::warning title=goldsmith output junit-path::")
+                && l.contains("outside the workspace")
+        ),
+        "{}",
+        r.stdout
     );
 }

@@ -20,6 +20,9 @@ pub struct ActionsTargets {
     pub outputs: Option<PathBuf>,
     /// The `annotations` input.
     pub annotations: bool,
+    /// `GITHUB_WORKSPACE`: path outputs are given relative to it, because the
+    /// host mounts it elsewhere in a container action.
+    pub workspace: Option<PathBuf>,
 }
 
 /// The environment variable the runner sets for input `name`: uppercased,
@@ -86,6 +89,7 @@ impl Actions {
             },
             outputs: self.path("GITHUB_OUTPUT"),
             annotations: inputs.boolean("annotations", true)?,
+            workspace: self.path("GITHUB_WORKSPACE"),
         })
     }
 

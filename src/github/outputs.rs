@@ -6,7 +6,7 @@
 
 use std::fs::OpenOptions;
 use std::io::{self, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// Appends each `(name, value)` to `path` (the file named by `GITHUB_OUTPUT`).
 ///
@@ -34,6 +34,25 @@ pub fn key_value_message(name: &str, value: &str) -> io::Result<String> {
         value,
         &format!("ghadelimiter_{}", uuid::Uuid::new_v4()),
     )
+}
+
+/// A path as a later step on the host can use it: relative to the workspace.
+///
+/// A container action sees the workspace at `/github/workspace`, the host at
+/// its own path (`/home/runner/work/repo/repo`), and both resolve relative
+/// paths against the workspace. `Err` carries the absolute path of a file
+/// outside the workspace, which no later step can open.
+pub fn workspace_relative(path: &Path, workspace: &Path) -> Result<PathBuf, PathBuf> {
+    let real = |p: &Path| {
+        std::fs::canonicalize(p)
+            .unwrap_or_else(|_| std::path::absolute(p).unwrap_or(p.to_path_buf()))
+    };
+    let (path, workspace) = (real(path), real(workspace));
+    match path.strip_prefix(&workspace) {
+        Ok(rel) if rel.as_os_str().is_empty() => Ok(PathBuf::from(".")),
+        Ok(rel) => Ok(rel.to_path_buf()),
+        Err(_) => Err(path),
+    }
 }
 
 fn heredoc(name: &str, value: &str, delimiter: &str) -> io::Result<String> {
@@ -70,6 +89,27 @@ fn heredoc(name: &str, value: &str, delimiter: &str) -> io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn paths_are_given_relative_to_the_workspace() {
+        let ws = tempfile::tempdir().expect("tempdir");
+        let inside = ws.path().join("infra/artifacts/runs/r1");
+        std::fs::create_dir_all(&inside).expect("mkdir");
+        assert_eq!(
+            workspace_relative(&inside, ws.path()),
+            Ok(PathBuf::from("infra/artifacts/runs/r1"))
+        );
+        assert_eq!(
+            workspace_relative(&ws.path().join("infra/../infra/artifacts"), ws.path()),
+            Ok(PathBuf::from("infra/artifacts"))
+        );
+        assert_eq!(
+            workspace_relative(ws.path(), ws.path()),
+            Ok(PathBuf::from("."))
+        );
+        let outside = tempfile::tempdir().expect("tempdir");
+        assert!(workspace_relative(outside.path(), ws.path()).is_err());
+    }
 
     #[test]
     fn each_value_gets_its_own_delimiter() {

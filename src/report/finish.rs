@@ -8,14 +8,17 @@ use std::path::{Path, PathBuf};
 
 use crate::github::actions::ActionsTargets;
 use crate::github::commands::annotation_line;
-use crate::github::outputs::append_outputs;
+use crate::github::outputs::{append_outputs, workspace_relative};
 use crate::record::event::{Event, EventLine};
 use crate::record::run_record::RunRecord;
 use crate::record::sink::{Reporter, SinkError};
-use crate::record::status::RunStatus;
+use crate::record::status::{OpStatus, RunStatus};
 use crate::redact::Redactor;
 use crate::report::{annotations, junit, summary};
 use crate::run_dir::{LogReader, RunDir};
+
+/// A step output: its name in action.yml and its value.
+type Output = (&'static str, String);
 
 pub struct FinalReports {
     run_dir: RunDir,
@@ -95,7 +98,16 @@ impl FinalReports {
             }
         }
         if let Some(path) = &actions.outputs {
-            append_outputs(path, &self.outputs(run)).map_err(err(format!(
+            let (outputs, unreachable) = self.outputs(run, actions.workspace.as_deref());
+            for (name, path) in unreachable {
+                writeln!(
+                    self.out,
+                    "::warning title=goldsmith output {name}::{} is outside the workspace (GITHUB_WORKSPACE), so later steps cannot open it; give a path inside the workspace",
+                    path.display()
+                )
+                .map_err(err("cannot write annotations".into()))?;
+            }
+            append_outputs(path, &outputs).map_err(err(format!(
                 "cannot write the step outputs to {}",
                 path.display()
             )))?;
@@ -103,8 +115,14 @@ impl FinalReports {
         Ok(())
     }
 
-    /// `status`, `failed-operations`, `junit-path`, `run-dir`, `reboot-required`.
-    fn outputs(&self, run: &RunRecord) -> Vec<(&'static str, String)> {
+    /// `status`, `failed-operations`, the operation counts, `duration-seconds`,
+    /// `reboot-required`, and the paths `junit-path` and `run-dir` relative to
+    /// the workspace; with the paths no later step can open.
+    fn outputs(
+        &self,
+        run: &RunRecord,
+        workspace: Option<&Path>,
+    ) -> (Vec<Output>, Vec<(&'static str, PathBuf)>) {
         let failed: Vec<&str> = run
             .ops
             .iter()
@@ -112,19 +130,42 @@ impl FinalReports {
             .map(|o| o.meta.id.as_str())
             .collect();
         let status = run.status.unwrap_or(RunStatus::Failed);
-        vec![
+        let count = |s: OpStatus| run.count(s).to_string();
+        let mut outputs = vec![
             ("status", status.name().to_string()),
             (
                 "failed-operations",
                 serde_json::to_string(&failed).unwrap_or_else(|_| "[]".into()),
             ),
-            ("junit-path", self.junit_path.display().to_string()),
-            ("run-dir", self.shown_run_dir.display().to_string()),
+            ("total", run.ops.len().to_string()),
+            ("succeeded", count(OpStatus::Succeeded)),
+            ("already-done", count(OpStatus::AlreadyDone)),
+            ("failed", count(OpStatus::Failed)),
+            ("skipped", count(OpStatus::Skipped)),
+            ("cancelled", count(OpStatus::Cancelled)),
+            ("duration-seconds", run.duration.as_secs().to_string()),
             (
                 "reboot-required",
                 run.ops.iter().any(|o| o.reboot_required()).to_string(),
             ),
-        ]
+        ];
+        let mut unreachable = Vec::new();
+        for (name, path) in [
+            ("junit-path", self.junit_path.clone()),
+            ("run-dir", self.run_dir.path.clone()),
+        ] {
+            let shown = match workspace.map(|ws| workspace_relative(&path, ws)) {
+                Some(Ok(relative)) => relative,
+                Some(Err(absolute)) => {
+                    unreachable.push((name, absolute.clone()));
+                    absolute
+                }
+                None if name == "run-dir" => self.shown_run_dir.clone(),
+                None => path,
+            };
+            outputs.push((name, shown.display().to_string()));
+        }
+        (outputs, unreachable)
     }
 }
 
