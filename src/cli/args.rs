@@ -11,9 +11,10 @@ const AFTER_HELP: &str = "\
 Examples:
   goldsmith list                          modules and operations in this project
   goldsmith validate                      check every file; errors as file:line:col
-  goldsmith plan 00-demo                  stages, locks, dependencies, estimate
-  goldsmith run 00-demo                   run a module
-  goldsmith run demo --only b,c           run two operations of it
+  goldsmith plan demo                     stages, locks, dependencies, estimate
+  goldsmith run demo                      run a module
+  goldsmith run demo --only demo-prepare,demo-network
+                                          run two operations of it
   goldsmith run demo --fail-fast cancel   stop everything at the first failure
   goldsmith run 05-golden-image --simulate
                                           the golden image on goldsmith's simulated Azure

@@ -1,0 +1,61 @@
+//! Every example `goldsmith --help` shows runs, as shown, on a copy of this
+//! repository's modules and config: a new user's first commands.
+
+mod common;
+
+use std::path::Path;
+
+use common::Project;
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The example command lines of `--help`: lines starting `goldsmith `, up to
+/// the two spaces before their comment.
+fn examples(help: &str) -> Vec<Vec<String>> {
+    help.lines()
+        .filter_map(|l| l.trim_start().strip_prefix("goldsmith "))
+        .map(|l| l.split("  ").next().unwrap_or(l))
+        .map(|l| l.split_whitespace().map(str::to_string).collect())
+        .collect()
+}
+
+#[test]
+fn every_help_example_runs() {
+    let repo = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let p = Project::new();
+    for dir in ["capabilities", "modules"] {
+        copy_dir(&repo.join(dir), &p.root().join(dir));
+    }
+    std::fs::copy(repo.join("config.yaml"), p.root().join("config.yaml")).expect("config");
+
+    let help = p.run(&["--help"]);
+    assert_eq!(help.code, 0);
+    let examples = examples(&help.stdout);
+    assert!(examples.len() >= 8, "{examples:?}");
+    let mut ran = 0;
+    for mut args in examples {
+        // The real Azure CLI is installed by a script of its own: tests/library.rs covers it.
+        if args.iter().any(|a| a.contains("$(")) {
+            continue;
+        }
+        // The simulated clock, faster than the default, keeps the test short.
+        if args.iter().any(|a| a == "--simulate") {
+            args.extend(["--sim-speed".into(), "2000".into()]);
+        }
+        let args: Vec<&str> = args.iter().map(String::as_str).collect();
+        let r = p.run(&args);
+        assert_eq!(r.code, 0, "goldsmith {}:\n{}{}", args.join(" "), r.stdout, r.stderr);
+        ran += 1;
+    }
+    assert!(ran >= 8, "ran {ran} examples");
+}
