@@ -24,3 +24,4 @@ pub mod run_dir;
 pub mod run_lock;
 pub mod source;
 pub mod template;
+pub mod text;

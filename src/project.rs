@@ -98,7 +98,7 @@ impl Project {
     /// operations no module uses. Each finding is kept once.
     pub fn validate(&self, modules: &[&Module], all_operations: bool, diags: &mut Diagnostics) {
         let options = PlanOptions {
-            secrets_required: false,
+            secrets: crate::plan::SecretCheck::Unchecked,
         };
         for module in modules {
             self.plan(module, options, diags);

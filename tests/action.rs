@@ -227,6 +227,31 @@ fn validate_in_actions_annotates_findings() {
     );
 }
 
+/// A pull request's validate has no secrets, on purpose: that is no finding.
+#[test]
+fn validate_in_actions_says_nothing_of_secrets_the_environment_lacks() {
+    let p = Project::new();
+    p.file("config.yaml", "secrets: [ADMIN_PASSWORD]\n");
+    p.shell_op("x", "", "echo \"$ADMIN_PASSWORD\" | wc -c");
+    p.module("m", "    - x\n");
+    let mut cmd = p.command(&["validate"]);
+    cmd.env("GITHUB_ACTIONS", "true")
+        .env_remove("ADMIN_PASSWORD");
+    let r = to_run(cmd.output().expect("runs"));
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(!r.stdout.contains("ADMIN_PASSWORD"), "{}", r.stdout);
+    assert!(!r.stderr.contains("ADMIN_PASSWORD"), "{}", r.stderr);
+    // `plan` still tells a person at a terminal what `run` will need.
+    let plan = p.run(&["plan", "m"]);
+    assert!(
+        plan.stdout.contains("secret `ADMIN_PASSWORD` is not set")
+            || plan.stderr.contains("secret `ADMIN_PASSWORD` is not set"),
+        "{}{}",
+        plan.stdout,
+        plan.stderr
+    );
+}
+
 /// A one-request HTTP server standing in for the runner's OIDC token endpoint.
 fn token_server(jwt: &'static str) -> (String, std::thread::JoinHandle<String>) {
     let listener = TcpListener::bind("127.0.0.1:0").expect("bind");

@@ -55,7 +55,14 @@ fn every_help_example_runs() {
         }
         let args: Vec<&str> = args.iter().map(String::as_str).collect();
         let r = p.run(&args);
-        assert_eq!(r.code, 0, "goldsmith {}:\n{}{}", args.join(" "), r.stdout, r.stderr);
+        assert_eq!(
+            r.code,
+            0,
+            "goldsmith {}:\n{}{}",
+            args.join(" "),
+            r.stdout,
+            r.stderr
+        );
         ran += 1;
     }
     assert!(ran >= 8, "ran {ran} examples");

@@ -144,7 +144,7 @@ fn load(root: &Path, config: Option<Config>) -> Diagnostics {
             module,
             &config,
             PlanOptions {
-                secrets_required: false,
+                secrets: goldsmith::plan::SecretCheck::Noted,
             },
             &mut diags,
         );

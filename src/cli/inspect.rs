@@ -80,10 +80,10 @@ pub fn list(settings: &Settings) -> Result<i32, CliError> {
     for m in &project.catalog.modules {
         let _ = writeln!(
             out,
-            "  {:<24} {:<28} {} operations  {}",
+            "  {:<24} {:<28} {}  {}",
             m.id,
             m.folder,
-            m.entries.len(),
+            crate::text::count(m.entries.len(), "operation"),
             m.name
         );
     }
@@ -153,7 +153,7 @@ pub fn validate(settings: &Settings, modules: &[String], strict: bool) -> Result
     if diags.has_errors() {
         Ok(exit::INVALID)
     } else {
-        let plural = |n: usize, word: &str| format!("{n} {word}{}", if n == 1 { "" } else { "s" });
+        let plural = crate::text::count;
         let _ = writeln!(
             out,
             "ok: {}, {}, {}",
@@ -210,7 +210,7 @@ pub fn plan(
         settings,
         module,
         PlanOptions {
-            secrets_required: false,
+            secrets: crate::plan::SecretCheck::Noted,
         },
         false,
     )?;

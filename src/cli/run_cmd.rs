@@ -34,7 +34,7 @@ pub fn run(settings: &Settings, module: &str, flags: &RunFlags) -> Result<i32, C
         settings,
         module,
         PlanOptions {
-            secrets_required: !flags.simulate,
+            secrets: secret_check(flags),
         },
         flags.simulate,
     )?;
@@ -78,7 +78,7 @@ pub fn resume(
         settings,
         &previous.module,
         PlanOptions {
-            secrets_required: !flags.simulate,
+            secrets: secret_check(flags),
         },
         flags.simulate,
     )?;
@@ -99,6 +99,15 @@ pub fn resume(
     }
     tracing::debug!("resuming {} from {}", previous.run_id, dir.display());
     execute(&project, plan, flags, presets, Some(previous.run_id), lock)
+}
+
+/// A real run needs its secrets; the simulated Azure invents stand-ins.
+fn secret_check(flags: &RunFlags) -> crate::plan::SecretCheck {
+    if flags.simulate {
+        crate::plan::SecretCheck::Noted
+    } else {
+        crate::plan::SecretCheck::Required
+    }
 }
 
 /// Takes the module's run lock (waiting with `--wait`), then makes sure no

@@ -16,7 +16,7 @@ use serde::Serialize;
 
 use crate::catalog::operation::RetryPolicy;
 use crate::record::event::{LockName, OpKind};
-pub use planner::{PlanOptions, build, check_operation};
+pub use planner::{PlanOptions, SecretCheck, build, check_operation};
 
 pub const PLAN_VERSION: u32 = 1;
 

@@ -18,8 +18,19 @@ use crate::template;
 
 #[derive(Clone, Copy, Debug)]
 pub struct PlanOptions {
-    /// A run needs every secret; `plan` and `validate` only warn.
-    pub secrets_required: bool,
+    pub secrets: SecretCheck,
+}
+
+/// What a secret missing from the environment means to the command at hand.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SecretCheck {
+    /// `run`: an error, nothing runs.
+    Required,
+    /// `plan`: a note that `run` will need it.
+    Noted,
+    /// `validate` checks the files, not this environment: a pull request's
+    /// check has no secrets, and a note on every one would be noise.
+    Unchecked,
 }
 
 /// Builds the plan of `module`; returns `None` when there were errors (all of them in `diags`).
@@ -342,7 +353,7 @@ fn default_retry(kind: OpKind) -> RetryPolicy {
     }
 }
 
-/// A run needs the secrets its operations use; `plan` and `validate` only note missing ones.
+/// A run needs the secrets its operations use; `plan` notes missing ones.
 fn check_secrets(
     config: &Config,
     options: PlanOptions,
@@ -357,7 +368,8 @@ fn check_secrets(
             .map(|(_, op)| op.id.as_str());
         let help = format!("export {name}=… before running (secrets are never read from files)");
         let d = match used_by {
-            Some(op) if options.secrets_required => Diagnostic::error(
+            _ if options.secrets == SecretCheck::Unchecked => continue,
+            Some(op) if options.secrets == SecretCheck::Required => Diagnostic::error(
                 &file,
                 *pos,
                 format!("secret `{name}` is not set in the environment (`{op}` uses it)"),

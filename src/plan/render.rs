@@ -1,5 +1,6 @@
 //! The plan as people read it (`goldsmith plan`) and as programs read it (`--json`).
 
+use crate::text::count;
 use std::fmt::Write;
 
 use super::Plan;
@@ -9,11 +10,11 @@ pub fn text(plan: &Plan, max_parallel: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
-        "module {} ({}): {} operations in {} stages, max-parallel {}",
+        "module {} ({}): {} in {}, max-parallel {}",
         plan.module.id,
         plan.module.file.display(),
-        plan.ops.len(),
-        plan.stages.len(),
+        count(plan.ops.len(), "operation"),
+        count(plan.stages.len(), "stage"),
         max_parallel
     );
     let mut estimate = format!(
@@ -30,8 +31,11 @@ pub fn text(plan: &Plan, max_parallel: usize) -> String {
     if plan.ops_without_estimate > 0 {
         let _ = write!(
             estimate,
-            "; {} operations have no expected duration",
-            plan.ops_without_estimate
+            "; {} no expected duration",
+            match plan.ops_without_estimate {
+                1 => "1 operation has".to_string(),
+                n => format!("{n} operations have"),
+            }
         );
     }
     let _ = writeln!(out, "{estimate}");
@@ -42,9 +46,9 @@ pub fn text(plan: &Plan, max_parallel: usize) -> String {
             Some(g) => {
                 let _ = writeln!(
                     out,
-                    "stage {} (parallel group {g}, {} operations)",
+                    "stage {} (parallel group {g}, {})",
                     stage.number,
-                    stage.ops.len()
+                    count(stage.ops.len(), "operation")
                 );
             }
             None => {

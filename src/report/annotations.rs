@@ -6,6 +6,7 @@
 //! reads records and diagnostics, never processes, and leaves the command
 //! format to `github::commands`.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use crate::github::commands::{Annotation, Level};
@@ -112,7 +113,7 @@ fn failure(op: &OpRecord) -> Annotation {
     a.title = Some(format!("{}: {class}", op.meta.id));
     let reason = op.reason.as_deref().unwrap_or("failed");
     a.message = match op.failure_class {
-        Some(c) => format!("{reason}\n{}", advice(c)),
+        Some(c) => format!("{reason}\n{}", advice(c, &op.meta.id)),
         None => reason.to_string(),
     };
     a
@@ -127,11 +128,13 @@ fn at_op(level: Level, op: &OpRecord) -> Annotation {
     a
 }
 
-/// What to do next, by class. The reason already says what happened.
-pub fn advice(class: FailureClass) -> &'static str {
-    match class {
+/// What to do next, by class, for operation `op`. The reason already says what happened.
+pub fn advice(class: FailureClass, op: &str) -> Cow<'static, str> {
+    Cow::Borrowed(match class {
         FailureClass::ExitCode => {
-            "The script exited non-zero: its log tail is in the job summary and in logs/<op>.log of the run."
+            return Cow::Owned(format!(
+                "The script exited non-zero: its log tail is in the job summary and in logs/{op}.log of the run directory."
+            ));
         }
         FailureClass::Timeout => {
             "It ran past its `timeout` and was stopped: find what hangs in its log, or raise `timeout` in the operation file if the work is slow by nature."
@@ -164,13 +167,13 @@ pub fn advice(class: FailureClass) -> &'static str {
             "The run-command extension failed: check the VM's extensions in the portal or with `az vm extension list`."
         }
         FailureClass::Throttled => {
-            "Azure throttled the requests beyond az's own retries: lower `max_parallel` or run again later."
+            "Azure throttled the requests beyond az's own retries: lower the `max-parallel` input (`--max-parallel`) or run again later."
         }
         FailureClass::NotFound => {
             "The VM or resource group does not exist: check the names in config.yaml."
         }
         FailureClass::Auth => {
-            "az is not logged in or its credentials expired: run azure/login before goldsmith in the job."
+            "az is not signed in or its sign-in expired: give goldsmith its own sign-in inputs (README, \"Signing in to Azure\"); the action's container does not see a sign-in made by an earlier step such as azure/login."
         }
         FailureClass::AzError => "az failed: its error is in the log.",
         FailureClass::MsiBusy => {
@@ -183,12 +186,12 @@ pub fn advice(class: FailureClass) -> &'static str {
             "Another version is installed (1638): uninstall it first, or add an idempotency check that accepts it."
         }
         FailureClass::MsiFailed => {
-            "Windows Installer failed: look the code up in the Windows Installer error table (reference/windows-installer-exit-codes.md)."
+            "Windows Installer failed: look the code up in Microsoft's table of Windows Installer error codes (https://learn.microsoft.com/windows/win32/msi/error-codes)."
         }
         FailureClass::LogWrite => {
             "goldsmith could not write the operation's log (disk full or the run directory unwritable), so its output is lost: free space and run again."
         }
-    }
+    })
 }
 
 /// At most `PER_LEVEL - 1` of each level, in the order given (most important

@@ -12,6 +12,7 @@ use crate::record::sink::{Reporter, SinkError};
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
 use crate::run_dir::{LogReader, RunDir};
+use crate::text::count;
 
 pub struct Console {
     out: Box<dyn Write + Send>,
@@ -218,8 +219,9 @@ impl Reporter for Console {
                     .map(|r| format!(", resuming {r}"))
                     .unwrap_or_default();
                 self.line(&format!(
-                    "goldsmith: run {run_id}: module `{module}`, {} operations in {stages} stages (max-parallel {max_parallel}, fail-fast {}{resumed})",
-                    ops.len(),
+                    "goldsmith: run {run_id}: module `{module}`, {} in {} (max-parallel {max_parallel}, fail-fast {}{resumed})",
+                    count(ops.len(), "operation"),
+                    count(*stages, "stage"),
                     fail_fast.name()
                 ))
             }

@@ -181,9 +181,9 @@ fn heading(record: &RunRecord, redactor: &Redactor) -> String {
     }
     let _ = writeln!(
         out,
-        "**{status}** in {} · {} operations: {} · run <code>{}</code>",
+        "**{status}** in {} · {}: {} · run <code>{}</code>",
         format_duration(record.duration),
-        record.ops.len(),
+        crate::text::count(record.ops.len(), "operation"),
         if counts.is_empty() {
             "none".to_string()
         } else {

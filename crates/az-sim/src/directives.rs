@@ -211,8 +211,14 @@ fn tokenize(body: &str) -> Result<Vec<String>, String> {
                 loop {
                     match chars.next() {
                         Some('"') => break,
+                        // As in a shell's double quotes, `\` escapes only `"` and
+                        // itself: a Windows path keeps its backslashes.
                         Some('\\') => match chars.next() {
-                            Some(e) => current.push(e),
+                            Some(e @ ('"' | '\\')) => current.push(e),
+                            Some(other) => {
+                                current.push('\\');
+                                current.push(other);
+                            }
                             None => return Err("unfinished escape at the end of the line".into()),
                         },
                         Some(other) => current.push(other),
@@ -290,6 +296,21 @@ fn parse_app(value: &str) -> Result<App, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn quoted_windows_paths_keep_their_backslashes() {
+        let d = Directives::parse(
+            r#"# goldsmith-sim: stdout="C:\nope\x.log" stderr="say \"hi\" \\ done" exit=1"#,
+        )
+        .unwrap();
+        assert_eq!(
+            d.steps,
+            [
+                Step::Stdout(r"C:\nope\x.log".into()),
+                Step::Stderr(r#"say "hi" \ done"#.into())
+            ]
+        );
+    }
 
     #[test]
     fn no_directives_means_defaults() {
