@@ -536,6 +536,13 @@ pub struct RunningOp {
     pub op: String,
     #[serde(with = "crate::record::serde_secs")]
     pub elapsed: Duration,
+    /// The operation's `expected` duration, so a long step shows how far along it is.
+    #[serde(
+        default,
+        skip_serializing_if = "Option::is_none",
+        with = "crate::record::serde_opt_secs"
+    )]
+    pub expected: Option<Duration>,
 }
 
 #[cfg(test)]

@@ -455,6 +455,7 @@ mod tests {
                 running: vec![RunningOp {
                     op: "a".into(),
                     elapsed: Duration::from_secs(1),
+                    expected: None,
                 }],
             },
             Event::StageStarted {

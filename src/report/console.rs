@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::duration::format_duration;
-use crate::record::event::{AttemptEnd, Event, EventLine, OpEnd};
+use crate::record::event::{AttemptEnd, Event, EventLine, OpEnd, RunningOp};
 use crate::record::run_record::RunRecord;
 use crate::record::sink::{Reporter, SinkError};
 use crate::record::status::OpStatus;
@@ -201,6 +201,19 @@ fn visible_controls(text: &str) -> std::borrow::Cow<'_, str> {
 
 const COL: usize = 7;
 
+/// How long an operation has run, against its `expected` duration when it has one:
+/// `4m10s of ~25m expected`, `27m, over the ~25m expected`.
+fn elapsed(op: &RunningOp) -> String {
+    let so_far = format_duration(op.elapsed);
+    match op.expected {
+        Some(expected) if op.elapsed <= expected => {
+            format!("{so_far} of ~{} expected", format_duration(expected))
+        }
+        Some(expected) => format!("{so_far}, over the ~{} expected", format_duration(expected)),
+        None => so_far,
+    }
+}
+
 impl Reporter for Console {
     fn event(&mut self, line: &EventLine, run: &RunRecord) -> Result<(), SinkError> {
         match &line.event {
@@ -276,7 +289,7 @@ impl Reporter for Console {
             Event::Progress { running } => {
                 let list: Vec<String> = running
                     .iter()
-                    .map(|r| format!("{} ({})", r.op, format_duration(r.elapsed)))
+                    .map(|r| format!("{} ({})", r.op, elapsed(r)))
                     .collect();
                 self.line(&format!(
                     "  {:<COL$}still running: {}",
@@ -325,6 +338,22 @@ impl Reporter for Console {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::time::Duration;
+
+    #[test]
+    fn a_long_step_shows_how_far_along_it_is() {
+        let op = |elapsed: u64, expected: Option<u64>| RunningOp {
+            op: "install-m365-apps".into(),
+            elapsed: Duration::from_secs(elapsed),
+            expected: expected.map(Duration::from_secs),
+        };
+        assert_eq!(elapsed(&op(40, None)), "40s");
+        assert_eq!(elapsed(&op(250, Some(1500))), "4m10s of ~25m expected");
+        assert_eq!(
+            elapsed(&op(1620, Some(1500))),
+            "27m, over the ~25m expected"
+        );
+    }
 
     #[test]
     fn control_characters_are_shown_not_sent() {

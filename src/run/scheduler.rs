@@ -298,6 +298,7 @@ impl Scheduler {
                     .started
                     .map(|t| now.instant.saturating_duration_since(t))
                     .unwrap_or_default(),
+                expected: self.plan.ops[i].expected,
             })
             .collect();
         if !running.is_empty() {
