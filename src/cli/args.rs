@@ -172,7 +172,7 @@ pub struct RunFlags {
     /// Run against goldsmith's simulated Azure instead of a subscription (no login, nothing created)
     #[arg(long, env = "GOLDSMITH_SIMULATE", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub simulate: bool,
-    /// Simulated seconds per real second (with --simulate); the engine's own waits scale with it
+    /// Simulated seconds per real second (with --simulate); retry backoff and waits for Azure scale with it, operation timeouts stay real time
     #[arg(long, default_value_t = 200.0, value_name = "F", requires = "simulate", value_parser = parse_speed)]
     pub sim_speed: f64,
     /// Faults to inject into the simulated Azure (with --simulate); see docs/simulator.md

@@ -343,8 +343,9 @@ impl Reporters {
     }
 }
 
-/// The least real time an operation's timeout allows when the real az runs
-/// it (a second or more per call, however fast the simulated clock).
+/// The least real time a retry budget or a wait for Azure allows when the
+/// real az runs the operations (a second or more per call, however fast the
+/// simulated clock).
 const REAL_AZ_MIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// What every operation's processes share: the environment (with the
