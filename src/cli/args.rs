@@ -20,7 +20,8 @@ Examples:
   goldsmith run 05-golden-image --simulate --with-dependencies
                                           the golden image and the network it needs, on
                                           goldsmith's simulated Azure
-  goldsmith run 05-golden-image --simulate --with-dependencies --az-cli \"$(tools/az-spec/install-az.sh)\"
+  goldsmith run 05-golden-image --simulate --with-dependencies \\
+      --az-cli \"$(tools/az-spec/install-az.sh)\"
                                           the same through the real Azure CLI
   goldsmith resume demo                   continue the latest run of `demo`
   goldsmith status                        the latest run as a table
