@@ -95,8 +95,9 @@ impl Project {
         plan::build(&self.catalog, module, &self.config, options, diags)
     }
 
-    /// Checks `modules` as `plan` would, and with `all_operations` also the
-    /// operations no module uses. Each finding is kept once.
+    /// Checks `modules` as `plan` would, with their `dependencies:`, and with
+    /// `all_operations` also the operations no module uses and the
+    /// dependencies of every module. Findings are summarised (`summarise`).
     pub fn validate(&self, modules: &[&Module], all_operations: bool, diags: &mut Diagnostics) {
         let options = PlanOptions {
             secrets_required: false,
