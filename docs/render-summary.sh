@@ -93,7 +93,7 @@ run() {
   printf '%s\n' "$2" >"$root/scenario.yaml"
   # --simulate invents stand-ins for secrets, but the build VM's password is passed explicitly.
   (cd "$root" && ADMIN_PASSWORD='Sim-Passw0rd!x' "$goldsmith" --root "$root" \
-      run 05-golden-image --simulate --sim-scenario "$root/scenario.yaml" \
+      run 05-golden-image --simulate --with-dependencies --sim-scenario "$root/scenario.yaml" \
       >"$root/run.out" 2>"$root/run.err") || true
   local summary
   summary=$(ls "$root"/artifacts/runs/*/summary.md)

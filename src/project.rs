@@ -5,10 +5,11 @@
 use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
+use crate::catalog::operation::PowerShellSource;
 use crate::catalog::{Catalog, Module};
 use crate::config::Config;
 use crate::plan::{self, Plan, PlanOptions};
-use crate::source::{Diagnostics, suggest};
+use crate::source::{Diagnostic, Diagnostics, suggest};
 
 pub struct Project {
     pub root: PathBuf,
@@ -94,8 +95,9 @@ impl Project {
         plan::build(&self.catalog, module, &self.config, options, diags)
     }
 
-    /// Checks `modules` as `plan` would, and with `all_operations` also the
-    /// operations no module uses. Each finding is kept once.
+    /// Checks `modules` as `plan` would, with their `dependencies:`, and with
+    /// `all_operations` also the operations no module uses and the
+    /// dependencies of every module. Findings are summarised (`summarise`).
     pub fn validate(&self, modules: &[&Module], all_operations: bool, diags: &mut Diagnostics) {
         let options = PlanOptions {
             secrets: crate::plan::SecretCheck::Unchecked,
@@ -105,10 +107,62 @@ impl Project {
         }
         if all_operations {
             self.check_unused_operations(diags);
+            crate::catalog::dependencies::check_all(&self.catalog, diags);
+        } else {
+            for module in modules {
+                crate::catalog::dependencies::resolve(&self.catalog, module, diags);
+            }
         }
-        // Missing secrets are reported once per module; keep one.
+        self.summarise(diags);
+    }
+
+    /// Makes the findings of loading and planning what a person should read:
+    /// each kept once (missing secrets are found once per module), a
+    /// misspelled config key reported once at its line instead of at every
+    /// use of the placeholder it fails to define, and the uses of any other
+    /// undefined placeholder as one error with a count.
+    pub fn summarise(&self, diags: &mut Diagnostics) {
         let mut seen = HashSet::new();
         diags.items.retain(|d| seen.insert(d.headline()));
+        plan::explain_misspelled_keys(&self.catalog, &self.config, diags);
+        diags.collapse_repeats();
+    }
+
+    /// Takes out the findings in files none of `modules` reads (an operation
+    /// no module of the run lists, another module's file): they are
+    /// `validate`'s business and do not stop a run of other modules. Call it
+    /// only when `modules` planned: an unknown operation may be explained by a
+    /// broken file nothing seems to use.
+    pub fn set_aside_unrelated(
+        &self,
+        modules: &[&Module],
+        diags: &mut Diagnostics,
+    ) -> Vec<Diagnostic> {
+        let mut read: HashSet<&Path> = modules.iter().map(|m| m.file.as_path()).collect();
+        read.extend(self.config.file.as_deref());
+        for op in modules
+            .iter()
+            .flat_map(|m| &m.entries)
+            .filter_map(|e| self.catalog.operation(&e.id))
+        {
+            read.insert(&op.file);
+            if let Some(PowerShellSource::File { path, .. }) = &op.powershell {
+                read.insert(path);
+            }
+            read.extend(
+                self.catalog
+                    .duplicates
+                    .get(&op.id)
+                    .into_iter()
+                    .flatten()
+                    .map(PathBuf::as_path),
+            );
+        }
+        let (kept, aside) = std::mem::take(&mut diags.items)
+            .into_iter()
+            .partition(|d| read.contains(d.file.as_path()));
+        diags.items = kept;
+        aside
     }
 
     /// Operations no module uses still get their placeholders checked.

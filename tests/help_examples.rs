@@ -20,13 +20,22 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 /// The example command lines of `--help`: lines starting `goldsmith `, up to
-/// the two spaces before their comment.
+/// the two spaces before their comment, joined with the lines a trailing `\`
+/// continues them on.
 fn examples(help: &str) -> Vec<Vec<String>> {
-    help.lines()
-        .filter_map(|l| l.trim_start().strip_prefix("goldsmith "))
-        .map(|l| l.split("  ").next().unwrap_or(l))
-        .map(|l| l.split_whitespace().map(str::to_string).collect())
-        .collect()
+    let mut commands = Vec::new();
+    let mut lines = help.lines().map(str::trim_start);
+    while let Some(line) = lines.next() {
+        let Some(mut command) = line.strip_prefix("goldsmith ").map(str::to_string) else {
+            continue;
+        };
+        while let Some(head) = command.trim_end().strip_suffix('\\') {
+            command = format!("{head} {}", lines.next().unwrap_or_default());
+        }
+        let command = command.split("  ").next().unwrap_or_default().to_string();
+        commands.push(command.split_whitespace().map(str::to_string).collect());
+    }
+    commands
 }
 
 #[test]

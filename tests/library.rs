@@ -2,9 +2,9 @@
 //! `modules/00-06` and `config.example.yaml`, checked with the real binary on a copy of
 //! those files (config.example.yaml becomes the copy's config.yaml).
 //!
-//! Simulated runs use `--simulate --sim-speed 600`: each module runs against a fresh
-//! simulated Azure, so every module has to stand on its own, or seed what earlier
-//! modules make from its `sim-scenario.yaml` and say so.
+//! Simulated runs use `--simulate --sim-speed 600 --with-dependencies`: each module runs
+//! against a fresh simulated Azure, so the modules it declares in `dependencies:` run
+//! first in the same run.
 
 mod common;
 
@@ -37,7 +37,7 @@ const MODULES: [&str; 7] = [
 /// differ from the raw one, so both are looked for.
 const SECRETS: [(&str, &str); 1] = [("ADMIN_PASSWORD", r#"Gs-Lib"Build\Pw#7c1e!"#)];
 
-const SIMULATE: [&str; 3] = ["--simulate", "--sim-speed", "600"];
+const SIMULATE: [&str; 4] = ["--simulate", "--sim-speed", "600", "--with-dependencies"];
 
 /// The build VM's run-command lock, from config.example.yaml.
 const BUILD_VM_LOCK: &str = "vm:rg-avd-weu-001/vm-avdbuild01";
@@ -124,20 +124,17 @@ fn run_simulated(p: &Project, module: &str) -> PathBuf {
     assert_eq!(r.code, 0, "run {module}:\n{}{}", r.stdout, r.stderr);
     assert_no_secret(r.stdout.as_bytes(), "the console output");
     assert_no_secret(r.stderr.as_bytes(), "stderr");
-    // A module that needs what earlier modules make seeds it, and says so before the run starts.
-    let seeds = repo()
-        .join("modules")
-        .join(module)
-        .join("sim-scenario.yaml");
-    let header = r.stdout.find("goldsmith: run ");
-    let notice = r.stdout.find("goldsmith: simulated Azure: seeded what ");
+    // Nothing is seeded: the modules it depends on run first, and the run says so.
+    let declares = std::fs::read_to_string(repo().join("modules").join(module).join("module.yaml"))
+        .expect("module.yaml")
+        .contains("\n  dependencies:");
     assert_eq!(
-        notice.is_some_and(|at| Some(at) < header),
-        seeds.is_file(),
-        "{module}: the seeding notice is printed exactly when the module seeds:\n{}",
+        r.stdout.contains("goldsmith: --with-dependencies: "),
+        declares,
+        "{module}:\n{}",
         r.stdout
     );
-
+    assert!(!r.stdout.contains("seeded"), "{}", r.stdout);
     let dir = p.latest_run_dir();
     let plan: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).expect("plan.json"))

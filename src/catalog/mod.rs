@@ -4,6 +4,7 @@
 //! It knows the operation and module file formats (reading YAML itself is
 //! `crate::source`'s job); it knows nothing of plans or runs.
 
+pub mod dependencies;
 pub mod module;
 pub mod operation;
 
@@ -22,6 +23,9 @@ pub struct Catalog {
     pub modules: Vec<Module>,
     pub sources: Sources,
     by_id: HashMap<String, usize>,
+    /// Operation files whose id another file already defined, by that id: a
+    /// run of a module that uses the id must not go ahead while it is ambiguous.
+    pub duplicates: HashMap<String, Vec<PathBuf>>,
 }
 
 impl Catalog {
@@ -93,6 +97,7 @@ impl Catalog {
             diags.push(Diagnostic::error(&shown, op.id_pos, message).with_help(
                 "operation ids must be unique across the whole catalog; rename one of them",
             ));
+            self.duplicates.entry(op.id).or_default().push(shown);
             return;
         }
         self.by_id.insert(op.id.clone(), self.operations.len());

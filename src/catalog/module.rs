@@ -23,6 +23,9 @@ pub struct Module {
     pub entries: Vec<Entry>,
     /// Where `operations:` is, for "empty module" errors.
     pub operations_pos: Pos,
+    /// `dependencies:`: the modules (by id or folder name) whose resources this
+    /// one uses, so they must have run first; `catalog::dependencies` resolves them.
+    pub dependencies: Vec<(String, Pos)>,
 }
 
 /// One use of an operation in a module.
@@ -38,7 +41,14 @@ pub struct Entry {
     pub locks: Vec<(String, Pos)>,
 }
 
-const MODULE_FIELDS: &[&str] = &["id", "name", "description", "version", "operations"];
+const MODULE_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "version",
+    "dependencies",
+    "operations",
+];
 const ENTRY_FIELDS: &[&str] = &[
     "id",
     "parallel_group",
@@ -66,6 +76,10 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, folder: String) -> Option<Module> 
     let name = text(r, "name").unwrap_or_default();
     let description = text(r, "description").unwrap_or_default();
     let version = text(r, "version");
+    let dependencies = r
+        .optional(&f, "dependencies")
+        .map(|n| r.string_list(n, "dependencies"))
+        .unwrap_or_default();
 
     let mut entries = Vec::new();
     let mut operations_pos = f.pos;
@@ -103,6 +117,7 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, folder: String) -> Option<Module> 
         file: r.file.clone(),
         entries,
         operations_pos,
+        dependencies,
     })
 }
 

@@ -56,6 +56,9 @@ pub fn argv_from_inputs(env: &HashMap<String, String>) -> Result<Vec<OsString>, 
             flag(&mut argv, "max-parallel", "--max-parallel");
             flag(&mut argv, "fail-fast", "--fail-fast");
             flag(&mut argv, "junit-path", "--junit-path");
+            if inputs.boolean("with-dependencies", false)? {
+                argv.push("--with-dependencies".into());
+            }
             if inputs.boolean("simulate", false)? {
                 argv.push("--simulate".into());
                 flag(&mut argv, "sim-speed", "--sim-speed");

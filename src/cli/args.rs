@@ -12,13 +12,17 @@ Examples:
   goldsmith list                          modules and operations in this project
   goldsmith validate                      check every file; errors as file:line:col
   goldsmith plan demo                     stages, locks, dependencies, estimate
+  goldsmith plan 05-golden-image --with-dependencies
+                                          the same with the modules it needs run first
   goldsmith run demo                      run a module
   goldsmith run demo --only demo-prepare,demo-network
                                           run two operations of it
   goldsmith run demo --fail-fast cancel   stop everything at the first failure
-  goldsmith run 05-golden-image --simulate
-                                          the golden image on goldsmith's simulated Azure
-  goldsmith run 05-golden-image --simulate --az-cli \"$(tools/az-spec/install-az.sh)\"
+  goldsmith run 05-golden-image --simulate --with-dependencies
+                                          the golden image and the network it needs, on
+                                          goldsmith's simulated Azure
+  goldsmith run 05-golden-image --simulate --with-dependencies \\
+      --az-cli \"$(tools/az-spec/install-az.sh)\"
                                           the same through the real Azure CLI
   goldsmith resume demo                   continue the latest run of `demo`
   goldsmith status                        the latest run as a table
@@ -88,6 +92,9 @@ pub enum Command {
         /// Print the plan as a versioned JSON document
         #[arg(long)]
         json: bool,
+        /// Plan the modules it depends on into it, first, as `run --with-dependencies` would
+        #[arg(long)]
+        with_dependencies: bool,
         #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
         max_parallel: u16,
     },
@@ -167,13 +174,16 @@ pub struct RunFlags {
     /// When the module is already running in this root, wait for that run to end instead of exiting 2
     #[arg(long)]
     pub wait: bool,
+    /// Run the modules this one depends on (`dependencies:`) first, in this run; without it each must have succeeded in this root before
+    #[arg(long)]
+    pub with_dependencies: bool,
     /// Where to write the JUnit report [default: <run-dir>/junit.xml]
     #[arg(long, value_name = "FILE")]
     pub junit_path: Option<PathBuf>,
     /// Run against goldsmith's simulated Azure instead of a subscription (no login, nothing created)
     #[arg(long, env = "GOLDSMITH_SIMULATE", value_parser = clap::builder::BoolishValueParser::new(), num_args = 0..=1, default_missing_value = "true", default_value = "false")]
     pub simulate: bool,
-    /// Simulated seconds per real second (with --simulate); the engine's own waits scale with it
+    /// Simulated seconds per real second (with --simulate); retry backoff and waits for Azure scale with it, operation timeouts stay real time
     #[arg(long, default_value_t = 200.0, value_name = "F", requires = "simulate", value_parser = parse_speed)]
     pub sim_speed: f64,
     /// Faults to inject into the simulated Azure (with --simulate); see docs/simulator.md

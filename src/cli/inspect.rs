@@ -6,7 +6,7 @@ use std::path::Path;
 
 use super::args::Settings;
 use super::{CliError, exit};
-use crate::catalog::Module;
+use crate::catalog::{Module, dependencies};
 use crate::plan::{self, Plan, PlanOptions};
 use crate::project::Project;
 use crate::source::{Diagnostic, Diagnostics, Pos};
@@ -39,13 +39,16 @@ pub fn print_diagnostics(project: &Project, diags: &Diagnostics) {
     );
 }
 
-/// Loads the project and plans `module`; prints diagnostics; errors mean exit 2.
-pub fn load_plan(
+/// Loads the project and plans `module` and, `with_dependencies`, every module
+/// it depends on: their plans first, in the order to run them. Prints
+/// diagnostics; errors mean exit 2.
+pub fn load_plans(
     settings: &Settings,
     module: &str,
     options: PlanOptions,
     simulate: bool,
-) -> Result<(Project, Plan), CliError> {
+    with_dependencies: bool,
+) -> Result<(Project, Vec<Plan>), CliError> {
     let mut diags = Diagnostics::default();
     let mut project = load(settings, &mut diags)?;
     if simulate {
@@ -60,15 +63,53 @@ pub fn load_plan(
             return Err(e.into());
         }
     };
-    let plan = project.plan(module, options, &mut diags);
+    let mut modules = dependencies::resolve(&project.catalog, module, &mut diags);
+    if !with_dependencies {
+        modules.clear();
+    }
+    modules.push(module);
+    let plans: Vec<Option<Plan>> = modules
+        .iter()
+        .map(|m| project.plan(m, options, &mut diags))
+        .collect();
+    project.summarise(&mut diags);
+    if plans.iter().all(Option::is_some) {
+        let aside = project.set_aside_unrelated(&modules, &mut diags);
+        note_set_aside(&module.id, &aside);
+    }
     print_diagnostics(&project, &diags);
-    match plan {
-        Some(plan) if !diags.has_errors() => Ok((project, plan)),
+    match plans.into_iter().collect::<Option<Vec<Plan>>>() {
+        Some(plans) if !diags.has_errors() => Ok((project, plans)),
         _ => Err(CliError::Invalid(format!(
             "`{}` is invalid; nothing ran",
             module.id
         ))),
     }
+}
+
+/// One line for the errors in files the run does not read: they do not stop it.
+fn note_set_aside(module: &str, aside: &[Diagnostic]) {
+    let errors: Vec<&Diagnostic> = aside
+        .iter()
+        .filter(|d| d.severity == crate::source::Severity::Error)
+        .collect();
+    if errors.is_empty() {
+        return;
+    }
+    let mut files: Vec<String> = errors
+        .iter()
+        .map(|d| d.file.display().to_string())
+        .collect();
+    files.sort();
+    files.dedup();
+    eprintln!(
+        "goldsmith: note: {} error{} in {} that `{module}` does not use ({}); `goldsmith validate` shows {}",
+        errors.len(),
+        if errors.len() == 1 { "" } else { "s" },
+        if files.len() == 1 { "a file" } else { "files" },
+        files.join(", "),
+        if errors.len() == 1 { "it" } else { "them" },
+    );
 }
 
 pub fn list(settings: &Settings) -> Result<i32, CliError> {
@@ -204,16 +245,20 @@ pub fn plan(
     settings: &Settings,
     module: &str,
     json: bool,
+    with_dependencies: bool,
     max_parallel: u16,
 ) -> Result<i32, CliError> {
-    let (_, plan) = load_plan(
+    let (_, plans) = load_plans(
         settings,
         module,
         PlanOptions {
             secrets: crate::plan::SecretCheck::Noted,
         },
         false,
+        with_dependencies,
     )?;
+    let plan =
+        plan::merge(plans).map_err(|e| CliError::Invalid(format!("--with-dependencies: {e}")))?;
     let mut out = std::io::stdout().lock();
     let text = if json {
         plan::render::json(&plan)

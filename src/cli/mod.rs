@@ -3,6 +3,7 @@
 
 mod action;
 mod args;
+mod dependencies;
 mod inspect;
 mod paths;
 mod run_cmd;
@@ -129,8 +130,9 @@ fn dispatch(args: Args) -> Result<i32, CliError> {
         Command::Plan {
             module,
             json,
+            with_dependencies,
             max_parallel,
-        } => inspect::plan(&settings, module, *json, *max_parallel),
+        } => inspect::plan(&settings, module, *json, *with_dependencies, *max_parallel),
         Command::Run { module, run } => run_cmd::run(&settings, module, run),
         Command::Resume { module, run } => run_cmd::resume(&settings, module.as_deref(), run),
         Command::AzureStandin {

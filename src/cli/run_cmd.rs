@@ -15,7 +15,7 @@ use super::paths::RunPaths;
 use crate::azure::login::Credentials;
 use crate::azure::stand_in::{self, StandInRun};
 use crate::github::actions::{self, Actions, Inputs};
-use crate::plan::{Plan, PlanOptions};
+use crate::plan::Plan;
 use crate::project::Project;
 use crate::record::event::EventLine;
 use crate::record::run_record::RunRecord;
@@ -30,14 +30,7 @@ use crate::run_dir::{self, LogReader, RunDir};
 use crate::run_lock::{LockError, RunLock};
 
 pub fn run(settings: &Settings, module: &str, flags: &RunFlags) -> Result<i32, CliError> {
-    let (project, plan) = inspect::load_plan(
-        settings,
-        module,
-        PlanOptions {
-            secrets: secret_check(flags),
-        },
-        flags.simulate,
-    )?;
+    let (project, plan) = super::dependencies::plan_run(settings, module, flags)?;
     let presets = select(&plan, flags)?;
     let lock = lock_module(&project.root, &plan.module.id, flags)?;
     execute(&project, plan, flags, presets, None, lock)
@@ -74,14 +67,7 @@ pub fn resume(
             run_dir::runs_root(root).display()
         )));
     };
-    let (project, plan) = inspect::load_plan(
-        settings,
-        &previous.module,
-        PlanOptions {
-            secrets: secret_check(flags),
-        },
-        flags.simulate,
-    )?;
+    let (project, plan) = super::dependencies::plan_run(settings, &previous.module, flags)?;
     let mut presets = select(&plan, flags)?;
     for (i, op) in plan.ops.iter().enumerate() {
         if let Some(prev) = previous.op(&op.id)
@@ -102,7 +88,7 @@ pub fn resume(
 }
 
 /// A real run needs its secrets; the simulated Azure invents stand-ins.
-fn secret_check(flags: &RunFlags) -> crate::plan::SecretCheck {
+pub(super) fn secret_check(flags: &RunFlags) -> crate::plan::SecretCheck {
     if flags.simulate {
         crate::plan::SecretCheck::Noted
     } else {
@@ -352,8 +338,9 @@ impl Reporters {
     }
 }
 
-/// The least real time an operation's timeout allows when the real az runs
-/// it (a second or more per call, however fast the simulated clock).
+/// The least real time a retry budget or a wait for Azure allows when the
+/// real az runs the operations (a second or more per call, however fast the
+/// simulated clock).
 const REAL_AZ_MIN_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(300);
 
 /// What every operation's processes share: the environment (with the

@@ -4,6 +4,7 @@
 //! way is a diagnostic at the user's line. The executor takes a `Plan` and
 //! nothing else.
 
+mod combine;
 mod placeholders;
 mod planner;
 pub mod render;
@@ -16,6 +17,8 @@ use serde::Serialize;
 
 use crate::catalog::operation::RetryPolicy;
 use crate::record::event::{LockName, OpKind};
+pub use combine::merge;
+pub use placeholders::explain_misspelled_keys;
 pub use planner::{PlanOptions, SecretCheck, build, check_operation};
 
 pub const PLAN_VERSION: u32 = 1;
@@ -42,6 +45,9 @@ pub struct Plan {
     pub critical_path: Vec<String>,
     /// Operations without an `expected` duration (counted as zero in the estimate).
     pub ops_without_estimate: usize,
+    /// The modules planned into this run before `module` (`--with-dependencies`), in order.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub dependencies: Vec<String>,
 }
 
 impl Plan {
@@ -86,6 +92,9 @@ pub struct Stage {
 #[derive(Clone, Debug, Serialize)]
 pub struct PlannedOp {
     pub id: String,
+    /// The id of the module whose entry this is: the plan's own, or one of its
+    /// `dependencies` (an operation several of them list is planned once, for the first).
+    pub module: String,
     pub name: String,
     pub capability: String,
     pub kind: OpKind,

@@ -2,9 +2,10 @@
 
 use std::path::Path;
 
+use crate::catalog::Catalog;
 use crate::catalog::operation::Text;
 use crate::config::{Config, Origin};
-use crate::source::{Diagnostic, Diagnostics, Sources, suggest};
+use crate::source::{Diagnostic, Diagnostics, Pos, Sources, closest, suggest};
 use crate::template::bash_context::Need;
 use crate::template::shell::Use;
 use crate::template::{self, Placeholder};
@@ -42,10 +43,122 @@ pub fn check(
                 pos,
                 format!("undefined placeholder `{{{{{}}}}}`", ph.name),
             )
-            .with_help(help),
+            .with_help(help)
+            .repeating(undefined_key(&ph.name)),
         );
     }
     (found, ok)
+}
+
+/// The repeat key of every use of an undefined placeholder `name`.
+fn undefined_key(name: &str) -> String {
+    format!("undefined placeholder {name}")
+}
+
+/// One mistake, one message: a config key spelled wrong (`resource_grup`)
+/// leaves its placeholder undefined at every use. When an undefined
+/// placeholder is used in several places and the closest defined name is a
+/// config value no operation uses, the uses are replaced by one error at that
+/// config line (one typo in the config is likelier than the same typo in
+/// several places; a single use keeps its own error and "did you mean").
+pub fn explain_misspelled_keys(catalog: &Catalog, config: &Config, diags: &mut Diagnostics) {
+    let Some(config_file) = config.file.as_deref() else {
+        return;
+    };
+    let mut undefined: Vec<String> = diags
+        .items
+        .iter()
+        .filter_map(|d| d.repeat_key()?.strip_prefix("undefined placeholder "))
+        .map(str::to_string)
+        .collect();
+    undefined.sort();
+    undefined.dedup();
+    for name in undefined {
+        let key = undefined_key(&name);
+        let places = diags
+            .items
+            .iter()
+            .filter(|d| d.repeat_key() == Some(key.as_str()))
+            .count();
+        if places < 2 {
+            continue;
+        }
+        let Some((var, pos)) = unused_neighbour(catalog, config, &name) else {
+            continue;
+        };
+        let uses = diags.remove_repeats(&key);
+        let (key, pos) = config_key(&catalog.sources, config_file, pos, &var);
+        let wanted = var
+            .strip_suffix(&key.to_ascii_uppercase())
+            .and_then(|prefix| name.strip_prefix(prefix))
+            .map(str::to_ascii_lowercase);
+        let help = match wanted {
+            Some(right) => format!("rename `{key}` to `{right}`"),
+            None => format!("rename `{key}` so that it defines `{name}`"),
+        };
+        diags.push(
+            Diagnostic::error(
+                config_file,
+                pos,
+                format!(
+                    "`{key}` ({var}) is used by no operation; `{{{{{name}}}}}` is used by {uses} placeholder{}, and nothing defines it",
+                    if uses == 1 { "" } else { "s" }
+                ),
+            )
+            .with_help(help),
+        );
+    }
+}
+
+/// The config value from the config file closest to `name`, when no operation uses it.
+fn unused_neighbour(catalog: &Catalog, config: &Config, name: &str) -> Option<(String, Pos)> {
+    let var = closest(name, config.names())?.to_string();
+    let Origin::File(pos) = config.vars.get(&var)?.origin else {
+        return None;
+    };
+    let used = catalog
+        .operations
+        .iter()
+        .any(|op| super::planner::uses_name(op, &var));
+    (!used).then_some((var, pos))
+}
+
+/// The key of the value at `pos` as written in the config file
+/// (`resource_grup: rg-avd` → `resource_grup`) and where it starts; the
+/// variable's name at `pos` when the key is not on the value's line.
+fn config_key(sources: &Sources, file: &Path, pos: Pos, var: &str) -> (String, Pos) {
+    let before: Option<String> = sources.line(file, pos.line).map(|line| {
+        line.chars()
+            .take(pos.col.saturating_sub(1) as usize)
+            .collect()
+    });
+    let key = before.as_deref().and_then(|b| {
+        let b = b.trim_end().strip_suffix(':')?;
+        let start = b
+            .char_indices()
+            .rev()
+            .take_while(|(_, c)| c.is_ascii_alphanumeric() || *c == '_' || *c == '-')
+            .last()?
+            .0;
+        Some((
+            b[start..].to_string(),
+            b[..start].chars().count() as u32 + 1,
+        ))
+    });
+    match key {
+        Some((key, col)) => {
+            let len = key.chars().count() as u32;
+            (
+                key,
+                Pos {
+                    line: pos.line,
+                    col,
+                    len,
+                },
+            )
+        }
+        None => (var.to_string(), pos),
+    }
 }
 
 /// Checks the values of placeholders bash reads as numbers or names (see

@@ -116,6 +116,7 @@ fn assemble(module: &Module, stages: Vec<Stage>, ops: Vec<PlannedOp>) -> Plan {
         estimated_duration,
         critical_path,
         ops_without_estimate,
+        dependencies: Vec::new(),
     }
 }
 
@@ -179,6 +180,7 @@ impl<'a> OpPlanner<'a> {
         let fingerprint = fingerprint(op, &script, check.as_deref(), self.config);
         PlannedOp {
             id: op.id.clone(),
+            module: self.module.id.clone(),
             name: op.name.clone(),
             capability: op.capability.clone(),
             kind: op.kind,
@@ -388,7 +390,7 @@ fn check_secrets(
 }
 
 /// Whether any text of `op` names `name`: as `{{NAME}}`, `$NAME`, `${NAME}` or `$env:NAME`.
-fn uses_name(op: &Operation, name: &str) -> bool {
+pub(super) fn uses_name(op: &Operation, name: &str) -> bool {
     let mut texts: Vec<&str> = op
         .script
         .iter()
@@ -587,7 +589,10 @@ fn fingerprint(op: &Operation, script: &Script, check: Option<&str>, config: &Co
 }
 
 /// Longest chain of expected durations, following the same waits the executor uses.
-fn estimate(ops: &[PlannedOp], stages: &[Stage]) -> (std::time::Duration, Vec<String>, usize) {
+pub(super) fn estimate(
+    ops: &[PlannedOp],
+    stages: &[Stage],
+) -> (std::time::Duration, Vec<String>, usize) {
     use std::time::Duration;
     let mut finish = vec![Duration::ZERO; ops.len()];
     let mut prev: Vec<Option<usize>> = vec![None; ops.len()];

@@ -39,20 +39,38 @@ pub fn text(plan: &Plan, max_parallel: usize) -> String {
         );
     }
     let _ = writeln!(out, "{estimate}");
+    if !plan.dependencies.is_empty() {
+        let _ = writeln!(
+            out,
+            "with its dependencies first: {} (an operation several modules list runs once, for the first)",
+            plan.dependencies.join(", ")
+        );
+    }
     let width = plan.ops.iter().map(|o| o.id.len()).max().unwrap_or(0);
     for stage in &plan.stages {
         let _ = writeln!(out);
+        // A dependency's stages name their module (`--with-dependencies`).
+        let from = stage
+            .ops
+            .first()
+            .map(|&i| plan.ops[i].module.as_str())
+            .filter(|m| *m != plan.module.id)
+            .map(|m| format!(", module {m}"))
+            .unwrap_or_default();
         match stage.parallel_group {
             Some(g) => {
                 let _ = writeln!(
                     out,
-                    "stage {} (parallel group {g}, {})",
+                    "stage {} (parallel group {g}, {}{from})",
                     stage.number,
                     count(stage.ops.len(), "operation")
                 );
             }
-            None => {
+            None if from.is_empty() => {
                 let _ = writeln!(out, "stage {}", stage.number);
+            }
+            None => {
+                let _ = writeln!(out, "stage {} ({})", stage.number, &from[2..]);
             }
         }
         for &i in &stage.ops {

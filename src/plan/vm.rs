@@ -25,7 +25,12 @@ fn resolve(
     catalog: &Catalog,
     diags: &mut Diagnostics,
 ) -> Option<String> {
-    let (found, _) = template::scan(&text.value);
+    // An undefined placeholder is reported as such, not as an empty name.
+    let (found, defined) =
+        super::placeholders::check(&op.file, text, &catalog.sources, config, diags);
+    if !defined {
+        return None;
+    }
     let mut out = String::new();
     let mut last = 0;
     for ph in &found {

@@ -584,6 +584,7 @@ mod tests {
     fn op(id: &str, stage: usize) -> PlannedOp {
         PlannedOp {
             id: id.to_string(),
+            module: "m".to_string(),
             name: id.to_string(),
             capability: "compute".to_string(),
             kind: OpKind::Shell,
@@ -637,6 +638,7 @@ mod tests {
             estimated_duration: Duration::ZERO,
             critical_path: Vec::new(),
             ops_without_estimate: 0,
+            dependencies: Vec::new(),
         }
     }
 

@@ -62,12 +62,19 @@ pub struct UnitContext {
     pub secrets: std::collections::BTreeMap<String, String>,
     pub grace: Duration,
     pub redactor: Redactor,
-    /// Multiplies every timeout and wait of the engine: 1 for real Azure,
-    /// 1/speed on the simulator, whose clock runs faster.
+    /// 1 for real Azure, 1/speed on the simulator, whose clock runs faster.
+    ///
+    /// It scales only what waits for Azure to change state: retry backoff and
+    /// a retry budget (a conflict, throttling or an agent clears on Azure's
+    /// clock), and the wait for a VM agent after a restart. An operation's
+    /// timeout is real time: it bounds processes on this machine (a `sleep 1`
+    /// takes a real second at any speed), while the simulated az already
+    /// answers on its own faster clock. Progress lines stay real time too: they
+    /// are for the person watching.
     pub time_scale: f64,
-    /// The least real time a scaled timeout or retry budget allows: the real
-    /// az spends about a second starting up, whatever the simulated speed
-    /// (`--az-cli`); zero otherwise.
+    /// The least real time a scaled budget or wait allows: the real az spends
+    /// about a second starting up, whatever the simulated speed (`--az-cli`);
+    /// zero otherwise.
     pub min_timeout: Duration,
     /// VMs (by lock name) restarted by an installer (1641): the next
     /// run-command on one first waits for its VM agent.
@@ -79,7 +86,7 @@ impl UnitContext {
         d.mul_f64(self.time_scale)
     }
 
-    /// A timeout or a retry budget, scaled, but never below `min_timeout`.
+    /// A retry budget or a wait for Azure, scaled, but never below `min_timeout`.
     pub fn scaled_timeout(&self, d: Duration) -> Duration {
         self.scaled(d).max(self.min_timeout.min(d))
     }
@@ -325,8 +332,7 @@ impl Unit {
         let ctx = self.ctx.clone();
         let (outcome, duration) = match &self.op.script {
             Script::Bash(text) => {
-                let timeout = ctx.scaled_timeout(self.op.timeout);
-                let spec = bash_spec(&ctx, &self.op, text, "sh", timeout, attempt);
+                let spec = bash_spec(&ctx, &self.op, text, "sh", self.op.timeout, attempt);
                 let result = run_prepared(spec, &mut self.log, self.stop.clone()).await;
                 (classify(&result), result.duration)
             }

@@ -31,6 +31,34 @@ pub fn latest_run(root: &Path, module: Option<&str>) -> Option<(PathBuf, StateFi
         .find(|(_, s)| module.is_none_or(|m| s.module == m))
 }
 
+/// The newest real run under `root` in which every one of `ops` succeeded or
+/// was already done: what "this module has run" means to the modules that
+/// depend on it. The run may have been of another module that listed the same
+/// operations (`--with-dependencies` plans them into one run), and `--only`
+/// or a failure leaves some out. Simulated runs never count: what they made
+/// exists only in a simulated Azure.
+pub fn succeeded_real_run(root: &Path, ops: &[&str]) -> Option<String> {
+    all_runs(root)
+        .into_iter()
+        .filter(|(dir, _)| !was_simulated(dir))
+        .find(|(_, state)| {
+            ops.iter()
+                .all(|id| state.op(id).is_some_and(|o| o.status.is_ok()))
+        })
+        .map(|(_, state)| state.run_id)
+}
+
+/// Whether the run in `dir` ran against a simulated Azure: its state.json's
+/// top-level `simulated` (runs from before the field count as real). The one
+/// place run history asks this.
+fn was_simulated(dir: &Path) -> bool {
+    std::fs::read_to_string(dir.join("state.json"))
+        .ok()
+        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
+        .and_then(|state| state.get("simulated")?.as_bool())
+        .unwrap_or(false)
+}
+
 /// The state of the run `id` under `root`.
 pub fn read_run(root: &Path, id: &str) -> Result<StateFile, StateError> {
     read_state(&RunDir::open(root, id).state())

@@ -43,7 +43,16 @@ pub struct Diagnostic {
     /// "did you mean", or what to do instead.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub help: Option<String>,
+    /// Findings with one key are one mistake seen in many places (a placeholder
+    /// no config defines, used 110 times): `Diagnostics::collapse_repeats`
+    /// shows them once. Boxed: a diagnostic travels in `Err`s, kept small.
+    #[serde(skip)]
+    repeat: Option<Box<RepeatKey>>,
 }
+
+/// What makes findings one mistake (see `Diagnostic::repeating`).
+#[derive(Clone, Debug, PartialEq)]
+struct RepeatKey(String);
 
 impl Diagnostic {
     pub fn error(file: &Path, pos: Pos, message: impl Into<String>) -> Self {
@@ -53,6 +62,7 @@ impl Diagnostic {
             pos,
             message: message.into(),
             help: None,
+            repeat: None,
         }
     }
 
@@ -73,6 +83,27 @@ impl Diagnostic {
     pub fn with_help(mut self, help: impl Into<String>) -> Self {
         self.help = Some(help.into());
         self
+    }
+
+    /// Marks this finding as one place of a mistake that may repeat under `key`.
+    pub fn repeating(mut self, key: impl Into<String>) -> Self {
+        self.repeat = Some(Box::new(RepeatKey(key.into())));
+        self
+    }
+
+    /// The key given to `repeating`, if any.
+    pub fn repeat_key(&self) -> Option<&str> {
+        self.repeat.as_ref().map(|k| k.0.as_str())
+    }
+
+    /// `file:line:col`, for lists of places.
+    pub fn place(&self) -> String {
+        format!(
+            "{}:{}:{}",
+            self.file.display(),
+            self.pos.line.max(1),
+            self.pos.col.max(1)
+        )
     }
 
     /// `file:line:col: severity: message`, the line tools and people grep for.
@@ -181,6 +212,62 @@ impl Diagnostics {
         }
     }
 
+    /// Each group of findings sharing a repeat key becomes its first one (in
+    /// file order), with the count and the next few places in its message and
+    /// its help kept: one mistake, one message.
+    pub fn collapse_repeats(&mut self) {
+        const SHOWN: usize = 3;
+        let mut groups: HashMap<String, Vec<Diagnostic>> = HashMap::new();
+        let mut kept = Vec::new();
+        for d in std::mem::take(&mut self.items) {
+            match d.repeat_key().map(str::to_string) {
+                Some(key) => groups.entry(key).or_default().push(d),
+                None => kept.push(d),
+            }
+        }
+        for (_, mut group) in groups {
+            group.sort_by(|a, b| {
+                (&a.file, a.pos.line, a.pos.col).cmp(&(&b.file, b.pos.line, b.pos.col))
+            });
+            group.dedup_by(|a, b| a.place() == b.place());
+            let mut first = group.remove(0);
+            if !group.is_empty() {
+                let files = 1 + group
+                    .iter()
+                    .filter(|d| d.file != first.file)
+                    .map(|d| &d.file)
+                    .collect::<std::collections::HashSet<_>>()
+                    .len();
+                let mut also = group
+                    .iter()
+                    .take(SHOWN)
+                    .map(Diagnostic::place)
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                if group.len() > SHOWN {
+                    also.push_str(&format!(" and {} more", group.len() - SHOWN));
+                }
+                first.message = format!(
+                    "{} ({} uses in {} file{}; also at {})",
+                    first.message,
+                    group.len() + 1,
+                    files,
+                    if files == 1 { "" } else { "s" },
+                    also
+                );
+            }
+            kept.push(first);
+        }
+        self.items = kept;
+    }
+
+    /// Removes the findings with this repeat key; returns how many there were.
+    pub fn remove_repeats(&mut self, key: &str) -> usize {
+        let before = self.items.len();
+        self.items.retain(|d| d.repeat_key() != Some(key));
+        before - self.items.len()
+    }
+
     /// Sorted by file, then position, so output is stable across runs.
     pub fn sorted(&self) -> Vec<&Diagnostic> {
         let mut v: Vec<&Diagnostic> = self.items.iter().collect();
@@ -194,12 +281,17 @@ impl Diagnostics {
 
 /// "did you mean `x`?" for the closest candidate within a small edit distance.
 pub fn suggest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    closest(word, candidates).map(|c| format!("did you mean `{c}`?"))
+}
+
+/// The candidate closest to `word` within a small edit distance: a likely typo of it.
+pub fn closest<'a>(word: &str, candidates: impl IntoIterator<Item = &'a str>) -> Option<&'a str> {
     candidates
         .into_iter()
         .map(|c| (strsim::levenshtein(word, c), c))
         .filter(|(d, c)| *d <= 3 && *d < c.len().max(2))
         .min_by_key(|(d, _)| *d)
-        .map(|(_, c)| format!("did you mean `{c}`?"))
+        .map(|(_, c)| c)
 }
 
 #[cfg(test)]

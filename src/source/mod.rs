@@ -11,5 +11,5 @@ pub mod file;
 mod pos;
 pub mod yaml;
 
-pub use diag::{Diagnostic, Diagnostics, Severity, Sources, suggest};
+pub use diag::{Diagnostic, Diagnostics, Severity, Sources, closest, suggest};
 pub use pos::Pos;

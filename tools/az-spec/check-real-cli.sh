@@ -38,7 +38,7 @@ for module in modules/*/; do
   [[ "$module" == demo ]] && continue
   # A module may fail on the simulator (a fault it answers as Azure would);
   # what counts here is that every call it made parses.
-  "$goldsmith" --root "$work" run "$module" --simulate --sim-speed 1000 > "$work/$module.out" 2>&1 \
+  "$goldsmith" --root "$work" run "$module" --simulate --with-dependencies --sim-speed 1000 > "$work/$module.out" 2>&1 \
     || echo "($module: exit $?, see its run directory)"
 done
 calls=("$work"/artifacts/runs/*/sim/calls.jsonl)

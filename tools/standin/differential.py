@@ -647,6 +647,9 @@ def run_modules(goldsmith, az, work, modules):
                 "--az-cli", str(az), "--wait"]
         if scenario:
             argv += ["--sim-scenario", str(project / scenario)]
+        else:
+            # A fresh simulated Azure: the modules it depends on run first, in the same run.
+            argv += ["--with-dependencies"]
         code, out, err = run(argv, dict(os.environ), timeout=1500)
         lines = out.splitlines()
         logs = [line for line in lines if line.startswith("goldsmith: logs, state and events in ")]
