@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::catalog::operation::{RetryPolicy, check_id, parse_locks, parse_retry};
+use crate::catalog::run_value::RunValueDecl;
 use crate::source::Pos;
 use crate::source::fields::Reader;
 use crate::source::yaml::{Node, Value};
@@ -23,6 +24,8 @@ pub struct Module {
     pub entries: Vec<Entry>,
     /// Where `operations:` is, for "empty module" errors.
     pub operations_pos: Pos,
+    /// Config values chosen when a run starts (`run_values:`).
+    pub run_values: Vec<RunValueDecl>,
 }
 
 /// One use of an operation in a module.
@@ -38,7 +41,14 @@ pub struct Entry {
     pub locks: Vec<(String, Pos)>,
 }
 
-const MODULE_FIELDS: &[&str] = &["id", "name", "description", "version", "operations"];
+const MODULE_FIELDS: &[&str] = &[
+    "id",
+    "name",
+    "description",
+    "version",
+    "operations",
+    "run_values",
+];
 const ENTRY_FIELDS: &[&str] = &[
     "id",
     "parallel_group",
@@ -93,6 +103,10 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, folder: String) -> Option<Module> 
             }
         }
     }
+    let run_values = r
+        .optional(&f, "run_values")
+        .map(|n| super::run_value::parse(r, n))
+        .unwrap_or_default();
     Some(Module {
         id: id?,
         id_pos: id_node?.pos,
@@ -103,6 +117,7 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, folder: String) -> Option<Module> 
         file: r.file.clone(),
         entries,
         operations_pos,
+        run_values,
     })
 }
 

@@ -178,6 +178,10 @@ pub struct RunFlags {
     /// Faults to inject into the simulated Azure (with --simulate); see docs/simulator.md
     #[arg(long, value_name = "FILE", requires = "simulate")]
     pub sim_scenario: Option<PathBuf>,
+    /// Keep the simulated Azure in DIR between runs (created if absent; one run at a time),
+    /// so a second run sees what the first made (with --simulate); see docs/simulator.md
+    #[arg(long, value_name = "DIR", requires = "simulate")]
+    pub sim_state: Option<PathBuf>,
     /// Run the operations through this Azure CLI (the real one, e.g. a venv's bin/az), signed in
     /// to goldsmith's Azure stand-in over HTTPS, instead of the built-in az (with --simulate)
     #[arg(long, value_name = "AZ", requires = "simulate", value_parser = parse_az_cli)]

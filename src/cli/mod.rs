@@ -6,6 +6,8 @@ mod args;
 mod inspect;
 mod paths;
 mod run_cmd;
+mod run_values;
+mod sim_world;
 mod status;
 
 use std::io::Write;

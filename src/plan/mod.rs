@@ -7,6 +7,7 @@
 mod placeholders;
 mod planner;
 pub mod render;
+pub mod run_values;
 mod vm;
 
 use std::path::PathBuf;
@@ -42,6 +43,9 @@ pub struct Plan {
     pub critical_path: Vec<String>,
     /// Operations without an `expected` duration (counted as zero in the estimate).
     pub ops_without_estimate: usize,
+    /// Config values chosen when the run starts (a module's `run_values:`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub run_values: Vec<run_values::RunValue>,
 }
 
 impl Plan {

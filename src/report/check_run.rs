@@ -122,7 +122,7 @@ pub fn conclusion(record: &RunRecord) -> Conclusion {
     }
 }
 
-/// `golden-image: 2 failed, 18 succeeded`.
+/// `golden-image: 2 failed, 18 succeeded`; `[simulated] golden-image: …` for a simulated run.
 pub fn title(record: &RunRecord) -> String {
     use crate::record::status::OpStatus;
     let mut parts = Vec::new();
@@ -138,5 +138,10 @@ pub fn title(record: &RunRecord) -> String {
             parts.push(format!("{n} {word}"));
         }
     }
-    format!("{}: {}", record.module, parts.join(", "))
+    let simulated = if record.setup.simulated {
+        "[simulated] "
+    } else {
+        ""
+    };
+    format!("{simulated}{}: {}", record.module, parts.join(", "))
 }

@@ -103,8 +103,24 @@ impl FinalReports {
         Ok(())
     }
 
-    /// `status`, `failed-operations`, `junit-path`, `run-dir`, `reboot-required`.
-    fn outputs(&self, run: &RunRecord) -> Vec<(&'static str, String)> {
+    /// `status`, `failed-operations`, `junit-path`, `run-dir`, `reboot-required`,
+    /// then the values operations reported (`image-version-id`), which never
+    /// replace one of goldsmith's own.
+    fn outputs(&self, run: &RunRecord) -> Vec<(String, String)> {
+        let mut outputs: Vec<(String, String)> = self
+            .engine_outputs(run)
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        for (_, name, value) in run.outputs() {
+            if !outputs.iter().any(|(k, _)| k == name) {
+                outputs.push((name.to_string(), value.to_string()));
+            }
+        }
+        outputs
+    }
+
+    fn engine_outputs(&self, run: &RunRecord) -> Vec<(&'static str, String)> {
         let failed: Vec<&str> = run
             .ops
             .iter()
