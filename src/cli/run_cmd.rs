@@ -393,7 +393,8 @@ fn unit_context(
     let mut time_scale = 1.0;
     let mut standin = None;
     if let Some(sim_dir) = sim_dir {
-        let prepared = simulated_azure(project, plan, sim_dir, flags, paths)?;
+        let az = flags.az_cli.as_deref();
+        let prepared = simulated_azure(project, plan, sim_dir, az, flags, paths)?;
         if let Some(notice) = &prepared.notice {
             println!("goldsmith: simulated Azure: {notice}");
         }
@@ -469,6 +470,7 @@ fn simulated_azure(
     project: &Project,
     plan: &Plan,
     sim_dir: &Path,
+    az: Option<&Path>,
     flags: &RunFlags,
     paths: &RunPaths,
 ) -> Result<az_sim::Prepared, CliError> {
@@ -488,7 +490,7 @@ fn simulated_azure(
         scenario: paths.scenario.clone(),
         module_file: &project.root.join(&plan.module.file),
         confine: &confine,
-        az: flags.az_cli.as_deref(),
+        az,
     })
     .map_err(|e| match e.kind() {
         std::io::ErrorKind::PermissionDenied => CliError::Invalid(e.to_string()),
@@ -515,8 +517,10 @@ fn choose_values(
     }
     let mut env = crate::run::environment::inherited(std::env::vars());
     env.extend(project.config.environment());
+    // The built-in az, also under --az-cli: the stand-in that serves the real az
+    // starts with the run, and answers from this same world.
     if let Some(world) = world {
-        env.extend(simulated_azure(project, &plan, world.dir(), flags, paths)?.env);
+        env.extend(simulated_azure(project, &plan, world.dir(), None, flags, paths)?.env);
     }
     let chooser = run_values::Chooser {
         env: &env,
