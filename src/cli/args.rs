@@ -19,6 +19,8 @@ Examples:
                                           the golden image on goldsmith's simulated Azure
   goldsmith run 05-golden-image --simulate --az-cli \"$(tools/az-spec/install-az.sh)\"
                                           the same through the real Azure CLI
+  goldsmith run 05-golden-image --simulate --sim-state /tmp/azure
+                                          kept between runs: each run publishes a new version
   goldsmith resume demo                   continue the latest run of `demo`
   goldsmith status                        the latest run as a table
 

@@ -145,3 +145,36 @@ pub fn title(record: &RunRecord) -> String {
     };
     format!("{simulated}{}: {}", record.module, parts.join(", "))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::title;
+    use crate::record::event::{Event, EventLine, RunSetup};
+    use crate::record::run_record::RunRecord;
+    use crate::record::status::FailFast;
+
+    fn started(simulated: bool) -> RunRecord {
+        let mut record = RunRecord::default();
+        record.apply(&EventLine::now(Event::RunStarted {
+            run_id: "r1".into(),
+            module: "golden-image".into(),
+            module_file: "modules/05-golden-image/module.yaml".into(),
+            resumed_from: None,
+            max_parallel: 8,
+            fail_fast: FailFast::FinishStage,
+            ops: Vec::new(),
+            stages: 0,
+            setup: RunSetup {
+                simulated,
+                ..RunSetup::default()
+            },
+        }));
+        record
+    }
+
+    #[test]
+    fn a_simulated_run_says_so_in_the_title() {
+        assert!(title(&started(true)).starts_with("[simulated] golden-image:"));
+        assert!(title(&started(false)).starts_with("golden-image:"));
+    }
+}
