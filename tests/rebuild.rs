@@ -437,3 +437,131 @@ fn an_explicit_version_wins_over_auto() {
     assert_eq!(plan["run_values"][0]["asked"], "auto", "{plan}");
     assert_eq!(plan["run_values"][0]["value"], Value::Null, "{plan}");
 }
+
+/// A project whose module `m` chooses `APP_VERSION` (config `auto`) with the shell
+/// operation `choose` and reports it back through `publish`.
+fn chooser_project(choose_script: &str) -> Project {
+    let p = Project::new();
+    p.file("config.yaml", "app:\n  version: auto\n");
+    p.shell_op("choose", "", choose_script);
+    p.shell_op(
+        "publish",
+        "",
+        "echo \"publishing {{APP_VERSION}}\"\necho \"##goldsmith-output:image-version-id=/versions/{{APP_VERSION}}\"",
+    );
+    p.file(
+        "modules/m/module.yaml",
+        "module:\n  id: m\n  run_values:\n    - name: APP_VERSION\n      from: choose\n      when: [auto]\n  operations:\n    - publish\n",
+    );
+    p
+}
+
+#[test]
+fn an_operations_output_is_a_step_output_in_the_action() {
+    let p = chooser_project("echo \"asked $GOLDSMITH_RUN_VALUE\" >&2\necho 2.3.4");
+    let runner = p.root().join("_runner");
+    std::fs::create_dir_all(&runner).expect("mkdir");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_goldsmith"))
+        .arg("action")
+        .current_dir(p.root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", p.root())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", p.root())
+        .env("GITHUB_STEP_SUMMARY", runner.join("step_summary"))
+        .env("GITHUB_OUTPUT", runner.join("output"))
+        .env("INPUT_MODULE", "m")
+        .output()
+        .expect("goldsmith runs");
+    let r = common::to_run(out);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("APP_VERSION = 2.3.4 (`auto`, chosen by choose)"),
+        "{}",
+        r.stdout
+    );
+    // The runner's heredoc form: `name<<DELIMITER`, the value, `DELIMITER`.
+    let outputs = std::fs::read_to_string(runner.join("output")).expect("GITHUB_OUTPUT");
+    let mut lines = outputs.lines();
+    let mut value = None;
+    while let Some(line) = lines.next() {
+        if let Some(delimiter) = line.strip_prefix("image-version-id<<") {
+            value = lines.next().map(str::to_string);
+            assert_eq!(lines.next(), Some(delimiter), "{outputs}");
+        }
+    }
+    assert_eq!(value.as_deref(), Some("/versions/2.3.4"), "{outputs}");
+    let summary = std::fs::read_to_string(runner.join("step_summary")).expect("summary");
+    assert!(
+        summary.contains("<code>/versions/2.3.4</code>"),
+        "{summary}"
+    );
+    assert!(
+        summary.contains("<code>APP_VERSION</code> = <code>2.3.4</code>"),
+        "{summary}"
+    );
+}
+
+#[test]
+fn a_chooser_that_fails_stops_the_run_before_anything_runs() {
+    let p = chooser_project("echo 'cannot reach the gallery' >&2\nexit 4");
+    let r = p.run(&["run", "m"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "cannot choose APP_VERSION (`auto`) with operation `choose`: exit code 4: cannot reach the gallery; nothing ran"
+        ) && r.stderr.contains("APP_VERSION=<value> in the environment"),
+        "{}",
+        r.stderr
+    );
+    assert!(p.run_dirs().is_empty(), "no run directory");
+
+    // A chooser that prints the word it was asked for has chosen nothing.
+    let p = chooser_project("echo auto");
+    let r = p.run(&["run", "m"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(r.stderr.contains("`auto`, is not a value"), "{}", r.stderr);
+
+    // An explicit value skips the chooser altogether.
+    let r = p.run_env(&["run", "m"], &[("APP_VERSION", "9.9.9")]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(p.state().get("values").is_none(), "{}", p.state());
+}
+
+#[test]
+fn run_values_are_checked_at_their_line() {
+    let p = Project::new();
+    p.file("config.yaml", "app:\n  version: auto\n");
+    p.shell_op("publish", "", "echo {{APP_VERSION}}");
+    p.file(
+        "capabilities/test/operations/in-vm.yaml",
+        "operation:\n  id: in-vm\n  kind: run-command\n  target: { vm: v, resource_group: g }\n  powershell:\n    content: Write-Output 1\n",
+    );
+    p.file(
+        "modules/m/module.yaml",
+        "module:\n  id: m\n  run_values:\n    - name: APP_VERSION\n      from: chose\n      when: [auto]\n    - name: MISSING\n      from: publish\n      when: [auto]\n    - name: app.version\n      from: publish\n      when: [auto]\n  operations:\n    - publish\n",
+    );
+    let r = p.run(&["validate"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    for expected in [
+        "modules/m/module.yaml:5:13: error: no operation has id `chose`",
+        "modules/m/module.yaml:7:13: error: run value `MISSING` is not a config value",
+        "modules/m/module.yaml:10:13: error: run value `app.version` is not a variable name",
+    ] {
+        assert!(r.stderr.contains(expected), "{expected}\n{}", r.stderr);
+    }
+    p.file(
+        "modules/m/module.yaml",
+        "module:\n  id: m\n  run_values:\n    - { name: APP_VERSION, from: in-vm, when: [auto] }\n  operations:\n    - publish\n",
+    );
+    let r = p.run(&["validate"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("run value `APP_VERSION` comes from `in-vm`, a run-command operation"),
+        "{}",
+        r.stderr
+    );
+}
