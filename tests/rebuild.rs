@@ -357,8 +357,21 @@ fn a_simulated_run_is_marked_in_state_events_summary_and_junit() {
     p.module("m", "    - id: a\n");
     let r = p.run(&["run", "m", "--simulate"]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(" on the simulated Azure: module `m`"),
+        "{}",
+        r.stdout
+    );
     let dir = p.latest_run_dir();
     assert_eq!(p.state()["simulated"], true);
+    let status = p.run(&["status"]);
+    assert!(
+        status
+            .stdout
+            .contains("simulated: ran against goldsmith's simulated Azure"),
+        "{}",
+        status.stdout
+    );
     let events = p.events();
     assert_eq!(events[0]["type"], "run_started");
     assert_eq!(events[0]["simulated"], true, "{}", events[0]);

@@ -211,14 +211,20 @@ impl Reporter for Console {
                 max_parallel,
                 fail_fast,
                 resumed_from,
+                setup,
                 ..
             } => {
                 let resumed = resumed_from
                     .as_ref()
                     .map(|r| format!(", resuming {r}"))
                     .unwrap_or_default();
+                let against = if setup.simulated {
+                    " on the simulated Azure"
+                } else {
+                    ""
+                };
                 self.line(&format!(
-                    "goldsmith: run {run_id}: module `{module}`, {} operations in {stages} stages (max-parallel {max_parallel}, fail-fast {}{resumed})",
+                    "goldsmith: run {run_id}{against}: module `{module}`, {} operations in {stages} stages (max-parallel {max_parallel}, fail-fast {}{resumed})",
                     ops.len(),
                     fail_fast.name()
                 ))
