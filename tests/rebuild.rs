@@ -578,3 +578,55 @@ fn run_values_are_checked_at_their_line() {
         r.stderr
     );
 }
+
+/// A scenario where the golden image's gallery holds these versions already.
+fn gallery_with(versions: &[&str]) -> String {
+    let mut text = String::from(
+        "exists:\n  - az group create -n rg-avd-weu-001 -l westeurope\n  - az sig create -g rg-avd-weu-001 --gallery-name gal_avd_weu_001 -l westeurope\n  - >-\n    az sig image-definition create -g rg-avd-weu-001 --gallery-name gal_avd_weu_001\n    --gallery-image-definition win11-24h2-avd-m365 -l westeurope --publisher Contoso --offer o --sku s\n    --os-type Windows --os-state Generalized --hyper-v-generation V2\n",
+    );
+    for v in versions {
+        text.push_str(&format!(
+            "  - >-\n    az sig image-version create -g rg-avd-weu-001 --gallery-name gal_avd_weu_001\n    --gallery-image-definition win11-24h2-avd-m365 --gallery-image-version {v} -l westeurope\n"
+        ));
+    }
+    text
+}
+
+/// The version a run of 05-golden-image chooses for `asked` in a gallery holding `versions`
+/// (the run does only its first operation).
+fn chosen(asked: &str, versions: &[&str]) -> String {
+    let p = golden_image();
+    p.file("scenario.yaml", &gallery_with(versions));
+    let scenario = p.root().join("scenario.yaml");
+    let r = p.run_env(
+        &args(
+            &["run", "05-golden-image"],
+            &[
+                "--sim-scenario",
+                scenario.to_str().expect("utf-8"),
+                "--only",
+                "create-resource-group",
+            ],
+        ),
+        &[("COMPUTE_IMAGE_VERSION", asked), SECRETS[0]],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    p.state()["values"]["COMPUTE_IMAGE_VERSION"]
+        .as_str()
+        .expect("a chosen version")
+        .to_string()
+}
+
+#[test]
+fn auto_counts_versions_as_numbers_and_auto_date_counts_todays_builds() {
+    // 1.10.0 is above 1.2.9 (a text sort would say otherwise).
+    assert_eq!(chosen("auto", &["1.2.9", "1.10.0", "1.9.12"]), "1.10.1");
+    let today = || jiff::Timestamp::now().strftime("%Y.%-m%d").to_string();
+    let before = today();
+    let second = chosen("auto-date", &["1.0.0", &format!("{before}.1")]);
+    let after = today();
+    assert!(
+        second == format!("{before}.2") || second == format!("{after}.1"),
+        "{second} (today {before})"
+    );
+}
