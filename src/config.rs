@@ -33,6 +33,9 @@ pub struct Config {
     pub secrets: Vec<(String, Pos)>,
     /// Values of the secrets present in the environment.
     pub secret_values: BTreeMap<String, String>,
+    /// Run values chosen for this run (a module's `run_values:`): the name and
+    /// the word the config had (`auto`); `vars` holds the chosen value.
+    pub chosen: BTreeMap<String, String>,
 }
 
 /// Names the engine or bash need for themselves; a config value may not replace them.
@@ -217,6 +220,17 @@ impl Config {
                 self.secret_values.insert(name.clone(), value.clone());
             }
         }
+    }
+
+    /// Replaces `name`'s value (`auto`) with the one chosen for this run,
+    /// remembering the word it replaced. `false` when no such variable exists.
+    pub fn choose(&mut self, name: &str, value: &str) -> bool {
+        let Some(var) = self.vars.get_mut(name) else {
+            return false;
+        };
+        let asked = std::mem::replace(&mut var.value, value.to_string());
+        self.chosen.entry(name.to_string()).or_insert(asked);
+        true
     }
 
     /// Secrets listed but not set in the environment.

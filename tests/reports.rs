@@ -84,6 +84,7 @@ impl Events {
                 fail_fast: FailFast::Continue,
                 ops: ops.to_vec(),
                 stages,
+                setup: Default::default(),
             },
         );
     }

@@ -7,6 +7,7 @@
 pub mod dependencies;
 pub mod module;
 pub mod operation;
+pub mod run_value;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

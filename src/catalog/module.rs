@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::catalog::operation::{RetryPolicy, check_id, parse_locks, parse_retry};
+use crate::catalog::run_value::RunValueDecl;
 use crate::source::Pos;
 use crate::source::fields::Reader;
 use crate::source::yaml::{Node, Value};
@@ -26,6 +27,8 @@ pub struct Module {
     /// `dependencies:`: the modules (by id or folder name) whose resources this
     /// one uses, so they must have run first; `catalog::dependencies` resolves them.
     pub dependencies: Vec<(String, Pos)>,
+    /// Config values chosen when a run starts (`run_values:`).
+    pub run_values: Vec<RunValueDecl>,
 }
 
 /// One use of an operation in a module.
@@ -48,6 +51,7 @@ const MODULE_FIELDS: &[&str] = &[
     "version",
     "dependencies",
     "operations",
+    "run_values",
 ];
 const ENTRY_FIELDS: &[&str] = &[
     "id",
@@ -107,6 +111,10 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, folder: String) -> Option<Module> 
             }
         }
     }
+    let run_values = r
+        .optional(&f, "run_values")
+        .map(|n| super::run_value::parse(r, n))
+        .unwrap_or_default();
     Some(Module {
         id: id?,
         id_pos: id_node?.pos,
@@ -118,6 +126,7 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, folder: String) -> Option<Module> 
         entries,
         operations_pos,
         dependencies,
+        run_values,
     })
 }
 

@@ -24,6 +24,9 @@ Examples:
   goldsmith run 05-golden-image --simulate --with-dependencies \\
       --az-cli \"$(tools/az-spec/install-az.sh)\"
                                           the same through the real Azure CLI
+  goldsmith run 05-golden-image --simulate --with-dependencies --sim-state sim-azure
+                                          a simulated Azure kept in sim-azure/ between runs:
+                                          each run publishes the next image version
   goldsmith resume demo                   continue the latest run of `demo`
   goldsmith status                        the latest run as a table
 
@@ -189,6 +192,10 @@ pub struct RunFlags {
     /// Faults to inject into the simulated Azure (with --simulate); see docs/simulator.md
     #[arg(long, value_name = "FILE", requires = "simulate")]
     pub sim_scenario: Option<PathBuf>,
+    /// Keep the simulated Azure in DIR (relative to the root) between runs (created if absent; one run at a time),
+    /// so a second run sees what the first made (with --simulate); see docs/simulator.md
+    #[arg(long, value_name = "DIR", requires = "simulate")]
+    pub sim_state: Option<PathBuf>,
     /// Run the operations through this Azure CLI (the real one, e.g. a venv's bin/az), signed in
     /// to goldsmith's Azure stand-in over HTTPS, instead of the built-in az (with --simulate)
     #[arg(long, value_name = "AZ", requires = "simulate", value_parser = parse_az_cli)]

@@ -7,6 +7,8 @@ mod dependencies;
 mod inspect;
 mod paths;
 mod run_cmd;
+mod run_values;
+mod sim_world;
 mod status;
 
 use std::io::Write;

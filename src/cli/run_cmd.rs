@@ -12,12 +12,14 @@ use super::args::RunFlags;
 use super::args::Settings;
 use super::inspect;
 use super::paths::RunPaths;
+use super::run_values;
+use super::sim_world::{self, SimWorld};
 use crate::azure::login::Credentials;
 use crate::azure::stand_in::{self, StandInRun};
 use crate::github::actions::{self, Actions, Inputs};
 use crate::plan::Plan;
 use crate::project::Project;
-use crate::record::event::EventLine;
+use crate::record::event::{EventLine, RunSetup};
 use crate::record::run_record::RunRecord;
 use crate::record::sink::{Recorder, Reporter};
 use crate::record::state::StateFile;
@@ -30,10 +32,10 @@ use crate::run_dir::{self, LogReader, RunDir};
 use crate::run_lock::{LockError, RunLock};
 
 pub fn run(settings: &Settings, module: &str, flags: &RunFlags) -> Result<i32, CliError> {
-    let (project, plan) = super::dependencies::plan_run(settings, module, flags)?;
+    let (mut project, plan) = super::dependencies::plan_run(settings, module, flags, None)?;
     let presets = select(&plan, flags)?;
     let lock = lock_module(&project.root, &plan.module.id, flags)?;
-    execute(&project, plan, flags, presets, None, lock)
+    execute(&mut project, plan, flags, presets, None, lock)
 }
 
 pub fn resume(
@@ -67,7 +69,12 @@ pub fn resume(
             run_dir::runs_root(root).display()
         )));
     };
-    let (project, plan) = super::dependencies::plan_run(settings, &previous.module, flags)?;
+    sim_world::check_resume(&dir, &previous, flags.simulate)?;
+    let (mut project, mut plan) =
+        super::dependencies::plan_run(settings, &previous.module, flags, Some(&previous))?;
+    if run_values::keep_recorded(&mut project, &plan, &previous.values) {
+        plan = super::dependencies::replan(&project, &previous.module, flags)?;
+    }
     let mut presets = select(&plan, flags)?;
     for (i, op) in plan.ops.iter().enumerate() {
         if let Some(prev) = previous.op(&op.id)
@@ -84,7 +91,8 @@ pub fn resume(
         }
     }
     tracing::debug!("resuming {} from {}", previous.run_id, dir.display());
-    execute(&project, plan, flags, presets, Some(previous.run_id), lock)
+    let resumed = (RunDir::open(root, &previous.run_id), previous);
+    execute(&mut project, plan, flags, presets, Some(resumed), lock)
 }
 
 /// A real run needs its secrets; the simulated Azure invents stand-ins.
@@ -179,17 +187,29 @@ fn select(plan: &Plan, flags: &RunFlags) -> Result<HashMap<usize, Preset>, CliEr
 }
 
 fn execute(
-    project: &Project,
+    project: &mut Project,
     plan: Plan,
     flags: &RunFlags,
     presets: HashMap<usize, Preset>,
-    resumed_from: Option<String>,
+    resumed: Option<(RunDir, StateFile)>,
     lock: RunLock,
 ) -> Result<i32, CliError> {
     let paths = super::paths::check(project, flags)?;
     let actions = Actions::detect();
     let redactor = secrets(project, flags, actions.as_ref())?;
     stop_if_signalled()?;
+    let mut world = flags
+        .simulate
+        .then(|| {
+            SimWorld::open(
+                &project.root,
+                flags.sim_state.as_deref(),
+                resumed.as_ref().map(|(d, s)| (d, s)),
+            )
+        })
+        .transpose()?;
+    let plan = choose_values(project, plan, flags, &paths, world.as_ref(), &redactor)?;
+    let project = &*project;
     let (max_parallel, throttled) =
         crate::run::fd_budget::max_parallel(flags.max_parallel as usize);
     let mut opts = ExecOptions {
@@ -199,14 +219,27 @@ fn execute(
         progress_interval: flags.progress_interval,
         presets,
         external: external_requirements(&project.root, &plan),
-        resumed_from,
+        resumed_from: resumed.map(|(_, s)| s.run_id),
+        setup: RunSetup {
+            simulated: flags.simulate,
+            sim_state: world.as_ref().and_then(SimWorld::kept),
+            values: plan
+                .run_values
+                .iter()
+                .filter_map(|v| Some((v.name.clone(), v.value.clone()?)))
+                .collect(),
+        },
     };
     let (dir, record) = prepare_run_dir(project, &plan, &mut opts, lock)?;
+    if let Some(world) = &mut world {
+        world.settle(&dir)?;
+    }
     if let Some(note) = throttled {
         println!("{note}");
     }
     // The stand-in of a run through the real az serves until the run ends.
-    let (ctx, _standin) = unit_context(project, &plan, &dir, flags, &paths, &redactor)?;
+    let sim_dir = world.as_ref().map(SimWorld::dir);
+    let (ctx, _standin) = unit_context(project, &plan, &dir, sim_dir, flags, &paths, &redactor)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -350,6 +383,7 @@ fn unit_context(
     project: &Project,
     plan: &Plan,
     dir: &RunDir,
+    sim_dir: Option<&Path>,
     flags: &RunFlags,
     paths: &RunPaths,
     redactor: &Redactor,
@@ -358,11 +392,15 @@ fn unit_context(
     env.extend(project.config.environment());
     let mut time_scale = 1.0;
     let mut standin = None;
-    if flags.simulate {
-        let prepared = simulated_azure(project, plan, dir, flags, paths)?;
+    if let Some(sim_dir) = sim_dir {
+        let az = flags.az_cli.as_deref();
+        let prepared = simulated_azure(project, plan, sim_dir, az, flags, paths)?;
+        if let Some(notice) = &prepared.notice {
+            println!("goldsmith: simulated Azure: {notice}");
+        }
         env.extend(prepared.env);
         if let Some(az) = &flags.az_cli {
-            let started = through_real_az(az, dir, flags, prepared.scenario, &env)?;
+            let started = through_real_az(az, sim_dir, flags, prepared.scenario, &env)?;
             env.extend(started.env.iter().cloned());
             standin = Some(started);
         }
@@ -392,7 +430,7 @@ fn unit_context(
 /// come from it).
 fn through_real_az(
     az: &Path,
-    dir: &RunDir,
+    sim_dir: &Path,
     flags: &RunFlags,
     scenario: Option<std::path::PathBuf>,
     env: &[(String, String)],
@@ -403,17 +441,17 @@ fn through_real_az(
             .find(|(k, _)| k == name)
             .map(|(_, v)| v.clone())
     };
-    az_sim::seed(&dir.sim(), flags.sim_speed, scenario.as_deref(), &lookup)
+    az_sim::seed(sim_dir, flags.sim_speed, scenario.as_deref(), &lookup)
         .map_err(|e| CliError::Invalid(format!("the simulated Azure: {e}; nothing ran")))?;
     let served = stand_in::Served {
-        sim_dir: &dir.sim(),
+        sim_dir,
         speed: flags.sim_speed,
         scenario,
     };
     let started = stand_in::start(az, served, env).map_err(|e| {
         CliError::Invalid(format!(
             "--az-cli: {e}; nothing ran (the run's simulated Azure is in {})",
-            dir.sim().display()
+            sim_dir.display()
         ))
     })?;
     println!(
@@ -431,7 +469,8 @@ fn through_real_az(
 fn simulated_azure(
     project: &Project,
     plan: &Plan,
-    dir: &RunDir,
+    sim_dir: &Path,
+    az: Option<&Path>,
     flags: &RunFlags,
     paths: &RunPaths,
 ) -> Result<az_sim::Prepared, CliError> {
@@ -446,12 +485,12 @@ fn simulated_azure(
         })
     };
     let prepared = az_sim::prepare(az_sim::Setup {
-        sim_dir: &dir.sim(),
+        sim_dir,
         speed: flags.sim_speed,
         scenario: paths.scenario.clone(),
         module_file: &project.root.join(&plan.module.file),
         confine: &confine,
-        az: flags.az_cli.as_deref(),
+        az,
     })
     .map_err(|e| match e.kind() {
         std::io::ErrorKind::PermissionDenied => CliError::Invalid(e.to_string()),
@@ -460,10 +499,37 @@ fn simulated_azure(
         }
         _ => CliError::Other(anyhow::Error::new(e).context("cannot prepare the simulated Azure")),
     })?;
-    if let Some(notice) = &prepared.notice {
-        println!("goldsmith: simulated Azure: {notice}");
-    }
     Ok(prepared)
+}
+
+/// Chooses the run values the plan still needs, with the environment the
+/// operations will get (in the simulated Azure the run will use), and plans again.
+fn choose_values(
+    project: &mut Project,
+    plan: Plan,
+    flags: &RunFlags,
+    paths: &RunPaths,
+    world: Option<&SimWorld>,
+    redactor: &Redactor,
+) -> Result<Plan, CliError> {
+    if plan.run_values.iter().all(|v| v.value.is_some()) {
+        return Ok(plan);
+    }
+    let mut env = crate::run::environment::inherited(std::env::vars());
+    env.extend(project.config.environment());
+    // The built-in az, also under --az-cli: the stand-in that serves the real az
+    // starts with the run, and answers from this same world.
+    if let Some(world) = world {
+        env.extend(simulated_azure(project, &plan, world.dir(), None, flags, paths)?.env);
+    }
+    let chooser = run_values::Chooser {
+        env: &env,
+        redactor,
+    };
+    let module = plan.module.id.clone();
+    run_values::choose(project, plan, &chooser, |project| {
+        super::dependencies::replan(project, &module, flags)
+    })
 }
 
 /// A failure while preparing the run: nothing ran, so it exits 2 like invalid input.

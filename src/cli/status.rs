@@ -39,8 +39,13 @@ pub fn show(root: &Path, module: Option<&str>, run: Option<&str>) -> Result<i32,
     if state.status == RunStatus::Interrupted {
         let _ = writeln!(
             out,
-            "goldsmith stopped before this run finished (killed or crashed); `goldsmith resume {}` continues it",
-            state.module
+            "goldsmith stopped before this run finished (killed or crashed); `goldsmith resume {}{}` continues it",
+            state.module,
+            if state.simulated == Some(true) {
+                " --simulate"
+            } else {
+                ""
+            }
         );
     }
     Ok(exit::OK)
@@ -53,6 +58,12 @@ pub fn table(state: &StateFile) -> String {
     );
     if let Some(r) = &state.resumed_from {
         s.push_str(&format!("resumed from {r}\n"));
+    }
+    if state.simulated == Some(true) {
+        s.push_str("simulated: ran against goldsmith's simulated Azure, not a subscription\n");
+    }
+    for (name, value) in &state.values {
+        s.push_str(&format!("{name} = {value} (chosen when the run started)\n"));
     }
     let width = state
         .ops

@@ -26,6 +26,14 @@ pub fn merge(plans: Vec<Plan>) -> Result<Plan, String> {
     }
     let mut merged = Merged::default();
     let dependencies: Vec<String> = plans.iter().map(|p| p.module.id.clone()).collect();
+    // A value an earlier module chooses is the one the later ones use: the
+    // session hosts deploy the image version the golden image publishes.
+    let mut run_values: Vec<super::run_values::RunValue> = Vec::new();
+    for v in plans.iter().chain([&last]).flat_map(|p| &p.run_values) {
+        if !run_values.iter().any(|r| r.name == v.name) {
+            run_values.push(v.clone());
+        }
+    }
     for plan in plans {
         merged.append(plan)?;
     }
@@ -43,6 +51,7 @@ pub fn merge(plans: Vec<Plan>) -> Result<Plan, String> {
         critical_path,
         ops_without_estimate,
         dependencies,
+        run_values,
         ..last
     })
 }
@@ -198,6 +207,7 @@ mod tests {
             critical_path: Vec::new(),
             ops_without_estimate: 0,
             dependencies: Vec::new(),
+            run_values: Vec::new(),
         }
     }
 
@@ -260,5 +270,24 @@ mod tests {
             err.contains("`create-rg`") && err.contains("`a` and `b`"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn a_value_an_earlier_module_chooses_is_the_one_later_modules_use() {
+        let value = |from: &str| crate::plan::run_values::RunValue {
+            name: "COMPUTE_IMAGE_VERSION".into(),
+            asked: "auto".into(),
+            from: from.into(),
+            value: None,
+            script: String::new(),
+            timeout: Duration::from_secs(60),
+        };
+        let mut image = plan("image", vec![op("image", "publish", 1, "a")]);
+        image.run_values = vec![value("next-image-version")];
+        let mut hosts = plan("hosts", vec![op("hosts", "deploy", 1, "b")]);
+        hosts.run_values = vec![value("latest-image-version")];
+        let merged = merge(vec![image, hosts]).expect("merged");
+        assert_eq!(merged.run_values.len(), 1);
+        assert_eq!(merged.run_values[0].from, "next-image-version");
     }
 }

@@ -8,6 +8,7 @@ mod combine;
 mod placeholders;
 mod planner;
 pub mod render;
+pub mod run_values;
 mod vm;
 
 use std::path::PathBuf;
@@ -48,6 +49,9 @@ pub struct Plan {
     /// The modules planned into this run before `module` (`--with-dependencies`), in order.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub dependencies: Vec<String>,
+    /// Config values chosen when the run starts (a module's `run_values:`).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub run_values: Vec<run_values::RunValue>,
 }
 
 impl Plan {

@@ -47,10 +47,12 @@ pub fn build(
     check_secrets(config, options, &resolved, diags);
     let stages = stages(&resolved, file, diags);
     let ops = OpPlanner::new(catalog, module, config, &resolved, &stages).plan_all(diags);
+    let run_values = super::run_values::plan(catalog, module, config, diags);
     if diags.error_count() > errors_before {
         return None;
     }
-    let plan = assemble(module, stages, ops);
+    let mut plan = assemble(module, stages, ops);
+    plan.run_values = run_values;
     let entry_pos: Vec<_> = resolved.iter().map(|(e, _)| e.pos).collect();
     super::vm::warn_shared_vms(&plan, file, &entry_pos, diags);
     Some(plan)
@@ -117,6 +119,7 @@ fn assemble(module: &Module, stages: Vec<Stage>, ops: Vec<PlannedOp>) -> Plan {
         critical_path,
         ops_without_estimate,
         dependencies: Vec::new(),
+        run_values: Vec::new(),
     }
 }
 

@@ -46,6 +46,20 @@ pub fn text(plan: &Plan, max_parallel: usize) -> String {
             plan.dependencies.join(", ")
         );
     }
+    for v in &plan.run_values {
+        let _ = match &v.value {
+            Some(value) => writeln!(
+                out,
+                "{} = {value} (`{}`, chosen by {} when the run started)",
+                v.name, v.asked, v.from
+            ),
+            None => writeln!(
+                out,
+                "{} = `{}`: chosen by {} when the run starts, and kept by `resume`",
+                v.name, v.asked, v.from
+            ),
+        };
+    }
     let width = plan.ops.iter().map(|o| o.id.len()).max().unwrap_or(0);
     for stage in &plan.stages {
         let _ = writeln!(out);

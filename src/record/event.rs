@@ -63,6 +63,10 @@ pub struct AttemptOutcome {
     /// An install restarted the VM (1641).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub reboot_started: bool,
+    /// Values the script reported (`##goldsmith-output:<name>=<value>`), on a
+    /// pass; boxed, as most attempts report none.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub outputs: Option<Box<std::collections::BTreeMap<String, String>>>,
 }
 
 /// The result of one attempt. A new way to end becomes a compile error in every consumer.
@@ -145,6 +149,7 @@ impl AttemptOutcome {
             apps: Vec::new(),
             reboot_required: false,
             reboot_started: false,
+            outputs: None,
         }
     }
 
@@ -169,6 +174,9 @@ impl AttemptOutcome {
         }
         for a in &mut self.apps {
             mask(r, &mut a.name);
+        }
+        if let Some(outputs) = &mut self.outputs {
+            outputs.values_mut().for_each(|v| mask(r, v));
         }
     }
 }
@@ -296,6 +304,21 @@ impl std::fmt::Display for CancelReason {
     }
 }
 
+/// What a run ran against and the values it chose when it started: a
+/// simulated run says so in every report, and `resume` continues the same.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSetup {
+    /// It ran against goldsmith's simulated Azure (`--simulate`), not a subscription.
+    #[serde(default)]
+    pub simulated: bool,
+    /// The kept simulated Azure it ran in (`--sim-state DIR`), absolute.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sim_state: Option<String>,
+    /// Config values chosen when the run started (a module's `run_values:`): name → value.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
 /// One Windows Installer result reported by a script.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct InstallResult {
@@ -320,6 +343,8 @@ pub enum Event {
         /// Operation ids in plan order, with their stage numbers (1-based).
         ops: Vec<PlannedOpRef>,
         stages: usize,
+        #[serde(flatten)]
+        setup: RunSetup,
     },
     StageStarted {
         stage: usize,

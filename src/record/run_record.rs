@@ -9,7 +9,7 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::record::event::{
-    AttemptOutcome, AttemptResult, CancelReason, Event, EventLine, PlannedOpRef,
+    AttemptOutcome, AttemptResult, CancelReason, Event, EventLine, PlannedOpRef, RunSetup,
 };
 use crate::record::failure::FailureClass;
 use crate::record::status::{OpStatus, RunStatus};
@@ -20,6 +20,8 @@ pub struct RunRecord {
     pub module: String,
     pub module_file: String,
     pub resumed_from: Option<String>,
+    /// Simulated or real, and the values chosen when it started.
+    pub setup: RunSetup,
     pub started_at: Option<Timestamp>,
     pub finished_at: Option<Timestamp>,
     /// `None` until `run_finished`.
@@ -84,6 +86,13 @@ impl OpRecord {
         self.status == OpStatus::Failed && !self.continue_on_error
     }
 
+    /// The values its passing attempt reported (`##goldsmith-output:`).
+    pub fn outputs(&self) -> Option<&std::collections::BTreeMap<String, String>> {
+        let last = self.attempts.last()?;
+        let passed = self.status == OpStatus::Succeeded && last.outcome.passed();
+        last.outcome.outputs.as_deref().filter(|_| passed)
+    }
+
     pub fn reboot_required(&self) -> bool {
         self.attempts
             .last()
@@ -102,6 +111,19 @@ impl RunRecord {
 
     pub fn count(&self, status: OpStatus) -> usize {
         self.ops.iter().filter(|o| o.status == status).count()
+    }
+
+    /// Every value a succeeded operation reported, `(op, name, value)` in plan order.
+    pub fn outputs(&self) -> Vec<(&str, &str, &str)> {
+        self.ops
+            .iter()
+            .flat_map(|o| {
+                o.outputs()
+                    .into_iter()
+                    .flatten()
+                    .map(|(k, v)| (o.meta.id.as_str(), k.as_str(), v.as_str()))
+            })
+            .collect()
     }
 
     /// Succeeded only after a failed attempt.
@@ -132,8 +154,10 @@ impl RunRecord {
                 resumed_from,
                 ops,
                 stages,
+                setup,
                 ..
             } => {
+                self.setup = setup.clone();
                 self.run_id = run_id.clone();
                 self.module = module.clone();
                 self.module_file = module_file.clone();
@@ -290,6 +314,7 @@ mod tests {
             fail_fast: FailFast::FinishStage,
             ops: vec![planned("a", 1), planned("b", 2)],
             stages: 2,
+            setup: RunSetup::default(),
         }
     }
 

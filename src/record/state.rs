@@ -28,6 +28,16 @@ pub struct StateFile {
     pub finished_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub resumed_from: Option<String>,
+    /// Whether the run ran against goldsmith's simulated Azure. `None` only in
+    /// a state.json written before goldsmith recorded it.
+    #[serde(default)]
+    pub simulated: Option<bool>,
+    /// The kept simulated Azure it ran in (`--sim-state`), absolute.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub sim_state: Option<String>,
+    /// Config values chosen when the run started; `resume` keeps them.
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
+    pub values: std::collections::BTreeMap<String, String>,
     pub ops: Vec<OpState>,
 }
 
@@ -76,6 +86,9 @@ impl From<&RunRecord> for StateFile {
             started_at: run.started_at.unwrap_or_else(Timestamp::now),
             finished_at: run.finished_at,
             resumed_from: run.resumed_from.clone(),
+            simulated: Some(run.setup.simulated),
+            sim_state: run.setup.sim_state.clone(),
+            values: run.setup.values.clone(),
             ops: run.ops.iter().map(OpState::from).collect(),
         }
     }

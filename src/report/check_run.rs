@@ -122,7 +122,7 @@ pub fn conclusion(record: &RunRecord) -> Conclusion {
     }
 }
 
-/// `golden-image: 2 failed, 18 succeeded`.
+/// `golden-image: 2 failed, 18 succeeded`; `[simulated] golden-image: …` for a simulated run.
 pub fn title(record: &RunRecord) -> String {
     use crate::record::status::OpStatus;
     let mut parts = Vec::new();
@@ -138,5 +138,43 @@ pub fn title(record: &RunRecord) -> String {
             parts.push(format!("{n} {word}"));
         }
     }
-    format!("{}: {}", record.module, parts.join(", "))
+    let simulated = if record.setup.simulated {
+        "[simulated] "
+    } else {
+        ""
+    };
+    format!("{simulated}{}: {}", record.module, parts.join(", "))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::title;
+    use crate::record::event::{Event, EventLine, RunSetup};
+    use crate::record::run_record::RunRecord;
+    use crate::record::status::FailFast;
+
+    fn started(simulated: bool) -> RunRecord {
+        let mut record = RunRecord::default();
+        record.apply(&EventLine::now(Event::RunStarted {
+            run_id: "r1".into(),
+            module: "golden-image".into(),
+            module_file: "modules/05-golden-image/module.yaml".into(),
+            resumed_from: None,
+            max_parallel: 8,
+            fail_fast: FailFast::FinishStage,
+            ops: Vec::new(),
+            stages: 0,
+            setup: RunSetup {
+                simulated,
+                ..RunSetup::default()
+            },
+        }));
+        record
+    }
+
+    #[test]
+    fn a_simulated_run_says_so_in_the_title() {
+        assert!(title(&started(true)).starts_with("[simulated] golden-image:"));
+        assert!(title(&started(false)).starts_with("golden-image:"));
+    }
 }

@@ -225,14 +225,20 @@ impl Reporter for Console {
                 max_parallel,
                 fail_fast,
                 resumed_from,
+                setup,
                 ..
             } => {
                 let resumed = resumed_from
                     .as_ref()
                     .map(|r| format!(", resuming {r}"))
                     .unwrap_or_default();
+                let against = if setup.simulated {
+                    " on the simulated Azure"
+                } else {
+                    ""
+                };
                 self.line(&format!(
-                    "goldsmith: run {run_id}: module `{module}`, {} in {} (max-parallel {max_parallel}, fail-fast {}{resumed})",
+                    "goldsmith: run {run_id}{against}: module `{module}`, {} in {} (max-parallel {max_parallel}, fail-fast {}{resumed})",
                     count(ops.len(), "operation"),
                     count(*stages, "stage"),
                     fail_fast.name()

@@ -19,6 +19,8 @@ use crate::run_dir::{LogReader, RunDir};
 
 /// A step output: its name in action.yml and its value.
 type Output = (&'static str, String);
+/// A path output no later step can open: its name and the path.
+type Unreachable = (&'static str, PathBuf);
 
 pub struct FinalReports {
     run_dir: RunDir,
@@ -115,14 +117,35 @@ impl FinalReports {
         Ok(())
     }
 
-    /// `status`, `failed-operations`, the operation counts, `duration-seconds`,
-    /// `reboot-required`, and the paths `junit-path` and `run-dir` relative to
-    /// the workspace; with the paths no later step can open.
+    /// goldsmith's own outputs (`engine_outputs`), then the values operations
+    /// reported (`image-version-id`), which never replace one of goldsmith's
+    /// own; with the paths no later step can open.
     fn outputs(
         &self,
         run: &RunRecord,
         workspace: Option<&Path>,
-    ) -> (Vec<Output>, Vec<(&'static str, PathBuf)>) {
+    ) -> (Vec<(String, String)>, Vec<Unreachable>) {
+        let (engine, unreachable) = self.engine_outputs(run, workspace);
+        let mut outputs: Vec<(String, String)> = engine
+            .into_iter()
+            .map(|(k, v)| (k.to_string(), v))
+            .collect();
+        for (_, name, value) in run.outputs() {
+            if !outputs.iter().any(|(k, _)| k == name) {
+                outputs.push((name.to_string(), value.to_string()));
+            }
+        }
+        (outputs, unreachable)
+    }
+
+    /// `status`, `failed-operations`, the operation counts, `duration-seconds`,
+    /// `reboot-required`, and the paths `junit-path` and `run-dir` relative to
+    /// the workspace; with the paths no later step can open.
+    fn engine_outputs(
+        &self,
+        run: &RunRecord,
+        workspace: Option<&Path>,
+    ) -> (Vec<Output>, Vec<Unreachable>) {
         let failed: Vec<&str> = run
             .ops
             .iter()

@@ -82,7 +82,27 @@ fn suite(record: &RunRecord, logs: &LogReader, redactor: &Redactor) -> TestSuite
             "goldsmith.status",
             record.status.map_or("unfinished", |s| s.name()),
         ),
+        Property::new(
+            "goldsmith.simulated",
+            if record.setup.simulated {
+                "true"
+            } else {
+                "false"
+            },
+        ),
     ];
+    for (name, value) in &record.setup.values {
+        props.push(Property::new(
+            format!("goldsmith.value.{name}").as_str(),
+            clean(redactor, value),
+        ));
+    }
+    for (_, name, value) in record.outputs() {
+        props.push(Property::new(
+            format!("goldsmith.output.{name}").as_str(),
+            clean(redactor, value),
+        ));
+    }
     if let Some(from) = &record.resumed_from {
         props.push(Property::new(
             "goldsmith.resumed-from",

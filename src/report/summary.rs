@@ -143,9 +143,17 @@ fn fit(parts: &[String], budget: usize) -> usize {
         .count()
 }
 
+/// The first lines of a simulated run's summary, so nobody takes it for a deployment.
+const SIMULATED_BANNER: &str = "> [!WARNING]\n> **Simulated run:** goldsmith's simulated Azure answered every `az` call (`--simulate`); nothing was created in a subscription.\n\n";
+
 fn heading(record: &RunRecord, redactor: &Redactor) -> String {
     let status = record.status.map_or("unfinished", |s| s.name());
-    let mut out = format!(
+    let mut out = String::new();
+    if record.setup.simulated {
+        out.push_str(SIMULATED_BANNER);
+    }
+    let _ = write!(
+        out,
         "## goldsmith <code>{}</code>: {status}\n\n",
         html(&redactor.redact(&record.module))
     );
@@ -193,6 +201,23 @@ fn heading(record: &RunRecord, redactor: &Redactor) -> String {
     );
     if let Some(from) = &record.resumed_from {
         let _ = writeln!(out, "\nResumed from run <code>{}</code>.", html(from));
+    }
+    for (name, value) in &record.setup.values {
+        let _ = writeln!(
+            out,
+            "\nChosen when the run started: <code>{}</code> = <code>{}</code>.",
+            html(name),
+            html(&redactor.redact(value))
+        );
+    }
+    for (op, name, value) in record.outputs() {
+        let _ = writeln!(
+            out,
+            "\nOutput <code>{}</code> (from <code>{}</code>): <code>{}</code>",
+            html(name),
+            html(op),
+            html(&redactor.redact(value))
+        );
     }
     if let Some(reason) = &record.cancel_reason {
         let _ = writeln!(

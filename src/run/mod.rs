@@ -8,6 +8,7 @@ mod backoff;
 pub mod environment;
 pub mod executor;
 pub mod fd_budget;
+mod op_outputs;
 mod oplog;
 pub mod process;
 mod scheduler;

@@ -22,6 +22,8 @@ pub struct OpLog {
     partial: Vec<u8>,
     /// The first write error; later writes are skipped and the error is reported once.
     pub error: Option<std::io::Error>,
+    /// Values reported with `##goldsmith-output:` lines since they were last taken.
+    pub outputs: std::collections::BTreeMap<String, String>,
 }
 
 impl OpLog {
@@ -38,6 +40,7 @@ impl OpLog {
             tail: VecDeque::with_capacity(TAIL_LINES + 1),
             partial: Vec::new(),
             error,
+            outputs: Default::default(),
         }
     }
 
@@ -106,6 +109,9 @@ impl OpLog {
                 .chars()
                 .take(TAIL_LINE_CHARS)
                 .collect();
+            if let Some((name, value)) = super::op_outputs::parse(&line) {
+                self.outputs.insert(name, value);
+            }
             if self.tail.len() == TAIL_LINES {
                 self.tail.pop_front();
             }

@@ -19,7 +19,7 @@ use super::process::Stop;
 use super::unit::{Report, UnitMsg};
 use crate::plan::Plan;
 use crate::record::event::{
-    CancelReason, EVENTS_VERSION, Event, EventLine, LockName, OpEnd, RunningOp,
+    CancelReason, EVENTS_VERSION, Event, EventLine, LockName, OpEnd, RunSetup, RunningOp,
 };
 use crate::record::failure::FailureClass;
 use crate::record::status::{FailFast, OpStatus, RunStatus};
@@ -75,6 +75,8 @@ pub struct ExecOptions {
     /// `requires` outside the module: id → whether it succeeded in a recorded run.
     pub external: HashMap<String, bool>,
     pub resumed_from: Option<String>,
+    /// Simulated or real, and the values chosen when the run started (`run_started`).
+    pub setup: RunSetup,
 }
 
 /// Why a run stops early.
@@ -564,6 +566,7 @@ pub fn run_started(plan: &Plan, opts: &ExecOptions) -> Event {
         fail_fast: opts.fail_fast,
         ops: plan.op_refs(),
         stages: plan.stages.len(),
+        setup: opts.setup.clone(),
     }
 }
 
@@ -639,6 +642,7 @@ mod tests {
             critical_path: Vec::new(),
             ops_without_estimate: 0,
             dependencies: Vec::new(),
+            run_values: Vec::new(),
         }
     }
 
@@ -651,6 +655,7 @@ mod tests {
             presets: HashMap::new(),
             external: HashMap::new(),
             resumed_from: None,
+            setup: RunSetup::default(),
         }
     }
 

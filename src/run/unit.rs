@@ -330,7 +330,9 @@ impl Unit {
     /// recorded fails it (it cannot be shown or checked).
     async fn attempt(&mut self, attempt: u32) -> (AttemptOutcome, Duration) {
         let ctx = self.ctx.clone();
-        let (outcome, duration) = match &self.op.script {
+        // Only what this attempt reports counts (not its idempotency check's output).
+        self.log.outputs.clear();
+        let (mut outcome, duration) = match &self.op.script {
             Script::Bash(text) => {
                 let spec = bash_spec(&ctx, &self.op, text, "sh", self.op.timeout, attempt);
                 let result = run_prepared(spec, &mut self.log, self.stop.clone()).await;
@@ -349,6 +351,10 @@ impl Unit {
             }
             Script::Invalid => unreachable!("handled before the first attempt"),
         };
+        let reported = std::mem::take(&mut self.log.outputs);
+        if outcome.passed() && !reported.is_empty() {
+            outcome.outputs = Some(Box::new(reported));
+        }
         self.log.note(&format!(
             "attempt {attempt} {}",
             if outcome.passed() {

@@ -37,7 +37,7 @@ pub async fn run(
     }
     let script = match seal(op, rc) {
         Ok(script) => script,
-        Err(outcome) => return (outcome, started.elapsed()),
+        Err(outcome) => return (*outcome, started.elapsed()),
     };
     let result = invoke(ctx, op, rc, attempt, script, log, stop).await;
     let outcome = match &result.exit {
@@ -79,15 +79,15 @@ async fn wait_if_restarted(
 /// The script as sent, which holds the values it uses, in sealed memory for az to read:
 /// nothing on disk can change it, and its values (secrets included) never touch the
 /// disk. `scripts/<op>.ps1` keeps the masked copy.
-fn seal(op: &PlannedOp, rc: &RunCommandScript) -> Result<SealedScript, AttemptOutcome> {
+fn seal(op: &PlannedOp, rc: &RunCommandScript) -> Result<SealedScript, Box<AttemptOutcome>> {
     SealedScript::new(&format!("{}.ps1", op.id), rc.wrapped.as_bytes()).map_err(|e| {
-        AttemptOutcome::new(
+        Box::new(AttemptOutcome::new(
             AttemptResult::ExecFail {
                 class: FailureClass::Spawn,
                 exit_code: None,
             },
             format!("cannot hold the script in memory: {e}"),
-        )
+        ))
     })
 }
 

@@ -31,16 +31,31 @@ pub fn latest_run(root: &Path, module: Option<&str>) -> Option<(PathBuf, StateFi
         .find(|(_, s)| module.is_none_or(|m| s.module == m))
 }
 
-/// The newest real run under `root` in which every one of `ops` succeeded or
-/// was already done: what "this module has run" means to the modules that
-/// depend on it. The run may have been of another module that listed the same
-/// operations (`--with-dependencies` plans them into one run), and `--only`
-/// or a failure leaves some out. Simulated runs never count: what they made
-/// exists only in a simulated Azure.
-pub fn succeeded_real_run(root: &Path, ops: &[&str]) -> Option<String> {
+/// The Azure a run's work exists in, for "has this module run" questions.
+#[derive(Clone, Copy, Debug)]
+pub enum RanIn<'a> {
+    /// A real subscription.
+    Real,
+    /// A simulated Azure kept between runs (`--sim-state`), by its absolute path.
+    KeptWorld(&'a Path),
+}
+
+/// The newest run under `root` in `azure` in which every one of `ops`
+/// succeeded or was already done: what "this module has run" means to the
+/// modules that depend on it. The run may have been of another module that
+/// listed the same operations (`--with-dependencies` plans them into one
+/// run), and `--only` or a failure leaves some out. A simulated run counts
+/// only for runs in the same kept world: what it made exists nowhere else.
+pub fn succeeded_run(root: &Path, ops: &[&str], azure: RanIn) -> Option<String> {
     all_runs(root)
         .into_iter()
-        .filter(|(dir, _)| !was_simulated(dir))
+        .filter(|(dir, state)| match azure {
+            RanIn::Real => !was_simulated(dir, state),
+            RanIn::KeptWorld(world) => {
+                was_simulated(dir, state)
+                    && state.sim_state.as_deref().map(Path::new) == Some(world)
+            }
+        })
         .find(|(_, state)| {
             ops.iter()
                 .all(|id| state.op(id).is_some_and(|o| o.status.is_ok()))
@@ -48,15 +63,13 @@ pub fn succeeded_real_run(root: &Path, ops: &[&str]) -> Option<String> {
         .map(|(_, state)| state.run_id)
 }
 
-/// Whether the run in `dir` ran against a simulated Azure: its state.json's
-/// top-level `simulated` (runs from before the field count as real). The one
-/// place run history asks this.
-fn was_simulated(dir: &Path) -> bool {
-    std::fs::read_to_string(dir.join("state.json"))
-        .ok()
-        .and_then(|text| serde_json::from_str::<serde_json::Value>(&text).ok())
-        .and_then(|state| state.get("simulated")?.as_bool())
-        .unwrap_or(false)
+/// Whether the run in `dir` ran against goldsmith's simulated Azure. A
+/// state.json from before goldsmith recorded it: a simulated run kept its
+/// world in `sim/`.
+pub fn was_simulated(dir: &Path, state: &StateFile) -> bool {
+    state
+        .simulated
+        .unwrap_or_else(|| dir.join("sim").join("state.json").is_file())
 }
 
 /// The state of the run `id` under `root`.

@@ -15,7 +15,9 @@ use crate::plan::{Plan, Script};
 use crate::record::state::StateFile;
 
 pub use files::{create_new, open_append, write_atomic};
-pub use history::{StateError, all_runs, latest_run, read_run, succeeded_real_run};
+pub use history::{
+    RanIn, StateError, all_runs, latest_run, read_run, succeeded_run, was_simulated,
+};
 pub use logs::{LogReader, LogTail};
 
 #[derive(Clone, Debug)]

@@ -159,13 +159,19 @@ CREATE_VERSION = ["sig", "image-version", "create"] + IMAGE_VERSION + [
     "--location", "westeurope", "--virtual-machine", "@@vm@@", "--target-regions", "westeurope",
     "--replica-count", "1", "--storage-account-type", "Standard_ZRS", "--tags", "workload=avd",
     "environment=production", "source=MicrosoftWindowsDesktop:windows-11:win11-24h2-avd:latest", "--output", "none"]
+# How next-image-version and latest-image-version list the versions: missing gallery and
+# definition (exit 3), none yet, then the published one.
+LIST_VERSIONS = ["sig", "image-version", "list"] + IMAGE_VERSION[:6] + ["--query", "[].name", "--output", "tsv"]
 IMAGE = [
+    LIST_VERSIONS,
     ["sig", "create", "--resource-group", "rg-vm", "--gallery-name", "gal_avd_001", "--location", "westeurope",
      "--output", "none"],
+    LIST_VERSIONS,
     ["sig", "image-definition", "create"] + IMAGE_VERSION[:6] + [
         "--location", "westeurope", "--publisher", "Contoso", "--offer", "avd-golden-image", "--sku", "win11-avd",
         "--os-type", "Windows", "--os-state", "Generalized", "--hyper-v-generation", "V2",
         "--features", "SecurityType=TrustedLaunch IsAcceleratedNetworkSupported=true", "--output", "none"],
+    LIST_VERSIONS,
     [word if word != "Str0ng!Passw0rd#1" else "weakpassword1" for word in COMPUTE[1]],
     COMPUTE[1],
     VERSION_STATE,
@@ -176,6 +182,7 @@ IMAGE = [
     ["vm", "generalize"] + VM + ["--output", "none"],
     CREATE_VERSION,
     VERSION_STATE,
+    LIST_VERSIONS,
     ["sig", "image-version", "show"] + IMAGE_VERSION,
     ["sig", "image-version", "show"] + IMAGE_VERSION[:6] + ["--gallery-image-version", "9.9.9", "--output", "none"],
     CREATE_VERSION,

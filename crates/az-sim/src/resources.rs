@@ -320,9 +320,11 @@ pub fn list(call: &Call, spec: &TypeSpec) -> Outcome {
         let prefix = match &resource_group {
             None => format!("/subscriptions/{sub}/").to_ascii_lowercase(),
             Some(rg) => {
-                if !state.group_exists(&sub, rg) {
-                    return Err(AzError::group_not_found(rg));
-                }
+                // As ARM: the group, then each parent must exist (exit 3, as
+                // the real az through the stand-in shows); an empty list is
+                // only for a parent without children.
+                let parent = Target::new(&sub, rg, spec, parent_names.clone());
+                check_exists(state, &sub, spec, &parent)?;
                 let mut names = parent_names.clone();
                 names.push(String::new());
                 ids::key(&ids::resource_id(&sub, rg, spec.arm_type, &names))
