@@ -137,22 +137,24 @@ fn real_az() -> Option<PathBuf> {
 #[test]
 fn the_token_endpoint_stand_in_checks_the_bearer_and_the_audience() {
     let endpoint = TokenEndpoint::start(Duration::from_secs(60));
+    // The status the endpoint answers `url` with, given `bearer`.
     let get = |url: &str, bearer: &str| {
-        let out = std::process::Command::new("curl")
-            .args(["-s", "-o", "-", "-w", "\n%{http_code}", "-H"])
-            .arg(format!("Authorization: Bearer {bearer}"))
-            .arg(url)
-            .output();
-        out.map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
-    };
-    let Ok(_) = get(&endpoint.url, BEARER) else {
-        eprintln!("skipped: no curl");
-        return;
+        let agent = ureq::Agent::config_builder()
+            .http_status_as_error(false)
+            .build()
+            .new_agent();
+        agent
+            .get(url)
+            .header("Authorization", &format!("Bearer {bearer}"))
+            .call()
+            .expect("the endpoint answers")
+            .status()
+            .as_u16()
     };
     let audience = format!("{}&audience=api%3A%2F%2FAzureADTokenExchange", endpoint.url);
-    assert!(get(&audience, BEARER).expect("curl").ends_with("\n200"));
-    assert!(get(&audience, "wrong").expect("curl").ends_with("\n401"));
-    assert!(get(&endpoint.url, BEARER).expect("curl").ends_with("\n401"));
+    assert_eq!(get(&audience, BEARER), 200);
+    assert_eq!(get(&audience, "wrong"), 401);
+    assert_eq!(get(&endpoint.url, BEARER), 401);
     assert_eq!(endpoint.issued().len(), 1);
 }
 
@@ -265,4 +267,200 @@ fn an_expired_federated_token_is_renewed_through_the_real_az_and_the_run_succeed
         let az_store = file.components().any(|c| c.as_os_str() == "az-login");
         assert!(!leaked || az_store, "an ID token in {}", file.display());
     }
+}
+
+/// A module whose one operation calls az and leaves a marker if it ran.
+fn az_project() -> Project {
+    let p = Project::new();
+    p.shell_op(
+        "show",
+        "",
+        "touch ran\naz group show --name rg --output none",
+    );
+    p.module("m", "    - show\n");
+    p
+}
+
+#[track_caller]
+fn assert_nothing_ran(p: &Project) {
+    assert!(!p.root().join("ran").exists(), "the operation ran");
+    assert!(
+        p.run_dirs().is_empty(),
+        "a run directory: {:?}",
+        p.run_dirs()
+    );
+}
+
+#[test]
+fn preflight_stops_a_run_without_az_at_once() {
+    let p = az_project();
+    let empty = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let path = empty.path().display().to_string();
+    let r = p.run_env(&["run", "m"], &[("PATH", &path)]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(&format!(
+            "preflight: the Azure CLI (`az`) is not on the operations' PATH ({path}): install it"
+        )),
+        "{}",
+        r.stderr
+    );
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_nothing_ran(&p);
+    // A module of plain bash needs no az.
+    p.shell_op("plain", "", "echo plain");
+    p.module("bash-only", "    - plain\n");
+    let bash = std::env::var("PATH").unwrap_or_default();
+    let r = p.run_env(&["run", "bash-only"], &[("PATH", &bash)]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+}
+
+#[test]
+fn preflight_stops_a_run_whose_real_az_is_not_signed_in() {
+    let Some(az) = real_az() else { return };
+    let p = az_project();
+    let bin = p.root().join("_bin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    std::os::unix::fs::symlink(&az, bin.join("az")).expect("link");
+    let config = p.root().join("_az-config");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    let config_dir = config.display().to_string();
+    let r = p.run_env(
+        &["run", "m"],
+        &[("PATH", &path), ("AZURE_CONFIG_DIR", &config_dir)],
+    );
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr.contains(
+            "preflight: az is not signed in (Please run 'az login' to setup account.): give the action's sign-in inputs (README, \"Signing in to Azure\") or run `az login`; nothing ran"
+        ),
+        "{}",
+        r.stderr
+    );
+    assert_nothing_ran(&p);
+}
+
+/// An `az` that records its arguments and answers what a sign-in asks.
+fn recording_az(p: &Project) -> (String, PathBuf) {
+    let bin = p.root().join("_fakebin");
+    std::fs::create_dir_all(&bin).expect("mkdir");
+    let record = p.root().join("_az_calls");
+    let script = format!(
+        "#!/bin/bash\nprintf '%s\\n' \"$*\" >> '{}'\ncase \"$1 $2\" in\n  'version --output') echo '{{\"azure-cli\": \"2.91.0\"}}' ;;\n  'account show') echo '{{\"id\": \"sub-1\", \"name\": \"Gov\", \"user\": {{\"type\": \"servicePrincipal\", \"name\": \"mi\"}}}}' ;;\nesac\n",
+        record.display()
+    );
+    std::fs::write(bin.join("az"), script).expect("fake az");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(bin.join("az"), std::fs::Permissions::from_mode(0o755))
+        .expect("chmod");
+    let path = format!(
+        "{}:{}",
+        bin.display(),
+        std::env::var("PATH").unwrap_or_default()
+    );
+    (path, record)
+}
+
+#[test]
+fn a_user_assigned_managed_identity_signs_in_to_a_sovereign_cloud() {
+    let p = az_project();
+    let (path, record) = recording_az(&p);
+    let r = p.run_env(
+        &["run", "m"],
+        &[
+            ("PATH", &path),
+            ("GITHUB_ACTIONS", "true"),
+            ("INPUT_AUTH-TYPE", "IDENTITY"),
+            ("INPUT_CLIENT-ID", "mi-client-id"),
+            ("INPUT_SUBSCRIPTION-ID", "sub-1"),
+            ("INPUT_ENVIRONMENT", "azureusgovernment"),
+        ],
+    );
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let calls = std::fs::read_to_string(&record).expect("az calls");
+    let calls: Vec<&str> = calls.lines().collect();
+    assert_eq!(
+        calls[..3],
+        [
+            "cloud set --name AzureUSGovernment",
+            "login --identity --client-id mi-client-id --output none",
+            "account set --subscription sub-1 --output none",
+        ],
+        "{calls:#?}"
+    );
+    assert!(
+        r.stdout
+            .contains("signed in to Azure (user-assigned managed identity, AzureUSGovernment)")
+            && r.stdout.contains("preflight: azure-cli 2.91.0 at ")
+            && r.stdout.contains("subscription Gov (sub-1)"),
+        "{}",
+        r.stdout
+    );
+    assert!(p.root().join("ran").exists());
+}
+
+#[test]
+fn conflicting_sign_in_inputs_stop_the_run_with_one_message_and_no_secret_shown() {
+    let p = az_project();
+    let (path, record) = recording_az(&p);
+    let creds = r#"{"clientId":"c-id","clientSecret":"creds-secret-value-1","tenantId":"t-id","subscriptionId":"s-id"}"#;
+    let conflict = p.run_env(
+        &["run", "m"],
+        &[
+            ("PATH", &path),
+            ("GITHUB_ACTIONS", "true"),
+            ("INPUT_CREDS", creds),
+            ("INPUT_CLIENT-ID", "other"),
+        ],
+    );
+    assert_eq!(conflict.code, 2, "{}{}", conflict.stdout, conflict.stderr);
+    assert!(
+        conflict.stderr.contains(
+            "input `creds` and `client-id` both say how to sign in: give either `creds` alone or"
+        ),
+        "{}",
+        conflict.stderr
+    );
+    assert!(!conflict.stderr.contains("creds-secret-value-1"));
+    assert!(!record.exists(), "az ran");
+    assert_nothing_ran(&p);
+
+    // Alone, creds sign in with its secret, and every value of it is masked first.
+    let r = p.run_env(
+        &["run", "m"],
+        &[
+            ("PATH", &path),
+            ("GITHUB_ACTIONS", "true"),
+            ("INPUT_CREDS", creds),
+        ],
+    );
+    // The fake az selects sub-1 whatever it is told: preflight stops the run.
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    for value in ["c-id", "creds-secret-value-1", "t-id", "s-id"] {
+        assert!(
+            r.stdout.contains(&format!("::add-mask::{value}")),
+            "{value}: {}",
+            r.stdout
+        );
+    }
+    let calls = std::fs::read_to_string(&record).expect("az calls");
+    assert!(
+        calls.contains("login --service-principal --username c-id --tenant t-id --password=creds-secret-value-1 --output none"),
+        "{calls}"
+    );
+    assert!(
+        r.stderr
+            .contains("preflight: az has subscription Gov (sub-1) selected, not s-id"),
+        "{}",
+        r.stderr
+    );
 }
