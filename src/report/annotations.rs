@@ -170,7 +170,7 @@ pub fn advice(class: FailureClass) -> &'static str {
             "The VM or resource group does not exist: check the names in config.yaml."
         }
         FailureClass::Auth => {
-            "az is not logged in or its credentials expired: run azure/login before goldsmith in the job."
+            "Azure refused az's sign-in or its permissions: give the action's sign-in inputs (README, \"Signing in to Azure\"; azure/login in an earlier step does not reach the container) and check the identity's role on the subscription."
         }
         FailureClass::AzError => "az failed: its error is in the log.",
         FailureClass::MsiBusy => {
