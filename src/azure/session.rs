@@ -32,7 +32,7 @@ use std::sync::{Arc, Mutex};
 use super::classify;
 use super::login::{self, Az, LoggedIn, LoginError};
 use super::sign_in::SignIn;
-use crate::record::event::AttemptOutcome;
+use crate::record::event::{AttemptOutcome, AttemptResult};
 use crate::record::failure::FailureClass;
 
 /// How a session signs in, and where.
@@ -250,7 +250,7 @@ impl Drop for Session {
 /// lines it printed since attempt `attempt` started (`log_tail`, the op
 /// log's last lines) that the classifier calls `auth` (`AADSTS700024`).
 pub fn auth_failure(outcome: &AttemptOutcome, attempt: u32, log_tail: &[String]) -> Option<String> {
-    if outcome.passed() {
+    if outcome.passed() || outcome.result == AttemptResult::Cancelled {
         return None;
     }
     if outcome.failure_class() == Some(FailureClass::Auth) {
@@ -291,5 +291,50 @@ fn spawn_error(path: &Path, source: std::io::Error) -> LoginError {
     LoginError::Spawn {
         az: format!("az (its configuration {})", path.display()),
         source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failed(class: FailureClass) -> AttemptOutcome {
+        let result = AttemptResult::Fail {
+            class,
+            exit_code: Some(1),
+            signal: None,
+        };
+        AttemptOutcome::new(result, "exit code 1")
+    }
+
+    #[test]
+    fn an_attempt_azure_refused_is_recognised_by_its_class_or_by_what_az_printed() {
+        let lines = |text: &str| text.lines().map(String::from).collect::<Vec<_>>();
+        let expired = "ERROR: AADSTS700024: Client assertion is not within its valid time range.";
+        let tail = lines(&format!(
+            "[goldsmith] attempt 1 started at t\n{expired}\n[goldsmith] attempt 1 failed: exit code 1"
+        ));
+        assert_eq!(
+            auth_failure(&failed(FailureClass::ExitCode), 1, &tail).as_deref(),
+            Some("AADSTS700024: Client assertion is not within its valid time range.")
+        );
+        // What an earlier attempt printed does not count for this one.
+        let later = [
+            tail.clone(),
+            lines("[goldsmith] attempt 2 started at t\nboom"),
+        ]
+        .concat();
+        assert_eq!(
+            auth_failure(&failed(FailureClass::ExitCode), 2, &later),
+            None
+        );
+        assert_eq!(
+            auth_failure(&failed(FailureClass::Auth), 2, &[]).as_deref(),
+            Some("exit code 1")
+        );
+        let cancelled = AttemptOutcome::new(AttemptResult::Cancelled, "cancelled");
+        assert_eq!(auth_failure(&cancelled, 1, &tail), None);
+        let passed = AttemptOutcome::new(AttemptResult::Pass { exit_code: Some(0) }, String::new());
+        assert_eq!(auth_failure(&passed, 1, &tail), None);
     }
 }
