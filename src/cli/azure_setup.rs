@@ -97,6 +97,44 @@ pub fn real_azure(
     Ok(session)
 }
 
+/// `--simulate` (the built-in az) in an action run with `id-token: write`:
+/// the simulated az signs in with the runner's ID token, and keeps it as
+/// Azure does (`az_sim`'s `federated.rs`), so the run renews it as on Azure.
+/// Without the runner's token endpoint the built-in az needs no sign-in.
+pub fn simulated_oidc(
+    sim_dir: &Path,
+    env: &[(String, String)],
+    gha: Option<&Actions>,
+) -> Result<Option<Arc<Session>>, CliError> {
+    let Some(oidc) = runner_oidc(gha) else {
+        return Ok(None);
+    };
+    let sign_in = sign_in::SignIn {
+        principal: sign_in::Principal::ServicePrincipal {
+            client_id: az_sim::DEFAULT_CLIENT_ID.into(),
+            tenant_id: az_sim::DEFAULT_TENANT.into(),
+            proof: oidc,
+        },
+        cloud: None,
+        subscription: None,
+    };
+    let session = Session::start(Setup {
+        sign_in,
+        az: sim_dir.join("bin/az"),
+        env: env.to_vec(),
+        root: crate::azure::session::private_temp_dir(),
+        remove_root: true,
+        on_secret: masker(gha),
+    })
+    .map_err(|e| {
+        CliError::Invalid(format!(
+            "cannot sign the simulated az in with the runner's ID token: {e}; nothing ran"
+        ))
+    })?;
+    println!("goldsmith: simulated Azure: signed in with OIDC (the runner's ID token)");
+    Ok(Some(session))
+}
+
 /// Preflight against the Azure stand-in (`--az-cli`), signed in by `session`.
 pub fn stand_in_preflight(
     az: &Path,

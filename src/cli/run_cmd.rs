@@ -400,6 +400,8 @@ fn unit_context(
             env.extend(started.env.iter().cloned());
             azure.session = Some(started.session.clone());
             standin = Some(started);
+        } else {
+            azure.session = azure_setup::simulated_oidc(&dir.sim(), &env, azure.gha)?;
         }
         time_scale = 1.0 / flags.sim_speed;
     }
