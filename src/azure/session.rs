@@ -5,8 +5,11 @@
 //! after it was issued, so about an hour into a build (when the first access
 //! token runs out) every az call fails with `AADSTS700024`. goldsmith therefore
 //! signs in again with a fresh ID token from the runner: before an attempt
-//! starts once half of the access token's lifetime has passed, and after an
-//! attempt failed with class `auth` (the unit then retries it once).
+//! (or an idempotency check) starts once half of the access token's lifetime
+//! has passed, and after an attempt Azure refused (class `auth`, or an
+//! `AADSTS` error among what its script printed: `auth_failure`); the unit
+//! then retries that operation once. A renewal that fails is logged, and the
+//! next attempt tries again.
 //!
 //! **Why each sign-in gets a configuration directory of its own.** Other
 //! operations' az processes keep running while goldsmith signs in again, and
@@ -159,10 +162,10 @@ impl Session {
         Some(self.renew(current.generation + 1, reason).await)
     }
 
-    /// Signs in again after an attempt that used sign-in `generation` failed
-    /// with class `auth`; `None` when this sign-in is not renewed (a secret or
-    /// a managed identity: az renews those itself). When another unit already
-    /// signed in again since, its sign-in is the answer.
+    /// Signs in again after Azure refused an attempt that used sign-in
+    /// `generation` (`auth_failure`); `None` when this sign-in is not renewed
+    /// (a secret or a managed identity: az renews those itself). When another
+    /// unit already signed in again since, its sign-in is the answer.
     pub async fn renew_after_auth_failure(
         self: &Arc<Self>,
         generation: u32,

@@ -80,8 +80,8 @@ pub struct UnitContext {
     /// run-command on one first waits for its VM agent.
     pub rebooting: Mutex<HashSet<LockName>>,
     /// The run's Azure sign-in, renewed before an attempt when due or after
-    /// one failed with class `auth` (`azure::session`); `None` when goldsmith
-    /// did not sign in (az uses the configuration it finds).
+    /// Azure refused one (`azure::session`); `None` when goldsmith did not
+    /// sign in (az uses the configuration it finds).
     pub azure: Option<Arc<Session>>,
 }
 
@@ -414,8 +414,8 @@ impl Unit {
         azure.generation()
     }
 
-    /// After an attempt that used sign-in `sign_in` failed with class `auth`:
-    /// signs in again; true when the operation should try again.
+    /// After Azure refused an attempt that used sign-in `sign_in`: signs in
+    /// again; true when the operation should try again.
     async fn sign_in_again(&mut self, sign_in: u32, failure: &str) -> bool {
         let Some(azure) = self.ctx.azure.clone() else {
             return false;
