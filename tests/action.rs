@@ -305,7 +305,7 @@ fn oidc_sign_in_asks_the_runner_and_hands_the_token_to_az() {
     std::fs::write(
         bin.join("az"),
         format!(
-            "#!/bin/bash\nprintf '%s\\n' \"$*\" >> {}\n",
+            "#!/bin/bash\nprintf '%s\\n' \"$*\" >> {}\n[ \"$2\" = get-access-token ] && echo 1900000000\nexit 0\n",
             record.display()
         ),
     )
@@ -354,10 +354,14 @@ fn oidc_sign_in_asks_the_runner_and_hands_the_token_to_az() {
     assert_eq!(
         calls,
         [
+            "cloud set --name AzureCloud".to_string(),
             format!(
                 "login --service-principal --username 00000000-aaaa-bbbb-cccc-000000000001 --tenant 72f988bf-0000-4000-8000-00000000a0a0 --federated-token {jwt} --output none"
             ),
-            "account set --subscription 11111111-2222-3333-4444-555555555555".to_string(),
+            "account set --subscription 11111111-2222-3333-4444-555555555555 --output none"
+                .to_string(),
+            // When the access token expires, so goldsmith signs in again before then.
+            "account get-access-token --query expires_on --output tsv".to_string(),
         ]
     );
     assert!(

@@ -1,35 +1,21 @@
-//! Signing the Azure CLI in inside the action's container.
-//!
-//! In order of preference: OpenID Connect (the workflow has `id-token:
-//! write`: ask the runner for a token with audience
-//! `api://AzureADTokenExchange` and hand it to `az login --federated-token`),
-//! a client secret, or an existing `AZURE_CONFIG_DIR`. Nothing here runs
-//! under `--simulate`.
+//! Signing the Azure CLI in, once: the commands `azure/login` runs (`az cloud
+//! set`, `az login`, `az account set`), in the configuration directory the
+//! caller's environment names, and the moment the access token it got
+//! expires. `session` decides when to sign in again.
 
-use std::path::PathBuf;
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
+
+use super::sign_in::{Principal, Proof, SignIn};
 
 /// Audience Entra ID expects for workload identity federation with GitHub.
 pub const AUDIENCE: &str = "api://AzureADTokenExchange";
 
-#[derive(Clone, Debug, Default)]
-pub struct Credentials {
-    pub client_id: Option<String>,
-    pub tenant_id: Option<String>,
-    pub subscription_id: Option<String>,
-    pub client_secret: Option<String>,
-    /// `ACTIONS_ID_TOKEN_REQUEST_URL` and `ACTIONS_ID_TOKEN_REQUEST_TOKEN`, present with `id-token: write`.
-    pub oidc_request: Option<(String, String)>,
-    pub azure_config_dir: Option<PathBuf>,
-}
-
 #[derive(Debug, thiserror::Error)]
 pub enum LoginError {
     #[error(
-        "no Azure credentials: give `client-id` and `tenant-id` with `permissions: id-token: write` (OIDC) or a `client-secret`, or set AZURE_CONFIG_DIR to a logged-in az configuration"
+        "the runner's ID token request failed: {0} (the job needs `permissions: id-token: write`)"
     )]
-    NoCredentials,
-    #[error("the OIDC token request to the runner failed: {0}")]
     Oidc(String),
     #[error("`az {step}` failed (exit code {code}): {stderr}")]
     Az {
@@ -37,62 +23,149 @@ pub enum LoginError {
         code: i32,
         stderr: String,
     },
-    #[error("cannot run az: {0}")]
-    Spawn(#[source] std::io::Error),
+    #[error("cannot run {az}: {source}")]
+    Spawn {
+        az: String,
+        #[source]
+        source: std::io::Error,
+    },
 }
 
-/// How goldsmith signed in, for the log.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum Method {
-    Oidc,
-    ClientSecret,
-    ExistingConfig,
+/// The Azure CLI with a whole environment of its own (nothing else of the host's).
+pub struct Az<'a> {
+    pub program: &'a Path,
+    pub env: Vec<(String, String)>,
 }
 
-/// Values that must be masked before anything is printed (the OIDC token once fetched).
-pub type Secrets = Vec<String>;
-
-/// Signs az in; returns how, and the secret values that appeared on the way.
-pub fn login(creds: &Credentials, az: &str) -> Result<(Method, Secrets), LoginError> {
-    let mut secrets = Vec::new();
-    let method = match (&creds.client_id, &creds.tenant_id) {
-        (Some(client), Some(tenant)) => {
-            // The one difference between the two sign-ins: what proves who we are.
-            let (method, flag, proof) = if let Some((url, bearer)) = &creds.oidc_request {
-                let token = request_id_token(url, bearer)?;
-                secrets.push(token.clone());
-                (Method::Oidc, "--federated-token", token)
-            } else if let Some(secret) = &creds.client_secret {
-                (Method::ClientSecret, "--password", secret.clone())
-            } else {
-                return Err(LoginError::NoCredentials);
-            };
-            let args = [
-                "login",
-                "--service-principal",
-                "--username",
-                client,
-                "--tenant",
-                tenant,
-                flag,
-                &proof,
-                "--output",
-                "none",
-            ];
-            run_az(az, "login", &args)?;
-            method
+impl Az<'_> {
+    /// Runs az; its stdout when it exits 0, else az's first error line.
+    pub fn output(&self, step: &str, args: &[&str]) -> Result<String, LoginError> {
+        let out = Command::new(self.program)
+            .args(args)
+            .env_clear()
+            .envs(self.env.iter().map(|(k, v)| (k, v)))
+            .stdin(Stdio::null())
+            .output()
+            .map_err(|source| LoginError::Spawn {
+                az: self.program.display().to_string(),
+                source,
+            })?;
+        if out.status.success() {
+            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
         }
-        _ if creds.azure_config_dir.is_some() => Method::ExistingConfig,
-        _ => return Err(LoginError::NoCredentials),
-    };
-    if let Some(sub) = &creds.subscription_id {
-        run_az(
-            az,
+        let stderr = super::classify::headline(&String::from_utf8_lossy(&out.stderr));
+        Err(LoginError::Az {
+            step: step.to_string(),
+            code: out.status.code().unwrap_or(-1),
+            stderr: if stderr.trim().is_empty() {
+                "(it printed nothing)".into()
+            } else {
+                stderr
+            },
+        })
+    }
+}
+
+/// What a sign-in produced.
+pub struct LoggedIn {
+    /// Values to mask: the runner's ID token.
+    pub secrets: Vec<String>,
+    /// When the access token az holds expires (for sign-ins that must be
+    /// renewed: OIDC), as `az account get-access-token` reports it.
+    pub expires_at: Option<jiff::Timestamp>,
+}
+
+/// Signs az in as `sign_in` says. `on_secret` sees
+/// every secret value first, before az runs with it, so it can be masked.
+pub fn login(
+    sign_in: &SignIn,
+    az: &Az<'_>,
+    on_secret: &dyn Fn(&str),
+) -> Result<LoggedIn, LoginError> {
+    let mut secrets = Vec::new();
+    if let Some(cloud) = sign_in.cloud {
+        az.output("cloud set", &["cloud", "set", "--name", cloud])?;
+    }
+    let mut args: Vec<String> = vec!["login".into()];
+    match &sign_in.principal {
+        Principal::ServicePrincipal {
+            client_id,
+            tenant_id,
+            proof,
+        } => {
+            args.extend(
+                [
+                    "--service-principal",
+                    "--username",
+                    client_id,
+                    "--tenant",
+                    tenant_id,
+                ]
+                .map(String::from),
+            );
+            match proof {
+                Proof::Oidc { url, bearer } => {
+                    let token = request_id_token(url, bearer)?;
+                    on_secret(&token);
+                    args.extend(["--federated-token".to_string(), token.clone()]);
+                    secrets.push(token);
+                }
+                // `=` keeps a secret that starts with `-` from reading as an option.
+                Proof::Secret(secret) => args.push(format!("--password={secret}")),
+            }
+        }
+        Principal::ManagedIdentity { client_id } => {
+            args.push("--identity".into());
+            // Since az 2.69 a user-assigned identity is `--client-id`, no longer `--username`.
+            if let Some(id) = client_id {
+                args.extend(["--client-id".to_string(), id.clone()]);
+            }
+        }
+    }
+    args.extend(["--output", "none"].map(String::from));
+    let refs: Vec<&str> = args.iter().map(String::as_str).collect();
+    az.output("login", &refs)?;
+    if let Some(sub) = &sign_in.subscription {
+        az.output(
             "account set",
-            &["account", "set", "--subscription", sub],
+            &["account", "set", "--subscription", sub, "--output", "none"],
         )?;
     }
-    Ok((method, secrets))
+    let expires_at = if sign_in.needs_renewal() {
+        Some(token_expiry(az)?)
+    } else {
+        None
+    };
+    Ok(LoggedIn {
+        secrets,
+        expires_at,
+    })
+}
+
+/// When the ARM access token az now holds expires: `expires_on`, POSIX
+/// seconds, as az 2.91's `account get-access-token` prints it.
+fn token_expiry(az: &Az<'_>) -> Result<jiff::Timestamp, LoginError> {
+    let step = "account get-access-token";
+    let out = az.output(
+        step,
+        &[
+            "account",
+            "get-access-token",
+            "--query",
+            "expires_on",
+            "--output",
+            "tsv",
+        ],
+    )?;
+    out.trim()
+        .parse::<i64>()
+        .ok()
+        .and_then(|s| jiff::Timestamp::from_second(s).ok())
+        .ok_or_else(|| LoginError::Az {
+            step: step.into(),
+            code: 0,
+            stderr: format!("`expires_on` is not a time: `{}`", out.trim()),
+        })
 }
 
 /// GET `<url>&audience=api%3A%2F%2FAzureADTokenExchange` with the runner's bearer token; the JWT is in `value`.
@@ -127,22 +200,6 @@ fn percent_encode(s: &str) -> String {
         }
     }
     out
-}
-
-fn run_az(az: &str, step: &str, args: &[&str]) -> Result<(), LoginError> {
-    let out = Command::new(az)
-        .args(args)
-        .stdin(std::process::Stdio::null())
-        .output()
-        .map_err(LoginError::Spawn)?;
-    if out.status.success() {
-        return Ok(());
-    }
-    Err(LoginError::Az {
-        step: step.to_string(),
-        code: out.status.code().unwrap_or(-1),
-        stderr: crate::azure::classify::headline(&String::from_utf8_lossy(&out.stderr)),
-    })
 }
 
 #[cfg(test)]

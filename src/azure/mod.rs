@@ -1,5 +1,6 @@
-//! Everything goldsmith knows about Azure: run-command invocation and output,
-//! the VM agent check, the failure classifier and Windows Installer codes.
+//! Everything goldsmith knows about Azure: signing in and keeping the sign-in
+//! alive, the preflight checks, run-command invocation and output, the VM
+//! agent check, the failure classifier and Windows Installer codes.
 //! The simulated Azure `--simulate` runs against is its own crate, `az-sim`
 //! (`crates/az-sim`).
 //!
@@ -11,6 +12,9 @@ pub mod install_apps;
 pub mod login;
 pub mod msi;
 pub mod powershell;
+pub mod preflight;
 pub mod run_command;
+pub mod session;
+pub mod sign_in;
 pub mod stand_in;
 pub mod vm_agent;

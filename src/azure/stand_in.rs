@@ -3,13 +3,18 @@
 //! the given az gets a configuration of its own in the run's `sim/` (its config
 //! and extension dirs, a cloud `Local` whose Entra ID, ARM and Microsoft Graph
 //! endpoints are the stand-in, a CA bundle that trusts it) and is signed in as
-//! the stand-in's service principal before the first operation. Nothing of the
+//! the stand-in's service principal before the first operation, through the
+//! same `session` as on Azure (so its renewal is tested). Nothing of the
 //! user's own `~/.azure` is read or changed.
 
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::sync::Arc;
 
 use az_sim::standin::{Endpoint, Options, Running};
+
+use super::login::{Az, LoginError};
+use super::session::{Session, Setup};
+use super::sign_in::{Principal, Proof, SignIn};
 
 /// The name the stand-in's cloud is registered under.
 const CLOUD: &str = "Local";
@@ -18,10 +23,10 @@ const CLOUD: &str = "Local";
 pub struct StandInRun {
     /// Serves until dropped: keep it for the run.
     pub standin: Running,
-    /// `AZURE_CONFIG_DIR`, `AZURE_EXTENSION_DIR`, `REQUESTS_CA_BUNDLE` and the telemetry switch.
+    /// `AZURE_EXTENSION_DIR`, `REQUESTS_CA_BUNDLE` and the telemetry switch.
     pub env: Vec<(String, String)>,
-    /// `azure-cli 2.91.0`, as `az version` says.
-    pub version: String,
+    /// The sign-in (its `AZURE_CONFIG_DIR`), renewed as on Azure.
+    pub session: Arc<Session>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -34,6 +39,8 @@ pub enum StandInError {
         #[source]
         source: std::io::Error,
     },
+    #[error("the runner's ID token request failed: {0}")]
+    Oidc(String),
     #[error("`az {step}` against the stand-in failed (exit code {code}): {stderr}")]
     Az {
         step: String,
@@ -49,12 +56,21 @@ pub struct Served<'a> {
     pub scenario: Option<PathBuf>,
 }
 
+/// How az signs in to the stand-in: with the secret made for the run, or
+/// with OIDC (a federated token from `oidc`, the runner's token endpoint of an
+/// action run), which `session` renews as on Azure.
+pub struct Signing {
+    pub oidc: Option<Proof>,
+    pub on_secret: Box<dyn Fn(&str) + Send + Sync>,
+}
+
 /// Starts the stand-in on the run's world and signs `az` in to it; `base`
 /// is the operations' environment (no host credentials in it).
 pub fn start(
     az: &Path,
     served: Served<'_>,
     base: &[(String, String)],
+    signing: Signing,
 ) -> Result<StandInRun, StandInError> {
     let secret = format!("standin-{}", uuid::Uuid::new_v4().simple());
     let standin = az_sim::standin::start(Options {
@@ -66,12 +82,22 @@ pub fn start(
     })
     .map_err(StandInError::Start)?;
     let endpoint = standin.endpoint.clone();
-    let env = az_env(served.sim_dir, &endpoint);
-    let az = Az {
+    let env: Vec<(String, String)> = base
+        .iter()
+        .cloned()
+        .chain(az_env(served.sim_dir, &endpoint))
+        .collect();
+    let az_cli = Az {
         program: az,
-        env: base.iter().chain(&env).cloned().collect(),
+        env: env.clone(),
     };
-    az.run(
+    let run = |step: &str, args: &[&str]| {
+        az_cli
+            .output(step, &[args, &["--output", "none"]].concat())
+            .map(drop)
+            .map_err(standin_error)
+    };
+    run(
         "config set",
         &[
             "config",
@@ -83,7 +109,7 @@ pub fn start(
     )?;
     let url = endpoint.url.as_str();
     let arm = format!("{url}/");
-    az.run(
+    run(
         "cloud register",
         &[
             "cloud",
@@ -101,26 +127,41 @@ pub fn start(
             &arm,
         ],
     )?;
-    az.run("cloud set", &["cloud", "set", "--name", CLOUD])?;
-    az.run(
-        "login",
-        &[
-            "login",
-            "--service-principal",
-            "--username",
-            &endpoint.client_id,
-            "--tenant",
-            &endpoint.tenant,
-            "--password",
-            &secret,
-        ],
-    )?;
-    let version = az.output("version", &["version", "--query", "\"azure-cli\""])?;
+    run("cloud set", &["cloud", "set", "--name", CLOUD])?;
+    let sign_in = SignIn {
+        principal: Principal::ServicePrincipal {
+            client_id: endpoint.client_id.clone(),
+            tenant_id: endpoint.tenant.clone(),
+            proof: signing.oidc.unwrap_or(Proof::Secret(secret)),
+        },
+        cloud: None,
+        subscription: None,
+    };
+    let session = Session::start(Setup {
+        sign_in,
+        az: az.to_path_buf(),
+        env,
+        // Not in the run directory, which is uploaded: a runner's ID token would be in it.
+        root: super::session::private_temp_dir(),
+        remove_root: true,
+        on_secret: signing.on_secret,
+    })
+    .map_err(standin_error)?;
+    let mut env = az_env(served.sim_dir, &endpoint);
+    env.retain(|(k, _)| k != "AZURE_CONFIG_DIR");
     Ok(StandInRun {
         standin,
         env,
-        version: format!("azure-cli {}", version.trim().trim_matches('"')),
+        session,
     })
+}
+
+fn standin_error(e: LoginError) -> StandInError {
+    match e {
+        LoginError::Az { step, code, stderr } => StandInError::Az { step, code, stderr },
+        LoginError::Spawn { az, source } => StandInError::Spawn { az, source },
+        LoginError::Oidc(message) => StandInError::Oidc(message),
+    }
 }
 
 /// The variables that give az its own configuration, trusting the stand-in.
@@ -135,43 +176,4 @@ fn az_env(sim_dir: &Path, endpoint: &Endpoint) -> Vec<(String, String)> {
         ("REQUESTS_CA_BUNDLE".into(), path(endpoint.ca_file.clone())),
         ("AZURE_CORE_COLLECT_TELEMETRY".into(), "false".into()),
     ]
-}
-
-/// The real az with the run's environment, and nothing else of the host's.
-struct Az<'a> {
-    program: &'a Path,
-    env: Vec<(String, String)>,
-}
-
-impl Az<'_> {
-    fn run(&self, step: &str, args: &[&str]) -> Result<(), StandInError> {
-        self.output(step, &[args, &["--output", "none"]].concat())
-            .map(drop)
-    }
-
-    fn output(&self, step: &str, args: &[&str]) -> Result<String, StandInError> {
-        let out = Command::new(self.program)
-            .args(args)
-            .env_clear()
-            .envs(self.env.iter().map(|(k, v)| (k, v)))
-            .stdin(Stdio::null())
-            .output()
-            .map_err(|source| StandInError::Spawn {
-                az: self.program.display().to_string(),
-                source,
-            })?;
-        if out.status.success() {
-            return Ok(String::from_utf8_lossy(&out.stdout).into_owned());
-        }
-        let stderr = crate::azure::classify::headline(&String::from_utf8_lossy(&out.stderr));
-        Err(StandInError::Az {
-            step: step.to_string(),
-            code: out.status.code().unwrap_or(-1),
-            stderr: if stderr.trim().is_empty() {
-                "(it printed nothing)".into()
-            } else {
-                stderr
-            },
-        })
-    }
 }

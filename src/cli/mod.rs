@@ -3,6 +3,7 @@
 
 mod action;
 mod args;
+mod azure_setup;
 mod dependencies;
 mod inspect;
 mod paths;

@@ -10,13 +10,15 @@ use anyhow::Context;
 use super::CliError;
 use super::args::RunFlags;
 use super::args::Settings;
+use super::azure_setup;
 use super::inspect;
 use super::paths::RunPaths;
 use super::run_values;
 use super::sim_world::{self, SimWorld};
-use crate::azure::login::Credentials;
+use crate::azure::session::Session;
+use crate::azure::sign_in::Requested;
 use crate::azure::stand_in::{self, StandInRun};
-use crate::github::actions::{self, Actions, Inputs};
+use crate::github::actions::{self, Actions};
 use crate::plan::Plan;
 use crate::project::Project;
 use crate::record::event::{EventLine, RunSetup};
@@ -196,8 +198,17 @@ fn execute(
 ) -> Result<i32, CliError> {
     let paths = super::paths::check(project, flags)?;
     let actions = Actions::detect();
-    let redactor = secrets(project, flags, actions.as_ref())?;
+    let (redactor, requested) = secrets(project, flags, actions.as_ref())?;
     stop_if_signalled()?;
+    let session = match flags.simulate {
+        true => None,
+        false => azure_setup::real_azure(
+            requested,
+            crate::azure::preflight::calls_az(&plan),
+            &operations_env(project),
+            azure_setup::masker(actions.as_ref()),
+        )?,
+    };
     let mut world = flags
         .simulate
         .then(|| {
@@ -208,7 +219,15 @@ fn execute(
             )
         })
         .transpose()?;
-    let plan = choose_values(project, plan, flags, &paths, world.as_ref(), &redactor)?;
+    let plan = choose_values(
+        project,
+        plan,
+        flags,
+        &paths,
+        world.as_ref(),
+        &redactor,
+        session.as_deref(),
+    )?;
     let project = &*project;
     let (max_parallel, throttled) =
         crate::run::fd_budget::max_parallel(flags.max_parallel as usize);
@@ -238,8 +257,12 @@ fn execute(
         println!("{note}");
     }
     // The stand-in of a run through the real az serves until the run ends.
-    let sim_dir = world.as_ref().map(SimWorld::dir);
-    let (ctx, _standin) = unit_context(project, &plan, &dir, sim_dir, flags, &paths, &redactor)?;
+    let azure = Azure {
+        session,
+        gha: actions.as_ref(),
+        sim_dir: world.as_ref().map(SimWorld::dir),
+    };
+    let (ctx, _standin) = unit_context(project, &plan, &dir, flags, &paths, &redactor, azure)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -261,26 +284,43 @@ fn execute(
 }
 
 /// Every secret value goldsmith knows of (config secrets, credentials in its
-/// environment, action inputs, a token from signing in), masked in the
-/// runner's log first and in everything goldsmith writes.
+/// environment, action inputs with every value of `creds`), masked in the
+/// runner's log first and in everything goldsmith writes; and the Azure
+/// sign-in the inputs ask for (read on real runs only).
 fn secrets(
     project: &Project,
     flags: &RunFlags,
     gha: Option<&Actions>,
-) -> Result<Redactor, CliError> {
+) -> Result<(Redactor, Requested), CliError> {
     let config = &project.config;
     let mut secrets: Vec<String> = config.secret_values.values().cloned().collect();
     secrets.extend(crate::run::environment::credentials(std::env::vars()));
+    let (requested, sign_in_secrets) = azure_setup::read_inputs(gha.filter(|_| !flags.simulate))?;
+    secrets.extend(sign_in_secrets);
     if let Some(gha) = gha {
         secrets.extend(gha.input_secrets());
         // Before anything else is printed: the runner masks these in its log.
         actions::mask(&secrets);
     }
     warn_short_secrets(config);
-    if let Some(gha) = gha.filter(|_| !flags.simulate) {
-        sign_in(gha, &mut secrets)?;
-    }
-    Ok(sink_redactor(secrets.iter()))
+    Ok((sink_redactor(secrets.iter()), requested))
+}
+
+/// The environment every operation's processes start from (before the
+/// simulator's settings and the sign-in's configuration directory).
+fn operations_env(project: &Project) -> Vec<(String, String)> {
+    let mut env = crate::run::environment::inherited(std::env::vars());
+    env.extend(project.config.environment());
+    env
+}
+
+/// The run's Azure sign-in, made before the run directory (real runs), and
+/// what a sign-in to the stand-in needs from the action.
+struct Azure<'a> {
+    session: Option<Arc<Session>>,
+    gha: Option<&'a Actions>,
+    /// Where the simulated Azure is (`--simulate`).
+    sim_dir: Option<&'a Path>,
 }
 
 /// Creates the run directory with plan.json, the scripts and the first
@@ -383,16 +423,15 @@ fn unit_context(
     project: &Project,
     plan: &Plan,
     dir: &RunDir,
-    sim_dir: Option<&Path>,
     flags: &RunFlags,
     paths: &RunPaths,
     redactor: &Redactor,
+    mut azure: Azure<'_>,
 ) -> Result<(UnitContext, Option<StandInRun>), CliError> {
-    let mut env = crate::run::environment::inherited(std::env::vars());
-    env.extend(project.config.environment());
+    let mut env = operations_env(project);
     let mut time_scale = 1.0;
     let mut standin = None;
-    if let Some(sim_dir) = sim_dir {
+    if let Some(sim_dir) = azure.sim_dir {
         let az = flags.az_cli.as_deref();
         let prepared = simulated_azure(project, plan, sim_dir, az, flags, paths)?;
         if let Some(notice) = &prepared.notice {
@@ -400,9 +439,12 @@ fn unit_context(
         }
         env.extend(prepared.env);
         if let Some(az) = &flags.az_cli {
-            let started = through_real_az(az, sim_dir, flags, prepared.scenario, &env)?;
+            let started = through_real_az(az, sim_dir, flags, prepared.scenario, &env, azure.gha)?;
             env.extend(started.env.iter().cloned());
+            azure.session = Some(started.session.clone());
             standin = Some(started);
+        } else {
+            azure.session = azure_setup::simulated_oidc(sim_dir, &env, azure.gha)?;
         }
         time_scale = 1.0 / flags.sim_speed;
     }
@@ -421,6 +463,7 @@ fn unit_context(
             std::time::Duration::ZERO
         },
         rebooting: Default::default(),
+        azure: azure.session,
     };
     Ok((ctx, standin))
 }
@@ -434,6 +477,7 @@ fn through_real_az(
     flags: &RunFlags,
     scenario: Option<std::path::PathBuf>,
     env: &[(String, String)],
+    gha: Option<&Actions>,
 ) -> Result<StandInRun, CliError> {
     let lookup = |name: &str| {
         env.iter()
@@ -448,17 +492,24 @@ fn through_real_az(
         speed: flags.sim_speed,
         scenario,
     };
-    let started = stand_in::start(az, served, env).map_err(|e| {
+    let signing = stand_in::Signing {
+        oidc: azure_setup::runner_oidc(gha),
+        on_secret: azure_setup::masker(gha),
+    };
+    let started = stand_in::start(az, served, env, signing).map_err(|e| {
         CliError::Invalid(format!(
             "--az-cli: {e}; nothing ran (the run's simulated Azure is in {})",
             sim_dir.display()
         ))
     })?;
+    let passed =
+        azure_setup::stand_in_preflight(az, &[env, &started.env].concat(), &started.session)?;
     println!(
-        "goldsmith: simulated Azure: operations run {} ({}), signed in to the Azure stand-in at {}; requests in {}",
+        "goldsmith: simulated Azure: operations run {} ({}), signed in to the Azure stand-in at {} ({}); requests in {}",
         az.display(),
-        started.version,
+        passed.version,
         started.standin.endpoint.url,
+        started.session.method(),
         started.standin.endpoint.log_file.display()
     );
     Ok(started)
@@ -511,12 +562,14 @@ fn choose_values(
     paths: &RunPaths,
     world: Option<&SimWorld>,
     redactor: &Redactor,
+    session: Option<&Session>,
 ) -> Result<Plan, CliError> {
     if plan.run_values.iter().all(|v| v.value.is_some()) {
         return Ok(plan);
     }
-    let mut env = crate::run::environment::inherited(std::env::vars());
-    env.extend(project.config.environment());
+    let mut env = operations_env(project);
+    // A real run's sign-in: the chooser asks the subscription, as operations do.
+    env.extend(session.map(Session::env).unwrap_or_default());
     // The built-in az, also under --az-cli: the stand-in that serves the real az
     // starts with the run, and answers from this same world.
     if let Some(world) = world {
@@ -537,53 +590,6 @@ fn nothing_ran(what: String) -> CliError {
     CliError::Invalid(format!(
         "{what}; nothing ran. Make the artifacts folder writable (or free space), or run from another --root"
     ))
-}
-
-/// Signs the Azure CLI in with the action's credentials; a token fetched on the way is masked at once.
-fn sign_in(gha: &Actions, secrets: &mut Vec<String>) -> Result<(), CliError> {
-    let creds = credentials(gha);
-    if creds.client_id.is_none() && creds.tenant_id.is_none() && creds.client_secret.is_none() {
-        if creds.azure_config_dir.is_none() {
-            println!(
-                "goldsmith: no Azure credentials given (inputs client-id and tenant-id); az uses the configuration it finds"
-            );
-        }
-        return Ok(());
-    }
-    match crate::azure::login::login(&creds, "az") {
-        Ok((method, new_secrets)) => {
-            actions::mask(&new_secrets);
-            secrets.extend(new_secrets);
-            println!("goldsmith: signed in to Azure ({method:?})");
-            Ok(())
-        }
-        Err(e) => Err(CliError::Other(
-            anyhow::Error::new(e).context("cannot sign in to Azure"),
-        )),
-    }
-}
-
-/// The Azure credentials the action's inputs and the runner's OIDC variables give.
-fn credentials(gha: &Actions) -> Credentials {
-    let inputs = Inputs::new(&gha.env);
-    let get = |name: &str| inputs.get(name).map(str::to_string);
-    let oidc = match (
-        gha.env.get("ACTIONS_ID_TOKEN_REQUEST_URL"),
-        gha.env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN"),
-    ) {
-        (Some(url), Some(token)) if !url.is_empty() && !token.is_empty() => {
-            Some((url.clone(), token.clone()))
-        }
-        _ => None,
-    };
-    Credentials {
-        client_id: get("client-id"),
-        tenant_id: get("tenant-id"),
-        subscription_id: get("subscription-id"),
-        client_secret: get("client-secret"),
-        oidc_request: oidc,
-        azure_config_dir: gha.path("AZURE_CONFIG_DIR"),
-    }
 }
 
 /// A secret of one to three characters is masked too, but it may hide ordinary output

@@ -399,6 +399,15 @@ pub enum Event {
         #[serde(skip_serializing_if = "std::ops::Not::not", default)]
         continue_on_error: bool,
     },
+    /// goldsmith signed the Azure CLI in again (`azure::session`) before
+    /// `op`'s next attempt: the access token was due to expire, or an attempt
+    /// failed with class `auth`.
+    AzureSignedIn {
+        op: String,
+        /// Which sign-in this is (the first, before the run, is 1).
+        sign_in: u32,
+        reason: String,
+    },
     /// Operations still running, emitted every progress interval.
     Progress {
         running: Vec<RunningOp>,
@@ -434,6 +443,7 @@ impl Event {
                 }
                 end.log_tail.iter_mut().for_each(|l| mask(r, l));
             }
+            Event::AzureSignedIn { reason, .. } => mask(r, reason),
             Event::RunStarted { .. }
             | Event::StageStarted { .. }
             | Event::StageFinished { .. }

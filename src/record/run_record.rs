@@ -253,6 +253,7 @@ impl RunRecord {
             | Event::StageFinished { .. }
             | Event::LockWait { .. }
             | Event::LockAcquired { .. }
+            | Event::AzureSignedIn { .. }
             | Event::Progress { .. } => false,
         }
     }

@@ -173,7 +173,7 @@ pub fn advice(class: FailureClass, op: &str) -> Cow<'static, str> {
             "The VM or resource group does not exist: check the names in config.yaml."
         }
         FailureClass::Auth => {
-            "az is not signed in or its sign-in expired: give goldsmith its own sign-in inputs (README, \"Signing in to Azure\"); the action's container does not see a sign-in made by an earlier step such as azure/login."
+            "Azure refused az's sign-in or its permissions: give the action's sign-in inputs (README, \"Signing in to Azure\"; azure/login in an earlier step does not reach the container) and check the identity's role on the subscription."
         }
         FailureClass::AzError => "az failed: its error is in the log.",
         FailureClass::MsiBusy => {

@@ -303,6 +303,14 @@ impl Reporter for Console {
                     list.join(", ")
                 ))
             }
+            Event::AzureSignedIn {
+                op,
+                sign_in,
+                reason,
+            } => self.line(&format!(
+                "  {:<COL$}{op}: signed in to Azure again (sign-in {sign_in}): {reason}",
+                "AUTH"
+            )),
             Event::RunCancelling { reason } => self.line(&format!("goldsmith: {reason}")),
             Event::RunFinished {
                 status, duration, ..

@@ -487,6 +487,15 @@ impl Scheduler {
                 op: self.plan.ops[op].id.clone(),
                 end,
             },
+            UnitMsg::SignedIn {
+                op,
+                sign_in,
+                reason,
+            } => Event::AzureSignedIn {
+                op: self.plan.ops[op].id.clone(),
+                sign_in,
+                reason,
+            },
             UnitMsg::Finished { op: i, end } => {
                 let status = end.status;
                 if !self.settle(i, status) {
@@ -808,6 +817,7 @@ mod tests {
                 format!("progress {}", ops.join(", "))
             }
             Event::RunCancelling { reason } => format!("run_cancelling {reason}"),
+            Event::AzureSignedIn { op, sign_in, .. } => format!("azure_signed_in {op} {sign_in}"),
             Event::RunFinished { status, .. } => format!("run_finished {status:?}"),
         }
     }

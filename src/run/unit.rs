@@ -15,6 +15,7 @@ use super::oplog::OpLog;
 use super::process::{self, Exit, ProcessResult, ProcessSpec, Stop};
 use super::sealed::SealedScript;
 use super::vm_attempt;
+use crate::azure::session::{Renewed, Session};
 use crate::duration::format_duration;
 use crate::plan::{PlannedOp, Script};
 use crate::record::event::{AttemptEnd, AttemptOutcome, AttemptResult, LockName, OpEnd};
@@ -41,6 +42,12 @@ pub enum UnitMsg {
     AttemptFinished {
         op: usize,
         end: AttemptEnd,
+    },
+    /// The Azure CLI was signed in again before the op's next attempt.
+    SignedIn {
+        op: usize,
+        sign_in: u32,
+        reason: String,
     },
     Finished {
         op: usize,
@@ -79,6 +86,10 @@ pub struct UnitContext {
     /// VMs (by lock name) restarted by an installer (1641): the next
     /// run-command on one first waits for its VM agent.
     pub rebooting: Mutex<HashSet<LockName>>,
+    /// The run's Azure sign-in, renewed before an attempt when due or after
+    /// Azure refused one (`azure::session`); `None` when goldsmith did not
+    /// sign in (az uses the configuration it finds).
+    pub azure: Option<Arc<Session>>,
 }
 
 impl UnitContext {
@@ -94,6 +105,7 @@ impl UnitContext {
     /// The whole environment of every process of `op`: nothing else is inherited.
     pub fn env_for(&self, op: &PlannedOp, attempt: u32) -> Vec<(String, String)> {
         let mut env = self.env.clone();
+        env.extend(self.azure.iter().flat_map(|a| a.env()));
         env.extend(op.secrets.iter().filter_map(|name| {
             self.secrets
                 .get(name)
@@ -207,6 +219,7 @@ impl Unit {
             return self.end(OpStatus::Failed, 0, None, Some(class), Some(reason));
         }
         if let Some(check) = self.op.check.clone() {
+            self.sign_in_if_due().await;
             match self.idempotency_check(&check).await {
                 CheckVerdict::AlreadyDone => {
                     self.log
@@ -266,9 +279,10 @@ impl Unit {
 
     /// Every allowed attempt, with retries and their delays, until one passes.
     async fn attempts(&mut self) -> OpEnd {
-        let max = self.op.retry.attempts.max(1);
-        let mut last = None;
-        for attempt in 1..=max {
+        let mut max = self.op.retry.attempts.max(1);
+        let (mut last, mut attempt, mut signed_in_again) = (None, 0, false);
+        while attempt < max {
+            attempt += 1;
             if *self.stop.borrow() != Stop::No {
                 let reason = "cancelled before the next attempt".to_string();
                 return self.end(OpStatus::Cancelled, attempt - 1, None, None, Some(reason));
@@ -281,8 +295,19 @@ impl Unit {
                 "attempt {attempt} started at {}",
                 jiff::Timestamp::now()
             ));
+            let sign_in = self.sign_in_if_due().await;
             let (outcome, duration) = self.attempt(attempt).await;
-            let retry_in = self.retry_delay(&outcome, attempt, max);
+            let mut retry_in = self.retry_delay(&outcome, attempt, max);
+            let tail = self.log.tail();
+            if !signed_in_again
+                && let Some(why) = crate::azure::session::auth_failure(&outcome, attempt, &tail)
+                && self.sign_in_again(sign_in, &why).await
+            {
+                // Once per operation, whatever its `retry` says.
+                signed_in_again = true;
+                max = max.max(attempt + 1);
+                retry_in = retry_in.or(Some(Duration::ZERO));
+            }
             self.send(UnitMsg::AttemptFinished {
                 op: self.index,
                 end: AttemptEnd {
@@ -386,6 +411,55 @@ impl Unit {
                 (lost, duration)
             }
             _ => (outcome, duration),
+        }
+    }
+
+    /// Signs Azure in again when the access token is due to expire; returns
+    /// the sign-in the next process uses (0 without one).
+    async fn sign_in_if_due(&mut self) -> u32 {
+        let Some(azure) = self.ctx.azure.clone() else {
+            return 0;
+        };
+        if let Some(result) = azure.renew_if_due().await {
+            self.signed_in(result);
+        }
+        azure.generation()
+    }
+
+    /// After Azure refused an attempt that used sign-in `sign_in`: signs in
+    /// again; true when the operation should try again.
+    async fn sign_in_again(&mut self, sign_in: u32, failure: &str) -> bool {
+        let Some(azure) = self.ctx.azure.clone() else {
+            return false;
+        };
+        match azure.renew_after_auth_failure(sign_in, failure).await {
+            Some(result) => self.signed_in(result),
+            None => false,
+        }
+    }
+
+    /// Notes a new sign-in in the log and the events; false when it failed.
+    fn signed_in(&mut self, result: Result<Renewed, String>) -> bool {
+        match result {
+            Ok(renewed) => {
+                self.log.note(&format!(
+                    "signed in to Azure again (sign-in {}): {}",
+                    renewed.generation, renewed.reason
+                ));
+                if renewed.new {
+                    self.send(UnitMsg::SignedIn {
+                        op: self.index,
+                        sign_in: renewed.generation,
+                        reason: renewed.reason,
+                    });
+                }
+                true
+            }
+            Err(e) => {
+                self.log
+                    .note(&format!("could not sign in to Azure again: {e}"));
+                false
+            }
         }
     }
 

@@ -36,6 +36,10 @@ fn subscription(call: &Call) -> Value {
 }
 
 pub fn login(call: &Call) -> Outcome {
+    match call.args.one("federated-token")? {
+        Some(assertion) => super::federated::login(call.sim, &assertion)?,
+        None => super::federated::forget(call.sim)?,
+    }
     call.sim.transact(|state, _| state.logged_out = false)?;
     call.delay(2.0);
     let mut sub = subscription(call);
@@ -52,6 +56,25 @@ pub fn account_show(call: &Call) -> Outcome {
     let mut sub = subscription(call);
     sub["environmentName"] = json!("AzureCloud");
     Ok(Some(sub))
+}
+
+/// `account get-access-token`: the ARM token az holds (renewed as MSAL
+/// renews it, `federated.rs`), in az's shape; the token itself is a stand-in.
+pub fn get_access_token(call: &Call) -> Outcome {
+    let expires = match super::federated::access_token(call.sim)? {
+        Some(at) => at,
+        None => super::clock::unix_now() + super::federated::lifetime(call.sim),
+    };
+    let env = &call.sim.env;
+    let at = jiff::Timestamp::from_second(expires as i64).unwrap_or(jiff::Timestamp::MAX);
+    Ok(Some(json!({
+        "accessToken": format!("simulated-{}", expires as i64),
+        "expiresOn": at.strftime("%Y-%m-%d %H:%M:%S.000000").to_string(),
+        "expires_on": expires as i64,
+        "subscription": env.subscription,
+        "tenant": env.tenant,
+        "tokenType": "Bearer",
+    })))
 }
 
 pub fn account_list(call: &Call) -> Outcome {

@@ -21,6 +21,8 @@ const SECRET_OPTIONS: &[&str] = &[
     "--protected-settings",
     "--client-secret",
     "--secret",
+    // `login --federated-token`: the runner's ID token.
+    "--federated-token",
 ];
 const MASK: &str = "***";
 
@@ -136,6 +138,11 @@ mod tests {
         );
         let login = words(&["login", "--service-principal", "-u", "id", "-p", "s3cret"]);
         assert_eq!(mask(&login)[5], "***");
+        let oidc = words(&["login", "--federated-token", "eyJ.a.b", "--output", "none"]);
+        assert_eq!(
+            mask(&oidc),
+            words(&["login", "--federated-token", "***", "--output", "none"])
+        );
         let sig = words(&["sig", "image-definition", "create", "-p", "publisher"]);
         assert_eq!(mask(&sig)[4], "publisher");
     }

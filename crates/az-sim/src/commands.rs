@@ -89,6 +89,7 @@ pub static COMMANDS: &[Command] = &[
     Command::new("logout", Run(acct::logout)),
     Command::new("account show", Run(acct::account_show)),
     Command::new("account list", Run(acct::account_list)),
+    Command::new("account get-access-token", Run(acct::get_access_token)),
     Command::new("account set", Run(acct::account_set)).aliased(&[
         ("-s", "subscription"),
         ("--name", "subscription"),

@@ -31,6 +31,8 @@ pub struct SimEnv {
     pub subscription: String,
     pub tenant: String,
     pub client_id: String,
+    /// `AZURE_CONFIG_DIR` (empty for az's default): whose sign-in this is.
+    pub config_dir: String,
 }
 
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
@@ -85,6 +87,7 @@ impl SimEnv {
                 .unwrap_or_else(|| DEFAULT_SUBSCRIPTION.to_string()),
             tenant: text("AZURE_TENANT_ID").unwrap_or_else(|| DEFAULT_TENANT.to_string()),
             client_id: text("AZURE_CLIENT_ID").unwrap_or_else(|| DEFAULT_CLIENT_ID.to_string()),
+            config_dir: text("AZURE_CONFIG_DIR").unwrap_or_default(),
         })
     }
 }

@@ -12,8 +12,11 @@ use super::sim::Sim;
 const MAX_RETRIES: u32 = 3;
 
 pub fn gate(sim: &Sim, command: &str, arm_type: &str, args: &Args) -> Result<(), AzError> {
-    if account::needs_login(command) && sim.transact(|state, _| state.logged_out)? {
-        return Err(AzError::not_logged_in());
+    if account::needs_login(command) {
+        if sim.transact(|state, _| state.logged_out)? {
+            return Err(AzError::not_logged_in());
+        }
+        super::federated::access_token(sim)?;
     }
     let env = &sim.env;
     if let Some(fault) = sim

@@ -26,6 +26,7 @@ mod duration;
 mod env;
 mod error;
 mod faults;
+mod federated;
 mod gallery;
 mod groups;
 mod identity;
@@ -71,7 +72,7 @@ use output::{Format, Query};
 use scenario::Scenario;
 use sim::Sim;
 
-pub use env::{ATTEMPT, DIR, OP, SCENARIO, SPEED};
+pub use env::{ATTEMPT, DEFAULT_CLIENT_ID, DEFAULT_TENANT, DIR, OP, SCENARIO, SPEED};
 
 /// Entry point when the binary runs as `az`; returns the process exit code.
 pub fn az_main(args: Vec<OsString>) -> i32 {

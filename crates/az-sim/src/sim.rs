@@ -39,7 +39,7 @@ impl Sim {
         Sim {
             env,
             scenario: Scenario::default(),
-            store: Store::Memory(RefCell::new(state)),
+            store: Store::Memory(RefCell::new(Box::new(state))),
             replay: Some(Cell::new(0.0)),
         }
     }

@@ -29,6 +29,9 @@ pub struct World {
     pub started_unix: f64,
     #[serde(default)]
     pub logged_out: bool,
+    /// Federated sign-ins by `AZURE_CONFIG_DIR` (`federated.rs`).
+    #[serde(default)]
+    pub federated_logins: BTreeMap<String, super::federated::FederatedLogin>,
     /// Keyed by the lower-cased VM id.
     #[serde(default)]
     pub vms: BTreeMap<String, Vm>,
@@ -339,7 +342,7 @@ impl World {
 /// directory, or, while the scenario's `exists:` commands run, memory.
 pub enum Store {
     File(PathBuf),
-    Memory(RefCell<World>),
+    Memory(RefCell<Box<World>>),
 }
 
 impl Store {
@@ -373,7 +376,7 @@ impl Store {
     /// The state made in memory, once the `exists:` commands are done.
     pub fn into_state(self) -> Option<World> {
         match self {
-            Store::Memory(state) => Some(state.into_inner()),
+            Store::Memory(state) => Some(*state.into_inner()),
             Store::File(_) => None,
         }
     }

@@ -109,13 +109,40 @@ pub fn token(standin: &StandIn, tenant: &str, form: &str) -> Reply {
 /// well formed, and one outside its `nbf`..`exp` window (a token a long run
 /// fetched at its start and used after it expired).
 fn check_assertion(assertion: &str) -> Result<(), Reply> {
-    let malformed = || {
-        aadsts(
-            400,
-            "invalid_client",
-            50027,
-            "JWT token is invalid or malformed.",
+    let (nbf, exp) = assertion_window(assertion)
+        .map_err(|refused| aadsts(400, "invalid_client", refused.code, &refused.text))?;
+    outside_window(nbf, exp).map_or(Ok(()), |refused| {
+        Err(aadsts(400, "invalid_client", refused.code, &refused.text))
+    })
+}
+
+/// Why Entra ID refuses a client assertion: its `AADSTS` code and text.
+pub struct Refused {
+    pub code: u32,
+    pub text: String,
+}
+
+impl Refused {
+    /// Entra ID's `error_description`, as az prints it.
+    pub fn description(&self) -> String {
+        let now = jiff::Timestamp::now()
+            .strftime("%Y-%m-%d %H:%M:%SZ")
+            .to_string();
+        let trace = "00000000-0000-0000-0000-000000000000";
+        format!(
+            "AADSTS{}: {} Trace ID: {trace} Correlation ID: {trace} Timestamp: {now}",
+            self.code, self.text
         )
+    }
+}
+
+/// An assertion's `nbf` (when present) and `exp` claims, or 50027 when it is no JWT.
+pub fn assertion_window(
+    assertion: &str,
+) -> Result<(Option<jiff::Timestamp>, jiff::Timestamp), Refused> {
+    let malformed = || Refused {
+        code: 50027,
+        text: "JWT token is invalid or malformed.".into(),
     };
     let payload = assertion.split('.').nth(1).ok_or_else(malformed)?;
     let claims: Value = URL_SAFE_NO_PAD
@@ -123,32 +150,38 @@ fn check_assertion(assertion: &str) -> Result<(), Reply> {
         .ok()
         .and_then(|bytes| serde_json::from_slice(&bytes).ok())
         .ok_or_else(malformed)?;
-    let now = jiff::Timestamp::now();
     let at = |claim: &str| {
         claims[claim]
             .as_i64()
             .and_then(|s| jiff::Timestamp::from_second(s).ok())
     };
-    let (nbf, exp) = (at("nbf"), at("exp").ok_or_else(malformed)?);
-    if now > exp || nbf.is_some_and(|nbf| now < nbf) {
-        let shown = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%S%.7fZ").to_string();
-        return Err(aadsts(
-            400,
-            "invalid_client",
-            700024,
-            &format!(
-                "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
-                shown(now),
-                nbf.map_or_else(|| "(none)".to_string(), shown),
-                shown(exp)
-            ),
-        ));
+    Ok((at("nbf"), at("exp").ok_or_else(malformed)?))
+}
+
+/// 700024 when now is outside `nbf`..`exp`.
+pub fn outside_window(nbf: Option<jiff::Timestamp>, exp: jiff::Timestamp) -> Option<Refused> {
+    let now = jiff::Timestamp::now();
+    if now <= exp && nbf.is_none_or(|nbf| now >= nbf) {
+        return None;
     }
-    Ok(())
+    let shown = |t: jiff::Timestamp| t.strftime("%Y-%m-%dT%H:%M:%S%.7fZ").to_string();
+    Some(Refused {
+        code: 700024,
+        text: format!(
+            "Client assertion is not within its valid time range. Current time: {}, assertion valid from {}, expiry time of assertion {}. Review the documentation at https://learn.microsoft.com/entra/identity-platform/certificate-credentials .",
+            shown(now),
+            nbf.map_or_else(|| "(none)".to_string(), shown),
+            shown(exp)
+        ),
+    })
 }
 
 /// An Entra ID error body: `AADSTS<code>: <text>` with the fields MSAL reads.
 fn aadsts(status: u16, error: &str, code: u32, text: &str) -> Reply {
+    let refused = Refused {
+        code,
+        text: text.to_string(),
+    };
     let now = jiff::Timestamp::now()
         .strftime("%Y-%m-%d %H:%M:%SZ")
         .to_string();
@@ -157,7 +190,7 @@ fn aadsts(status: u16, error: &str, code: u32, text: &str) -> Reply {
         status,
         json!({
             "error": error,
-            "error_description": format!("AADSTS{code}: {text} Trace ID: {trace} Correlation ID: {trace} Timestamp: {now}"),
+            "error_description": refused.description(),
             "error_codes": [code],
             "timestamp": now,
             "trace_id": trace,

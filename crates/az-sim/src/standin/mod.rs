@@ -13,7 +13,7 @@ mod authorization;
 mod avd;
 mod compute;
 mod deployments;
-mod entra;
+pub(crate) mod entra;
 mod extensions;
 mod faults;
 mod graph;
@@ -204,7 +204,7 @@ pub fn serve(options: Options, ready: impl FnOnce(&Endpoint)) -> io::Result<()> 
 
 /// How long a token lives in real time: the scenario's `token_lifetime`
 /// (simulated) at the run's speed, else Entra ID's hour.
-fn token_lifetime(scenario: &Scenario, speed: Option<f64>) -> std::time::Duration {
+pub(crate) fn token_lifetime(scenario: &Scenario, speed: Option<f64>) -> std::time::Duration {
     match scenario.token_lifetime {
         Some(simulated) => {
             let speed = speed.unwrap_or(crate::env::DEFAULT_SPEED);
