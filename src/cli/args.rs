@@ -160,6 +160,9 @@ pub struct RunFlags {
     /// How long a terminated operation gets between SIGTERM and SIGKILL
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub kill_grace: Duration,
+    /// After SIGINT/SIGTERM, how long until the `always: true` cleanup must be over (running operations get half of it to stop, then are killed); GitHub Actions sends SIGTERM 7.5s after SIGINT and kills 2.5s later
+    #[arg(long, default_value = "6s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub cancel_budget: Duration,
     /// How often to print what is still running
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub progress_interval: Duration,

@@ -205,6 +205,7 @@ fn execute(
         presets,
         external: external_requirements(&project.root, &plan),
         resumed_from,
+        cancel_budget: flags.cancel_budget,
     };
     let (dir, record) = prepare_run_dir(project, &plan, &mut opts, lock)?;
     if let Some(note) = throttled {
@@ -387,6 +388,7 @@ fn unit_context(
             std::time::Duration::ZERO
         },
         rebooting: Default::default(),
+        cancelled: Default::default(),
     };
     Ok((ctx, standin))
 }

@@ -72,6 +72,9 @@ pub struct UnitContext {
     /// VMs (by lock name) restarted by an installer (1641): the next
     /// run-command on one first waits for its VM agent.
     pub rebooting: Mutex<HashSet<LockName>>,
+    /// The run was cancelled by a signal: processes started from now on (the
+    /// cleanup's) get `GOLDSMITH_CANCELLED=1`.
+    pub cancelled: std::sync::atomic::AtomicBool,
 }
 
 impl UnitContext {
@@ -102,6 +105,9 @@ impl UnitContext {
             ("GOLDSMITH_OP".to_string(), op.to_string()),
             ("GOLDSMITH_ATTEMPT".to_string(), attempt.to_string()),
         ]);
+        if self.cancelled.load(std::sync::atomic::Ordering::SeqCst) {
+            env.push(("GOLDSMITH_CANCELLED".to_string(), "1".to_string()));
+        }
         let agent = user_agent(&env, op, attempt);
         env.push(("AZURE_HTTP_USER_AGENT".to_string(), agent));
         env
