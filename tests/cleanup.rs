@@ -280,3 +280,222 @@ fn sigterm_mid_customisation_deletes_the_build_vm_without_waiting_and_exits_130(
     std::thread::sleep(Duration::from_millis(200));
     assert_nothing_left(&run_dir, "after SIGTERM");
 }
+
+// The engine's rules for `always: true`, on small shell modules.
+
+/// A module `m`: `make` records itself, `step` runs `step_script`, `publish` and
+/// `undo` (always) record themselves; `undo` also records GOLDSMITH_CANCELLED.
+fn shell_build(step_script: &str, undo_script: &str) -> Project {
+    let p = Project::new();
+    let log = p.root().join("ran");
+    let note = |what: &str| format!("echo {what} >> {}", log.display());
+    p.shell_op("make", "", &note("make"))
+        .shell_op("step", "", step_script)
+        .shell_op("publish", "requires: [make]", &note("publish"))
+        .shell_op(
+            "undo",
+            "",
+            &format!(
+                "{}\n{undo_script}",
+                note("undo cancelled=${GOLDSMITH_CANCELLED:-0}")
+            ),
+        )
+        .module(
+            "m",
+            "    - make\n    - step\n    - publish\n    - { id: undo, always: true }\n",
+        );
+    p
+}
+
+fn ran(p: &Project) -> String {
+    std::fs::read_to_string(p.root().join("ran")).unwrap_or_default()
+}
+
+#[test]
+fn plan_shows_an_always_entry_and_validate_rejects_a_bad_value() {
+    let p = shell_build("true", "");
+    let r = p.run(&["plan", "m"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let undo = r.stdout.lines().find(|l| l.contains("undo")).expect("undo");
+    assert!(
+        undo.ends_with("(always: also after a failure or cancellation)"),
+        "{undo}"
+    );
+    let publish = r
+        .stdout
+        .lines()
+        .find(|l| l.contains("publish"))
+        .expect("publish");
+    assert!(
+        !publish.contains("after make"),
+        "it waits for every earlier stage: {publish}"
+    );
+    p.module("m", "    - make\n    - { id: undo, always: sometimes }\n");
+    let r = p.run(&["validate", "m"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stderr
+            .contains("modules/m/module.yaml:6:27: error: `always` must be `true` or `false`"),
+        "{}",
+        r.stderr
+    );
+}
+
+#[test]
+fn without_a_failure_the_cleanup_runs_in_its_place() {
+    let p = shell_build("true", "");
+    let r = p.run(&["run", "m"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(ran(&p), "make\npublish\nundo cancelled=0\n");
+    assert!(!r.stdout.contains("cleanup operation"), "{}", r.stdout);
+}
+
+#[test]
+fn after_a_failure_the_cleanup_runs_and_a_resume_carries_nothing_over() {
+    let p = shell_build("exit 1", "");
+    let r = p.run(&["run", "m", "--fail-fast", "continue"]);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        ran(&p),
+        "make\nundo cancelled=0\n",
+        "publish ran after `step` failed"
+    );
+    assert!(
+        r.stdout
+            .contains("goldsmith: running 1 cleanup operation after the failure of `step`: undo")
+    );
+    assert_eq!(p.state()["cleanup_ran"], true);
+
+    // The cleanup undid what `make` made: resume runs it again.
+    p.shell_op("step", "", "true");
+    let r = p.run(&["resume", "m"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(r.stdout.contains("ran its cleanup"), "{}", r.stdout);
+    assert_eq!(
+        ran(&p),
+        "make\nundo cancelled=0\nmake\npublish\nundo cancelled=0\n"
+    );
+}
+
+/// Starts `goldsmith run m` with `args` and waits for `marker` to exist.
+fn start_and_wait(p: &Project, args: &[&str], marker: &Path) -> std::process::Child {
+    let mut full = vec!["run", "m"];
+    full.extend(args);
+    let mut child = p
+        .command(&full)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("goldsmith starts");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while !marker.exists() {
+        assert!(
+            child.try_wait().expect("wait").is_none(),
+            "the run ended before {}",
+            marker.display()
+        );
+        assert!(
+            Instant::now() < deadline,
+            "{} never appeared",
+            marker.display()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    child
+}
+
+fn signal(child: &std::process::Child, sig: i32) {
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(child.id() as i32, sig) };
+}
+
+#[test]
+fn a_cancelled_run_tells_its_cleanup_and_a_second_signal_stops_it() {
+    let p = shell_build("true", "");
+    let step_on = p.root().join("step.on");
+    let undo_on = p.root().join("undo.on");
+    p.shell_op(
+        "step",
+        "",
+        &format!("touch {}\nsleep 30", step_on.display()),
+    );
+    p.shell_op(
+        "undo",
+        "",
+        &format!(
+            "echo \"undo cancelled=${{GOLDSMITH_CANCELLED:-0}}\" >> {}\ntouch {}\nsleep 30",
+            p.root().join("ran").display(),
+            undo_on.display()
+        ),
+    );
+    let child = start_and_wait(&p, &["--cancel-budget", "20s"], &step_on);
+    let begun = Instant::now();
+    signal(&child, libc::SIGINT);
+    while !undo_on.exists() {
+        assert!(
+            begun.elapsed() < Duration::from_secs(10),
+            "the cleanup never started"
+        );
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().expect("goldsmith ends");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(
+        begun.elapsed() < Duration::from_secs(10),
+        "the cleanup was not stopped"
+    );
+    assert_eq!(ran(&p), "make\nundo cancelled=1\n");
+    assert!(
+        stdout.contains(
+            "goldsmith: running 1 cleanup operation after SIGINT, within 20s of it: undo"
+        ),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("goldsmith: second signal (SIGTERM): stopping the cleanup"),
+        "{stdout}"
+    );
+    let state = p.state();
+    assert_eq!(state["status"], "cancelled");
+    assert_eq!(op_status(&state, "step"), "cancelled");
+    assert_eq!(op_status(&state, "publish"), "cancelled");
+    assert_eq!(op_status(&state, "undo"), "cancelled");
+}
+
+#[test]
+fn the_cancel_budget_kills_what_ignores_sigterm_and_then_the_cleanup() {
+    let p = shell_build("true", "");
+    let step_on = p.root().join("step.on");
+    // Both ignore SIGTERM (and the sleep they run does too: it inherits the ignore).
+    p.shell_op(
+        "step",
+        "",
+        &format!("trap '' TERM\ntouch {}\nsleep 30", step_on.display()),
+    );
+    p.shell_op("undo", "", "trap '' TERM\nsleep 30");
+    let child = start_and_wait(
+        &p,
+        &["--cancel-budget", "2s", "--kill-grace", "60s"],
+        &step_on,
+    );
+    let begun = Instant::now();
+    signal(&child, libc::SIGTERM);
+    let out = child.wait_with_output().expect("goldsmith ends");
+    let took = begun.elapsed();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(130), "{stdout}");
+    assert!(took < Duration::from_secs(6), "took {took:?}:\n{stdout}");
+    assert!(took >= Duration::from_secs(2), "took {took:?}:\n{stdout}");
+    assert!(stdout.contains(
+        "goldsmith: operations still running 1s after the signal: killing them so the cleanup can start"
+    ), "{stdout}");
+    assert!(
+        stdout.contains("goldsmith: the cancellation budget (2s) is spent: stopping the cleanup"),
+        "{stdout}"
+    );
+    let state = p.state();
+    assert_eq!(op_status(&state, "step"), "cancelled");
+    assert_eq!(op_status(&state, "undo"), "cancelled");
+}

@@ -83,7 +83,18 @@ pub fn resume(
         flags.simulate,
     )?;
     let mut presets = select(&plan, flags)?;
-    for (i, op) in plan.ops.iter().enumerate() {
+    if previous.cleanup_ran {
+        println!(
+            "goldsmith: run {} ran its cleanup, which may have undone what its operations made: every operation runs again (idempotency checks skip what is still there)",
+            previous.run_id
+        );
+    }
+    for (i, op) in plan
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|_| !previous.cleanup_ran)
+    {
         if let Some(prev) = previous.op(&op.id)
             && prev.status.is_ok()
             && prev.fingerprint == op.fingerprint

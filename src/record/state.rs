@@ -28,6 +28,11 @@ pub struct StateFile {
     pub finished_at: Option<Timestamp>,
     #[serde(skip_serializing_if = "Option::is_none", default)]
     pub resumed_from: Option<String>,
+    /// `always` operations ran as cleanup after a failure or a cancellation:
+    /// they may have undone what earlier operations made, so `resume` carries
+    /// none of them over.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub cleanup_ran: bool,
     pub ops: Vec<OpState>,
 }
 
@@ -76,6 +81,7 @@ impl From<&RunRecord> for StateFile {
             started_at: run.started_at.unwrap_or_else(Timestamp::now),
             finished_at: run.finished_at,
             resumed_from: run.resumed_from.clone(),
+            cleanup_ran: run.cleanup.is_some(),
             ops: run.ops.iter().map(OpState::from).collect(),
         }
     }
