@@ -154,7 +154,7 @@ pub struct RunFlags {
     /// At most this many operations at once
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub max_parallel: u16,
-    /// After a failure: finish the stage, cancel everything, or continue with what does not depend on it
+    /// After a failure: finish the stage, cancel everything, or continue with what does not wait for it
     #[arg(long, value_enum, default_value_t = FailFast::FinishStage)]
     pub fail_fast: FailFast,
     /// How long a terminated operation gets between SIGTERM and SIGKILL
