@@ -51,8 +51,9 @@ pub struct Actions {
     pub start: Vec<usize>,
     /// What to ask of every running unit, cleanup units aside.
     pub stop: Option<Stop>,
-    /// Cleanup ops to spawn: their units answer only to `stop_cleanup`, since
-    /// the run's other units have already been asked to stop.
+    /// `always` ops to spawn: their units answer only to `stop_cleanup`, so
+    /// what stops the run (a first signal, fail-fast `cancel`) does not stop a
+    /// cleanup, in its place or after the others.
     pub start_cleanup: Vec<usize>,
     /// What to ask of the cleanup units.
     pub stop_cleanup: Option<Stop>,
@@ -676,9 +677,6 @@ impl Scheduler {
                 .emit(now.time, Event::CleanupStarted { after, ops });
         }
         self.start(i, now);
-        if let Some(i) = self.out.start.pop() {
-            self.out.start_cleanup.push(i);
-        }
     }
 
     fn start(&mut self, i: usize, now: Now) {
@@ -716,7 +714,11 @@ impl Scheduler {
                 lock_wait,
             },
         );
-        self.out.start.push(i);
+        if op.always {
+            self.out.start_cleanup.push(i);
+        } else {
+            self.out.start.push(i);
+        }
     }
 
     fn finish_without_running(
@@ -1588,8 +1590,7 @@ mod tests {
         for id in ["vm", "gallery", "step1", "step2", "publish"] {
             sim.finish(id, OpStatus::Succeeded);
         }
-        assert_eq!(sim.spawned.last().map(String::as_str), Some("delete"));
-        assert!(sim.cleanup.is_empty(), "started as cleanup");
+        assert_eq!(sim.cleanup, ["delete"]);
         sim.finish("delete", OpStatus::Succeeded);
         assert_eq!(sim.end(), RunStatus::Succeeded);
         assert!(!sim.log().iter().any(|l| l.starts_with("cleanup_started")));
@@ -1739,6 +1740,20 @@ mod tests {
             &"run_cancelling received SIGINT during the cleanup: it may run 6s more; a second signal stops it"
                 .to_string()
         ));
+        sim.finish("delete", OpStatus::Succeeded);
+        assert_eq!(sim.end(), RunStatus::Cancelled);
+    }
+
+    #[test]
+    fn a_first_signal_leaves_an_always_op_running_in_its_place_to_finish() {
+        let mut sim = Sim::new(build(), opts(FailFast::FinishStage));
+        for id in ["vm", "gallery", "step1", "step2", "publish"] {
+            sim.finish(id, OpStatus::Succeeded);
+        }
+        assert_eq!(sim.cleanup, ["delete"]);
+        sim.signal("SIGINT");
+        assert_eq!(sim.stops, [Stop::Terminate]);
+        assert!(sim.cleanup_stops.is_empty(), "the cleanup was stopped");
         sim.finish("delete", OpStatus::Succeeded);
         assert_eq!(sim.end(), RunStatus::Cancelled);
     }
