@@ -382,7 +382,13 @@ impl Scheduler {
             match self.clock.due(now.instant) {
                 Due::Nothing => break,
                 Due::KillRunning => {
-                    if !self.cleanup_started && self.running > 0 && self.cleanup_pending() {
+                    let others_running = self
+                        .plan
+                        .ops
+                        .iter()
+                        .zip(&self.slots)
+                        .any(|(op, s)| !op.always && s.status == OpStatus::Running);
+                    if others_running && self.cleanup_pending() {
                         let after = self.clock.stop_window();
                         let reason = CancelReason::SlowToStop { after };
                         self.out.emit(now.time, Event::RunCancelling { reason });
