@@ -5,7 +5,9 @@
 //! whoever sent the signal will not wait for long: on a cancelled job (or one
 //! over `timeout-minutes`) the GitHub Actions runner sends SIGINT, SIGTERM
 //! 7.5 s later and kills the process tree 2.5 s after that
-//! (`ProcessInvoker._sigintTimeout`/`_sigtermTimeout` in actions/runner). So
+//! (`ProcessInvoker._sigintTimeout`/`_sigtermTimeout` in actions/runner; for a
+//! container action that process is `docker run --rm`, which passes the
+//! signals on to the container, where `tini` gives them to goldsmith). So
 //! after a signal the running operations get half the budget to stop before
 //! they are killed, and the cleanup must be over when the budget is. The
 //! default `--cancel-budget` of 6 s ends before the runner's SIGTERM, with
