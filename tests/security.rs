@@ -304,7 +304,11 @@ fn output_that_cannot_be_logged_fails_the_operation() {
         "head -c 2000000 /dev/zero | tr '\\0' 'x'; echo; echo end",
     );
     p.shell_op("quiet", "", "echo fine");
-    p.module("m", "    - chatty\n    - quiet\n");
+    // One stage: `quiet` does not wait for `chatty`, so it runs after chatty's failure.
+    p.module(
+        "m",
+        "    - { id: chatty, parallel_group: 1 }\n    - { id: quiet, parallel_group: 1 }\n",
+    );
     let mut cmd = std::process::Command::new("bash");
     cmd.arg("-c")
         .arg("trap '' XFSZ; ulimit -f 512; exec \"$@\"")

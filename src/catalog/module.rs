@@ -40,6 +40,8 @@ pub struct Entry {
     pub timeout: Option<Duration>,
     pub retry: Option<RetryPolicy>,
     pub continue_on_error: bool,
+    /// `always: true`: a cleanup, run after a failure or a cancellation too.
+    pub always: bool,
     pub depends_on: Vec<(String, Pos)>,
     pub locks: Vec<(String, Pos)>,
 }
@@ -59,6 +61,7 @@ const ENTRY_FIELDS: &[&str] = &[
     "timeout",
     "retry",
     "continue_on_error",
+    "always",
     "depends_on",
     "locks",
 ];
@@ -148,6 +151,7 @@ fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
             timeout: None,
             retry: None,
             continue_on_error: false,
+            always: false,
             depends_on: Vec::new(),
             locks: Vec::new(),
         });
@@ -177,6 +181,10 @@ fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
         .optional(&f, "continue_on_error")
         .and_then(|n| r.bool(n, "continue_on_error"))
         .unwrap_or(false);
+    let always = r
+        .optional(&f, "always")
+        .and_then(|n| r.bool(n, "always"))
+        .unwrap_or(false);
     let depends_on = r
         .optional(&f, "depends_on")
         .map(|n| r.string_list(n, "depends_on"))
@@ -192,6 +200,7 @@ fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
         timeout,
         retry,
         continue_on_error,
+        always,
         depends_on,
         locks,
     })

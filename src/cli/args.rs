@@ -165,12 +165,15 @@ pub struct RunFlags {
     /// At most this many operations at once
     #[arg(long, default_value_t = 8, value_name = "N", value_parser = clap::value_parser!(u16).range(1..))]
     pub max_parallel: u16,
-    /// After a failure: finish the stage, cancel everything, or continue with what does not depend on it
+    /// After a failure: finish the stage, cancel everything, or continue with what does not wait for it
     #[arg(long, value_enum, default_value_t = FailFast::FinishStage)]
     pub fail_fast: FailFast,
     /// How long a terminated operation gets between SIGTERM and SIGKILL
     #[arg(long, default_value = "10s", value_parser = parse_duration, value_name = "DURATION")]
     pub kill_grace: Duration,
+    /// After SIGINT/SIGTERM, how long until the `always: true` cleanup must be over (running operations get half of it to stop, then are killed); GitHub Actions sends SIGTERM 7.5s after SIGINT and kills 2.5s later
+    #[arg(long, default_value = "6s", value_parser = parse_positive_duration, value_name = "DURATION")]
+    pub cancel_budget: Duration,
     /// How often to print what is still running
     #[arg(long, default_value = "30s", value_parser = parse_positive_duration, value_name = "DURATION")]
     pub progress_interval: Duration,

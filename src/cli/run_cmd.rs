@@ -78,7 +78,18 @@ pub fn resume(
         plan = super::dependencies::replan(&project, &previous.module, flags)?;
     }
     let mut presets = select(&plan, flags)?;
-    for (i, op) in plan.ops.iter().enumerate() {
+    if previous.cleanup_ran {
+        println!(
+            "goldsmith: run {} ran its cleanup, which may have undone what its operations made: every operation runs again (idempotency checks skip what is still there)",
+            previous.run_id
+        );
+    }
+    for (i, op) in plan
+        .ops
+        .iter()
+        .enumerate()
+        .filter(|_| !previous.cleanup_ran)
+    {
         if let Some(prev) = previous.op(&op.id)
             && prev.status.is_ok()
             && prev.fingerprint == op.fingerprint
@@ -248,6 +259,7 @@ fn execute(
                 .filter_map(|v| Some((v.name.clone(), v.value.clone()?)))
                 .collect(),
         },
+        cancel_budget: flags.cancel_budget,
     };
     let (dir, record) = prepare_run_dir(project, &plan, &mut opts, lock)?;
     if let Some(world) = &mut world {
@@ -464,6 +476,7 @@ fn unit_context(
         },
         rebooting: Default::default(),
         azure: azure.session,
+        cancelled: Default::default(),
     };
     Ok((ctx, standin))
 }

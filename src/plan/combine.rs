@@ -171,6 +171,7 @@ mod tests {
                 budget: None,
             },
             continue_on_error: false,
+            always: false,
             depends_on: Vec::new(),
             waits_for_stage: true,
             locks: Vec::new(),

@@ -118,6 +118,9 @@ pub struct PlannedOp {
     pub expected: Option<Duration>,
     pub retry: RetryPolicy,
     pub continue_on_error: bool,
+    /// Runs after a failure or a cancellation too, once everything else has
+    /// stopped (a cleanup such as deleting a build VM).
+    pub always: bool,
     /// Explicit `depends_on` plus `requires` that name earlier entries: indexes into `Plan::ops`.
     /// When empty and `waits_for_stage` is true, the op waits for every earlier stage.
     pub depends_on: Vec<usize>,

@@ -202,6 +202,7 @@ impl<'a> OpPlanner<'a> {
                 .or_else(|| op.retry.clone())
                 .unwrap_or_else(|| default_retry(op.kind)),
             continue_on_error: entry.continue_on_error,
+            always: entry.always,
             depends_on,
             waits_for_stage: entry.depends_on.is_empty(),
             locks,

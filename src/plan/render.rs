@@ -106,12 +106,14 @@ pub fn text(plan: &Plan, max_parallel: usize) -> String {
                 let locks: Vec<String> = op.locks.iter().map(ToString::to_string).collect();
                 let _ = write!(line, "  locks {}", locks.join(","));
             }
-            if !op.waits_for_stage || !op.depends_on.is_empty() {
-                let deps: Vec<&str> = op
-                    .depends_on
-                    .iter()
-                    .map(|d| plan.ops[*d].id.as_str())
-                    .collect();
+            // An op that waits for the earlier stages waits for its `requires` there anyway.
+            let deps: Vec<&str> = op
+                .depends_on
+                .iter()
+                .filter(|&&d| !op.waits_for_stage || plan.ops[d].stage == op.stage)
+                .map(|d| plan.ops[*d].id.as_str())
+                .collect();
+            if !op.waits_for_stage || !deps.is_empty() {
                 let _ = write!(
                     line,
                     "  after {}",
@@ -131,6 +133,9 @@ pub fn text(plan: &Plan, max_parallel: usize) -> String {
             }
             if op.continue_on_error {
                 line.push_str("  (continue on error)");
+            }
+            if op.always {
+                line.push_str("  (always: also after a failure or cancellation)");
             }
             let _ = writeln!(out, "{}", line.trim_end());
         }

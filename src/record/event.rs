@@ -279,6 +279,25 @@ pub enum CancelReason {
     FailFast { op: String },
     /// A reporter could not write.
     ReportFailed,
+    /// A signal while cleanup operations run: they go on, within the budget.
+    SignalDuringCleanup {
+        signal: String,
+        #[serde(with = "crate::record::serde_secs")]
+        budget: Duration,
+    },
+    /// Operations still ran halfway through the budget after a signal: killed,
+    /// so the cleanup can start.
+    SlowToStop {
+        #[serde(with = "crate::record::serde_secs")]
+        after: Duration,
+    },
+    /// A second signal while cleanup operations run or wait: they are stopped.
+    CleanupStopped { signal: String },
+    /// The budget after a signal is spent: the cleanup is stopped.
+    CleanupBudgetSpent {
+        #[serde(with = "crate::record::serde_secs")]
+        budget: Duration,
+    },
 }
 
 impl std::fmt::Display for CancelReason {
@@ -300,6 +319,25 @@ impl std::fmt::Display for CancelReason {
             CancelReason::ReportFailed => {
                 f.write_str("a report could not be written: terminating running operations")
             }
+            CancelReason::SignalDuringCleanup { signal, budget } => write!(
+                f,
+                "received {signal} during the cleanup: it may run {} more; a second signal stops it",
+                crate::duration::format_duration(*budget)
+            ),
+            CancelReason::SlowToStop { after } => write!(
+                f,
+                "operations still running {} after the signal: killing them so the cleanup can start",
+                crate::duration::format_duration(*after)
+            ),
+            CancelReason::CleanupStopped { signal } => write!(
+                f,
+                "second signal ({signal}): stopping the cleanup; check for leftovers and run the cleanup operations again"
+            ),
+            CancelReason::CleanupBudgetSpent { budget } => write!(
+                f,
+                "the cancellation budget ({}) is spent: stopping the cleanup; check for leftovers and run the cleanup operations again",
+                crate::duration::format_duration(*budget)
+            ),
         }
     }
 }
@@ -317,6 +355,47 @@ pub struct RunSetup {
     /// Config values chosen when the run started (a module's `run_values:`): name → value.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
     pub values: std::collections::BTreeMap<String, String>,
+}
+
+/// What made the cleanup run out of its normal place.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum CleanupCause {
+    /// This operation failed (the first to fail).
+    Failure { op: String },
+    /// A signal; the cleanup must end within `budget` of it.
+    Signal {
+        signal: String,
+        #[serde(with = "crate::record::serde_secs")]
+        budget: Duration,
+    },
+    /// A reporter could not write.
+    ReportFailed,
+}
+
+impl std::fmt::Display for CleanupCause {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CleanupCause::Failure { op } => write!(f, "after the failure of `{op}`"),
+            CleanupCause::Signal { signal, budget } => write!(
+                f,
+                "after {signal}, within {} of it",
+                crate::duration::format_duration(*budget)
+            ),
+            CleanupCause::ReportFailed => f.write_str("after a report could not be written"),
+        }
+    }
+}
+
+/// The console's and summary's line for the start of the cleanup:
+/// "running 1 cleanup operation after the failure of `x`: delete-vm".
+pub fn cleanup_line(after: &CleanupCause, ops: &[String]) -> String {
+    let n = ops.len();
+    format!(
+        "running {n} cleanup operation{} {after}: {}",
+        if n == 1 { "" } else { "s" },
+        ops.join(", ")
+    )
 }
 
 /// One Windows Installer result reported by a script.
@@ -416,6 +495,12 @@ pub enum Event {
     RunCancelling {
         reason: CancelReason,
     },
+    /// Everything else has stopped after a failure or a cancellation: the
+    /// `always: true` operations that have not run yet run now, in list order.
+    CleanupStarted {
+        after: CleanupCause,
+        ops: Vec<String>,
+    },
     RunFinished {
         status: RunStatus,
         #[serde(with = "crate::record::serde_secs")]
@@ -454,6 +539,7 @@ impl Event {
             | Event::OpAttemptStarted { .. }
             | Event::Progress { .. }
             | Event::RunCancelling { .. }
+            | Event::CleanupStarted { .. }
             | Event::RunFinished { .. } => {}
         }
     }

@@ -9,7 +9,8 @@ use jiff::Timestamp;
 use serde::Serialize;
 
 use crate::record::event::{
-    AttemptOutcome, AttemptResult, CancelReason, Event, EventLine, PlannedOpRef, RunSetup,
+    AttemptOutcome, AttemptResult, CancelReason, CleanupCause, Event, EventLine, PlannedOpRef,
+    RunSetup,
 };
 use crate::record::failure::FailureClass;
 use crate::record::status::{OpStatus, RunStatus};
@@ -32,12 +33,21 @@ pub struct RunRecord {
     pub ops: Vec<OpRecord>,
     /// Why the run stopped early, when it did.
     pub cancel_reason: Option<CancelReason>,
+    /// The cleanup phase, when `always` operations ran after a failure or a cancellation.
+    pub cleanup: Option<CleanupPhase>,
     /// Op id → index in `ops`, so folding a long run stays linear.
     #[serde(skip)]
     index: std::collections::HashMap<String, usize>,
     /// Counts the events that changed the record, so a projection knows when it is stale.
     #[serde(skip)]
     revision: u64,
+}
+
+/// Why the cleanup ran and which operations it started with.
+#[derive(Clone, Debug, Serialize)]
+pub struct CleanupPhase {
+    pub after: CleanupCause,
+    pub ops: Vec<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -239,6 +249,13 @@ impl RunRecord {
             }),
             Event::RunCancelling { reason } => {
                 self.cancel_reason.get_or_insert_with(|| reason.clone());
+                true
+            }
+            Event::CleanupStarted { after, ops } => {
+                self.cleanup = Some(CleanupPhase {
+                    after: after.clone(),
+                    ops: ops.clone(),
+                });
                 true
             }
             Event::RunFinished {

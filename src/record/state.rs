@@ -38,6 +38,11 @@ pub struct StateFile {
     /// Config values chosen when the run started; `resume` keeps them.
     #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty", default)]
     pub values: std::collections::BTreeMap<String, String>,
+    /// `always` operations ran as cleanup after a failure or a cancellation:
+    /// they may have undone what earlier operations made, so `resume` carries
+    /// none of them over.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub cleanup_ran: bool,
     pub ops: Vec<OpState>,
 }
 
@@ -89,6 +94,7 @@ impl From<&RunRecord> for StateFile {
             simulated: Some(run.setup.simulated),
             sim_state: run.setup.sim_state.clone(),
             values: run.setup.values.clone(),
+            cleanup_ran: run.cleanup.is_some(),
             ops: run.ops.iter().map(OpState::from).collect(),
         }
     }

@@ -104,7 +104,7 @@ pub enum FailFast {
     FinishStage,
     /// Terminate the other running operations at once.
     Cancel,
-    /// Run everything whose dependencies succeeded.
+    /// Run everything whose waits (`depends_on`, or all earlier stages) succeeded.
     Continue,
 }
 

@@ -6,7 +6,7 @@ use std::io::Write;
 use std::path::PathBuf;
 
 use crate::duration::format_duration;
-use crate::record::event::{AttemptEnd, Event, EventLine, OpEnd, RunningOp};
+use crate::record::event::{AttemptEnd, Event, EventLine, OpEnd, RunningOp, cleanup_line};
 use crate::record::run_record::RunRecord;
 use crate::record::sink::{Reporter, SinkError};
 use crate::record::status::OpStatus;
@@ -312,6 +312,9 @@ impl Reporter for Console {
                 "AUTH"
             )),
             Event::RunCancelling { reason } => self.line(&format!("goldsmith: {reason}")),
+            Event::CleanupStarted { after, ops } => {
+                self.line(&format!("goldsmith: {}", cleanup_line(after, ops)))
+            }
             Event::RunFinished {
                 status, duration, ..
             } => {

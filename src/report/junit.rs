@@ -115,6 +115,15 @@ fn suite(record: &RunRecord, logs: &LogReader, redactor: &Redactor) -> TestSuite
             clean(redactor, &reason.to_string()),
         ));
     }
+    if let Some(cleanup) = &record.cleanup {
+        props.push(Property::new(
+            "goldsmith.cleanup",
+            clean(
+                redactor,
+                &crate::record::event::cleanup_line(&cleanup.after, &cleanup.ops),
+            ),
+        ));
+    }
     suite.add_properties(props);
     for op in &record.ops {
         suite.add_test_case(op_case(op, &record.module, logs, redactor));

@@ -10,7 +10,7 @@ use std::fmt::Write as _;
 
 use crate::duration::format_duration;
 use crate::record::event::AppPhase;
-use crate::record::run_record::{OpRecord, RunRecord};
+use crate::record::run_record::{CleanupPhase, OpRecord, RunRecord};
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
 use crate::run_dir::LogReader;
@@ -226,8 +226,38 @@ fn heading(record: &RunRecord, redactor: &Redactor) -> String {
             cell(redactor, &reason.to_string(), CELL_CHARS)
         );
     }
+    if let Some(cleanup) = &record.cleanup {
+        let _ = writeln!(
+            out,
+            "\nCleanup: {}",
+            cell(redactor, &cleanup_outcome(record, cleanup), CELL_CHARS)
+        );
+    }
     out.push('\n');
     out
+}
+
+/// "1 cleanup operation after the failure of `x`: delete-vm succeeded".
+fn cleanup_outcome(record: &RunRecord, cleanup: &CleanupPhase) -> String {
+    let n = cleanup.ops.len();
+    let results: Vec<String> = cleanup
+        .ops
+        .iter()
+        .map(|id| {
+            let status = record
+                .ops
+                .iter()
+                .find(|o| &o.meta.id == id)
+                .map_or(OpStatus::Pending, |o| o.status);
+            format!("{id} {status}")
+        })
+        .collect();
+    format!(
+        "{n} operation{} ran {}: {}",
+        if n == 1 { "" } else { "s" },
+        cleanup.after,
+        results.join(", ")
+    )
 }
 
 const TABLE_HEAD: &str = "| Operation | Stage | Status | Duration | Attempts | Lock wait | Note |\n\

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use tokio::signal::unix::{SignalKind, signal};
@@ -38,12 +39,15 @@ struct Units {
     tasks: JoinSet<()>,
     op_of_task: HashMap<tokio::task::Id, usize>,
     stop_tx: watch::Sender<Stop>,
+    /// The cleanup's own: its units start after the others were asked to stop.
+    cleanup_stop_tx: watch::Sender<Stop>,
 }
 
 impl Units {
     fn new(plan: Arc<Plan>, ctx: UnitContext) -> Self {
         let (tx, rx) = mpsc::unbounded_channel();
         let (stop_tx, _) = watch::channel(Stop::No);
+        let (cleanup_stop_tx, _) = watch::channel(Stop::No);
         Units {
             plan,
             ctx: Arc::new(ctx),
@@ -52,15 +56,21 @@ impl Units {
             tasks: JoinSet::new(),
             op_of_task: HashMap::new(),
             stop_tx,
+            cleanup_stop_tx,
         }
     }
 
-    fn spawn(&mut self, i: usize) {
+    fn spawn(&mut self, i: usize, cleanup: bool) {
+        let stop = if cleanup {
+            self.cleanup_stop_tx.subscribe()
+        } else {
+            self.stop_tx.subscribe()
+        };
         let handle = self.tasks.spawn(unit::run(
             self.ctx.clone(),
             i,
             self.plan.ops[i].clone(),
-            self.stop_tx.subscribe(),
+            stop,
             self.tx.clone(),
         ));
         self.op_of_task.insert(handle.id(), i);
@@ -131,6 +141,10 @@ impl<'s> Executor<'s> {
                     let progress = self.scheduler.progress(now());
                     self.apply(progress, &mut units);
                 }
+                _ = sleep_until(self.scheduler.next_due()) => {
+                    let due = self.scheduler.tick(now());
+                    self.apply(due, &mut units);
+                }
             }
             self.flush(&mut units);
         }
@@ -154,10 +168,16 @@ impl<'s> Executor<'s> {
             }
         }
         for i in actions.start {
-            units.spawn(i);
+            units.spawn(i, false);
+        }
+        for i in actions.start_cleanup {
+            units.spawn(i, true);
         }
         if let Some(stop) = actions.stop {
             let _ = units.stop_tx.send(stop);
+        }
+        if let Some(stop) = actions.stop_cleanup {
+            let _ = units.cleanup_stop_tx.send(stop);
         }
     }
 
@@ -190,11 +210,24 @@ impl<'s> Executor<'s> {
     /// Acts on every signal counted since `seen`.
     fn catch_up_signals(&mut self, seen: &mut signals::Received, units: &mut Units) {
         let received = signals::Received::now();
+        if received.any() {
+            // What starts from now on is a cleanup under a cancellation: its
+            // scripts see GOLDSMITH_CANCELLED=1 and must not wait for Azure.
+            units.ctx.cancelled.store(true, Ordering::SeqCst);
+        }
         for name in received.since(*seen) {
             let actions = self.scheduler.signal(name, now());
             self.apply(actions, units);
         }
         *seen = received;
+    }
+}
+
+/// Waits until `at`, or forever when there is nothing to wait for.
+async fn sleep_until(at: Option<Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at.into()).await,
+        None => std::future::pending().await,
     }
 }
 

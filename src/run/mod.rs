@@ -5,6 +5,7 @@
 //! are shown or stored.
 
 mod backoff;
+pub mod cleanup;
 pub mod environment;
 pub mod executor;
 pub mod fd_budget;

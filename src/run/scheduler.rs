@@ -9,17 +9,29 @@
 //! An op may start when the ops it waits for are done (all earlier stages,
 //! or its `depends_on`), when it is first in list order among the pending
 //! holders of each of its locks, and when fewer than `max_parallel` run.
+//!
+//! In every fail-fast mode an op never runs after something it waits for
+//! failed, or was itself not run because of a failure: such ops carry the
+//! failure that stopped them (`Slot::taint`), so the rule is transitive.
+//!
+//! After a failure or a cancellation, `always: true` ops that have not run
+//! wait until everything else has stopped, then run one at a time in list
+//! order, whatever happened to what they wait for (the cleanup; `cleanup`
+//! holds its clock after a signal).
 
 use std::collections::HashMap;
 use std::fmt::Display;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use super::cleanup::{CleanupClock, Due};
 use super::process::Stop;
 use super::unit::{Report, UnitMsg};
+use crate::duration::format_duration;
 use crate::plan::Plan;
 use crate::record::event::{
-    CancelReason, EVENTS_VERSION, Event, EventLine, LockName, OpEnd, RunSetup, RunningOp,
+    CancelReason, CleanupCause, EVENTS_VERSION, Event, EventLine, LockName, OpEnd, RunSetup,
+    RunningOp,
 };
 use crate::record::failure::FailureClass;
 use crate::record::status::{FailFast, OpStatus, RunStatus};
@@ -38,8 +50,14 @@ pub struct Actions {
     pub events: Vec<EventLine>,
     /// Ops (indexes into `Plan::ops`) to spawn a unit for; they already count as running.
     pub start: Vec<usize>,
-    /// What to ask of every running unit.
+    /// What to ask of every running unit, cleanup units aside.
     pub stop: Option<Stop>,
+    /// `always` ops to spawn: their units answer only to `stop_cleanup`, so
+    /// what stops the run (a first signal, fail-fast `cancel`) does not stop a
+    /// cleanup, in its place or after the others.
+    pub start_cleanup: Vec<usize>,
+    /// What to ask of the cleanup units.
+    pub stop_cleanup: Option<Stop>,
 }
 
 impl Actions {
@@ -77,6 +95,8 @@ pub struct ExecOptions {
     pub resumed_from: Option<String>,
     /// Simulated or real, and the values chosen when the run started (`run_started`).
     pub setup: RunSetup,
+    /// After a signal, how long until the cleanup must be over (`--cancel-budget`).
+    pub cancel_budget: Duration,
 }
 
 /// Why a run stops early.
@@ -122,6 +142,7 @@ impl Stopping {
             status,
             failure_class: None,
             reason,
+            taint: None,
         }
     }
 }
@@ -135,6 +156,8 @@ enum Decision {
         status: OpStatus,
         failure_class: Option<FailureClass>,
         reason: String,
+        /// The failure that keeps it from running, which it passes on.
+        taint: Option<usize>,
     },
     /// Ready, but `holder` is ahead of it in line for `lock`.
     WaitForLock {
@@ -142,6 +165,8 @@ enum Decision {
         holder: usize,
     },
     Start,
+    /// Start it as a cleanup op.
+    StartCleanup,
 }
 
 impl Decision {
@@ -150,6 +175,17 @@ impl Decision {
             status: OpStatus::Skipped,
             failure_class: None,
             reason,
+            taint: None,
+        }
+    }
+
+    /// Skipped because `root` failed.
+    fn skip_after(root: usize, reason: String) -> Decision {
+        Decision::Finish {
+            status: OpStatus::Skipped,
+            failure_class: None,
+            reason,
+            taint: Some(root),
         }
     }
 }
@@ -160,6 +196,9 @@ struct Slot {
     lock_wait_since: Option<Instant>,
     /// Failed and `continue_on_error` is not set.
     counts_as_failure: bool,
+    /// The failure (an op index, maybe its own) that this op failed by or was
+    /// not run because of; whatever waits for it does not run either.
+    taint: Option<usize>,
 }
 
 /// The state of one run's scheduling, from `begin` to `finish`.
@@ -169,6 +208,9 @@ pub struct Scheduler {
     slots: Vec<Slot>,
     /// For each lock, the ops that hold it, in list order.
     lock_queues: HashMap<LockName, Vec<usize>>,
+    /// For each op, the ops it waits for: its `depends_on`, and every op of
+    /// an earlier stage unless `depends_on` was given.
+    waits: Vec<Vec<usize>>,
     /// Ops not yet terminal, by stage number (index 0 unused).
     stage_remaining: Vec<usize>,
     stage_started: Vec<bool>,
@@ -176,8 +218,16 @@ pub struct Scheduler {
     done_prefix: usize,
     running: usize,
     /// The first stage in which an op failed (and the op).
-    failed_stage: Option<(usize, String)>,
+    failed_stage: Option<(usize, usize)>,
+    /// The first op that failed, in time.
+    first_failure: Option<usize>,
     stopping: Option<Stopping>,
+    /// The cleanup's budget after a signal.
+    clock: CleanupClock,
+    /// `CleanupStarted` was emitted: `always` ops now run as cleanup.
+    cleanup_started: bool,
+    /// Why cleanup ops that have not started never will (a second signal, the budget).
+    cleanup_stopped: Option<String>,
     /// What the current input has produced so far.
     out: Actions,
 }
@@ -201,10 +251,13 @@ impl Scheduler {
                 started: None,
                 lock_wait_since: None,
                 counts_as_failure: false,
+                taint: None,
             })
             .collect();
         Scheduler {
             stage_started: vec![false; plan.stages.len() + 1],
+            waits: waits(&plan),
+            clock: CleanupClock::new(opts.cancel_budget),
             plan,
             opts,
             slots,
@@ -213,7 +266,10 @@ impl Scheduler {
             done_prefix: 0,
             running: 0,
             failed_stage: None,
+            first_failure: None,
             stopping: None,
+            cleanup_started: false,
+            cleanup_stopped: None,
             out: Actions::default(),
         }
     }
@@ -235,7 +291,17 @@ impl Scheduler {
     }
 
     /// One round over the pending ops, in list order: start, skip or leave each.
+    /// After a failure, a second pass lets a cleanup op start once the first
+    /// has ended the ops after it in the list.
     pub fn schedule(&mut self, now: Now) -> Actions {
+        self.pass(now);
+        if self.troubled() {
+            self.pass(now);
+        }
+        self.take()
+    }
+
+    fn pass(&mut self, now: Now) {
         for i in 0..self.slots.len() {
             if self.slots[i].status != OpStatus::Pending {
                 continue;
@@ -246,12 +312,16 @@ impl Scheduler {
                     status,
                     failure_class,
                     reason,
-                } => self.finish_without_running(i, status, failure_class, reason, now),
+                    taint,
+                } => {
+                    self.finish_without_running(i, status, failure_class, reason, now);
+                    self.slots[i].taint = self.slots[i].taint.or(taint);
+                }
                 Decision::WaitForLock { lock, holder } => self.wait_for_lock(i, lock, holder, now),
                 Decision::Start => self.start(i, now),
+                Decision::StartCleanup => self.start_cleanup(i, now),
             }
         }
-        self.take()
     }
 
     /// A unit's report, stamped with the time it happened.
@@ -267,16 +337,80 @@ impl Scheduler {
         self.take()
     }
 
-    /// SIGINT or SIGTERM: the first terminates running ops, the second kills them.
+    /// SIGINT or SIGTERM: the first terminates running ops (a running cleanup
+    /// goes on, within the budget), the second kills them and stops the cleanup.
     pub fn signal(&mut self, name: &'static str, now: Now) -> Actions {
+        let signal = name.to_string();
         if matches!(self.stopping, Some(Stopping::Signal(_))) {
-            let reason = CancelReason::SecondSignal {
-                signal: name.to_string(),
+            if !self.cleanup_started {
+                let reason = CancelReason::SecondSignal {
+                    signal: signal.clone(),
+                };
+                self.out.emit(now.time, Event::RunCancelling { reason });
+                self.out.ask(Stop::Kill);
+            }
+            self.stop_cleanup(
+                CancelReason::CleanupStopped { signal },
+                format!("not started: the cleanup was stopped by a second signal ({name})"),
+                now,
+            );
+        } else if self.cleanup_started {
+            self.clock.signalled(now.instant);
+            self.stopping = Some(Stopping::Signal(name));
+            let reason = CancelReason::SignalDuringCleanup {
+                signal,
+                budget: self.clock.budget(),
             };
             self.out.emit(now.time, Event::RunCancelling { reason });
-            self.out.ask(Stop::Kill);
         } else {
+            self.clock.signalled(now.instant);
             self.begin_stop(Stopping::Signal(name), now);
+        }
+        self.take()
+    }
+
+    /// When `tick` has something to do (the cleanup's budget after a signal).
+    pub fn next_due(&self) -> Option<Instant> {
+        if self.cleanup_pending() {
+            self.clock.next_due()
+        } else {
+            None
+        }
+    }
+
+    /// Time has passed: after a signal, ops that do not stop are killed halfway
+    /// through the budget, and the cleanup is stopped when it is spent.
+    pub fn tick(&mut self, now: Now) -> Actions {
+        loop {
+            match self.clock.due(now.instant) {
+                Due::Nothing => break,
+                Due::KillRunning => {
+                    let others_running = self
+                        .plan
+                        .ops
+                        .iter()
+                        .zip(&self.slots)
+                        .any(|(op, s)| !op.always && s.status == OpStatus::Running);
+                    if others_running && self.cleanup_pending() {
+                        let after = self.clock.stop_window();
+                        let reason = CancelReason::SlowToStop { after };
+                        self.out.emit(now.time, Event::RunCancelling { reason });
+                        self.out.ask(Stop::Kill);
+                    }
+                }
+                Due::StopCleanup => {
+                    let budget = self.clock.budget();
+                    self.out.ask(Stop::Kill);
+                    self.stop_cleanup(
+                        CancelReason::CleanupBudgetSpent { budget },
+                        format!(
+                            "not started: the cancellation budget ({}) was spent",
+                            format_duration(budget)
+                        ),
+                        now,
+                    );
+                }
+            }
         }
         self.take()
     }
@@ -344,10 +478,23 @@ impl Scheduler {
 
     /// What pending op `i` does in this round; the checks go in this order.
     fn decide(&self, i: usize) -> Decision {
+        let op = &self.plan.ops[i];
+        if op.always && self.troubled() {
+            return self.decide_cleanup();
+        }
         if let Some(why) = &self.stopping {
             return why.unstarted();
         }
-        let op = &self.plan.ops[i];
+        if let Some(&a) = self.waits[i].iter().find(|&&w| self.deferred(w)) {
+            let root = self.first_failure.unwrap_or(a);
+            return Decision::skip_after(
+                root,
+                format!(
+                    "not started: it waits for `{}`, which runs as cleanup after the failure of `{}`",
+                    self.plan.ops[a].id, self.plan.ops[root].id
+                ),
+            );
+        }
         if op.waits_for_stage && self.done_prefix < op.stage - 1 {
             return Decision::NotYet;
         }
@@ -358,11 +505,8 @@ impl Scheduler {
         {
             return Decision::NotYet;
         }
-        if self.opts.fail_fast != FailFast::Continue
-            && let Some((failed, who)) = &self.failed_stage
-            && op.stage > *failed
-        {
-            return Decision::skip(format!("not started: `{who}` failed in stage {failed}"));
+        if let Some(skip) = self.after_failure(i) {
+            return skip;
         }
         if let Some(&d) = op.depends_on.iter().find(|&&d| !self.dep_ok(d)) {
             return Decision::skip(format!(
@@ -382,13 +526,14 @@ impl Scheduler {
                     "requires `{}`, which has not succeeded in this or an earlier run",
                     req.id
                 ),
+                taint: None,
             };
         }
         // Locks go in list order: the first unfinished holder of each lock may take it.
         let blocked = op.locks.iter().find_map(|l| {
             let first = *self.lock_queues[l]
                 .iter()
-                .find(|&&j| !self.slots[j].status.is_terminal())?;
+                .find(|&&j| !self.slots[j].status.is_terminal() && !self.deferred(j))?;
             (first != i).then(|| (l.clone(), first))
         });
         if let Some((lock, holder)) = blocked {
@@ -398,6 +543,113 @@ impl Scheduler {
             return Decision::NotYet;
         }
         Decision::Start
+    }
+
+    /// The skip of op `i` when something it waits for failed or was not run
+    /// because of a failure (every fail-fast mode), or, unless fail-fast is
+    /// `continue`, when an earlier stage failed.
+    fn after_failure(&self, i: usize) -> Option<Decision> {
+        let op = &self.plan.ops[i];
+        let tainted = self.waits[i]
+            .iter()
+            .find_map(|&w| self.slots[w].taint.map(|root| (w, root)));
+        if let Some((w, root)) = tainted {
+            let (id, root_id) = (&self.plan.ops[w].id, &self.plan.ops[root].id);
+            let reason = match (op.depends_on.contains(&w), w == root) {
+                (true, true) => format!("not started: dependency `{id}` failed"),
+                (true, false) => format!(
+                    "not started: dependency `{id}` {} after `{root_id}` failed",
+                    self.slots[w].status
+                ),
+                (false, _) => format!(
+                    "not started: `{root_id}` failed in stage {}",
+                    self.plan.ops[root].stage
+                ),
+            };
+            return Some(Decision::skip_after(root, reason));
+        }
+        match self.failed_stage {
+            Some((failed, who))
+                if self.opts.fail_fast != FailFast::Continue && op.stage > failed =>
+            {
+                let id = &self.plan.ops[who].id;
+                Some(Decision::skip_after(
+                    who,
+                    format!("not started: `{id}` failed in stage {failed}"),
+                ))
+            }
+            _ => None,
+        }
+    }
+
+    /// A pending cleanup op after a failure or a cancellation: it starts once
+    /// everything else has stopped, one at a time, in list order.
+    fn decide_cleanup(&self) -> Decision {
+        if let Some(reason) = &self.cleanup_stopped {
+            return Decision::Finish {
+                status: OpStatus::Cancelled,
+                failure_class: None,
+                reason: reason.clone(),
+                taint: None,
+            };
+        }
+        let others_done = self
+            .plan
+            .ops
+            .iter()
+            .zip(&self.slots)
+            .all(|(op, s)| op.always || s.status.is_terminal());
+        if self.running > 0 || !others_done {
+            return Decision::NotYet;
+        }
+        Decision::StartCleanup
+    }
+
+    /// Something went wrong: `always` ops not yet run are now cleanup.
+    fn troubled(&self) -> bool {
+        self.failed_stage.is_some() || self.stopping.is_some()
+    }
+
+    /// Op `j` is an `always` op held back for the cleanup.
+    fn deferred(&self, j: usize) -> bool {
+        self.plan.ops[j].always && self.slots[j].status == OpStatus::Pending && self.troubled()
+    }
+
+    /// Some `always` op has not ended yet.
+    fn cleanup_pending(&self) -> bool {
+        self.plan
+            .ops
+            .iter()
+            .zip(&self.slots)
+            .any(|(op, s)| op.always && !s.status.is_terminal())
+    }
+
+    /// Ends the cleanup: kills its running op and cancels the ones not started.
+    fn stop_cleanup(&mut self, reason: CancelReason, unstarted: String, now: Now) {
+        if self.cleanup_stopped.is_some() || !self.cleanup_pending() {
+            return;
+        }
+        self.cleanup_stopped = Some(unstarted);
+        self.out.emit(now.time, Event::RunCancelling { reason });
+        self.out.stop_cleanup = Some(Stop::Kill);
+    }
+
+    /// Why the cleanup runs, for `CleanupStarted`.
+    fn cleanup_cause(&self) -> CleanupCause {
+        match &self.stopping {
+            Some(Stopping::Signal(name)) => CleanupCause::Signal {
+                signal: name.to_string(),
+                budget: self.clock.budget(),
+            },
+            Some(Stopping::Sink) => CleanupCause::ReportFailed,
+            Some(Stopping::AfterFailure(op)) => CleanupCause::Failure { op: op.clone() },
+            None => CleanupCause::Failure {
+                op: self
+                    .first_failure
+                    .map(|f| self.plan.ops[f].id.clone())
+                    .unwrap_or_default(),
+            },
+        }
     }
 
     /// A finished dependency lets its dependents run.
@@ -416,6 +668,25 @@ impl Scheduler {
         let holder = self.plan.ops[holder].id.clone();
         self.out
             .emit(now.time, Event::LockWait { op, lock, holder });
+    }
+
+    /// Starts cleanup op `i`; the first one says that the cleanup begins, and with which ops.
+    fn start_cleanup(&mut self, i: usize, now: Now) {
+        if !self.cleanup_started {
+            self.cleanup_started = true;
+            let ops = self
+                .plan
+                .ops
+                .iter()
+                .zip(&self.slots)
+                .filter(|(op, s)| op.always && s.status == OpStatus::Pending)
+                .map(|(op, _)| op.id.clone())
+                .collect();
+            let after = self.cleanup_cause();
+            self.out
+                .emit(now.time, Event::CleanupStarted { after, ops });
+        }
+        self.start(i, now);
     }
 
     fn start(&mut self, i: usize, now: Now) {
@@ -453,7 +724,11 @@ impl Scheduler {
                 lock_wait,
             },
         );
-        self.out.start.push(i);
+        if op.always {
+            self.out.start_cleanup.push(i);
+        } else {
+            self.out.start.push(i);
+        }
     }
 
     fn finish_without_running(
@@ -526,6 +801,9 @@ impl Scheduler {
         }
         slot.status = status;
         slot.counts_as_failure = status == OpStatus::Failed && !self.plan.ops[i].continue_on_error;
+        if slot.counts_as_failure {
+            slot.taint = Some(i);
+        }
         true
     }
 
@@ -544,11 +822,15 @@ impl Scheduler {
         if !self.slots[i].counts_as_failure {
             return;
         }
-        let id = self.plan.ops[i].id.clone();
-        if self.failed_stage.as_ref().is_none_or(|(s, _)| stage < *s) {
-            self.failed_stage = Some((stage, id.clone()));
+        self.first_failure.get_or_insert(i);
+        if self.failed_stage.is_none_or(|(s, _)| stage < s) {
+            self.failed_stage = Some((stage, i));
         }
-        if self.opts.fail_fast == FailFast::Cancel && self.stopping.is_none() {
+        if self.opts.fail_fast == FailFast::Cancel
+            && self.stopping.is_none()
+            && !self.cleanup_started
+        {
+            let id = self.plan.ops[i].id.clone();
             self.begin_stop(Stopping::AfterFailure(id), now);
         }
     }
@@ -562,6 +844,27 @@ impl Scheduler {
         self.out.emit(now.time, Event::RunCancelling { reason });
         self.out.ask(Stop::Terminate);
     }
+}
+
+/// What each op waits for: its `depends_on`, and every op of an earlier stage
+/// unless its entry gave `depends_on` (then `depends_on` narrows the wait).
+fn waits(plan: &Plan) -> Vec<Vec<usize>> {
+    plan.ops
+        .iter()
+        .map(|op| {
+            let mut w: Vec<usize> = if op.waits_for_stage {
+                (0..plan.ops.len())
+                    .filter(|&j| plan.ops[j].stage < op.stage)
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            w.extend(&op.depends_on);
+            w.sort_unstable();
+            w.dedup();
+            w
+        })
+        .collect()
 }
 
 /// The first event of a run: what it will do.
@@ -589,7 +892,7 @@ mod tests {
     use super::*;
     use crate::catalog::operation::RetryPolicy;
     use crate::plan::{ExternalRequirement, ModuleRef, PlannedOp, Script, Stage};
-    use crate::record::event::OpKind;
+    use crate::record::event::{OpKind, cleanup_line};
 
     const VM: &str = "vm:rg/vm1";
 
@@ -614,6 +917,7 @@ mod tests {
                 budget: None,
             },
             continue_on_error: false,
+            always: false,
             depends_on: Vec::new(),
             waits_for_stage: true,
             locks: Vec::new(),
@@ -665,6 +969,7 @@ mod tests {
             external: HashMap::new(),
             resumed_from: None,
             setup: RunSetup::default(),
+            cancel_budget: Duration::from_secs(6),
         }
     }
 
@@ -675,9 +980,12 @@ mod tests {
         base: Instant,
         clock: Duration,
         events: Vec<EventLine>,
-        /// Ops the driver was told to spawn, in order.
+        /// Ops the driver was told to spawn, in order (cleanup ones too).
         spawned: Vec<String>,
+        /// The ops of `spawned` spawned as cleanup.
+        cleanup: Vec<String>,
         stops: Vec<Stop>,
+        cleanup_stops: Vec<Stop>,
     }
 
     impl Sim {
@@ -691,7 +999,9 @@ mod tests {
                 clock: Duration::ZERO,
                 events: Vec::new(),
                 spawned: Vec::new(),
+                cleanup: Vec::new(),
                 stops: Vec::new(),
+                cleanup_stops: Vec::new(),
             };
             let begun = sim.scheduler.begin(sim.now());
             sim.round(begun);
@@ -713,7 +1023,15 @@ mod tests {
             self.events.extend(actions.events);
             self.spawned
                 .extend(actions.start.iter().map(|&i| self.ids[i].clone()));
+            let cleanup: Vec<String> = actions
+                .start_cleanup
+                .iter()
+                .map(|&i| self.ids[i].clone())
+                .collect();
+            self.spawned.extend(cleanup.iter().cloned());
+            self.cleanup.extend(cleanup);
             self.stops.extend(actions.stop);
+            self.cleanup_stops.extend(actions.stop_cleanup);
         }
 
         /// Takes the actions of one input, then those of the scheduling round after it.
@@ -818,6 +1136,9 @@ mod tests {
             }
             Event::RunCancelling { reason } => format!("run_cancelling {reason}"),
             Event::AzureSignedIn { op, sign_in, .. } => format!("azure_signed_in {op} {sign_in}"),
+            Event::CleanupStarted { after, ops } => {
+                format!("cleanup_started {}", cleanup_line(after, ops))
+            }
             Event::RunFinished { status, .. } => format!("run_finished {status:?}"),
         }
     }
@@ -1002,17 +1323,25 @@ mod tests {
 
     #[test]
     fn fail_fast_continue_runs_later_ops_that_do_not_need_the_failed_one() {
-        let mut p = plan(&[("a", 1), ("b", 2), ("c", 2)]);
-        p.ops[2].depends_on = vec![0];
+        let mut p = plan(&[("a", 1), ("free", 1), ("b", 2), ("c", 2), ("d", 3)]);
+        p.ops[2].depends_on = vec![1];
         p.ops[2].waits_for_stage = false;
+        p.ops[3].depends_on = vec![0];
+        p.ops[3].waits_for_stage = false;
         let mut sim = Sim::new(p, opts(FailFast::Continue));
         sim.finish("a", OpStatus::Failed);
-        assert_eq!(sim.spawned, ["a", "b"]);
         assert_eq!(
             sim.skipped_because("c"),
             "not started: dependency `a` failed"
         );
+        sim.finish("free", OpStatus::Succeeded);
+        assert_eq!(sim.spawned, ["a", "free", "b"]);
         sim.finish("b", OpStatus::Succeeded);
+        assert_eq!(
+            sim.skipped_because("d"),
+            "not started: `a` failed in stage 1",
+            "d waits for every earlier stage"
+        );
         assert!(sim.stops.is_empty());
         assert_eq!(sim.end(), RunStatus::Failed);
     }
@@ -1212,5 +1541,245 @@ mod tests {
         let progress = sim.scheduler.progress(sim.now());
         sim.take(progress);
         assert_eq!(sim.events.len(), events, "progress without running ops");
+    }
+
+    fn tick(sim: &mut Sim) {
+        let actions = sim.scheduler.tick(sim.now());
+        sim.round(actions);
+    }
+
+    /// A build: create a VM, two steps on it, publish, delete the VM (`always`).
+    /// `publish` waits for the stages but names `gallery` (stage 1) in its `requires`.
+    fn build() -> Plan {
+        let mut p = plan(&[
+            ("vm", 1),
+            ("gallery", 1),
+            ("step1", 2),
+            ("step2", 3),
+            ("publish", 4),
+            ("delete", 5),
+        ]);
+        p.ops[4].depends_on = vec![1];
+        p.ops[5].always = true;
+        p
+    }
+
+    #[test]
+    fn in_every_mode_nothing_runs_after_a_failure_it_waits_for() {
+        for mode in [FailFast::FinishStage, FailFast::Cancel, FailFast::Continue] {
+            let mut sim = Sim::new(build(), opts(mode));
+            sim.finish("vm", OpStatus::Succeeded);
+            sim.finish("gallery", OpStatus::Succeeded);
+            sim.finish("step1", OpStatus::Failed);
+            for later in ["step2", "publish"] {
+                let reason = sim.skipped_because(later);
+                assert!(
+                    reason.starts_with("not started: `step1` failed"),
+                    "{mode:?}: {reason}"
+                );
+            }
+            assert_eq!(sim.cleanup, ["delete"], "{mode:?}");
+            sim.finish("delete", OpStatus::Succeeded);
+            assert_eq!(sim.end(), RunStatus::Failed, "{mode:?}");
+        }
+    }
+
+    #[test]
+    fn a_skip_after_a_failure_passes_on_to_dependents_in_continue_mode() {
+        let mut p = plan(&[("a", 1), ("b", 2), ("c", 3), ("free", 1), ("d", 4)]);
+        p.ops[1].depends_on = vec![0];
+        p.ops[1].waits_for_stage = false;
+        p.ops[2].depends_on = vec![1];
+        p.ops[2].waits_for_stage = false;
+        p.ops[4].depends_on = vec![3];
+        p.ops[4].waits_for_stage = false;
+        let mut sim = Sim::new(p, opts(FailFast::Continue));
+        sim.finish("a", OpStatus::Failed);
+        assert_eq!(
+            sim.skipped_because("b"),
+            "not started: dependency `a` failed"
+        );
+        assert_eq!(
+            sim.skipped_because("c"),
+            "not started: dependency `b` skipped after `a` failed"
+        );
+        sim.finish("free", OpStatus::Succeeded);
+        assert_eq!(sim.spawned, ["a", "free", "d"], "d needs only `free`");
+        sim.finish("d", OpStatus::Succeeded);
+        assert_eq!(sim.end(), RunStatus::Failed);
+    }
+
+    #[test]
+    fn an_always_op_runs_in_its_place_when_nothing_failed() {
+        let mut sim = Sim::new(build(), opts(FailFast::FinishStage));
+        for id in ["vm", "gallery", "step1", "step2", "publish"] {
+            sim.finish(id, OpStatus::Succeeded);
+        }
+        assert_eq!(sim.cleanup, ["delete"]);
+        sim.finish("delete", OpStatus::Succeeded);
+        assert_eq!(sim.end(), RunStatus::Succeeded);
+        assert!(!sim.log().iter().any(|l| l.starts_with("cleanup_started")));
+    }
+
+    #[test]
+    fn cleanup_waits_for_everything_else_then_runs_one_at_a_time_in_list_order() {
+        let mut p = plan(&[("a", 1), ("slow", 1), ("undo1", 2), ("b", 3), ("undo2", 4)]);
+        p.ops[2].always = true;
+        p.ops[4].always = true;
+        let mut sim = Sim::new(p, opts(FailFast::FinishStage));
+        sim.finish("a", OpStatus::Failed);
+        assert_eq!(
+            sim.spawned,
+            ["a", "slow"],
+            "cleanup started while `slow` ran"
+        );
+        sim.finish("slow", OpStatus::Succeeded);
+        assert_eq!(sim.cleanup, ["undo1"]);
+        assert!(sim.log().contains(
+            &"cleanup_started running 2 cleanup operations after the failure of `a`: undo1, undo2"
+                .to_string()
+        ));
+        assert_eq!(
+            sim.skipped_because("b"),
+            "not started: it waits for `undo1`, which runs as cleanup after the failure of `a`"
+        );
+        sim.finish("undo1", OpStatus::Failed);
+        assert_eq!(
+            sim.cleanup,
+            ["undo1", "undo2"],
+            "a failed cleanup stops the next"
+        );
+        sim.finish("undo2", OpStatus::Succeeded);
+        assert_eq!(sim.end(), RunStatus::Failed);
+    }
+
+    #[test]
+    fn cleanup_after_fail_fast_cancel_starts_once_the_terminated_ops_ended() {
+        let mut p = plan(&[("a", 1), ("b", 1), ("c", 2), ("undo", 3)]);
+        p.ops[3].always = true;
+        let mut sim = Sim::new(p, opts(FailFast::Cancel));
+        sim.finish("a", OpStatus::Failed);
+        assert_eq!(sim.stops, [Stop::Terminate]);
+        assert!(sim.cleanup.is_empty());
+        sim.finish("b", OpStatus::Cancelled);
+        assert_eq!(sim.cleanup, ["undo"]);
+        assert!(sim.cleanup_stops.is_empty(), "the cleanup was told to stop");
+        sim.finish("undo", OpStatus::Succeeded);
+        assert_eq!(sim.end(), RunStatus::Failed);
+    }
+
+    #[test]
+    fn after_a_signal_the_cleanup_runs_and_the_run_is_cancelled() {
+        let mut sim = Sim::new(build(), opts(FailFast::FinishStage));
+        sim.finish("vm", OpStatus::Succeeded);
+        sim.finish("gallery", OpStatus::Succeeded);
+        sim.signal("SIGTERM");
+        assert_eq!(sim.stops, [Stop::Terminate]);
+        sim.wait(1);
+        sim.finish("step1", OpStatus::Cancelled);
+        assert_eq!(sim.cleanup, ["delete"]);
+        assert!(sim.log().contains(
+            &"cleanup_started running 1 cleanup operation after SIGTERM, within 6s of it: delete"
+                .to_string()
+        ));
+        let (status, _, reason) = sim.finished("publish");
+        assert_eq!(status, OpStatus::Cancelled);
+        assert_eq!(
+            reason.as_deref(),
+            Some("run cancelled by SIGTERM before it started")
+        );
+        sim.finish("delete", OpStatus::Succeeded);
+        assert_eq!(sim.end(), RunStatus::Cancelled);
+        assert_eq!(sim.scheduler.next_due(), None);
+    }
+
+    #[test]
+    fn a_second_signal_stops_the_cleanup_and_says_so() {
+        let mut p = build();
+        p.ops.push(op("delete2", 6));
+        p.ops[6].always = true;
+        p.stages.push(Stage {
+            number: 6,
+            parallel_group: None,
+            ops: vec![6],
+        });
+        let mut sim = Sim::new(p, opts(FailFast::FinishStage));
+        sim.signal("SIGINT");
+        sim.finish("vm", OpStatus::Cancelled);
+        sim.finish("gallery", OpStatus::Cancelled);
+        assert_eq!(sim.cleanup, ["delete"]);
+        sim.signal("SIGTERM");
+        assert_eq!(sim.cleanup_stops, [Stop::Kill]);
+        assert!(sim.log().contains(
+            &"run_cancelling second signal (SIGTERM): stopping the cleanup; check for leftovers and run the cleanup operations again"
+                .to_string()
+        ));
+        let (status, _, reason) = sim.finished("delete2");
+        assert_eq!(status, OpStatus::Cancelled);
+        assert_eq!(
+            reason.as_deref(),
+            Some("not started: the cleanup was stopped by a second signal (SIGTERM)")
+        );
+        sim.finish("delete", OpStatus::Cancelled);
+        assert_eq!(sim.end(), RunStatus::Cancelled);
+    }
+
+    #[test]
+    fn the_budget_kills_what_does_not_stop_then_stops_the_cleanup() {
+        let mut sim = Sim::new(build(), opts(FailFast::FinishStage));
+        sim.signal("SIGINT");
+        assert_eq!(
+            sim.scheduler.next_due(),
+            Some(sim.now().instant + Duration::from_secs(3))
+        );
+        sim.wait(3);
+        tick(&mut sim);
+        assert_eq!(sim.stops, [Stop::Terminate, Stop::Kill]);
+        assert!(sim.log().contains(
+            &"run_cancelling operations still running 3s after the signal: killing them so the cleanup can start"
+                .to_string()
+        ));
+        sim.finish("vm", OpStatus::Cancelled);
+        sim.finish("gallery", OpStatus::Cancelled);
+        assert_eq!(sim.cleanup, ["delete"]);
+        sim.wait(3);
+        tick(&mut sim);
+        assert_eq!(sim.cleanup_stops, [Stop::Kill]);
+        assert!(sim.log().contains(
+            &"run_cancelling the cancellation budget (6s) is spent: stopping the cleanup; check for leftovers and run the cleanup operations again"
+                .to_string()
+        ));
+        sim.finish("delete", OpStatus::Cancelled);
+        assert_eq!(sim.end(), RunStatus::Cancelled);
+    }
+
+    #[test]
+    fn a_signal_during_a_cleanup_after_a_failure_lets_it_go_on_within_the_budget() {
+        let mut sim = Sim::new(build(), opts(FailFast::FinishStage));
+        sim.finish("vm", OpStatus::Failed);
+        sim.finish("gallery", OpStatus::Succeeded);
+        assert_eq!(sim.cleanup, ["delete"]);
+        sim.signal("SIGINT");
+        assert!(sim.cleanup_stops.is_empty());
+        assert!(sim.log().contains(
+            &"run_cancelling received SIGINT during the cleanup: it may run 6s more; a second signal stops it"
+                .to_string()
+        ));
+        sim.finish("delete", OpStatus::Succeeded);
+        assert_eq!(sim.end(), RunStatus::Cancelled);
+    }
+
+    #[test]
+    fn a_first_signal_leaves_an_always_op_running_in_its_place_to_finish() {
+        let mut sim = Sim::new(build(), opts(FailFast::FinishStage));
+        for id in ["vm", "gallery", "step1", "step2", "publish"] {
+            sim.finish(id, OpStatus::Succeeded);
+        }
+        assert_eq!(sim.cleanup, ["delete"]);
+        sim.signal("SIGINT");
+        assert_eq!(sim.stops, [Stop::Terminate]);
+        assert!(sim.cleanup_stops.is_empty(), "the cleanup was stopped");
+        sim.finish("delete", OpStatus::Succeeded);
+        assert_eq!(sim.end(), RunStatus::Cancelled);
     }
 }

@@ -90,6 +90,9 @@ pub struct UnitContext {
     /// Azure refused one (`azure::session`); `None` when goldsmith did not
     /// sign in (az uses the configuration it finds).
     pub azure: Option<Arc<Session>>,
+    /// The run was cancelled by a signal: processes started from now on (the
+    /// cleanup's) get `GOLDSMITH_CANCELLED=1`.
+    pub cancelled: std::sync::atomic::AtomicBool,
 }
 
 impl UnitContext {
@@ -121,6 +124,9 @@ impl UnitContext {
             ("GOLDSMITH_OP".to_string(), op.to_string()),
             ("GOLDSMITH_ATTEMPT".to_string(), attempt.to_string()),
         ]);
+        if self.cancelled.load(std::sync::atomic::Ordering::SeqCst) {
+            env.push(("GOLDSMITH_CANCELLED".to_string(), "1".to_string()));
+        }
         let agent = user_agent(&env, op, attempt);
         env.push(("AZURE_HTTP_USER_AGENT".to_string(), agent));
         env

@@ -147,6 +147,20 @@ COMPUTE = [
      "--output", "none"],
     ["disk", "delete", "--ids", f"{SUB}/providers/Microsoft.Compute/disks/vm-build-osdisk", "--yes", "--output", "none"],
     ["disk", "delete", "--ids", f"{SUB}/providers/Microsoft.Compute/disks/vm-build-osdisk", "--yes", "--output", "none"],
+    # create-build-vm's delete options: a cancelled run's `vm delete --no-wait` (delete-build-vm)
+    # takes the NIC and OS disk with the VM.
+    ["vm", "create", "--resource-group", "rg-vm", "--name", "vm-gone", "--location", "westeurope",
+     "--image", "MicrosoftWindowsDesktop:windows-11:win11-24h2-avd:latest", "--size", "Standard_D4s_v5",
+     "--admin-username", "avdbuildadmin", "--admin-password", "Str0ng!Passw0rd#1",
+     "--subnet", f"{SUB}/providers/Microsoft.Network/virtualNetworks/vnet-vm/subnets/snet-build",
+     "--public-ip-address", "", "--nsg", "", "--os-disk-name", "vm-gone-osdisk",
+     "--nic-delete-option", "Delete", "--os-disk-delete-option", "Delete", "--output", "none"],
+    ["vm", "show", "--resource-group", "rg-vm", "--name", "vm-gone", "--query",
+     "[networkProfile.networkInterfaces[0].deleteOption, storageProfile.osDisk.deleteOption]", "--output", "tsv"],
+    ["vm", "delete", "--resource-group", "rg-vm", "--name", "vm-gone", "--yes", "--no-wait", "--output", "none"],
+    ["vm", "wait", "--resource-group", "rg-vm", "--name", "vm-gone", "--deleted", "--interval", "5"],
+    ["network", "nic", "list", "--resource-group", "rg-vm", "--query", "[].name", "--output", "tsv"],
+    ["disk", "show", "--resource-group", "rg-vm", "--name", "vm-gone-osdisk", "--output", "none"],
 ]
 
 # The image version as modules/05-golden-image publishes it (create-image-version and the

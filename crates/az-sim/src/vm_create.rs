@@ -74,6 +74,10 @@ pub struct Plan {
     pub disk: String,
     pub trusted_launch: bool,
     pub license: Value,
+    /// `--nic-delete-option`: `Delete` removes the NIC with the VM.
+    pub nic_delete_option: Option<String>,
+    /// `--os-disk-delete-option`: `Delete` removes the OS disk with the VM.
+    pub os_disk_delete_option: Option<String>,
 }
 
 fn plan(call: &Call) -> Result<Plan, AzError> {
@@ -122,6 +126,8 @@ fn plan(call: &Call) -> Result<Plan, AzError> {
         },
         trusted_launch: security.eq_ignore_ascii_case("TrustedLaunch"),
         license: call.opt_string("license-type")?,
+        nic_delete_option: call.args.one("nic-delete-option")?,
+        os_disk_delete_option: call.args.one("os-disk-delete-option")?,
         image,
         rg,
         name,
@@ -312,15 +318,20 @@ pub fn create_in(state: &mut World, sub: &str, p: &Plan, now: f64) -> Result<Val
     let mut model = json!({
         "hardwareProfile": { "vmSize": p.size },
         "licenseType": p.license,
-        "networkProfile": { "networkInterfaces": nic_ids.iter().enumerate().map(|(i, id)| json!({
-            "id": id, "primary": i == 0, "resourceGroup": p.rg,
-        })).collect::<Vec<_>>() },
+        "networkProfile": { "networkInterfaces": nic_ids.iter().enumerate().map(|(i, id)| {
+            let mut nic = json!({ "id": id, "primary": i == 0, "resourceGroup": p.rg });
+            if let Some(option) = &p.nic_delete_option {
+                nic["deleteOption"] = json!(option);
+            }
+            nic
+        }).collect::<Vec<_>>() },
         "osProfile": { "adminUsername": p.admin, "computerName": computer_name(&p.name) },
         "storageProfile": {
             "dataDisks": [],
             "imageReference": image_reference(&p.image),
             "osDisk": {
-                "caching": "ReadWrite", "createOption": "FromImage", "deleteOption": "Detach", "diskSizeGB": 127,
+                "caching": "ReadWrite", "createOption": "FromImage", "diskSizeGB": 127,
+                "deleteOption": p.os_disk_delete_option.as_deref().unwrap_or("Detach"),
                 "managedDisk": { "id": disk.id, "resourceGroup": p.rg, "storageAccountType": "Premium_LRS" },
                 "name": p.disk, "osType": p.os_type,
             },

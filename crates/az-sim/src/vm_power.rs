@@ -30,8 +30,9 @@ pub fn delete(call: &Call) -> Outcome {
     Ok(None)
 }
 
-/// Starts deleting the VM (false when there is none: ARM answers 204), its
-/// NIC and disk left behind, detached, as with deleteOption Detach.
+/// Starts deleting the VM (false when there is none: ARM answers 204). Its
+/// NICs and OS disk go with it when their `deleteOption` is `Delete`, and are
+/// left behind, detached, when it is `Detach` (the default).
 pub fn begin_delete(
     state: &mut World,
     now: f64,
@@ -50,8 +51,15 @@ pub fn begin_delete(
         until: now + DELETE_SECS,
     });
     let vm_id = ids::key(&vm.id);
-    // The NIC and disk stay behind, detached, as with deleteOption Detach.
+    let deleted_with_it = deleted_with(&vm.model);
     for r in state.resources.values_mut() {
+        if deleted_with_it.contains(&ids::key(&r.id)) {
+            r.busy = Some(Busy {
+                op: BusyOp::Deleting,
+                until: now + DELETE_SECS,
+            });
+            continue;
+        }
         if r.body["virtualMachine"]["id"]
             .as_str()
             .is_some_and(|v| ids::key(v) == vm_id)
@@ -68,6 +76,26 @@ pub fn begin_delete(
         }
     }
     Ok(true)
+}
+
+/// The ids (as keys) of the NICs and OS disk whose `deleteOption` is `Delete`.
+fn deleted_with(model: &Value) -> Vec<String> {
+    let delete = |v: &Value| {
+        v["deleteOption"]
+            .as_str()
+            .is_some_and(|o| o.eq_ignore_ascii_case("Delete"))
+    };
+    let nics = model["networkProfile"]["networkInterfaces"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|n| delete(n))
+        .filter_map(|n| n["id"].as_str());
+    let os_disk = &model["storageProfile"]["osDisk"];
+    let disk = delete(os_disk)
+        .then(|| os_disk["managedDisk"]["id"].as_str())
+        .flatten();
+    nics.chain(disk).map(ids::key).collect()
 }
 
 fn not_allowed(operation: &str, vm: &str, why: &str) -> AzError {

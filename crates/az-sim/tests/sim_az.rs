@@ -1420,3 +1420,85 @@ fn the_avd_agent_registers_a_session_host_that_becomes_available() {
         "ERROR: Not Found({\"error\":{\"code\":\"ResourceNotFound\",\"message\":\"The Resource 'Microsoft.DesktopVirtualization/hostpools/nope' under resource group 'rg' was not found."
     ));
 }
+
+#[test]
+fn delete_options_of_delete_take_the_nic_and_os_disk_with_the_vm_even_without_waiting() {
+    let mut sim = Sim::bare();
+    sim.speed = "20000";
+    let run = |args: &[&str]| sim.az(args);
+    let ok = |args: &[&str]| {
+        let out = run(args);
+        assert_eq!(
+            out.status.code(),
+            Some(0),
+            "az {}: {}",
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    ok(&["group", "create", "-n", "rg", "-l", "westeurope"]);
+    let create = |name: &str, delete: bool| {
+        let mut args = vec![
+            "vm",
+            "create",
+            "-g",
+            "rg",
+            "-n",
+            name,
+            "--image",
+            "Win2022Datacenter",
+            "--public-ip-address",
+            "",
+            "--nsg",
+            "",
+            "--admin-username",
+            "azureuser",
+            "--admin-password",
+            "Str0ng!Passw0rd",
+            "--output",
+            "none",
+        ];
+        if delete {
+            args.extend([
+                "--nic-delete-option",
+                "Delete",
+                "--os-disk-delete-option",
+                "Delete",
+            ]);
+        }
+        ok(&args);
+    };
+    create("gone", true);
+    create("kept", false);
+    let option = ok(&[
+        "vm",
+        "show",
+        "-g",
+        "rg",
+        "-n",
+        "gone",
+        "--query",
+        "networkProfile.networkInterfaces[0].deleteOption",
+        "-o",
+        "tsv",
+    ]);
+    assert_eq!(option, "Delete\n");
+    for vm in ["gone", "kept"] {
+        ok(&["vm", "delete", "-g", "rg", "-n", vm, "--yes", "--no-wait"]);
+    }
+    // 60 simulated seconds of deleting: 3 ms at this speed.
+    std::thread::sleep(std::time::Duration::from_millis(50));
+    let names = |kind: &str| ok(&[kind, "list", "-g", "rg", "--query", "[].name", "-o", "tsv"]);
+    assert_eq!(
+        ok(&["vm", "list", "-g", "rg", "--query", "[].name", "-o", "tsv"]),
+        ""
+    );
+    let nics = ok(&[
+        "network", "nic", "list", "-g", "rg", "--query", "[].name", "-o", "tsv",
+    ]);
+    assert_eq!(nics, "keptVMNic\n", "only the detached NIC stays");
+    let disks = names("disk");
+    assert!(!disks.contains("gone"), "{disks}");
+    assert!(disks.contains("kept"), "{disks}");
+}

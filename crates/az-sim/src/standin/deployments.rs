@@ -171,6 +171,10 @@ fn plan(standin: &StandIn, rg: &str, template: &Value) -> Result<Plan, Reply> {
             .get("licenseType")
             .cloned()
             .unwrap_or(Value::Null),
+        nic_delete_option: text(
+            &properties["networkProfile"]["networkInterfaces"][0]["properties"]["deleteOption"],
+        ),
+        os_disk_delete_option: text(&properties["storageProfile"]["osDisk"]["deleteOption"]),
         image,
         rg: rg.to_string(),
         name,
