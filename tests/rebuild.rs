@@ -148,6 +148,12 @@ fn weekly_rebuild(p: &Project, world: &Path, more: &[&str]) -> PathBuf {
     flags.extend(more);
     let r = run(p, &args(&["run", "05-golden-image"], &flags));
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout
+            .contains("goldsmith: image-version-id = /subscriptions/"),
+        "the console names what was published: {}",
+        r.stdout
+    );
     p.latest_run_dir()
 }
 

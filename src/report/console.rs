@@ -339,6 +339,9 @@ impl Reporter for Console {
                     format_duration(*duration),
                     parts.join(", ")
                 ))?;
+                for (op, name, value) in run.outputs() {
+                    self.line(&format!("goldsmith: {name} = {value} (from {op})"))?;
+                }
                 self.line(&format!("goldsmith: logs, state and events in {dir}"))
             }
         }
