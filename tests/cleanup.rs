@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{Project, op_status};
+use common::{Project, library_copy, op_status};
 use serde_json::Value;
 
 const MODULE: &str = "05-golden-image";
@@ -21,33 +21,9 @@ const IMAGE: &str = "win11-24h2-avd-m365";
 const SPEED: &str = "5000";
 const SECRETS: [(&str, &str); 1] = [("ADMIN_PASSWORD", "Gs-Cleanup#Build7Pw!")];
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
-/// A copy of the library with config.example.yaml as its config.
+/// The library with the golden image and the modules it depends on.
 fn library() -> Project {
-    let p = Project::new();
-    copy_dir(&repo().join("capabilities"), &p.root().join("capabilities"));
-    copy_dir(&repo().join("modules"), &p.root().join("modules"));
-    std::fs::copy(
-        repo().join("config.example.yaml"),
-        p.root().join("config.yaml"),
-    )
-    .expect("config");
-    p
+    library_copy(&["00-resource-group", "01-networking", MODULE])
 }
 
 /// A scenario of `faults` (the network and resource group come from the

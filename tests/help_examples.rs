@@ -5,19 +5,7 @@ mod common;
 
 use std::path::Path;
 
-use common::Project;
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
+use common::{Project, copy_dir};
 
 /// The example command lines of `--help`: lines starting `goldsmith `, up to
 /// the two spaces before their comment, joined with the lines a trailing `\`

@@ -9,19 +9,13 @@
 mod common;
 
 use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
-use common::{Project, all_files, events_of, op_status, time_of};
+use common::{
+    LIBRARY_CAPABILITIES, Project, all_files, events_of, library_copy, op_status, repo, time_of,
+};
 use serde_json::Value;
 
-const CAPABILITIES: [&str; 6] = [
-    "management",
-    "networking",
-    "storage",
-    "identity",
-    "compute",
-    "avd",
-];
 
 const MODULES: [&str; 7] = [
     "00-resource-group",
@@ -42,43 +36,9 @@ const SIMULATE: [&str; 4] = ["--simulate", "--sim-speed", "600", "--with-depende
 /// The build VM's run-command lock, from config.example.yaml.
 const BUILD_VM_LOCK: &str = "vm:rg-avd-weu-001/vm-avdbuild01";
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 /// A project holding a copy of the library and config.example.yaml as config.yaml.
 fn library() -> Project {
-    let p = Project::new();
-    for cap in CAPABILITIES {
-        copy_dir(
-            &repo().join("capabilities").join(cap),
-            &p.root().join("capabilities").join(cap),
-        );
-    }
-    for module in MODULES {
-        copy_dir(
-            &repo().join("modules").join(module),
-            &p.root().join("modules").join(module),
-        );
-    }
-    std::fs::copy(
-        repo().join("config.example.yaml"),
-        p.root().join("config.yaml"),
-    )
-    .expect("config");
-    p
+    library_copy(&MODULES)
 }
 
 fn run(p: &Project, args: &[&str]) -> common::Run {
@@ -353,7 +313,7 @@ fn config_example_defines_documents_and_uses_every_value() {
     }
 
     let mut used = BTreeSet::new();
-    for cap in CAPABILITIES {
+    for cap in LIBRARY_CAPABILITIES {
         for file in all_files(&repo().join("capabilities").join(cap)) {
             let op = std::fs::read_to_string(&file).expect("op");
             used.extend(placeholders(&op));
@@ -405,7 +365,7 @@ fn config_example_defines_documents_and_uses_every_value() {
 
 #[test]
 fn no_script_traces_and_the_registration_token_only_goes_through_a_pipe() {
-    for cap in CAPABILITIES {
+    for cap in LIBRARY_CAPABILITIES {
         for file in all_files(&repo().join("capabilities").join(cap)) {
             let text = std::fs::read_to_string(&file).expect("op");
             for needle in ["set -x", "set -o xtrace", "Set-PSDebug"] {

@@ -7,45 +7,15 @@ mod common;
 
 use std::path::{Path, PathBuf};
 
-use common::{Project, events_of, op_status};
+use common::{Project, events_of, library_copy, op_status};
 use serde_json::Value;
 
 const SIMULATE: [&str; 3] = ["--simulate", "--sim-speed", "600"];
 const SECRETS: [(&str, &str); 1] = [("ADMIN_PASSWORD", "Gs-Rebuild-Pw#7c1e!")];
 
-fn repo() -> &'static Path {
-    Path::new(env!("CARGO_MANIFEST_DIR"))
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.path().is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
-/// The library's capabilities, 05-golden-image with the modules it depends on,
-/// and config.example.yaml as config.yaml.
+/// The library with 05-golden-image and the modules it depends on.
 fn golden_image() -> Project {
-    let p = Project::new();
-    copy_dir(&repo().join("capabilities"), &p.root().join("capabilities"));
-    for module in ["00-resource-group", "01-networking", "05-golden-image"] {
-        copy_dir(
-            &repo().join("modules").join(module),
-            &p.root().join("modules").join(module),
-        );
-    }
-    std::fs::copy(
-        repo().join("config.example.yaml"),
-        p.root().join("config.yaml"),
-    )
-    .expect("config");
-    p
+    library_copy(&["00-resource-group", "01-networking", "05-golden-image"])
 }
 
 fn run(p: &Project, args: &[&str]) -> common::Run {

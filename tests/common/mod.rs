@@ -144,6 +144,58 @@ pub fn op_status(state: &serde_json::Value, op: &str) -> String {
 }
 
 /// Every file under `dir`, recursively.
+/// The repository this test binary was built from.
+pub fn repo() -> &'static Path {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// Copies the tree `from` into `to` (created), files and folders.
+pub fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("read_dir").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.path().is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+/// The AVD library's capabilities (the `demo` one is not part of it).
+pub const LIBRARY_CAPABILITIES: [&str; 6] = [
+    "management",
+    "networking",
+    "storage",
+    "identity",
+    "compute",
+    "avd",
+];
+
+/// A project holding a copy of the AVD library's capabilities, the given
+/// `modules` and config.example.yaml as its config.yaml.
+pub fn library_copy(modules: &[&str]) -> Project {
+    let p = Project::new();
+    for cap in LIBRARY_CAPABILITIES {
+        copy_dir(
+            &repo().join("capabilities").join(cap),
+            &p.root().join("capabilities").join(cap),
+        );
+    }
+    for module in modules {
+        copy_dir(
+            &repo().join("modules").join(module),
+            &p.root().join("modules").join(module),
+        );
+    }
+    std::fs::copy(
+        repo().join("config.example.yaml"),
+        p.root().join("config.yaml"),
+    )
+    .expect("config");
+    p
+}
+
 pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
