@@ -7,6 +7,20 @@ use super::Plan;
 use crate::duration::format_duration;
 
 pub fn text(plan: &Plan, max_parallel: usize) -> String {
+    let mut out = header(plan, max_parallel);
+    let width = plan.ops.iter().map(|o| o.id.len()).max().unwrap_or(0);
+    for stage in &plan.stages {
+        let _ = writeln!(out);
+        let _ = writeln!(out, "{}", stage_heading(plan, stage));
+        for &i in &stage.ops {
+            let _ = writeln!(out, "{}", op_line(plan, i, width).trim_end());
+        }
+    }
+    out
+}
+
+/// The module, the estimate, the dependencies planned first and the run values.
+fn header(plan: &Plan, max_parallel: usize) -> String {
     let mut out = String::new();
     let _ = writeln!(
         out,
@@ -60,87 +74,79 @@ pub fn text(plan: &Plan, max_parallel: usize) -> String {
             ),
         };
     }
-    let width = plan.ops.iter().map(|o| o.id.len()).max().unwrap_or(0);
-    for stage in &plan.stages {
-        let _ = writeln!(out);
-        // A dependency's stages name their module (`--with-dependencies`).
-        let from = stage
-            .ops
-            .first()
-            .map(|&i| plan.ops[i].module.as_str())
-            .filter(|m| *m != plan.module.id)
-            .map(|m| format!(", module {m}"))
-            .unwrap_or_default();
-        match stage.parallel_group {
-            Some(g) => {
-                let _ = writeln!(
-                    out,
-                    "stage {} (parallel group {g}, {}{from})",
-                    stage.number,
-                    count(stage.ops.len(), "operation")
-                );
-            }
-            None if from.is_empty() => {
-                let _ = writeln!(out, "stage {}", stage.number);
-            }
-            None => {
-                let _ = writeln!(out, "stage {} ({})", stage.number, &from[2..]);
-            }
-        }
-        for &i in &stage.ops {
-            let op = &plan.ops[i];
-            let mut line = format!(
-                "  {:<width$}  {:<12}  timeout {:<6}",
-                op.id,
-                op.kind.name(),
-                format_duration(op.timeout)
-            );
-            if let Some(e) = op.expected {
-                let _ = write!(line, "  expected {}", format_duration(e));
-            }
-            if op.retry.attempts > 1 {
-                let on: Vec<&str> = op.retry.on.iter().map(|c| c.name()).collect();
-                let _ = write!(line, "  retry {}x on {}", op.retry.attempts, on.join(","));
-            }
-            if !op.locks.is_empty() {
-                let locks: Vec<String> = op.locks.iter().map(ToString::to_string).collect();
-                let _ = write!(line, "  locks {}", locks.join(","));
-            }
-            // An op that waits for the earlier stages waits for its `requires` there anyway.
-            let deps: Vec<&str> = op
-                .depends_on
-                .iter()
-                .filter(|&&d| !op.waits_for_stage || plan.ops[d].stage == op.stage)
-                .map(|d| plan.ops[*d].id.as_str())
-                .collect();
-            if !op.waits_for_stage || !deps.is_empty() {
-                let _ = write!(
-                    line,
-                    "  after {}",
-                    if deps.is_empty() {
-                        "-".to_string()
-                    } else {
-                        deps.join(",")
-                    }
-                );
-            }
-            if !op.requires_outside.is_empty() {
-                let reqs: Vec<&str> = op.requires_outside.iter().map(|r| r.id.as_str()).collect();
-                let _ = write!(line, "  requires {}", reqs.join(","));
-            }
-            if op.has_idempotency_check {
-                line.push_str("  (idempotency check)");
-            }
-            if op.continue_on_error {
-                line.push_str("  (continue on error)");
-            }
-            if op.always {
-                line.push_str("  (always: also after a failure or cancellation)");
-            }
-            let _ = writeln!(out, "{}", line.trim_end());
+    out
+}
+
+/// `stage 3 (parallel group 1, 3 operations)`; a dependency's stages name
+/// their module (`--with-dependencies`).
+fn stage_heading(plan: &Plan, stage: &super::Stage) -> String {
+    let from = stage
+        .ops
+        .first()
+        .map(|&i| plan.ops[i].module.as_str())
+        .filter(|m| *m != plan.module.id);
+    match (stage.parallel_group, from) {
+        (Some(g), from) => format!(
+            "stage {} (parallel group {g}, {}{})",
+            stage.number,
+            count(stage.ops.len(), "operation"),
+            from.map(|m| format!(", module {m}")).unwrap_or_default()
+        ),
+        (None, None) => format!("stage {}", stage.number),
+        (None, Some(m)) => format!("stage {} (module {m})", stage.number),
+    }
+}
+
+/// One operation: kind, timeout, expected duration, retries, locks, what it
+/// waits for and its flags.
+fn op_line(plan: &Plan, i: usize, width: usize) -> String {
+    let op = &plan.ops[i];
+    let mut line = format!(
+        "  {:<width$}  {:<12}  timeout {:<6}",
+        op.id,
+        op.kind.name(),
+        format_duration(op.timeout)
+    );
+    if let Some(e) = op.expected {
+        let _ = write!(line, "  expected {}", format_duration(e));
+    }
+    if op.retry.attempts > 1 {
+        let on: Vec<&str> = op.retry.on.iter().map(|c| c.name()).collect();
+        let _ = write!(line, "  retry {}x on {}", op.retry.attempts, on.join(","));
+    }
+    if !op.locks.is_empty() {
+        let locks: Vec<String> = op.locks.iter().map(ToString::to_string).collect();
+        let _ = write!(line, "  locks {}", locks.join(","));
+    }
+    // An op that waits for the earlier stages waits for its `requires` there anyway.
+    let deps: Vec<&str> = op
+        .depends_on
+        .iter()
+        .filter(|&&d| !op.waits_for_stage || plan.ops[d].stage == op.stage)
+        .map(|d| plan.ops[*d].id.as_str())
+        .collect();
+    if !op.waits_for_stage || !deps.is_empty() {
+        let after = if deps.is_empty() {
+            "-".to_string()
+        } else {
+            deps.join(",")
+        };
+        let _ = write!(line, "  after {after}");
+    }
+    if !op.requires_outside.is_empty() {
+        let reqs: Vec<&str> = op.requires_outside.iter().map(|r| r.id.as_str()).collect();
+        let _ = write!(line, "  requires {}", reqs.join(","));
+    }
+    for (set, note) in [
+        (op.has_idempotency_check, "  (idempotency check)"),
+        (op.continue_on_error, "  (continue on error)"),
+        (op.always, "  (always: also after a failure or cancellation)"),
+    ] {
+        if set {
+            line.push_str(note);
         }
     }
-    out
+    line
 }
 
 pub fn json(plan: &Plan) -> String {
