@@ -16,7 +16,6 @@ use common::{
 };
 use serde_json::Value;
 
-
 const MODULES: [&str; 7] = [
     "00-resource-group",
     "01-networking",

@@ -140,7 +140,10 @@ fn op_line(plan: &Plan, i: usize, width: usize) -> String {
     for (set, note) in [
         (op.has_idempotency_check, "  (idempotency check)"),
         (op.continue_on_error, "  (continue on error)"),
-        (op.always, "  (always: also after a failure or cancellation)"),
+        (
+            op.always,
+            "  (always: also after a failure or cancellation)",
+        ),
     ] {
         if set {
             line.push_str(note);
