@@ -65,7 +65,12 @@ pub fn argv_from_inputs(env: &HashMap<String, String>) -> Result<Vec<OsString>, 
                 flag(&mut argv, "sim-scenario", "--sim-scenario");
             }
         }
-        "plan" => flag(&mut argv, "max-parallel", "--max-parallel"),
+        "plan" => {
+            flag(&mut argv, "max-parallel", "--max-parallel");
+            if inputs.boolean("with-dependencies", false)? {
+                argv.push("--with-dependencies".into());
+            }
+        }
         "validate" if inputs.boolean("strict", false)? => argv.push("--strict".into()),
         _ => {}
     }
