@@ -111,11 +111,13 @@ fn check_met(
         None if flags.simulate => return simulated_world_has(project, module, &deps, flags),
         None => RanIn::Real,
     };
+    // Every run's state is read once, not once per dependency.
+    let runs = crate::run_dir::all_runs(&project.root);
     let missing: Vec<&Module> = deps
         .into_iter()
         .filter(|d| {
             let ops: Vec<&str> = d.entries.iter().map(|e| e.id.as_str()).collect();
-            crate::run_dir::succeeded_run(&project.root, &ops, azure).is_none()
+            crate::run_dir::succeeded_run(&runs, &ops, azure).is_none()
         })
         .collect();
     if missing.is_empty() {

@@ -40,15 +40,18 @@ pub enum RanIn<'a> {
     KeptWorld(&'a Path),
 }
 
-/// The newest run under `root` in `azure` in which every one of `ops`
+/// The newest of `runs` (as `all_runs` reads them, newest first) in `azure` in which every one of `ops`
 /// succeeded or was already done: what "this module has run" means to the
 /// modules that depend on it. The run may have been of another module that
 /// listed the same operations (`--with-dependencies` plans them into one
 /// run), and `--only` or a failure leaves some out. A simulated run counts
 /// only for runs in the same kept world: what it made exists nowhere else.
-pub fn succeeded_run(root: &Path, ops: &[&str], azure: RanIn) -> Option<String> {
-    all_runs(root)
-        .into_iter()
+pub fn succeeded_run<'r>(
+    runs: &'r [(PathBuf, StateFile)],
+    ops: &[&str],
+    azure: RanIn,
+) -> Option<&'r str> {
+    runs.iter()
         .filter(|(dir, state)| match azure {
             RanIn::Real => !was_simulated(dir, state),
             RanIn::KeptWorld(world) => {
@@ -60,7 +63,7 @@ pub fn succeeded_run(root: &Path, ops: &[&str], azure: RanIn) -> Option<String> 
             ops.iter()
                 .all(|id| state.op(id).is_some_and(|o| o.status.is_ok()))
         })
-        .map(|(_, state)| state.run_id)
+        .map(|(_, state)| state.run_id.as_str())
 }
 
 /// Whether the run in `dir` ran against goldsmith's simulated Azure. A
