@@ -146,41 +146,14 @@ mod tests {
     use std::time::Duration;
 
     use super::*;
-    use crate::catalog::operation::RetryPolicy;
-    use crate::plan::{ExternalRequirement, ModuleRef, Script};
-    use crate::record::event::OpKind;
+    use crate::plan::{ExternalRequirement, ModuleRef};
 
     fn op(module: &str, id: &str, stage: usize, fingerprint: &str) -> PlannedOp {
         PlannedOp {
-            id: id.into(),
             module: module.into(),
-            name: id.into(),
-            capability: "c".into(),
-            kind: OpKind::Shell,
-            file: PathBuf::from(format!("capabilities/c/operations/{id}.yaml")),
-            line: 1,
-            entry_line: 1,
-            stage,
-            timeout: Duration::from_secs(60),
             expected: Some(Duration::from_secs(10)),
-            retry: RetryPolicy {
-                attempts: 1,
-                delay: Duration::ZERO,
-                max_delay: Duration::ZERO,
-                on: Vec::new(),
-                budget: None,
-            },
-            continue_on_error: false,
-            always: false,
-            depends_on: Vec::new(),
-            waits_for_stage: true,
-            locks: Vec::new(),
-            requires_outside: Vec::new(),
-            script: Script::Bash("true".into()),
-            check: None,
-            has_idempotency_check: false,
-            secrets: Vec::new(),
             fingerprint: fingerprint.into(),
+            ..PlannedOp::for_test(id, stage)
         }
     }
 

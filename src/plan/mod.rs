@@ -168,3 +168,42 @@ pub struct RunCommandScript {
     pub parameters: Vec<(String, String)>,
     pub strict_stderr: bool,
 }
+
+#[cfg(test)]
+impl PlannedOp {
+    /// A one-line shell operation of module `m` with no retry, lock or
+    /// dependency, for unit tests to adjust.
+    pub(crate) fn for_test(id: &str, stage: usize) -> PlannedOp {
+        Self {
+            id: id.to_string(),
+            module: "m".to_string(),
+            name: id.to_string(),
+            capability: "compute".to_string(),
+            kind: OpKind::Shell,
+            file: PathBuf::from(format!("capabilities/compute/operations/{id}.yaml")),
+            line: 1,
+            entry_line: 1,
+            stage,
+            timeout: Duration::from_secs(60),
+            expected: None,
+            retry: RetryPolicy {
+                attempts: 1,
+                delay: Duration::ZERO,
+                max_delay: Duration::ZERO,
+                on: Vec::new(),
+                budget: None,
+            },
+            continue_on_error: false,
+            always: false,
+            depends_on: Vec::new(),
+            waits_for_stage: true,
+            locks: Vec::new(),
+            requires_outside: Vec::new(),
+            script: Script::Bash("true".to_string()),
+            check: None,
+            has_idempotency_check: false,
+            secrets: Vec::new(),
+            fingerprint: String::new(),
+        }
+    }
+}

@@ -890,44 +890,13 @@ mod tests {
     use std::path::PathBuf;
 
     use super::*;
-    use crate::catalog::operation::RetryPolicy;
-    use crate::plan::{ExternalRequirement, ModuleRef, PlannedOp, Script, Stage};
-    use crate::record::event::{OpKind, cleanup_line};
+    use crate::plan::{ExternalRequirement, ModuleRef, PlannedOp, Stage};
+    use crate::record::event::cleanup_line;
 
     const VM: &str = "vm:rg/vm1";
 
     fn op(id: &str, stage: usize) -> PlannedOp {
-        PlannedOp {
-            id: id.to_string(),
-            module: "m".to_string(),
-            name: id.to_string(),
-            capability: "compute".to_string(),
-            kind: OpKind::Shell,
-            file: PathBuf::from(format!("capabilities/compute/operations/{id}.yaml")),
-            line: 1,
-            entry_line: 1,
-            stage,
-            timeout: Duration::from_secs(60),
-            expected: None,
-            retry: RetryPolicy {
-                attempts: 1,
-                delay: Duration::ZERO,
-                max_delay: Duration::ZERO,
-                on: Vec::new(),
-                budget: None,
-            },
-            continue_on_error: false,
-            always: false,
-            depends_on: Vec::new(),
-            waits_for_stage: true,
-            locks: Vec::new(),
-            requires_outside: Vec::new(),
-            script: Script::Bash("true".to_string()),
-            check: None,
-            has_idempotency_check: false,
-            secrets: Vec::new(),
-            fingerprint: String::new(),
-        }
+        PlannedOp::for_test(id, stage)
     }
 
     /// A plan of `(id, stage)` in list order; tests adjust its ops before running it.
