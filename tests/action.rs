@@ -4,48 +4,13 @@
 
 mod common;
 
-use std::collections::HashMap;
 use std::io::{BufRead, BufReader, Read, Write};
 use std::net::TcpListener;
 use std::path::Path;
 
-use common::{Project, all_files, to_run};
+use common::{Project, all_files, parse_file_command, to_run};
 
 const SECRET: &str = "Pa55-w0rd-that-must-not-leak";
-
-/// The runner's parser for `GITHUB_OUTPUT` (actions/runner `SetOutputFileCommand`):
-/// `name=value` lines, or `name<<DELIMITER` … `DELIMITER` heredocs.
-fn parse_file_command(text: &str) -> HashMap<String, String> {
-    let mut out = HashMap::new();
-    let mut lines = text.split('\n').peekable();
-    while let Some(line) = lines.next() {
-        if line.is_empty() {
-            continue;
-        }
-        let heredoc = line.find("<<");
-        let equals = line.find('=');
-        match (heredoc, equals) {
-            (Some(h), e) if e.is_none_or(|e| h < e) => {
-                let name = &line[..h];
-                let delimiter = &line[h + 2..];
-                let mut value = Vec::new();
-                loop {
-                    let l = lines.next().expect("heredoc ends with its delimiter");
-                    if l == delimiter {
-                        break;
-                    }
-                    value.push(l);
-                }
-                out.insert(name.to_string(), value.join("\n"));
-            }
-            (_, Some(e)) => {
-                out.insert(line[..e].to_string(), line[e + 1..].to_string());
-            }
-            _ => panic!("invalid file command line {line:?}"),
-        }
-    }
-    out
-}
 
 fn actions_project() -> Project {
     let p = Project::new();
@@ -70,27 +35,11 @@ fn actions_project() -> Project {
     p
 }
 
+/// The action run on `p` with the secret the project lists set, plus `extra`.
 fn run_action(p: &Project, extra: &[(&str, &str)]) -> common::Run {
-    let runner = p.root().join("_runner");
-    std::fs::create_dir_all(&runner).expect("mkdir");
-    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_goldsmith"));
-    cmd.arg("action")
-        .current_dir(p.root())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", p.root())
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_WORKSPACE", p.root())
-        .env("GITHUB_STEP_SUMMARY", runner.join("step_summary"))
-        .env("GITHUB_OUTPUT", runner.join("output"))
-        .env("INPUT_MODULE", "m")
-        .env("INPUT_SUMMARY", "true")
-        .env("INPUT_ANNOTATIONS", "true")
-        .env("ADMIN_PASSWORD", SECRET);
-    for (k, v) in extra {
-        cmd.env(k, v);
-    }
-    to_run(cmd.output().expect("goldsmith runs"))
+    let mut env = vec![("ADMIN_PASSWORD", SECRET)];
+    env.extend(extra);
+    common::run_action(p, &env)
 }
 
 #[test]

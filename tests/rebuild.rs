@@ -452,22 +452,7 @@ fn chooser_project(choose_script: &str) -> Project {
 #[test]
 fn an_operations_output_is_a_step_output_in_the_action() {
     let p = chooser_project("echo \"asked $GOLDSMITH_RUN_VALUE\" >&2\necho 2.3.4");
-    let runner = p.root().join("_runner");
-    std::fs::create_dir_all(&runner).expect("mkdir");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_goldsmith"))
-        .arg("action")
-        .current_dir(p.root())
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("HOME", p.root())
-        .env("GITHUB_ACTIONS", "true")
-        .env("GITHUB_WORKSPACE", p.root())
-        .env("GITHUB_STEP_SUMMARY", runner.join("step_summary"))
-        .env("GITHUB_OUTPUT", runner.join("output"))
-        .env("INPUT_MODULE", "m")
-        .output()
-        .expect("goldsmith runs");
-    let r = common::to_run(out);
+    let r = common::run_action(&p, &[]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert!(
         r.stdout
@@ -475,17 +460,15 @@ fn an_operations_output_is_a_step_output_in_the_action() {
         "{}",
         r.stdout
     );
-    // The runner's heredoc form: `name<<DELIMITER`, the value, `DELIMITER`.
-    let outputs = std::fs::read_to_string(runner.join("output")).expect("GITHUB_OUTPUT");
-    let mut lines = outputs.lines();
-    let mut value = None;
-    while let Some(line) = lines.next() {
-        if let Some(delimiter) = line.strip_prefix("image-version-id<<") {
-            value = lines.next().map(str::to_string);
-            assert_eq!(lines.next(), Some(delimiter), "{outputs}");
-        }
-    }
-    assert_eq!(value.as_deref(), Some("/versions/2.3.4"), "{outputs}");
+    // Read the way the runner reads GITHUB_OUTPUT.
+    let runner = p.root().join("_runner");
+    let outputs = common::parse_file_command(
+        &std::fs::read_to_string(runner.join("output")).expect("GITHUB_OUTPUT"),
+    );
+    assert_eq!(
+        outputs["image-version-id"], "/versions/2.3.4",
+        "{outputs:?}"
+    );
     let summary = std::fs::read_to_string(runner.join("step_summary")).expect("summary");
     assert!(
         summary.contains("<code>/versions/2.3.4</code>"),

@@ -1,6 +1,7 @@
 //! A project in a temp dir, and the real `goldsmith` binary run on it.
 #![allow(dead_code)]
 
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -106,6 +107,65 @@ impl Project {
             std::fs::read_to_string(self.latest_run_dir().join("state.json")).expect("state");
         serde_json::from_str(&text).expect("state json")
     }
+}
+
+/// The runner's parser for `GITHUB_OUTPUT` (actions/runner `SetOutputFileCommand`):
+/// `name=value` lines, or `name<<DELIMITER` … `DELIMITER` heredocs.
+pub fn parse_file_command(text: &str) -> HashMap<String, String> {
+    let mut out = HashMap::new();
+    let mut lines = text.split('\n').peekable();
+    while let Some(line) = lines.next() {
+        if line.is_empty() {
+            continue;
+        }
+        let heredoc = line.find("<<");
+        let equals = line.find('=');
+        match (heredoc, equals) {
+            (Some(h), e) if e.is_none_or(|e| h < e) => {
+                let name = &line[..h];
+                let delimiter = &line[h + 2..];
+                let mut value = Vec::new();
+                loop {
+                    let l = lines.next().expect("heredoc ends with its delimiter");
+                    if l == delimiter {
+                        break;
+                    }
+                    value.push(l);
+                }
+                out.insert(name.to_string(), value.join("\n"));
+            }
+            (_, Some(e)) => {
+                out.insert(line[..e].to_string(), line[e + 1..].to_string());
+            }
+            _ => panic!("invalid file command line {line:?}"),
+        }
+    }
+    out
+}
+
+/// `goldsmith action` on `p` as the container starts it: `GITHUB_ACTIONS=true`,
+/// the workspace at the project, `INPUT_MODULE=m`, summary and annotations on,
+/// and the runner's file commands in `<root>/_runner/`; `extra` variables after.
+pub fn run_action(p: &Project, extra: &[(&str, &str)]) -> Run {
+    let runner = p.root().join("_runner");
+    std::fs::create_dir_all(&runner).expect("mkdir");
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_goldsmith"));
+    cmd.arg("action")
+        .current_dir(p.root())
+        .env_clear()
+        .env("PATH", std::env::var("PATH").unwrap_or_default())
+        .env("HOME", p.root())
+        .env("GITHUB_ACTIONS", "true")
+        .env("GITHUB_WORKSPACE", p.root())
+        .env("GITHUB_STEP_SUMMARY", runner.join("step_summary"))
+        .env("GITHUB_OUTPUT", runner.join("output"))
+        .env("INPUT_MODULE", "m")
+        .env("INPUT_SUMMARY", "true")
+        .env("INPUT_ANNOTATIONS", "true");
+    for (k, v) in extra {
+        cmd.env(k, v);
+    }
+    to_run(cmd.output().expect("goldsmith runs"))
 }
 
 pub fn to_run(out: Output) -> Run {
