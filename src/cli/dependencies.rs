@@ -29,8 +29,7 @@ pub fn plan_run(
         flags.with_dependencies,
     )?;
     if flags.with_dependencies {
-        let plan = crate::plan::merge(plans)
-            .map_err(|e| CliError::Invalid(format!("--with-dependencies: {e}; nothing ran")))?;
+        let plan = merged(plans)?;
         if !plan.dependencies.is_empty() {
             println!(
                 "goldsmith: --with-dependencies: {} first, then {}",
@@ -43,6 +42,13 @@ pub fn plan_run(
     let plan = plans.pop().expect("the module's own plan");
     check_met(&project, &plan, flags, resumed)?;
     Ok((project, plan))
+}
+
+/// The plans (dependencies first) as one; exit 2 when two modules render a
+/// shared operation differently.
+fn merged(plans: Vec<Plan>) -> Result<Plan, CliError> {
+    crate::plan::merge(plans)
+        .map_err(|e| CliError::Invalid(format!("--with-dependencies: {e}; nothing ran")))
 }
 
 /// Plans `module` again, as `plan_run` did, with the project's values as they
@@ -64,8 +70,7 @@ pub fn replan(project: &Project, module: &str, flags: &RunFlags) -> Result<Plan,
         .map(|m| project.plan(m, options, &mut diags))
         .collect();
     match plans {
-        Some(plans) if !diags.has_errors() => crate::plan::merge(plans)
-            .map_err(|e| CliError::Invalid(format!("--with-dependencies: {e}; nothing ran"))),
+        Some(plans) if !diags.has_errors() => merged(plans),
         _ => {
             inspect::print_diagnostics(project, &diags);
             Err(CliError::Invalid(format!(
