@@ -25,6 +25,41 @@ pub struct Request<'a> {
     pub body: &'a [u8],
 }
 
+/// Where a (lower-case) ARM path points: a resource provider's path in a
+/// resource group, or one at the subscription (`…/locations/<region>/…`);
+/// `rest` is what follows the provider's namespace.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Under<'a> {
+    Group {
+        provider: &'a str,
+        rest: &'a [&'a str],
+    },
+    Subscription {
+        provider: &'a str,
+        rest: &'a [&'a str],
+    },
+}
+
+/// The provider and rest of `lower`, so each provider's `serves` matches only
+/// what is its own.
+pub fn under<'a>(lower: &'a [&'a str]) -> Option<Under<'a>> {
+    match lower {
+        [
+            "subscriptions",
+            _,
+            "resourcegroups",
+            _,
+            "providers",
+            provider,
+            rest @ ..,
+        ] => Some(Under::Group { provider, rest }),
+        ["subscriptions", _, "providers", provider, rest @ ..] => {
+            Some(Under::Subscription { provider, rest })
+        }
+        _ => None,
+    }
+}
+
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
     let lower = &req.lower;
     match (req.method, lower.as_slice()) {

@@ -13,9 +13,11 @@ use crate::avd::{self, ArmRequest};
 /// one) in a resource group.
 pub fn serves(lower: &[&str]) -> bool {
     matches!(
-        lower,
-        ["subscriptions", _, "resourcegroups", _, "providers", "microsoft.desktopvirtualization", kind, _, ..]
-            if lower.len() <= 9 && avd::arm_kind(kind).is_some()
+        super::arm::under(lower),
+        Some(super::arm::Under::Group {
+            provider: "microsoft.desktopvirtualization",
+            rest: [kind, _, tail @ ..],
+        }) if tail.len() <= 1 && avd::arm_kind(kind).is_some()
     )
 }
 

@@ -26,36 +26,24 @@ const IMAGE_VERSION: &str = "26100.4061.250510";
 /// Whether this (lower-case) ARM path is one this module serves: VMs, disks,
 /// NICs, marketplace images and power operations.
 pub fn serves(lower: &[&str]) -> bool {
+    use super::arm::Under::{Group, Subscription};
     matches!(
-        lower,
-        [
-            "subscriptions",
-            _,
-            "resourcegroups",
-            _,
-            "providers",
-            "microsoft.compute",
-            "virtualmachines" | "disks",
-            ..
-        ] | [
-            "subscriptions",
-            _,
-            "resourcegroups",
-            _,
-            "providers",
-            "microsoft.network",
-            "networkinterfaces",
-            _
-        ] | [
-            "subscriptions",
-            _,
-            "providers",
-            "microsoft.compute",
-            "locations",
-            _,
-            "publishers" | "vmoperations" | "vmoperationresults",
-            ..
-        ]
+        super::arm::under(lower),
+        Some(Group {
+            provider: "microsoft.compute",
+            rest: ["virtualmachines" | "disks", ..],
+        }) | Some(Group {
+            provider: "microsoft.network",
+            rest: ["networkinterfaces", _],
+        }) | Some(Subscription {
+            provider: "microsoft.compute",
+            rest: [
+                "locations",
+                _,
+                "publishers" | "vmoperations" | "vmoperationresults",
+                ..
+            ],
+        })
     )
 }
 

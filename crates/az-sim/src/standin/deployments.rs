@@ -32,17 +32,11 @@ struct Deployment {
 /// Whether this (lower-case) ARM path is a deployment's: `…/providers/Microsoft.Resources/deployments/…`.
 pub fn serves(lower: &[&str]) -> bool {
     matches!(
-        lower,
-        [
-            "subscriptions",
-            _,
-            "resourcegroups",
-            _,
-            "providers",
-            "microsoft.resources",
-            "deployments",
-            ..
-        ]
+        super::arm::under(lower),
+        Some(super::arm::Under::Group {
+            provider: "microsoft.resources",
+            rest: ["deployments", ..],
+        })
     )
 }
 

@@ -21,52 +21,26 @@ use crate::vm_extension::{self, SetRequest, Target};
 /// Whether the lower-cased segments name a VM extension, an extension
 /// operation, or the extension image catalog of a location.
 pub fn serves(lower: &[&str]) -> bool {
+    use super::arm::Under::{Group, Subscription};
     matches!(
-        lower,
-        [
-            "subscriptions",
-            _,
-            "resourcegroups",
-            _,
-            "providers",
-            "microsoft.compute",
-            "virtualmachines",
-            _,
-            "extensions",
-            _,
-        ]
-    ) || matches!(
-        lower,
-        [
-            "subscriptions",
-            _,
-            "providers",
-            "microsoft.compute",
-            "locations",
-            _,
-            "publishers"
-        ] | [
-            "subscriptions",
-            _,
-            "providers",
-            "microsoft.compute",
-            "locations",
-            _,
-            "publishers",
-            _,
-            "artifacttypes",
-            "vmextension",
-            ..
-        ] | [
-            "subscriptions",
-            _,
-            "providers",
-            "microsoft.compute",
-            "locations",
-            _,
-            "extensionoperations",
-            _
-        ]
+        super::arm::under(lower),
+        Some(Group {
+            provider: "microsoft.compute",
+            rest: ["virtualmachines", _, "extensions", _],
+        }) | Some(Subscription {
+            provider: "microsoft.compute",
+            rest: ["locations", _, "publishers"]
+                | [
+                    "locations",
+                    _,
+                    "publishers",
+                    _,
+                    "artifacttypes",
+                    "vmextension",
+                    ..
+                ]
+                | ["locations", _, "extensionoperations", _],
+        })
     )
 }
 

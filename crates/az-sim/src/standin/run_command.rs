@@ -35,28 +35,16 @@ struct Running {
 /// Whether this (lower-case) ARM path is an action run-command's: the POST on a
 /// VM, or the operation and result it is polled at.
 pub fn serves(lower: &[&str]) -> bool {
+    use super::arm::Under::{Group, Subscription};
     matches!(
-        lower,
-        [
-            "subscriptions",
-            _,
-            "resourcegroups",
-            _,
-            "providers",
-            "microsoft.compute",
-            "virtualmachines",
-            _,
-            "runcommand"
-        ] | [
-            "subscriptions",
-            _,
-            "providers",
-            "microsoft.compute",
-            "locations",
-            _,
-            "runcommands" | "runcommandresults",
-            _
-        ]
+        super::arm::under(lower),
+        Some(Group {
+            provider: "microsoft.compute",
+            rest: ["virtualmachines", _, "runcommand"],
+        }) | Some(Subscription {
+            provider: "microsoft.compute",
+            rest: ["locations", _, "runcommands" | "runcommandresults", _],
+        })
     )
 }
 

@@ -12,18 +12,11 @@ use crate::session_host;
 /// Whether the lower-cased segments list a host pool's session hosts.
 pub fn serves(lower: &[&str]) -> bool {
     matches!(
-        lower,
-        [
-            "subscriptions",
-            _,
-            "resourcegroups",
-            _,
-            "providers",
-            "microsoft.desktopvirtualization",
-            "hostpools",
-            _,
-            "sessionhosts",
-        ]
+        super::arm::under(lower),
+        Some(super::arm::Under::Group {
+            provider: "microsoft.desktopvirtualization",
+            rest: ["hostpools", _, "sessionhosts"],
+        })
     )
 }
 
