@@ -127,3 +127,45 @@ fn a_bad_app_duration_is_an_error_at_its_line() {
     assert!(all.contains("soon"), "{all}");
     assert!(all.contains("instal"), "{all}");
 }
+
+#[test]
+fn validate_warns_on_a_download_without_sha256_and_strict_refuses_it() {
+    let apps = [
+        app("chrome", ""),
+        "    - { name: seven-zip, type: msi, url: \"https://downloads.example.com/7z.msi\" }\n"
+            .to_string(),
+    ]
+    .concat();
+    let p = project("", &apps);
+    let r = p.run(&["validate"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("capabilities/compute/operations/install.yaml:7:7: warning: app `seven-zip` is downloaded without `sha256`"),
+        "{all}"
+    );
+    assert!(!all.contains("app `chrome` is downloaded"), "{all}");
+    assert!(all.contains("1 warning"), "{all}");
+    let strict = p.run(&["validate", "--strict"]);
+    assert_eq!(strict.code, 2, "{}{}", strict.stdout, strict.stderr);
+    assert!(
+        format!("{}{}", strict.stdout, strict.stderr)
+            .contains("install.yaml:7:7: error: app `seven-zip` is downloaded without `sha256`"),
+        "{}{}",
+        strict.stdout,
+        strict.stderr
+    );
+}
+
+#[test]
+fn a_sha256_that_is_not_64_hex_digits_is_an_error_at_the_hash() {
+    let apps = "    - name: chrome\n      type: msi\n      url: \"https://downloads.example.com/chrome.msi\"\n      sha256: \"abc123\"\n";
+    let p = project("", apps);
+    let r = p.run(&["validate"]);
+    assert_eq!(r.code, 2, "{}{}", r.stdout, r.stderr);
+    let all = format!("{}{}", r.stdout, r.stderr);
+    assert!(
+        all.contains("capabilities/compute/operations/install.yaml:9:15: error: `sha256` of app `chrome` is not 64 hexadecimal digits (6 characters)"),
+        "{all}"
+    );
+}

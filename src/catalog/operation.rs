@@ -42,7 +42,7 @@ pub struct App {
     pub name: String,
     pub kind: String,
     pub url: Text,
-    pub sha256: Option<String>,
+    pub sha256: Option<Text>,
     pub args: Option<Text>,
     pub pos: Pos,
     /// `expected: { download: 2m, install: 3m }`: how long each phase
@@ -478,7 +478,9 @@ fn parse_apps(r: &mut Reader<'_>, node: &Node) -> Vec<App> {
         let url = r
             .required(&f, "url", "app")
             .and_then(|n| parse_text(r, n, "url"));
-        let sha256 = r.optional(&f, "sha256").and_then(|n| r.string(n, "sha256"));
+        let sha256 = r
+            .optional(&f, "sha256")
+            .and_then(|n| parse_text(r, n, "sha256"));
         let args = r
             .optional(&f, "args")
             .and_then(|n| parse_text(r, n, "args"));

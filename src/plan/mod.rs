@@ -5,6 +5,7 @@
 //! nothing else.
 
 mod combine;
+mod downloads;
 mod placeholders;
 mod planner;
 pub mod render;

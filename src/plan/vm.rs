@@ -206,18 +206,7 @@ pub fn install_apps(
                 .with_help("it names files and result lines inside the VM"),
             );
         }
-        if let Some(sha) = &app.sha256
-            && (sha.len() != 64 || !sha.chars().all(|c| c.is_ascii_hexdigit()))
-        {
-            diags.push(Diagnostic::error(
-                &op.file,
-                app.pos,
-                format!(
-                    "`sha256` of app `{}` is not 64 hexadecimal digits",
-                    app.name
-                ),
-            ));
-        }
+        super::downloads::check_sha256(op, app, diags);
         if !app.url.value.starts_with("https://") && !app.url.value.starts_with("{{") {
             diags.push(
                 Diagnostic::warning(
@@ -251,7 +240,7 @@ pub fn install_apps(
             name: &app.name,
             kind: &app.kind,
             url: (&app.url.value, url),
-            sha256: app.sha256.as_deref(),
+            sha256: app.sha256.as_ref().map(|t| t.value.as_str()),
             args: app
                 .args
                 .as_ref()
