@@ -5,7 +5,7 @@
 
 mod common;
 
-use common::{Project, library_copy, op_status, repo};
+use common::{Project, library_copy, op_status, real_az, repo};
 
 const MODULES: [&str; 3] = ["00-resource-group", "01-networking", "05-golden-image"];
 const SECRETS: [(&str, &str); 1] = [("ADMIN_PASSWORD", "Gs-Installer-Pw#7c1e!")];
@@ -123,5 +123,51 @@ fn an_installer_returning_1603_fails_the_operation_with_its_name() {
     assert!(
         !case(&junit, "install-build-vm-apps/google-chrome").contains("<failure"),
         "{junit}"
+    );
+}
+
+/// Through the real Azure CLI and the stand-in: the stand-in learns the
+/// calling operation and attempt from az's User-Agent, so an entry limited
+/// to one operation's first attempt applies there, and one for another
+/// operation does not.
+#[test]
+fn the_stand_in_applies_installers_to_the_operation_they_name() {
+    let Some(az) = real_az() else { return };
+    let p = Project::new();
+    p.file("config.yaml", "azure:\n  resource_group: rg-images\n");
+    p.file(
+        "capabilities/compute/operations/install.yaml",
+        "operation:\n  id: install\n  kind: install-apps\n  target: { vm: vm1, resource_group: \"{{AZURE_RESOURCE_GROUP}}\" }\n  apps:\n    - { name: reader, type: exe, url: \"https://downloads.example.com/reader.exe\" }\n    - { name: editor, type: msi, url: \"https://downloads.example.com/editor.msi\" }\n",
+    );
+    p.module("m", "    - install\n");
+    p.file(
+        "scenario.yaml",
+        "vms:\n  - { resource_group: rg-images, name: vm1 }\ninstallers:\n  - { op: install, app: reader, code: 3010, attempts: 1 }\n  - { op: another-op, app: editor, code: 1603 }\n",
+    );
+    let scenario = p.root().join("scenario.yaml");
+    let r = p.run(&[
+        "run",
+        "m",
+        "--simulate",
+        "--sim-speed",
+        "2000",
+        "--sim-scenario",
+        scenario.to_str().expect("a UTF-8 path"),
+        "--az-cli",
+        az.to_str().expect("a UTF-8 path"),
+    ]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let (junit, _) = reports(&p);
+    let reader = case(&junit, "install/reader");
+    assert!(
+        reader.contains("name=\"goldsmith.installer-code\" value=\"3010\"")
+            && reader.contains("name=\"goldsmith.reboot-required\" value=\"true\""),
+        "{reader}"
+    );
+    let editor = case(&junit, "install/editor");
+    assert!(
+        editor.contains("name=\"goldsmith.installer-code\" value=\"0\"")
+            && !editor.contains("<failure"),
+        "{editor}"
     );
 }

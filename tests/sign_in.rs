@@ -11,7 +11,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Project, all_files, events_of, op_status};
+use common::{Project, all_files, events_of, op_status, real_az};
 
 /// The bearer token the runner gives a job with `id-token: write`.
 const BEARER: &str = "runner-request-token-1234";
@@ -119,30 +119,6 @@ fn base64url(bytes: &[u8]) -> String {
         }
     }
     out
-}
-
-/// The pinned Azure CLI `tools/az-spec/install-az.sh` installs, when it is
-/// there. CI installs it first and names it in `GOLDSMITH_REAL_AZ`: there the
-/// tests that need it must run, never skip.
-fn real_az() -> Option<PathBuf> {
-    if let Some(required) = std::env::var_os("GOLDSMITH_REAL_AZ") {
-        let az = PathBuf::from(required);
-        assert!(
-            az.is_file(),
-            "GOLDSMITH_REAL_AZ names no file: {}",
-            az.display()
-        );
-        return Some(az);
-    }
-    let az = PathBuf::from(std::env::var_os("HOME")?).join(".cache/goldsmith/az-venv/bin/az");
-    if az.is_file() {
-        return Some(az);
-    }
-    eprintln!(
-        "skipped: the real Azure CLI is not installed at {} (run tools/az-spec/install-az.sh)",
-        az.display()
-    );
-    None
 }
 
 #[test]

@@ -278,3 +278,27 @@ pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+/// The pinned Azure CLI `tools/az-spec/install-az.sh` installs, when it is
+/// there. CI installs it first and names it in `GOLDSMITH_REAL_AZ`: there the
+/// tests that need it must run, never skip.
+pub fn real_az() -> Option<PathBuf> {
+    if let Some(required) = std::env::var_os("GOLDSMITH_REAL_AZ") {
+        let az = PathBuf::from(required);
+        assert!(
+            az.is_file(),
+            "GOLDSMITH_REAL_AZ names no file: {}",
+            az.display()
+        );
+        return Some(az);
+    }
+    let az = PathBuf::from(std::env::var_os("HOME")?).join(".cache/goldsmith/az-venv/bin/az");
+    if az.is_file() {
+        return Some(az);
+    }
+    eprintln!(
+        "skipped: the real Azure CLI is not installed at {} (run tools/az-spec/install-az.sh)",
+        az.display()
+    );
+    None
+}
