@@ -10,7 +10,12 @@ use common::{Project, op_status};
 fn project(extra: &str) -> Project {
     let p = Project::new();
     for id in ["a", "extra", "after"] {
-        p.shell_op(id, "", &format!("touch \"$MARKS/{id}.ran\""));
+        let expected = if id == "extra" { 300 } else { 10 };
+        p.shell_op(
+            id,
+            &format!("duration: {{ expected: {expected} }}"),
+            &format!("touch \"$MARKS/{id}.ran\""),
+        );
     }
     p.module(
         "m",
@@ -36,10 +41,19 @@ fn a_switched_off_entry_is_skipped_everywhere_and_blocks_nothing() {
     let plan = p.run(&["plan", "m"]);
     assert_eq!(plan.code, 0, "{}", plan.stderr);
     assert!(
-        plan.stdout.contains("(off: features.extra is false)"),
+        plan.stdout.contains("(off: features.extra is false)")
+            && plan
+                .stdout
+                .contains("3 operations (1 switched off by `when`) in 3 stages"),
         "{}",
         plan.stdout
     );
+    // What does not run takes no time in the estimate.
+    let json = p.run(&["plan", "m", "--json"]);
+    let json: serde_json::Value = serde_json::from_str(&json.stdout).expect("plan json");
+    assert_eq!(json["estimated_duration"], 20.0, "{json}");
+    assert_eq!(json["ops_without_estimate"], 0, "{json}");
+    assert_eq!(json["ops"][1]["off"], "off: features.extra is false");
 
     let run = p.run(&["run", "m"]);
     assert_eq!(run.code, 0, "{}\n{}", run.stdout, run.stderr);
@@ -129,4 +143,20 @@ fn validate_strict_checks_the_placeholders_of_when() {
         ),
         "{all}"
     );
+}
+
+#[test]
+fn a_module_whose_only_skips_are_switched_off_counts_as_run_for_its_dependents() {
+    let p = project("false");
+    p.shell_op("top-op", "", "true");
+    p.file(
+        "modules/top/module.yaml",
+        "module:\n  id: top\n  dependencies: [m]\n  operations:\n    - top-op\n",
+    );
+    let refused = p.run(&["run", "top"]);
+    assert_eq!(refused.code, 2, "{}{}", refused.stdout, refused.stderr);
+    assert_eq!(p.run(&["run", "m"]).code, 0);
+    let r = p.run(&["run", "top"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(op_status(&p.state(), "top-op"), "succeeded");
 }

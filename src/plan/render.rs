@@ -22,12 +22,18 @@ pub fn text(plan: &Plan, max_parallel: usize) -> String {
 /// The module, the estimate, the dependencies planned first and the run values.
 fn header(plan: &Plan, max_parallel: usize) -> String {
     let mut out = String::new();
+    let off = plan.ops.iter().filter(|o| o.off.is_some()).count();
     let _ = writeln!(
         out,
-        "module {} ({}): {} in {}, max-parallel {}",
+        "module {} ({}): {}{} in {}, max-parallel {}",
         plan.module.id,
         plan.module.file.display(),
         count(plan.ops.len(), "operation"),
+        if off > 0 {
+            format!(" ({off} switched off by `when`)")
+        } else {
+            String::new()
+        },
         count(plan.stages.len(), "stage"),
         max_parallel
     );
