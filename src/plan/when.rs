@@ -9,11 +9,10 @@ use std::path::Path;
 
 use crate::catalog::operation::Text;
 use crate::catalog::{Catalog, Entry};
-use crate::config::{Config, Origin};
+use crate::config::{Config, Origin, Var};
+use crate::record::status::OFF_PREFIX;
 use crate::source::{Diagnostic, Diagnostics, Sources};
 use crate::template;
-
-use crate::record::status::OFF_PREFIX;
 
 /// The skip reason when `entry` is switched off, `None` when it runs (or its
 /// `when:` has an error, reported in `diags`).
@@ -25,44 +24,60 @@ pub fn off_reason(
     diags: &mut Diagnostics,
 ) -> Option<String> {
     let when = entry.when.as_ref()?;
-    let (value, from, places) = render(file, when, sources, config, diags)?;
-    match value.as_str() {
+    let rendered = render(file, when, sources, config, diags)?;
+    match rendered.value.as_str() {
         "true" => None,
-        "false" => Some(match &from {
+        "false" => Some(match &rendered.keys {
             Some(key) => format!("{OFF_PREFIX}{key} is false"),
             None => format!("{OFF_PREFIX}`when: false` in the module"),
         }),
         _ => {
-            let message = match &from {
-                Some(key) => format!(
-                    "`when` of `{}` is `{value}` (from {key}{places}), not `true` or `false`",
-                    entry.id
-                ),
-                None => format!(
-                    "`when` of `{}` is `{value}`, not `true` or `false`",
-                    entry.id
-                ),
-            };
-            let help = match &from {
-                Some(key) => format!("set {key} to `true` or `false`"),
-                None => "write `when: true`, `when: false` or `when: \"{{CONFIG_VALUE}}\"`".into(),
-            };
-            diags.push(Diagnostic::error(file, when.pos, message).with_help(help));
+            diags.push(not_a_boolean(file, when, &entry.id, &rendered));
             None
         }
     }
 }
 
-/// `when`'s text with its placeholders filled in, the config keys they came
-/// from (`golden_image.remove_appx_packages`, or `NAME (environment)`) and,
-/// for the keys of the config file, where they are (` at config.yaml:12:5`).
+/// The error for a `when:` that renders to neither `true` nor `false`.
+fn not_a_boolean(file: &Path, when: &Text, id: &str, rendered: &Rendered) -> Diagnostic {
+    let value = match rendered.value.as_str() {
+        "" => "empty".to_string(),
+        v => format!("`{v}`"),
+    };
+    let (message, help) = match &rendered.keys {
+        Some(key) => (
+            format!(
+                "`when` of `{id}` is {value} (from {key}{}), not `true` or `false`",
+                rendered.places
+            ),
+            format!("set {key} to `true` or `false`"),
+        ),
+        None => (
+            format!("`when` of `{id}` is {value}, not `true` or `false`"),
+            "write `when: true`, `when: false` or `when: \"{{CONFIG_VALUE}}\"`".to_string(),
+        ),
+    };
+    Diagnostic::error(file, when.pos, message).with_help(help)
+}
+
+/// A `when:` with its placeholders filled in.
+struct Rendered {
+    value: String,
+    /// The config keys the value came from (`golden_image.remove_appx_packages`,
+    /// or `NAME (environment)`); `None` for a literal.
+    keys: Option<String>,
+    /// Where the keys of the config file are (` at config.yaml:12:5`), or nothing.
+    places: String,
+}
+
+/// `when`'s text with its placeholders filled in, and where they came from.
 fn render(
     file: &Path,
     when: &Text,
     sources: &Sources,
     config: &Config,
     diags: &mut Diagnostics,
-) -> Option<(String, Option<String>, String)> {
+) -> Option<Rendered> {
     let (found, defined) = super::placeholders::check(file, when, sources, config, diags);
     if !defined {
         return None;
@@ -86,24 +101,35 @@ fn render(
             return None;
         };
         out.push_str(&var.value);
-        match var.origin {
-            Origin::File(p) => {
-                keys.push(var.key.clone());
-                let shown = config.file.as_deref().unwrap_or(Path::new("config.yaml"));
-                places.push(format!("{}:{}:{}", shown.display(), p.line, p.col));
-            }
-            Origin::Environment => keys.push(format!("{} (environment)", ph.name)),
-        }
+        let (key, place) = source(&ph.name, var, config);
+        keys.push(key);
+        places.extend(place);
         last = ph.end;
     }
     out.push_str(&when.value[last..]);
-    let from = (!keys.is_empty()).then(|| keys.join(", "));
-    let places = if places.is_empty() {
-        String::new()
-    } else {
-        format!(" at {}", places.join(", "))
-    };
-    Some((out, from, places))
+    Some(Rendered {
+        value: out,
+        keys: (!keys.is_empty()).then(|| keys.join(", ")),
+        places: if places.is_empty() {
+            String::new()
+        } else {
+            format!(" at {}", places.join(", "))
+        },
+    })
+}
+
+/// Where the value of `name` came from: its config key and place in the
+/// config file (`golden_image.remove_appx_packages`, `config.yaml:12:5`), or
+/// the environment variable that overrode it.
+fn source(name: &str, var: &Var, config: &Config) -> (String, Option<String>) {
+    match var.origin {
+        Origin::File(p) => {
+            let shown = config.file.as_deref().unwrap_or(Path::new("config.yaml"));
+            let place = format!("{}:{}:{}", shown.display(), p.line, p.col);
+            (var.key.clone(), Some(place))
+        }
+        Origin::Environment => (format!("{name} (environment)"), None),
+    }
 }
 
 /// Whether some module entry's `when:` uses the config value `name`.
