@@ -22,6 +22,9 @@ pub enum Origin {
 pub struct Var {
     pub value: String,
     pub origin: Origin,
+    /// The key as written in the config file (`golden_image.remove_appx_packages`),
+    /// for messages that name it.
+    pub key: String,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -127,7 +130,7 @@ impl Config {
         let value = match &node.value {
             Value::Map(entries) => {
                 for (key, child) in entries {
-                    self.flatten(r, &format!("{path}_{}", key.name), key.pos, child);
+                    self.flatten(r, &format!("{path}.{}", key.name), key.pos, child);
                 }
                 return;
             }
@@ -182,6 +185,7 @@ impl Config {
             Var {
                 value,
                 origin: Origin::File(node.pos),
+                key: path.to_string(),
             },
         );
     }

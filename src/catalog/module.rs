@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::catalog::operation::{RetryPolicy, check_id, parse_locks, parse_retry};
+use crate::catalog::operation::{RetryPolicy, Text, check_id, parse_locks, parse_retry};
 use crate::catalog::run_value::RunValueDecl;
 use crate::source::Pos;
 use crate::source::fields::Reader;
@@ -44,6 +44,10 @@ pub struct Entry {
     pub always: bool,
     pub depends_on: Vec<(String, Pos)>,
     pub locks: Vec<(String, Pos)>,
+    /// `when:`: whether the entry runs, as written (`true`, `false` or a
+    /// placeholder such as `{{GOLDEN_IMAGE_REMOVE_APPX_PACKAGES}}`); the
+    /// planner renders it (`plan::when`). `None`: it always runs.
+    pub when: Option<Text>,
 }
 
 const MODULE_FIELDS: &[&str] = &[
@@ -64,6 +68,7 @@ const ENTRY_FIELDS: &[&str] = &[
     "always",
     "depends_on",
     "locks",
+    "when",
 ];
 /// Bash-engine module fields accepted and ignored.
 const MODULE_TOLERATED: &[&str] = &["author", "tags", "metadata", "prerequisites", "notes"];
@@ -154,6 +159,7 @@ fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
             always: false,
             depends_on: Vec::new(),
             locks: Vec::new(),
+            when: None,
         });
     }
     if item.value == Value::Null {
@@ -193,6 +199,7 @@ fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
         .optional(&f, "locks")
         .map(|n| parse_locks(r, n))
         .unwrap_or_default();
+    let when = r.optional(&f, "when").and_then(|n| parse_when(r, n));
     Some(Entry {
         id,
         pos: id_node.pos,
@@ -203,5 +210,27 @@ fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
         always,
         depends_on,
         locks,
+        when,
+    })
+}
+
+/// `when:` as text: a YAML boolean becomes `true`/`false`; a string is kept
+/// for the planner to render (it may be a placeholder).
+fn parse_when(r: &mut Reader<'_>, node: &Node) -> Option<Text> {
+    let value = match &node.value {
+        Value::Bool(b) => b.to_string(),
+        Value::Str(s) => s.clone(),
+        _ => {
+            r.error_help(
+                node.pos,
+                "`when` must be `true`, `false` or a placeholder",
+                "write `when: \"{{CONFIG_VALUE}}\"` naming a config value that is `true` or `false`",
+            );
+            return None;
+        }
+    };
+    Some(Text {
+        value,
+        pos: node.pos,
     })
 }

@@ -95,7 +95,7 @@ fn check_met(
         resumed.is_some_and(|s| {
             d.entries
                 .iter()
-                .all(|e| s.op(&e.id).is_some_and(|o| o.status.is_ok()))
+                .all(|e| s.op(&e.id).is_some_and(|o| o.done_or_off()))
         })
     };
     let deps: Vec<&Module> =

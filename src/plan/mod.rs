@@ -10,6 +10,7 @@ mod planner;
 pub mod render;
 pub mod run_values;
 mod vm;
+pub mod when;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -121,6 +122,11 @@ pub struct PlannedOp {
     /// Runs after a failure or a cancellation too, once everything else has
     /// stopped (a cleanup such as deleting a build VM).
     pub always: bool,
+    /// Switched off by its entry's `when:`: the skip reason the run records
+    /// (`off: golden_image.remove_appx_packages is false`). It does not run,
+    /// and what waits for it goes on as if it had succeeded.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub off: Option<String>,
     /// Explicit `depends_on` plus `requires` that name earlier entries: indexes into `Plan::ops`.
     /// When empty and `waits_for_stage` is true, the op waits for every earlier stage.
     pub depends_on: Vec<usize>,
@@ -195,6 +201,7 @@ impl PlannedOp {
             },
             continue_on_error: false,
             always: false,
+            off: None,
             depends_on: Vec::new(),
             waits_for_stage: true,
             locks: Vec::new(),

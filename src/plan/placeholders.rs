@@ -119,7 +119,8 @@ fn unused_neighbour(catalog: &Catalog, config: &Config, name: &str) -> Option<(S
     let used = catalog
         .operations
         .iter()
-        .any(|op| super::planner::uses_name(op, &var));
+        .any(|op| super::planner::uses_name(op, &var))
+        || super::when::uses_name(catalog, &var);
     (!used).then_some((var, pos))
 }
 

@@ -181,6 +181,8 @@ impl<'a> OpPlanner<'a> {
         let (script, check) = check_operation(self.catalog, op, self.config, diags);
         let locks = self.locks(entry, op, &script, diags);
         let fingerprint = fingerprint(op, &script, check.as_deref(), self.config);
+        let file = self.module.file.as_path();
+        let off = super::when::off_reason(file, entry, &self.catalog.sources, self.config, diags);
         PlannedOp {
             id: op.id.clone(),
             module: self.module.id.clone(),
@@ -203,6 +205,7 @@ impl<'a> OpPlanner<'a> {
                 .unwrap_or_else(|| default_retry(op.kind)),
             continue_on_error: entry.continue_on_error,
             always: entry.always,
+            off,
             depends_on,
             waits_for_stage: entry.depends_on.is_empty(),
             locks,
@@ -634,7 +637,12 @@ pub(super) fn estimate(
                     from = Some(d);
                 }
             }
-            finish[i] = start + op.expected.unwrap_or_default();
+            let takes = if op.off.is_some() {
+                Duration::ZERO
+            } else {
+                op.expected.unwrap_or_default()
+            };
+            finish[i] = start + takes;
             prev[i] = from;
         }
         for &i in &stage.ops {
@@ -654,6 +662,8 @@ pub(super) fn estimate(
     (
         total,
         path,
-        ops.iter().filter(|o| o.expected.is_none()).count(),
+        ops.iter()
+            .filter(|o| o.expected.is_none() && o.off.is_none())
+            .count(),
     )
 }

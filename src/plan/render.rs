@@ -137,6 +137,9 @@ fn op_line(plan: &Plan, i: usize, width: usize) -> String {
         let reqs: Vec<&str> = op.requires_outside.iter().map(|r| r.id.as_str()).collect();
         let _ = write!(line, "  requires {}", reqs.join(","));
     }
+    if let Some(off) = &op.off {
+        let _ = write!(line, "  ({off})");
+    }
     for (set, note) in [
         (op.has_idempotency_check, "  (idempotency check)"),
         (op.continue_on_error, "  (continue on error)"),

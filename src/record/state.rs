@@ -74,6 +74,19 @@ pub struct OpState {
     pub continue_on_error: bool,
 }
 
+impl OpState {
+    /// Succeeded, already done, or switched off by its entry's `when:`: what
+    /// every op of a module must be for the module to count as run.
+    pub fn done_or_off(&self) -> bool {
+        self.status.is_ok()
+            || (self.status == OpStatus::Skipped
+                && self
+                    .reason
+                    .as_deref()
+                    .is_some_and(|r| r.starts_with(super::status::OFF_PREFIX)))
+    }
+}
+
 impl StateFile {
     pub fn op(&self, id: &str) -> Option<&OpState> {
         self.ops.iter().find(|o| o.id == id)

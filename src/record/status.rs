@@ -53,6 +53,11 @@ impl fmt::Display for OpStatus {
     }
 }
 
+/// How the skip reason of an op its module entry's `when:` switched off
+/// starts (`off: golden_image.remove_appx_packages is false`); such an op
+/// counts as done for the modules that depend on its module.
+pub const OFF_PREFIX: &str = "off: ";
+
 /// The result of a whole run.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "kebab-case")]

@@ -14,6 +14,9 @@
 //! failed, or was itself not run because of a failure: such ops carry the
 //! failure that stopped them (`Slot::taint`), so the rule is transitive.
 //!
+//! An op its entry's `when:` switched off ends skipped when the run begins;
+//! what waits for it goes on as after a success.
+//!
 //! After a failure or a cancellation, `always: true` ops that have not run
 //! wait until everything else has stopped, then run one at a time in list
 //! order, whatever happened to what they wait for (the cleanup; `cleanup`
@@ -278,6 +281,12 @@ impl Scheduler {
     pub fn begin(&mut self, now: Now) -> Actions {
         let started = run_started(&self.plan, &self.opts);
         self.out.emit(now.time, started);
+        let plan = Arc::clone(&self.plan);
+        for (i, op) in plan.ops.iter().enumerate() {
+            if let Some(reason) = &op.off {
+                self.finish_without_running(i, OpStatus::Skipped, None, reason.clone(), now);
+            }
+        }
         let mut presets: Vec<(usize, Preset)> = self.opts.presets.drain().collect();
         presets.sort_by_key(|(i, _)| *i);
         for (i, preset) in presets {
@@ -652,10 +661,12 @@ impl Scheduler {
         }
     }
 
-    /// A finished dependency lets its dependents run.
+    /// A finished dependency lets its dependents run; so does one its `when:` switched off.
     fn dep_ok(&self, d: usize) -> bool {
         let s = &self.slots[d];
-        s.status.is_ok() || (s.status == OpStatus::Failed && !s.counts_as_failure)
+        s.status.is_ok()
+            || (s.status == OpStatus::Failed && !s.counts_as_failure)
+            || self.plan.ops[d].off.is_some()
     }
 
     /// Says once that op `i` waits for `holder`, and from when.
@@ -1142,6 +1153,22 @@ mod tests {
                 "run_finished Succeeded",
             ]
         );
+    }
+
+    #[test]
+    fn a_switched_off_op_is_skipped_and_neither_its_dependents_nor_later_stages_wait() {
+        let mut p = plan(&[("a", 1), ("off", 2), ("dep", 3), ("later", 4)]);
+        p.ops[1].off = Some("off: golden_image.x is false".to_string());
+        p.ops[2].depends_on = vec![1];
+        p.ops[2].waits_for_stage = false;
+        let mut sim = Sim::new(p, opts(FailFast::FinishStage));
+        assert_eq!(sim.skipped_because("off"), "off: golden_image.x is false");
+        assert_eq!(sim.spawned, ["a", "dep"], "{:#?}", sim.log());
+        sim.finish("a", OpStatus::Succeeded);
+        sim.finish("dep", OpStatus::Succeeded);
+        assert_eq!(sim.spawned, ["a", "dep", "later"]);
+        sim.finish("later", OpStatus::Succeeded);
+        assert_eq!(sim.end(), RunStatus::Succeeded);
     }
 
     #[test]

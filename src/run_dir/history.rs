@@ -41,7 +41,7 @@ pub enum RanIn<'a> {
 }
 
 /// The newest of `runs` (as `all_runs` reads them, newest first) in `azure` in which every one of `ops`
-/// succeeded or was already done: what "this module has run" means to the
+/// succeeded, was already done or was switched off (`when:`): what "this module has run" means to the
 /// modules that depend on it. The run may have been of another module that
 /// listed the same operations (`--with-dependencies` plans them into one
 /// run), and `--only` or a failure leaves some out. A simulated run counts
@@ -61,7 +61,7 @@ pub fn succeeded_run<'r>(
         })
         .find(|(_, state)| {
             ops.iter()
-                .all(|id| state.op(id).is_some_and(|o| o.status.is_ok()))
+                .all(|id| state.op(id).is_some_and(|o| o.done_or_off()))
         })
         .map(|(_, state)| state.run_id.as_str())
 }
