@@ -501,6 +501,40 @@ fn golden_image_module_runs_in_the_simulator_with_its_vm_steps_in_turn() {
     }
 }
 
+/// config.example.yaml with every optional golden-image step switched on, and the
+/// values those steps then need.
+fn every_optional_step_on() -> String {
+    let text = std::fs::read_to_string(repo().join("config.example.yaml")).expect("config");
+    let on = text
+        .replace("enabled: false", "enabled: true")
+        .replace("languages: []", "languages: [de-DE, fr-FR]")
+        .replace(
+            "msi_url: ''",
+            "msi_url: https://stcontoso.blob.core.windows.net/installers/MsMmrHostMsi_1.0.2309.7002.msi",
+        )
+        .replace("msi_sha256: ''", &format!("msi_sha256: {}", "ab".repeat(32)));
+    assert!(!on.contains("enabled: false"), "every step is switched on");
+    on
+}
+
+#[test]
+fn golden_image_runs_every_optional_step_when_config_switches_it_on() {
+    let p = library();
+    p.file("config.yaml", &every_optional_step_on());
+    run_simulated(&p, "05-golden-image");
+    let state = p.state();
+    for id in [
+        "install-language-packs",
+        "set-default-language",
+        "remove-appx-packages",
+        "enable-multimedia-redirection",
+        "configure-session-time-limits",
+        "enable-screen-capture-protection",
+    ] {
+        assert_eq!(op_status(&state, id), "succeeded", "{id}");
+    }
+}
+
 #[test]
 fn golden_image_downloads_overlap_and_installs_take_turns() {
     let p = library();
