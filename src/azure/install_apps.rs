@@ -9,9 +9,15 @@
 //! install and `##goldsmith-msi:<name>:<code>` per install; goldsmith's
 //! wrapper adds the exit marker last.
 
+use std::time::Duration;
+
 use crate::azure::powershell::literal;
+use crate::catalog::operation::AppDurations;
 use crate::record::event::{AppPhase, AppResult};
 use crate::template::Placeholder;
+
+/// How many downloads run at once when the operation does not say (`download_parallelism`).
+pub const DEFAULT_DOWNLOAD_PARALLELISM: u32 = 4;
 
 /// One app, its templated fields already split into literal text and placeholders.
 pub struct AppSpec<'a> {
@@ -20,6 +26,7 @@ pub struct AppSpec<'a> {
     pub url: (&'a str, &'a [Placeholder]),
     pub sha256: Option<&'a str>,
     pub args: Option<(&'a str, &'a [Placeholder])>,
+    pub expected: AppDurations,
 }
 
 /// A templated value as a PowerShell expression: single-quoted literal parts
@@ -40,6 +47,38 @@ fn expression(text: &str, placeholders: &[Placeholder]) -> String {
     format!("({})", parts.join(" + "))
 }
 
+/// The simulator's `app=` value: `<name>`, or `<name>:0:<install>:<download>`
+/// when the app declares durations (an empty field keeps the simulator's default).
+fn sim_app(app: &AppSpec<'_>) -> String {
+    let AppDurations { download, install } = app.expected;
+    if download.is_none() && install.is_none() {
+        return app.name.to_string();
+    }
+    let secs = |d: Option<Duration>| d.map_or(String::new(), |d| format!("{}s", d.as_secs_f64()));
+    format!("{}:0:{}:{}", app.name, secs(install), secs(download))
+}
+
+/// How long the script takes by its apps' declared durations: downloads in
+/// list order, at most `download_parallelism` at once, then the installs one
+/// after the other. An app without a duration for a phase counts as zero
+/// there; `None` when no app declares any.
+pub fn expected(apps: &[AppDurations], download_parallelism: u32) -> Option<Duration> {
+    if apps
+        .iter()
+        .all(|a| a.download.is_none() && a.install.is_none())
+    {
+        return None;
+    }
+    let mut slots = vec![Duration::ZERO; download_parallelism.max(1) as usize];
+    for app in apps {
+        let earliest = slots.iter_mut().min().expect("at least one slot");
+        *earliest += app.download.unwrap_or_default();
+    }
+    let downloads = slots.into_iter().max().unwrap_or_default();
+    let installs: Duration = apps.iter().filter_map(|a| a.install).sum();
+    Some(downloads + installs)
+}
+
 /// The script body (goldsmith's wrapper is added around it like any run-command script).
 pub fn script(apps: &[AppSpec<'_>], download_parallelism: u32) -> String {
     let mut s = String::new();
@@ -49,7 +88,7 @@ pub fn script(apps: &[AppSpec<'_>], download_parallelism: u32) -> String {
         "# goldsmith-sim: download-parallelism={download_parallelism}\n"
     ));
     for app in apps {
-        s.push_str(&format!("# goldsmith-sim: app={}\n", app.name));
+        s.push_str(&format!("# goldsmith-sim: app={}\n", sim_app(app)));
     }
     s.push_str("$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\n");
     s.push_str("[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12\n");
@@ -243,6 +282,10 @@ mod tests {
                 url: (url, &phs),
                 sha256: Some("ab"),
                 args: Some(("/qn /norestart", &[])),
+                expected: AppDurations {
+                    download: Some(Duration::from_secs(120)),
+                    install: None,
+                },
             },
             AppSpec {
                 name: "adobe-reader",
@@ -250,6 +293,7 @@ mod tests {
                 url: ("https://x/y.exe", &[]),
                 sha256: None,
                 args: None,
+                expected: AppDurations::default(),
             },
         ];
         let text = script(&apps, 4);
@@ -257,7 +301,11 @@ mod tests {
             text.contains("Url = ('https://example.com/' + ${env:APP_VERSION} + '/chrome.msi')"),
             "{text}"
         );
-        assert!(text.contains("# goldsmith-sim: app=adobe-reader"));
+        assert!(text.contains("# goldsmith-sim: app=adobe-reader\n"));
+        assert!(
+            text.contains("# goldsmith-sim: app=chrome:0::120s\n"),
+            "{text}"
+        );
         crate::azure::powershell::render(&text, &[]).expect("parses without errors");
         let wrapped = crate::azure::powershell::wrap("install", &text, &[]).expect("wraps");
         crate::azure::powershell::render(&wrapped, &[]).expect("the wrapped script parses too");
@@ -273,5 +321,21 @@ mod tests {
             (r[1].name.as_str(), r[1].phase.name(), r[1].ok, r[1].seconds),
             ("my:app", "install", false, 3.0)
         );
+    }
+
+    #[test]
+    fn the_estimate_runs_downloads_side_by_side_and_installs_in_turn() {
+        let app = |download: u64, install: u64| AppDurations {
+            download: Some(Duration::from_secs(download)),
+            install: Some(Duration::from_secs(install)),
+        };
+        assert_eq!(expected(&[AppDurations::default()], 4), None);
+        // Two slots: 120 and 60 start together; 30 starts when 60 ends (90).
+        let apps = [app(120, 180), app(60, 60), app(30, 10)];
+        assert_eq!(expected(&apps, 2), Some(Duration::from_secs(120 + 250)));
+        // One slot: every download in turn.
+        assert_eq!(expected(&apps, 1), Some(Duration::from_secs(210 + 250)));
+        let partial = [app(100, 50), AppDurations::default()];
+        assert_eq!(expected(&partial, 4), Some(Duration::from_secs(150)));
     }
 }

@@ -45,6 +45,16 @@ pub struct App {
     pub sha256: Option<String>,
     pub args: Option<Text>,
     pub pos: Pos,
+    /// `expected: { download: 2m, install: 3m }`: how long each phase
+    /// usually takes; the simulator plays them, the plan's estimate adds them up.
+    pub expected: AppDurations,
+}
+
+/// How long one app's download and install usually take (either may be unknown).
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct AppDurations {
+    pub download: Option<Duration>,
+    pub install: Option<Duration>,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -454,7 +464,7 @@ fn parse_apps(r: &mut Reader<'_>, node: &Node) -> Vec<App> {
         let Some(f) = r.fields(
             item,
             "apps[]",
-            &["name", "type", "url", "sha256", "args"],
+            &["name", "type", "url", "sha256", "args", "expected"],
             &[],
         ) else {
             continue;
@@ -472,6 +482,10 @@ fn parse_apps(r: &mut Reader<'_>, node: &Node) -> Vec<App> {
         let args = r
             .optional(&f, "args")
             .and_then(|n| parse_text(r, n, "args"));
+        let expected = r
+            .optional(&f, "expected")
+            .map(|n| parse_app_durations(r, n))
+            .unwrap_or_default();
         if let Some(k) = r.optional(&f, "type")
             && let Some(kind) = &kind
             && !matches!(kind.as_str(), "msi" | "exe" | "msix" | "ps1")
@@ -499,10 +513,26 @@ fn parse_apps(r: &mut Reader<'_>, node: &Node) -> Vec<App> {
                 sha256,
                 args,
                 pos: item.pos,
+                expected,
             });
         }
     }
     apps
+}
+
+/// An app's `expected: { download: 2m, install: 3m }`.
+fn parse_app_durations(r: &mut Reader<'_>, node: &Node) -> AppDurations {
+    let Some(f) = r.fields(node, "expected", &["download", "install"], &[]) else {
+        return AppDurations::default();
+    };
+    let mut phase = |name: &str| {
+        r.optional(&f, name)
+            .and_then(|n| r.duration(n, &format!("expected.{name}")))
+    };
+    AppDurations {
+        download: phase("download"),
+        install: phase("install"),
+    }
 }
 
 /// `timeout: 15m`, or the bash engine's `duration: {expected, timeout}` in seconds.

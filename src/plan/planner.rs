@@ -197,7 +197,7 @@ impl<'a> OpPlanner<'a> {
                 .timeout
                 .or(op.timeout)
                 .unwrap_or_else(|| default_timeout(op.kind)),
-            expected: op.expected,
+            expected: op.expected.or_else(|| apps_expected(op)),
             retry: entry
                 .retry
                 .clone()
@@ -328,6 +328,16 @@ impl<'a> OpPlanner<'a> {
         locks.dedup();
         locks
     }
+}
+
+/// An install-apps operation without `duration.expected` of its own takes as
+/// long as its apps' declared downloads (side by side) and installs (in turn).
+fn apps_expected(op: &Operation) -> Option<std::time::Duration> {
+    let apps: Vec<_> = op.apps.iter().map(|a| a.expected).collect();
+    let parallel = op
+        .download_parallelism
+        .unwrap_or(crate::azure::install_apps::DEFAULT_DOWNLOAD_PARALLELISM);
+    crate::azure::install_apps::expected(&apps, parallel)
 }
 
 /// The names of the configured secrets `op` uses, in the config's order.

@@ -257,9 +257,14 @@ pub fn install_apps(
                 .as_ref()
                 .zip(args.as_ref())
                 .map(|(t, p)| (t.value.as_str(), p.as_slice())),
+            expected: app.expected,
         })
         .collect();
-    let script = install_apps::script(&specs, op.download_parallelism.unwrap_or(4));
+    let script = install_apps::script(
+        &specs,
+        op.download_parallelism
+            .unwrap_or(install_apps::DEFAULT_DOWNLOAD_PARALLELISM),
+    );
     let names = scanned
         .iter()
         .flat_map(|(u, a)| u.iter().chain(a.iter().flatten()))

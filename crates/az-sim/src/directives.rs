@@ -33,12 +33,15 @@ pub struct Msi {
     pub seconds: f64,
 }
 
-/// An app of a generated install-apps script (`app=<name>[:<code>[:<duration>]]`).
+/// An app of a generated install-apps script
+/// (`app=<name>[:<code>[:<install>[:<download>]]]`; an empty duration keeps the default).
 #[derive(Debug, Clone, PartialEq)]
 pub struct App {
     pub name: String,
     pub code: i32,
+    /// How long its install takes.
     pub seconds: f64,
+    pub download_seconds: f64,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -267,25 +270,42 @@ fn parse_msi(value: &str) -> Result<Msi, String> {
     })
 }
 
-/// Read from the right, so app names may hold `:` themselves.
+/// Read from the right, so app names may hold `:` themselves: the last
+/// fields are the durations and code when they read as such.
 fn parse_app(value: &str) -> Result<App, String> {
     let mut app = App {
         name: value.to_string(),
         code: 0,
         seconds: DEFAULT_MSI_SECONDS,
+        download_seconds: DOWNLOAD_SECONDS,
     };
-    let parts: Vec<&str> = value.rsplitn(3, ':').collect();
-    match parts.as_slice() {
-        [duration, code, name] if code.parse::<i32>().is_ok() => {
-            app.seconds = parse_seconds(duration).map_err(|e| format!("app={value}: {e}"))?;
-            app.code = code.parse().unwrap_or_default();
-            app.name = name.to_string();
+    let duration = |text: &str, default: f64, what: &str| -> Result<f64, String> {
+        if text.is_empty() {
+            return Ok(default);
         }
-        [code, rest @ ..] if code.parse::<i32>().is_ok() && !rest.is_empty() => {
-            app.code = code.parse().unwrap_or_default();
-            app.name = value[..value.len() - code.len() - 1].to_string();
-        }
-        _ => {}
+        parse_seconds(text).map_err(|e| {
+            format!("app={value}: the {what} duration: {e}; write app=<name>[:<code>[:<install>[:<download>]]], e.g. app=chrome:0:3m:2m")
+        })
+    };
+    let is_code = |c: &str| c.parse::<i32>().is_ok();
+    let parts: Vec<&str> = value.rsplitn(4, ':').collect();
+    // How many fields after the name: download, install and code; install and code; code.
+    let fields = match parts.as_slice() {
+        [_, _, code, name] if is_code(code) && !name.is_empty() => 3,
+        [_, code, _, ..] if is_code(code) => 2,
+        [code, _, ..] if is_code(code) => 1,
+        _ => 0,
+    };
+    if fields == 3 {
+        app.download_seconds = duration(parts[0], DOWNLOAD_SECONDS, "download")?;
+    }
+    if fields >= 2 {
+        app.seconds = duration(parts[fields - 2], DEFAULT_MSI_SECONDS, "install")?;
+    }
+    if fields >= 1 {
+        app.code = parts[fields - 1].parse().unwrap_or_default();
+        let tail: usize = parts[..fields].iter().map(|p| p.len() + 1).sum();
+        app.name = value[..value.len() - tail].to_string();
     }
     if app.name.is_empty() {
         return Err(format!("app={value}: the app needs a name"));
@@ -360,20 +380,47 @@ mod tests {
         )
         .unwrap();
         assert_eq!(d.download_parallelism, Some(2));
-        let names: Vec<(&str, i32, f64)> = d
+        let names: Vec<(&str, i32, f64, f64)> = d
             .apps
             .iter()
-            .map(|a| (a.name.as_str(), a.code, a.seconds))
+            .map(|a| (a.name.as_str(), a.code, a.seconds, a.download_seconds))
             .collect();
+        let (install, download) = (DEFAULT_MSI_SECONDS, DOWNLOAD_SECONDS);
         assert_eq!(
             names,
             vec![
-                ("chrome", 0, DEFAULT_MSI_SECONDS),
-                ("my:app", 1603, 90.0),
-                ("vlc", 3010, DEFAULT_MSI_SECONDS)
+                ("chrome", 0, install, download),
+                ("my:app", 1603, 90.0, download),
+                ("vlc", 3010, install, download)
             ]
         );
         assert!(Directives::parse("# goldsmith-sim: download-parallelism=0").is_err());
+        let timed = Directives::parse(
+            "# goldsmith-sim: app=chrome:0:3m:2m app=adobe:3010::90s app=m365:0:20m: app=a:b:0:1s:2s\n",
+        )
+        .unwrap();
+        let timed: Vec<(&str, i32, f64, f64)> = timed
+            .apps
+            .iter()
+            .map(|a| (a.name.as_str(), a.code, a.seconds, a.download_seconds))
+            .collect();
+        assert_eq!(
+            timed,
+            vec![
+                ("chrome", 0, 180.0, 120.0),
+                ("adobe", 3010, install, 90.0),
+                ("m365", 0, 1200.0, download),
+                ("a:b", 0, 1.0, 2.0),
+            ]
+        );
+        let e = Directives::parse("# goldsmith-sim: app=chrome:0:3m:soon").unwrap_err();
+        assert!(
+            e.message
+                .contains("app=chrome:0:3m:soon: the download duration")
+                && e.message.contains("e.g. app=chrome:0:3m:2m"),
+            "{}",
+            e.message
+        );
     }
 
     #[test]
@@ -383,6 +430,9 @@ mod tests {
         assert!(e.message.contains("unknown directive `durration`"));
         assert!(Directives::parse("# goldsmith-sim: msi=7zip").is_err());
         assert!(Directives::parse("# goldsmith-sim: exit=x").is_err());
+        assert!(Directives::parse("# goldsmith-sim: app=:0").is_err());
+        let d = Directives::parse("# goldsmith-sim: app=5:6").unwrap();
+        assert_eq!((d.apps[0].name.as_str(), d.apps[0].code), ("5", 6));
         assert!(Directives::parse("# goldsmith-sim: power=off").is_err());
     }
 }

@@ -2,9 +2,7 @@
 //! prints, how long it takes and what it leaves behind, honouring the VM's
 //! Windows Installer mutex (a held mutex makes an MSI install return 1618).
 
-use super::directives::{
-    DEFAULT_DOWNLOAD_PARALLELISM, DEFAULT_SECONDS, DOWNLOAD_SECONDS, Directives, Step,
-};
+use super::directives::{DEFAULT_DOWNLOAD_PARALLELISM, DEFAULT_SECONDS, Directives, Step};
 use super::power_state::PowerState;
 
 /// What goldsmith's run-command wrapper prints as its last stdout line.
@@ -99,20 +97,28 @@ fn install_apps(
         .download_parallelism
         .unwrap_or(DEFAULT_DOWNLOAD_PARALLELISM)
         .max(1) as usize;
-    for (i, app) in d.apps.iter().enumerate() {
+    // Each download starts in list order as soon as one of the slots is free.
+    let mut slots = vec![*clock; parallel];
+    for app in &d.apps {
+        let slot = slots
+            .iter_mut()
+            .min_by(|a, b| a.total_cmp(b))
+            .expect("at least one slot");
+        let start = *slot;
+        *slot += app.download_seconds;
         stdout.push(format!(
             "##goldsmith-app:{}:download:ok:{}",
-            app.name, DOWNLOAD_SECONDS as u64
+            app.name,
+            app.download_seconds.round() as u64
         ));
-        let start = *clock + (i / parallel) as f64 * DOWNLOAD_SECONDS;
         phases.push(Phase {
             app: app.name.clone(),
             phase: "download",
             start,
-            end: start + DOWNLOAD_SECONDS,
+            end: *slot,
         });
     }
-    *clock += d.apps.len().div_ceil(parallel) as f64 * DOWNLOAD_SECONDS;
+    *clock = slots.into_iter().fold(*clock, f64::max);
     let mut failed = Vec::new();
     for app in &d.apps {
         let started = *clock;
@@ -232,6 +238,39 @@ mod tests {
         assert_eq!(r.stderr, vec!["apps that failed: b"]);
         // 2 rounds of downloads (40 s), a waits for the installer until 50 s.
         assert_eq!(r.seconds, 50.0 + 30.0 + 10.0 + 10.0);
+    }
+
+    #[test]
+    fn each_download_takes_its_own_time_in_the_free_slot() {
+        let d = directives(
+            "# goldsmith-sim: download-parallelism=2\n# goldsmith-sim: app=chrome:0:3m:2m\n# goldsmith-sim: app=adobe:0:2m:1m\n# goldsmith-sim: app=small:0:10s:30s\n",
+        );
+        let r = run(&d, "##goldsmith-exit:", 0.0, 0.0);
+        let downloads: Vec<(&str, f64, f64)> = r
+            .phases
+            .iter()
+            .filter(|p| p.phase == "download")
+            .map(|p| (p.app.as_str(), p.start, p.end))
+            .collect();
+        // small starts when adobe's slot frees at 60 s, and ends before chrome.
+        assert_eq!(
+            downloads,
+            vec![
+                ("chrome", 0.0, 120.0),
+                ("adobe", 0.0, 60.0),
+                ("small", 60.0, 90.0)
+            ]
+        );
+        assert!(
+            r.stdout
+                .contains(&"##goldsmith-app:chrome:download:ok:120".to_string())
+        );
+        assert!(
+            r.stdout
+                .contains(&"##goldsmith-app:small:download:ok:30".to_string())
+        );
+        // Installs start once every download is done, one after the other.
+        assert_eq!(r.seconds, 120.0 + 180.0 + 120.0 + 10.0);
     }
 
     #[test]
