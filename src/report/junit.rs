@@ -17,6 +17,9 @@
 //! | still running when the record ended | `<error type="unfinished">`: the engine lost track of it, which is a goldsmith problem, not the operation's |
 //!
 //! Every case has the property `goldsmith.status` with the status name.
+//! An install-apps app gets a case of its own (`<op>/<app>`) with its phase
+//! times and its installer's code (`goldsmith.installer-code`,
+//! `goldsmith.installer-result`, and `goldsmith.reboot-required` on 3010/1641).
 //! `<system-out>` holds the tail of `logs/<op>.log` (at most 64 KiB), redacted.
 //!
 //! This module reads records and log files; it never sees a process or an event
@@ -31,7 +34,7 @@ use quick_junit::{
     NonSuccessKind, Property, Report, TestCase, TestCaseStatus, TestRerun, TestSuite, XmlString,
 };
 
-use crate::record::event::AppPhase;
+use crate::record::event::{AppPhase, InstallResult};
 use crate::record::run_record::{AttemptRecord, OpRecord, RunRecord};
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
@@ -155,13 +158,22 @@ pub fn app_cases(op: &OpRecord, redactor: &Redactor) -> Vec<TestCase> {
                 .collect();
             let failed = phases.iter().find(|r| !r.ok);
             let installed = phases.iter().any(|r| r.phase == AppPhase::Install && r.ok);
+            let installer = last.outcome.installs.iter().rfind(|i| i.name == name);
             let status = match failed {
                 Some(f) => {
                     let mut s = TestCaseStatus::non_success(NonSuccessKind::Failure);
                     s.set_type(format!("app-{}", f.phase.name()));
+                    let returned = installer
+                        .filter(|_| f.phase == AppPhase::Install)
+                        .map(|i| format!(": the installer returned {} ({})", i.code, i.meaning))
+                        .unwrap_or_default();
                     s.set_message(clean(
                         redactor,
-                        &format!("{} of `{name}` failed after {}s", f.phase.name(), f.seconds),
+                        &format!(
+                            "{} of `{name}` failed after {}s{returned}",
+                            f.phase.name(),
+                            f.seconds
+                        ),
                     ));
                     s
                 }
@@ -191,9 +203,24 @@ pub fn app_cases(op: &OpRecord, redactor: &Redactor) -> Vec<TestCase> {
                     r.seconds.to_string(),
                 )
             }));
+            case.add_properties(installer.into_iter().flat_map(installer_properties));
             case
         })
         .collect()
+}
+
+/// What an app's installer returned: its code and Windows Installer's name
+/// for it, and `goldsmith.reboot-required` when it asks for a restart (3010)
+/// or started one (1641).
+fn installer_properties(i: &InstallResult) -> Vec<Property> {
+    let mut props = vec![
+        Property::new("goldsmith.installer-code", i.code.to_string()),
+        Property::new("goldsmith.installer-result", i.meaning.as_str()),
+    ];
+    if matches!(i.code, 3010 | 1641) {
+        props.push(Property::new("goldsmith.reboot-required", "true"));
+    }
+    props
 }
 
 /// The test case of one operation. App results get cases of their own next

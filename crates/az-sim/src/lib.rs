@@ -31,6 +31,7 @@ mod gallery;
 mod groups;
 mod identity;
 mod ids;
+mod installers;
 mod json_arg;
 mod lock;
 mod network;

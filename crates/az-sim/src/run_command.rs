@@ -9,6 +9,7 @@ use super::call::{Call, Outcome};
 use super::clock::unix_now;
 use super::directives::Directives;
 use super::error::{AzError, Example};
+use super::installers;
 use super::power_state::PowerState;
 use super::scenario::Scenario;
 use super::script::{self, Run, TAIL_BYTES, tail};
@@ -185,10 +186,12 @@ fn io_reason(e: &std::io::Error) -> &'static str {
 pub fn invoke(call: &Call) -> Outcome {
     let req = request(call)?;
     let directives = Directives::parse(&req.script).map_err(|e| AzError::sim(e.to_string()))?;
+    let scenario = &call.sim.scenario;
+    let (op, attempt) = (call.sim.env.op.as_deref(), call.sim.env.attempt);
+    let directives = installers::apply(&scenario.installers, op, attempt, &directives);
     let sub = call.sub().to_string();
     let key = vm_key(&sub, &req.resource_group, &req.name);
     let owner = format!("{}:{}", std::process::id(), unix_now());
-    let scenario = &call.sim.scenario;
     let run = call.sim.transact(|state, now| {
         begin(
             state,

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_saphyr::Spanned;
 
 use super::duration::SimDuration;
+use super::installers::InstallerResult;
 use super::power_state::PowerState;
 
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -25,6 +26,8 @@ pub struct Scenario {
     /// How long the stand-in's access tokens live (simulated seconds); an
     /// hour when absent. Only the stand-in issues tokens.
     pub token_lifetime: Option<f64>,
+    /// `installers:`: the codes simulated installers return instead of their directive's.
+    pub installers: Vec<InstallerResult>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -161,6 +164,18 @@ struct RawScenario {
     faults: Vec<Spanned<RawFault>>,
     #[serde(default)]
     token_lifetime: Option<SimDuration>,
+    #[serde(default)]
+    installers: Vec<Spanned<RawInstaller>>,
+}
+
+/// `- { op: install-m365-apps, app: m365, code: 1603, attempts: 1 }`.
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawInstaller {
+    op: Option<String>,
+    app: String,
+    code: i32,
+    attempts: Option<u32>,
 }
 
 #[derive(Deserialize)]
@@ -247,6 +262,14 @@ impl Scenario {
                 .map_err(|message| {
                     ScenarioError(format!("{place}: fault #{}: {message}", index + 1))
                 })?;
+        }
+        for (index, entry) in raw.installers.into_iter().enumerate() {
+            let at = entry.referenced;
+            let place = format!("{shown}:{}:{}", at.line(), at.column());
+            let installer = installer(entry.value).map_err(|message| {
+                ScenarioError(format!("{place}: installers #{}: {message}", index + 1))
+            })?;
+            scenario.installers.push(installer);
         }
         scenario.check_fault_vms_declared()?;
         Ok(scenario)
@@ -358,6 +381,22 @@ impl Scenario {
     pub fn is_missing(&self, resource_group: &str, name: &str) -> bool {
         self.missing_vms.iter().any(|v| v.is(resource_group, name))
     }
+}
+
+/// An `installers:` entry, checked.
+fn installer(raw: RawInstaller) -> Result<InstallerResult, String> {
+    if raw.app.trim().is_empty() {
+        return Err("`app` names the app or MSI whose installer returns `code`".into());
+    }
+    if raw.attempts == Some(0) {
+        return Err("attempts must be at least 1 (omit it for every attempt)".into());
+    }
+    Ok(InstallerResult {
+        op: raw.op,
+        app: raw.app,
+        code: raw.code,
+        attempts: raw.attempts,
+    })
 }
 
 /// What a scenario says about a `vm:` fault whose VM does not exist.
@@ -496,6 +535,39 @@ faults:
     agent_not_ready_for: 30
   - throttle: { command: vm run-command invoke, times: 2, retry_after: 2s }
 ";
+
+    #[test]
+    fn installers_are_read_and_checked_at_their_place() {
+        let s = Scenario::parse(
+            "installers:\n  - { app: adobe-acrobat-reader, code: 3010 }\n  - { op: install-m365-apps, app: m365, code: 1603, attempts: 1 }\n",
+            "s.yaml",
+        )
+        .unwrap();
+        assert_eq!(
+            s.installers[1],
+            InstallerResult {
+                op: Some("install-m365-apps".into()),
+                app: "m365".into(),
+                code: 1603,
+                attempts: Some(1),
+            }
+        );
+        assert_eq!(
+            (s.installers[0].op.as_ref(), s.installers[0].code),
+            (None, 3010)
+        );
+        let e = Scenario::parse(
+            "installers:\n  - { app: a, code: 0 }\n  - { app: m365, code: 1603, attempts: 0 }\n",
+            "s.yaml",
+        )
+        .unwrap_err();
+        assert!(
+            e.0.starts_with("s.yaml:3:5: installers #2: attempts must be at least 1"),
+            "{e}"
+        );
+        let e = Scenario::parse("installers:\n  - { app: a, exit: 3010 }\n", "s.yaml").unwrap_err();
+        assert!(e.0.contains("exit"), "{e}");
+    }
 
     #[test]
     fn parses_the_documented_example() {

@@ -23,6 +23,8 @@ pub struct Request<'a> {
     /// The query's `$filter`, decoded.
     pub filter: Option<String>,
     pub body: &'a [u8],
+    /// The goldsmith operation and attempt calling, from az's User-Agent.
+    pub caller: (Option<&'a str>, u32),
 }
 
 /// Where a (lower-case) ARM path points: a resource provider's path in a

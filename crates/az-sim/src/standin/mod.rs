@@ -389,7 +389,10 @@ async fn handle(standin: &StandIn, req: Request<Incoming>) -> Option<Response<Fu
     {
         Ok(body) => match standin.throttled(command.as_deref(), &path) {
             Some(reply) => reply,
-            None => route(standin, &method, &path, &query, &body.to_bytes()),
+            None => {
+                let caller = faults::caller(&user_agent);
+                route_for(standin, caller, &method, &path, &query, &body.to_bytes())
+            }
         },
         Err(_) => Reply::arm_error(
             413,
@@ -428,7 +431,22 @@ fn respond(reply: Reply, method: &str, path: &str, query: &str) -> Response<Full
         .unwrap_or_else(|_| Response::new(Full::new(Bytes::new())))
 }
 
+/// A request as az makes it outside any goldsmith operation (the tests' requests).
+#[cfg(test)]
 fn route(standin: &StandIn, method: &str, path: &str, query: &str, body: &[u8]) -> Reply {
+    route_for(standin, (None, 1), method, path, query, body)
+}
+
+/// The answer to a request of `caller` (the goldsmith operation and attempt
+/// that ran az, from its User-Agent).
+fn route_for(
+    standin: &StandIn,
+    caller: (Option<&str>, u32),
+    method: &str,
+    path: &str,
+    query: &str,
+    body: &[u8],
+) -> Reply {
     let segments: Vec<&str> = path.split('/').filter(|s| !s.is_empty()).collect();
     let filter = form_urlencoded::parse(query.as_bytes())
         .find(|(k, _)| k == "$filter")
@@ -452,6 +470,7 @@ fn route(standin: &StandIn, method: &str, path: &str, query: &str, body: &[u8]) 
                 query,
                 filter,
                 body,
+                caller,
             },
         ),
         (_, ["v1.0", ..]) => graph::route(

@@ -14,6 +14,7 @@ use super::{Reply, StandIn, operations};
 use crate::clock::unix_now;
 use crate::directives::Directives;
 use crate::error::AzError;
+use crate::installers;
 use crate::power_state::PowerState;
 use crate::run_command::{self, Target, begin, finish, linux_result, windows_result};
 use crate::world::vm_key;
@@ -51,7 +52,7 @@ pub fn serves(lower: &[&str]) -> bool {
 pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
     let lower = &req.lower;
     match (req.method, &lower[..]) {
-        ("POST", [.., "runcommand"]) => invoke(standin, req.segments[3], req.segments[7], req.body),
+        ("POST", [.., "runcommand"]) => invoke(standin, req),
         ("GET", [.., "runcommands", id]) => poll(standin, id, false),
         ("GET", [.., "runcommandresults", id]) => poll(standin, id, true),
         _ => Reply::arm_error(
@@ -66,8 +67,9 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
     }
 }
 
-fn invoke(standin: &StandIn, rg: &str, name: &str, body: &[u8]) -> Reply {
-    let Ok(body) = serde_json::from_slice::<Value>(body) else {
+fn invoke(standin: &StandIn, req: &Request<'_>) -> Reply {
+    let (rg, name) = (req.segments[3], req.segments[7]);
+    let Ok(body) = serde_json::from_slice::<Value>(req.body) else {
         return Reply::arm_error(
             400,
             "InvalidRequestContent",
@@ -97,6 +99,8 @@ fn invoke(standin: &StandIn, rg: &str, name: &str, body: &[u8]) -> Reply {
         Ok(d) => d,
         Err(e) => return Reply::arm_error(400, "InvalidParameter", &e.to_string()),
     };
+    let (op, attempt) = req.caller;
+    let directives = installers::apply(&standin.scenario.installers, op, attempt, &directives);
     let sub = standin.env.subscription.clone();
     let key = vm_key(&sub, rg, name);
     let owner = format!("standin:{}", unix_now());

@@ -1,0 +1,127 @@
+//! The scenario's `installers:` make a simulated installer return a code: the
+//! shipped `05-golden-image` module, simulated with its dependencies, with
+//! Adobe Acrobat Reader's installer returning 3010 or 1603
+//! (tests/fixtures/scenarios/).
+
+mod common;
+
+use common::{Project, library_copy, op_status, repo};
+
+const MODULES: [&str; 3] = ["00-resource-group", "01-networking", "05-golden-image"];
+const SECRETS: [(&str, &str); 1] = [("ADMIN_PASSWORD", "Gs-Installer-Pw#7c1e!")];
+const APP_CASE: &str = "install-build-vm-apps/adobe-acrobat-reader";
+
+/// Runs the golden image with the scenario `tests/fixtures/scenarios/<name>.yaml`
+/// (copied into the project, where goldsmith reads scenarios from).
+fn run_with(name: &str) -> (Project, common::Run) {
+    let p = library_copy(&MODULES);
+    let file = p.root().join(format!("{name}.yaml"));
+    std::fs::copy(
+        repo()
+            .join("tests/fixtures/scenarios")
+            .join(format!("{name}.yaml")),
+        &file,
+    )
+    .expect("copy the scenario");
+    let file = file.to_str().expect("a UTF-8 path");
+    let args = [
+        "run",
+        "05-golden-image",
+        "--simulate",
+        "--sim-speed",
+        "5000",
+        "--with-dependencies",
+        "--sim-scenario",
+        file,
+    ];
+    let r = p.run_env(&args, &SECRETS);
+    (p, r)
+}
+
+/// The JUnit `<testcase>` element named `name`, up to its end.
+fn case<'x>(junit: &'x str, name: &str) -> &'x str {
+    let start = junit
+        .find(&format!("<testcase name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no case {name} in {junit}"));
+    let end = junit[start..]
+        .find("</testcase>")
+        .map_or(junit.len(), |e| start + e);
+    &junit[start..end]
+}
+
+fn reports(p: &Project) -> (String, String) {
+    let dir = p.latest_run_dir();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect(f);
+    (read("junit.xml"), read("summary.md"))
+}
+
+#[test]
+fn an_installer_returning_3010_passes_and_says_a_reboot_is_required() {
+    let (p, r) = run_with("adobe-reboot-required");
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(op_status(&p.state(), "install-build-vm-apps"), "succeeded");
+    let (junit, summary) = reports(&p);
+    let app = case(&junit, APP_CASE);
+    assert!(!app.contains("<failure"), "{app}");
+    for property in [
+        "name=\"goldsmith.installer-code\" value=\"3010\"",
+        "name=\"goldsmith.installer-result\" value=\"ERROR_SUCCESS_REBOOT_REQUIRED\"",
+        "name=\"goldsmith.reboot-required\" value=\"true\"",
+    ] {
+        assert!(app.contains(property), "{property} missing: {app}");
+    }
+    // Only Adobe asked for a restart.
+    let chrome = case(&junit, "install-build-vm-apps/google-chrome");
+    assert!(
+        chrome.contains("name=\"goldsmith.installer-code\" value=\"0\"")
+            && !chrome.contains("reboot-required"),
+        "{chrome}"
+    );
+    let op = case(&junit, "install-build-vm-apps");
+    assert!(
+        op.contains("name=\"goldsmith.reboot-required\" value=\"true\""),
+        "{op}"
+    );
+    let row = summary
+        .lines()
+        .find(|l| l.starts_with("| install-build-vm-apps |"))
+        .expect("the operation's row");
+    assert!(
+        row.contains("| succeeded |") && row.contains("reboot required"),
+        "{row}"
+    );
+}
+
+#[test]
+fn an_installer_returning_1603_fails_the_operation_with_its_name() {
+    let (p, r) = run_with("adobe-install-failure");
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let state = p.state();
+    assert_eq!(op_status(&state, "install-build-vm-apps"), "failed");
+    assert_eq!(op_status(&state, "install-m365-apps"), "skipped");
+    let (junit, summary) = reports(&p);
+    let app = case(&junit, APP_CASE);
+    assert!(
+        app.contains("<failure message=\"install of `adobe-acrobat-reader` failed after 30s: the installer returned 1603 (ERROR_INSTALL_FAILURE)\" type=\"app-install\""),
+        "{app}"
+    );
+    let op = case(&junit, "install-build-vm-apps");
+    assert!(
+        op.contains("type=\"msi-fatal\"")
+            && op.contains("install `adobe-acrobat-reader` returned 1603 (ERROR_INSTALL_FAILURE)"),
+        "{op}"
+    );
+    let row = summary
+        .lines()
+        .find(|l| l.starts_with("| install-build-vm-apps |"))
+        .expect("the operation's row");
+    assert!(
+        row.contains("| failed |") && row.contains("1603 (ERROR_INSTALL_FAILURE)"),
+        "{row}"
+    );
+    // The other apps' installers were untouched.
+    assert!(
+        !case(&junit, "install-build-vm-apps/google-chrome").contains("<failure"),
+        "{junit}"
+    );
+}
