@@ -101,8 +101,9 @@ fn an_installer_returning_1603_fails_the_operation_with_its_name() {
     assert_eq!(op_status(&state, "install-m365-apps"), "skipped");
     let (junit, summary) = reports(&p);
     let app = case(&junit, APP_CASE);
+    // 120 s: the install time the library declares for Adobe (`expected: { install: 2m }`).
     assert!(
-        app.contains("<failure message=\"install of `adobe-acrobat-reader` failed after 30s: the installer returned 1603 (ERROR_INSTALL_FAILURE)\" type=\"app-install\""),
+        app.contains("<failure message=\"install of `adobe-acrobat-reader` failed after 120s: the installer returned 1603 (ERROR_INSTALL_FAILURE)\" type=\"app-install\""),
         "{app}"
     );
     let op = case(&junit, "install-build-vm-apps");
