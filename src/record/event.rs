@@ -63,6 +63,10 @@ pub struct AttemptOutcome {
     /// An install restarted the VM (1641).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub reboot_started: bool,
+    /// goldsmith restarted the VM before this attempt, because this
+    /// operation's result asked for it (3010, a Windows Update round).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub restarted_for: Option<String>,
     /// Values the script reported (`##goldsmith-output:<name>=<value>`), on a
     /// pass; boxed, as most attempts report none.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -149,6 +153,7 @@ impl AttemptOutcome {
             apps: Vec::new(),
             reboot_required: false,
             reboot_started: false,
+            restarted_for: None,
             outputs: None,
         }
     }

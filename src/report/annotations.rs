@@ -61,21 +61,7 @@ pub fn for_run(record: &RunRecord) -> Vec<Annotation> {
         out.push(a);
     }
     for op in record.ops.iter().filter(|o| o.reboot_required()) {
-        let started = op.attempts.last().is_some_and(|a| a.outcome.reboot_started);
-        let mut a = at_op(Level::Warning, op);
-        a.title = Some(format!("{}: reboot required", op.meta.id));
-        a.message = if started {
-            format!(
-                "An installer of {} restarted the VM (1641): make sure the VM is back before anything else runs on it.",
-                op.meta.id
-            )
-        } else {
-            format!(
-                "An installer of {} needs a restart to finish (3010): restart the VM before capturing the image.",
-                op.meta.id
-            )
-        };
-        out.push(a);
+        out.push(reboot(record, op));
     }
     out
 }
@@ -105,6 +91,35 @@ fn importance(class: Option<FailureClass>) -> u8 {
         | FailureClass::Auth
         | FailureClass::AzError => 4,
     }
+}
+
+/// A restart an operation asked for: a warning unless goldsmith restarted
+/// the VM itself before a later step on it.
+fn reboot(record: &RunRecord, op: &OpRecord) -> Annotation {
+    let started = op.attempts.last().is_some_and(|a| a.outcome.reboot_started);
+    let restarted_before = record.restarted_for(&op.meta.id);
+    let level = if restarted_before.is_some() {
+        Level::Notice
+    } else {
+        Level::Warning
+    };
+    let mut a = at_op(level, op);
+    a.title = Some(format!("{}: reboot required", op.meta.id));
+    a.message = match (started, restarted_before) {
+        (true, _) => format!(
+            "An installer of {} restarted the VM (1641): goldsmith waits for its VM agent before the next step on it.",
+            op.meta.id
+        ),
+        (false, Some(next)) => format!(
+            "{} needed a restart to finish (3010): goldsmith restarted the VM before {next}.",
+            op.meta.id
+        ),
+        (false, None) => format!(
+            "{} needs a restart to finish (3010): goldsmith restarts the VM before the next step on it, but no later step ran on it; restart the VM before capturing the image.",
+            op.meta.id
+        ),
+    };
+    a
 }
 
 fn failure(op: &OpRecord) -> Annotation {

@@ -18,6 +18,7 @@ pub mod signals;
 pub mod supervisor;
 pub mod unit;
 mod vm_attempt;
+pub mod vm_restart;
 
 pub use executor::Executor;
 pub use scheduler::{ExecOptions, Preset, run_started};

@@ -3,9 +3,8 @@
 //! A unit never decides what the user sees: it reports to the coordinator
 //! over a channel, and the coordinator turns that into events.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
@@ -18,7 +17,7 @@ use super::vm_attempt;
 use crate::azure::session::{Renewed, Session};
 use crate::duration::format_duration;
 use crate::plan::{PlannedOp, Script};
-use crate::record::event::{AttemptEnd, AttemptOutcome, AttemptResult, LockName, OpEnd};
+use crate::record::event::{AttemptEnd, AttemptOutcome, AttemptResult, OpEnd};
 use crate::record::failure::FailureClass;
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
@@ -83,9 +82,10 @@ pub struct UnitContext {
     /// about a second starting up, whatever the simulated speed (`--az-cli`);
     /// zero otherwise.
     pub min_timeout: Duration,
-    /// VMs (by lock name) restarted by an installer (1641): the next
-    /// run-command on one first waits for its VM agent.
-    pub rebooting: Mutex<HashSet<LockName>>,
+    /// VMs (by lock name) restarted by an installer (1641) or needing a
+    /// restart (3010, a Windows Update round): the next run-command on one
+    /// first restarts it if needed and waits for its VM agent.
+    pub restarts: super::vm_restart::VmRestarts,
     /// The run's Azure sign-in, renewed before an attempt when due or after
     /// Azure refused one (`azure::session`); `None` when goldsmith did not
     /// sign in (az uses the configuration it finds).
