@@ -75,7 +75,8 @@ fn importance(class: Option<FailureClass>) -> u8 {
         FailureClass::MsiBusy
         | FailureClass::MsiFatal
         | FailureClass::MsiOtherVersion
-        | FailureClass::MsiFailed => 1,
+        | FailureClass::MsiFailed
+        | FailureClass::UpdateFailed => 1,
         FailureClass::ScriptExit | FailureClass::NoExitMarker => 2,
         FailureClass::Timeout => 3,
         FailureClass::ExitCode
@@ -202,6 +203,9 @@ pub fn advice(class: FailureClass, op: &str) -> Cow<'static, str> {
         }
         FailureClass::MsiFailed => {
             "Windows Installer failed: look the code up in Microsoft's table of Windows Installer error codes (https://learn.microsoft.com/windows/win32/msi/error-codes)."
+        }
+        FailureClass::UpdateFailed => {
+            "A Windows update failed: the message names its KB and HRESULT; look the code up in Microsoft's Windows Update error reference (https://learn.microsoft.com/windows/deployment/update/windows-update-error-reference), or exclude the update in `windows_update.exclude` if it does not apply to the image."
         }
         FailureClass::LogWrite => {
             "goldsmith could not write the operation's log (disk full or the run directory unwritable), so its output is lost: free space and run again."

@@ -34,7 +34,9 @@ pub fn render(record: &RunRecord, logs: &LogReader, redactor: &Redactor) -> Stri
     let head = heading(record, redactor);
     let order = table_order(record);
     let rows: Vec<String> = order.iter().map(|op| row(record, op, redactor)).collect();
-    let chart = gantt(record) + &apps(record, redactor);
+    let chart = gantt(record)
+        + &apps(record, redactor)
+        + &super::updates::summary_tables(record, |s| cell(redactor, s, CELL_CHARS));
     let details: Vec<String> = record
         .ops
         .iter()

@@ -19,6 +19,7 @@ pub mod supervisor;
 pub mod unit;
 mod vm_attempt;
 pub mod vm_restart;
+mod windows_update;
 
 pub use executor::Executor;
 pub use scheduler::{ExecOptions, Preset, run_started};

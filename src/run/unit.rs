@@ -17,7 +17,7 @@ use super::vm_attempt;
 use crate::azure::session::{Renewed, Session};
 use crate::duration::format_duration;
 use crate::plan::{PlannedOp, Script};
-use crate::record::event::{AttemptEnd, AttemptOutcome, AttemptResult, OpEnd};
+use crate::record::event::{AttemptEnd, AttemptOutcome, AttemptResult, OpEnd, OpKind};
 use crate::record::failure::FailureClass;
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
@@ -368,6 +368,17 @@ impl Unit {
                 let spec = bash_spec(&ctx, &self.op, text, "sh", self.op.timeout, attempt);
                 let result = run_prepared(spec, &mut self.log, self.stop.clone()).await;
                 (classify(&result), result.duration)
+            }
+            Script::RunCommand(rc) if self.op.kind == OpKind::WindowsUpdate => {
+                super::windows_update::run(
+                    &ctx,
+                    &self.op,
+                    rc,
+                    attempt,
+                    &mut self.log,
+                    self.stop.clone(),
+                )
+                .await
             }
             Script::RunCommand(rc) => {
                 vm_attempt::run(

@@ -25,6 +25,9 @@ pub struct Scenario {
     /// How long the stand-in's access tokens live (simulated seconds); an
     /// hour when absent. Only the stand-in issues tokens.
     pub token_lifetime: Option<f64>,
+    /// `windows_updates:`: the updates every VM has pending, replacing the
+    /// default month of updates (`windows_update::default_updates`).
+    pub windows_updates: Option<Vec<super::windows_update::SimUpdate>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -161,6 +164,8 @@ struct RawScenario {
     faults: Vec<Spanned<RawFault>>,
     #[serde(default)]
     token_lifetime: Option<SimDuration>,
+    #[serde(default)]
+    windows_updates: Option<Vec<super::windows_update::SimUpdate>>,
 }
 
 #[derive(Deserialize)]
@@ -213,6 +218,7 @@ impl Scenario {
             vms: raw.vms,
             missing_vms: raw.missing_vms,
             token_lifetime: raw.token_lifetime.map(|d| d.0),
+            windows_updates: raw.windows_updates,
             notice: raw
                 .notice
                 .map(|n| n.trim().to_string())
