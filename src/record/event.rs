@@ -728,6 +728,9 @@ pub struct RunningOp {
         with = "crate::record::serde_opt_secs"
     )]
     pub expected: Option<Duration>,
+    /// Where a long operation is (`round 2 of at most 5: 3 updates`), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 #[cfg(test)]

@@ -513,6 +513,7 @@ mod tests {
                     op: "a".into(),
                     elapsed: Duration::from_secs(1),
                     expected: None,
+                    step: None,
                 }],
             },
             Event::StageStarted {

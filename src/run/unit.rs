@@ -42,6 +42,12 @@ pub enum UnitMsg {
         op: usize,
         end: AttemptEnd,
     },
+    /// Where a long operation is now (a windows-update round), for the
+    /// console's progress lines; no event of its own.
+    Step {
+        op: usize,
+        text: String,
+    },
     /// The Azure CLI was signed in again before the op's next attempt.
     SignedIn {
         op: usize,
@@ -370,11 +376,15 @@ impl Unit {
                 (classify(&result), result.duration)
             }
             Script::RunCommand(rc) if self.op.kind == OpKind::WindowsUpdate => {
+                let (tx, op) = (self.tx.clone(), self.index);
+                let step = move |text: String| {
+                    let _ = tx.send((jiff::Timestamp::now(), UnitMsg::Step { op, text }));
+                };
                 super::windows_update::run(
                     &ctx,
                     &self.op,
                     rc,
-                    attempt,
+                    (attempt, &step),
                     &mut self.log,
                     self.stop.clone(),
                 )

@@ -19,19 +19,27 @@ use crate::plan::{PlannedOp, RunCommandScript};
 use crate::record::event::{AttemptOutcome, AttemptResult, UpdateResult, UpdateRun};
 use crate::record::failure::FailureClass;
 
+/// Where the rounds are: what every round so far reported.
+#[derive(Default)]
+struct Rounds {
+    total: UpdateRun,
+    /// An earlier operation's restart goldsmith made before round 1.
+    restarted_for: Option<String>,
+    warnings: Vec<String>,
+}
+
 /// Returns the outcome (carrying every update of every round) and how long the rounds took.
+/// `step` tells the console where the rounds are.
 pub async fn run(
     ctx: &UnitContext,
     op: &PlannedOp,
     rc: &RunCommandScript,
-    attempt: u32,
+    (attempt, step): (u32, &(dyn Fn(String) + Send + Sync)),
     log: &mut OpLog,
     stop: watch::Receiver<Stop>,
 ) -> (AttemptOutcome, Duration) {
     let started = Instant::now();
-    let mut total = UpdateRun::default();
-    let mut restarted_for = None;
-    let mut warnings = Vec::new();
+    let mut rounds = Rounds::default();
     for round in 1..=rc.rounds {
         let Some(left) = op.timeout.checked_sub(started.elapsed()) else {
             let outcome = AttemptOutcome::new(
@@ -42,84 +50,95 @@ pub async fn run(
                     rc.rounds
                 ),
             );
-            return (
-                finish(outcome, total, restarted_for, warnings),
-                started.elapsed(),
-            );
+            return (rounds.finish(outcome), started.elapsed());
         };
-        log.note(&format!(
-            "round {round} of at most {}: searching",
-            rc.rounds
-        ));
+        let searching = format!("round {round} of at most {}: searching", rc.rounds);
+        log.note(&searching);
+        step(searching);
         let mut this_op = op.clone();
         this_op.timeout = left;
-        let (mut outcome, _) = vm_attempt::run(ctx, &this_op, rc, attempt, log, stop.clone()).await;
+        let (outcome, _) = vm_attempt::run(ctx, &this_op, rc, attempt, log, stop.clone()).await;
+        if let Some(end) = rounds.after(ctx, op, rc, round, outcome, log, step) {
+            return (end, started.elapsed());
+        }
+    }
+    unreachable!("the last round always ends the rounds")
+}
+
+impl Rounds {
+    /// Takes in round `round`'s outcome; returns the attempt's outcome when the rounds are over.
+    #[allow(clippy::too_many_arguments)]
+    fn after(
+        &mut self,
+        ctx: &UnitContext,
+        op: &PlannedOp,
+        rc: &RunCommandScript,
+        round: u32,
+        mut outcome: AttemptOutcome,
+        log: &mut OpLog,
+        step: &(dyn Fn(String) + Send + Sync),
+    ) -> Option<AttemptOutcome> {
         match outcome.restarted_for.take() {
-            Some(by) if by == op.id => total.restarts += 1,
-            Some(earlier) if round == 1 => restarted_for = Some(earlier),
+            Some(by) if by == op.id => self.total.restarts += 1,
+            Some(earlier) if round == 1 => self.restarted_for = Some(earlier),
             _ => {}
         }
-        warnings.append(&mut outcome.warnings);
+        self.warnings.append(&mut outcome.warnings);
         let this_round = outcome.updates.take().map(|b| *b);
-        let Some(step) = take_round(&mut total, this_round, round) else {
+        let Some(reported) = take_round(&mut self.total, this_round, round) else {
             // No result lines: az or the script failed before the round could report.
-            return (
-                finish(outcome, total, restarted_for, warnings),
-                started.elapsed(),
-            );
+            return Some(self.finish(outcome));
         };
-        log.note(&format!(
+        let found = format!(
             "round {round} of at most {}: {} update{}{}",
             rc.rounds,
-            step.found,
-            if step.found == 1 { "" } else { "s" },
-            if step.reboot {
+            reported.found,
+            if reported.found == 1 { "" } else { "s" },
+            if reported.reboot {
                 ", Windows asks for a restart"
             } else {
                 ""
             }
-        ));
-        if step.reboot {
+        );
+        log.note(&found);
+        step(found);
+        if reported.reboot {
             let by = RestartCause {
                 op: op.id.clone(),
                 what: format!("Windows Update round {round}"),
             };
             vm_restart::mark(ctx, &rc.target, Restart::Needed { by });
         }
-        if let Some(failure) = failed(&total, round) {
+        if let Some(failure) = failed(&self.total, round) {
             outcome.result = AttemptResult::failed(FailureClass::UpdateFailed);
             outcome.message = failure;
-            return (
-                finish(outcome, total, restarted_for, warnings),
-                started.elapsed(),
-            );
+            return Some(self.finish(outcome));
         }
         if !outcome.passed() {
-            return (
-                finish(outcome, total, restarted_for, warnings),
-                started.elapsed(),
-            );
+            return Some(self.finish(outcome));
         }
-        outcome.reboot_required = step.reboot;
-        if step.found == 0 {
-            outcome.message = done_message(&total);
-            return (
-                finish(outcome, total, restarted_for, warnings),
-                started.elapsed(),
-            );
+        outcome.reboot_required = reported.reboot;
+        if reported.found > 0 && round < rc.rounds {
+            return None;
         }
-        if round == rc.rounds {
-            warnings.push(format!(
+        if reported.found > 0 {
+            self.warnings.push(format!(
                 "Windows Update still found updates in round {round}, the last one `max_rounds` allows: run the operation again or raise `windows_update.max_rounds`"
             ));
-            outcome.message = done_message(&total);
-            return (
-                finish(outcome, total, restarted_for, warnings),
-                started.elapsed(),
-            );
         }
+        outcome.message = done_message(&self.total);
+        Some(self.finish(outcome))
     }
-    unreachable!("every round returns when it is the last one")
+
+    /// The attempt's outcome: the last round's, carrying every round's updates and warnings.
+    fn finish(&mut self, mut outcome: AttemptOutcome) -> AttemptOutcome {
+        outcome.restarted_for = self.restarted_for.take();
+        outcome.warnings = std::mem::take(&mut self.warnings);
+        if self.total.rounds > 0 {
+            outcome.updates = Some(Box::new(std::mem::take(&mut self.total)));
+        }
+        outcome
+    }
 }
 
 /// What one round reported.
@@ -179,21 +198,6 @@ fn done_message(total: &UpdateRun) -> String {
         total.restarts,
         if total.restarts == 1 { "" } else { "s" }
     )
-}
-
-/// The attempt's outcome: the last round's, carrying every round's updates and warnings.
-fn finish(
-    mut outcome: AttemptOutcome,
-    total: UpdateRun,
-    restarted_for: Option<String>,
-    warnings: Vec<String>,
-) -> AttemptOutcome {
-    outcome.restarted_for = restarted_for;
-    outcome.warnings = warnings;
-    if total.rounds > 0 {
-        outcome.updates = Some(Box::new(total));
-    }
-    outcome
 }
 
 #[cfg(test)]
