@@ -837,6 +837,59 @@ fn annotations_put_the_worst_first() {
     assert!(!line.contains('\n'));
 }
 
+/// A 3010 stays a warning while nothing restarted the VM; once goldsmith
+/// restarted it before a later step, the note is a notice naming that step.
+#[test]
+fn a_restart_goldsmith_made_turns_the_3010_warning_into_a_notice() {
+    let record = |restarted: bool| {
+        let mut e = Events::default();
+        e.start(&[planned("apps", 1), planned("settings", 2)], 2);
+        let mut asked = ok();
+        asked.reboot_required = true;
+        let t = e.op(
+            "apps",
+            1,
+            1000,
+            vec![asked],
+            OpStatus::Succeeded,
+            None,
+            None,
+            false,
+        );
+        let mut next = ok();
+        next.restarted_for = restarted.then(|| "apps".to_string());
+        e.op(
+            "settings",
+            2,
+            t,
+            vec![next],
+            OpStatus::Succeeded,
+            None,
+            None,
+            false,
+        );
+        e.record()
+    };
+    let reboot = |record: &RunRecord| {
+        annotations::for_run(record)
+            .into_iter()
+            .find(|a| a.title.as_deref() == Some("apps: reboot required"))
+            .expect("a reboot note")
+    };
+    let note = reboot(&record(true));
+    assert_eq!(note.level, Level::Notice);
+    assert_eq!(
+        note.message,
+        "apps needed a restart to finish (3010): goldsmith restarted the VM before settings."
+    );
+    let note = reboot(&record(false));
+    assert_eq!(note.level, Level::Warning);
+    assert!(
+        note.message
+            .contains("no later step ran on it; restart the VM before capturing the image")
+    );
+}
+
 #[test]
 fn annotations_are_limited_per_level() {
     let record = many_ops(200, "exit code 1");
