@@ -94,6 +94,12 @@ function Get-GoldsmithKb($Update) {
     return $Update.Identity.UpdateID
 }
 
+# One line per update: its KB, the OperationResultCode's name, the HRESULT and the title.
+function Write-GoldsmithUpdate($Update, [int]$Code, $HResult) {
+    $title = ($Update.Title -replace '[\r\n]+', ' ')
+    Write-Output ("##goldsmith-update:{0}:{1}:{2}:{3}" -f (Get-GoldsmithKb $Update), $goldsmithResultNames[$Code], (Format-GoldsmithHResult $HResult), $title)
+}
+
 # prepare-build-vm disables Windows Update for the build: enable it for this round only.
 $goldsmithService = Get-Service -Name wuauserv
 $goldsmithStartType = [string]$goldsmithService.StartType
@@ -121,27 +127,33 @@ try {
         $downloader = $session.CreateUpdateDownloader()
         $downloader.Updates = $selected
         $download = $downloader.Download()
-        $goldsmithPhase = 'installing updates'
-        $installer = $session.CreateUpdateInstaller()
-        $installer.AllowSourcePrompts = $false
-        $installer.Updates = $selected
-        $install = $installer.Install()
-        $reboot = [bool]$install.RebootRequired
+        $downloaded = New-Object -ComObject 'Microsoft.Update.UpdateColl'
         for ($i = 0; $i -lt $selected.Count; $i++) {
             $update = $selected.Item($i)
-            $result = $install.GetUpdateResult($i)
-            $code = [int]$result.ResultCode
-            $hresult = $result.HResult
-            if ($code -lt 2) {
-                # Not installed because its download failed: report the download's result.
+            if ($update.IsDownloaded) {
+                [void]$downloaded.Add($update)
+            } else {
+                # Not installed: its download failed (aborted when it never finished).
                 $fetched = $download.GetUpdateResult($i)
                 $code = [int]$fetched.ResultCode
-                $hresult = $fetched.HResult
-                if ($code -lt 2) { $code = 5 }
+                if ($code -lt 4) { $code = 5 }
+                Write-GoldsmithUpdate $update $code $fetched.HResult
+                $goldsmithFailed++
             }
-            if ($code -eq 2 -or $code -eq 3) { $installed++ } else { $goldsmithFailed++ }
-            $title = ($update.Title -replace '[\r\n]+', ' ')
-            Write-Output ("##goldsmith-update:{0}:{1}:{2}:{3}" -f (Get-GoldsmithKb $update), $goldsmithResultNames[$code], (Format-GoldsmithHResult $hresult), $title)
+        }
+        if ($downloaded.Count -gt 0) {
+            $goldsmithPhase = 'installing updates'
+            $installer = $session.CreateUpdateInstaller()
+            $installer.AllowSourcePrompts = $false
+            $installer.Updates = $downloaded
+            $install = $installer.Install()
+            $reboot = [bool]$install.RebootRequired
+            for ($i = 0; $i -lt $downloaded.Count; $i++) {
+                $result = $install.GetUpdateResult($i)
+                $code = [int]$result.ResultCode
+                if ($code -eq 2 -or $code -eq 3) { $installed++ } else { $goldsmithFailed++ }
+                Write-GoldsmithUpdate $downloaded.Item($i) $code $result.HResult
+            }
         }
     }
     $goldsmithPhase = 'reading the restart state'
