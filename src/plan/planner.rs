@@ -354,7 +354,8 @@ fn default_retry(kind: OpKind) -> RetryPolicy {
                 FailureClass::MsiBusy,
                 FailureClass::Throttled,
             ],
-            budget: Some(std::time::Duration::from_secs(90 * 60)),
+            // As long as the operation may take: a windows-update round hours in still retries.
+            budget: Some(super::default_timeout(kind)),
         },
     }
 }
