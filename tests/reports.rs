@@ -2,8 +2,9 @@
 //! file commands, fed with `RunRecord`s built from synthetic events: no
 //! processes, real files, and parsers that are not ours.
 
+mod common;
+
 use std::path::{Path, PathBuf};
-use std::process::Command;
 use std::time::Duration;
 
 use goldsmith::github::commands::{Level, annotation_line};
@@ -401,35 +402,6 @@ fn kept(name: &str, content: &[u8]) -> PathBuf {
     path
 }
 
-/// Runs tests/junit_check.py (junitparser + xmlschema); `None` when they are
-/// not installed, unless `GOLDSMITH_REQUIRE_JUNIT_CHECK` says CI installed them.
-fn junit_check(paths: &[&Path]) -> Option<serde_json::Value> {
-    let required = std::env::var_os("GOLDSMITH_REQUIRE_JUNIT_CHECK").is_some();
-    let probe = Command::new("python3")
-        .args(["-c", "import junitparser, xmlschema"])
-        .output();
-    if !probe.is_ok_and(|o| o.status.success()) {
-        assert!(
-            !required,
-            "GOLDSMITH_REQUIRE_JUNIT_CHECK is set but python3 with junitparser and xmlschema is missing"
-        );
-        println!(
-            "SKIP junit_check.py: python3 with junitparser and xmlschema not found \
-             (pip install junitparser xmlschema)"
-        );
-        return None;
-    }
-    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/junit_check.py");
-    let out = Command::new("python3")
-        .arg(script)
-        .args(paths)
-        .output()
-        .expect("run junit_check.py");
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "junit_check.py failed:\n{stderr}");
-    Some(serde_json::from_slice(&out.stdout).expect("junit_check.py prints JSON"))
-}
-
 fn write_junit(record: &RunRecord, logs: &Path, out: &Path) -> String {
     junit::write(record, &LogReader::new(logs, redactor()), out, &redactor()).expect("write junit");
     std::fs::read_to_string(out).expect("read junit")
@@ -623,7 +595,7 @@ fn junit_passes_junitparser_and_the_schema() {
     let record = mixed_run(&logs);
     let xml = write_junit(&record, &logs, &dir.path().join("junit.xml"));
     let path = kept("checked.xml", xml.as_bytes());
-    let Some(view) = junit_check(&[&path]) else {
+    let Some(view) = common::junit_check(&[&path]) else {
         return;
     };
     let suite = &view["files"][0]["suites"][0];
@@ -863,6 +835,59 @@ fn annotations_put_the_worst_first() {
          check the verbose msiexec log (/l*v) on the VM; no blind retry, it fails the same way again."
     );
     assert!(!line.contains('\n'));
+}
+
+/// A 3010 stays a warning while nothing restarted the VM; once goldsmith
+/// restarted it before a later step, the note is a notice naming that step.
+#[test]
+fn a_restart_goldsmith_made_turns_the_3010_warning_into_a_notice() {
+    let record = |restarted: bool| {
+        let mut e = Events::default();
+        e.start(&[planned("apps", 1), planned("settings", 2)], 2);
+        let mut asked = ok();
+        asked.reboot_required = true;
+        let t = e.op(
+            "apps",
+            1,
+            1000,
+            vec![asked],
+            OpStatus::Succeeded,
+            None,
+            None,
+            false,
+        );
+        let mut next = ok();
+        next.restarted_for = restarted.then(|| "apps".to_string());
+        e.op(
+            "settings",
+            2,
+            t,
+            vec![next],
+            OpStatus::Succeeded,
+            None,
+            None,
+            false,
+        );
+        e.record()
+    };
+    let reboot = |record: &RunRecord| {
+        annotations::for_run(record)
+            .into_iter()
+            .find(|a| a.title.as_deref() == Some("apps: reboot required"))
+            .expect("a reboot note")
+    };
+    let note = reboot(&record(true));
+    assert_eq!(note.level, Level::Notice);
+    assert_eq!(
+        note.message,
+        "apps needed a restart to finish (3010): goldsmith restarted the VM before settings."
+    );
+    let note = reboot(&record(false));
+    assert_eq!(note.level, Level::Warning);
+    assert!(
+        note.message
+            .contains("no later step ran on it; restart the VM before capturing the image")
+    );
 }
 
 #[test]

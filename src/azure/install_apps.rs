@@ -31,7 +31,7 @@ pub struct AppSpec<'a> {
 
 /// A templated value as a PowerShell expression: single-quoted literal parts
 /// joined with `${env:NAME}` references, so no value is ever parsed as code.
-fn expression(text: &str, placeholders: &[Placeholder]) -> String {
+pub fn expression(text: &str, placeholders: &[Placeholder]) -> String {
     let mut parts = Vec::new();
     let mut last = 0;
     for ph in placeholders {

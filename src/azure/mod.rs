@@ -1,6 +1,7 @@
 //! Everything goldsmith knows about Azure: signing in and keeping the sign-in
 //! alive, the preflight checks, run-command invocation and output, the VM
-//! agent check, the failure classifier and Windows Installer codes.
+//! agent check, the failure classifier, Windows Installer codes and the
+//! Windows Update round script with its result codes.
 //! The simulated Azure `--simulate` runs against is its own crate, `az-sim`
 //! (`crates/az-sim`).
 //!
@@ -18,3 +19,5 @@ pub mod session;
 pub mod sign_in;
 pub mod stand_in;
 pub mod vm_agent;
+pub mod windows_update;
+pub mod wu_errors;

@@ -220,6 +220,7 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
     };
     outcome.installs = installs(&vm.stdout);
     outcome.apps = super::install_apps::results(&vm.stdout);
+    outcome.updates = super::windows_update::parse(&vm.stdout, 1).map(Box::new);
     for install in &outcome.installs {
         match msi::verdict(install.code) {
             MsiVerdict::RebootRequired => outcome.reboot_required = true,

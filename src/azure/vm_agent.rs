@@ -1,6 +1,7 @@
 //! Whether a VM's agent is ready: after an installer restarted the VM, the
 //! next run-command on it waits until `az vm get-instance-view` reports the
-//! agent `Ready` (a run-command sent before fails with an agent error).
+//! agent `Ready` (a run-command sent before fails with an agent error); and
+//! the restart goldsmith starts itself when a VM needs one.
 
 use std::ffi::OsString;
 
@@ -20,6 +21,24 @@ pub fn status_args(target: &VmTarget) -> Vec<OsString> {
         "instanceView.vmAgent.statuses[0].displayStatus",
         "--output",
         "tsv",
+    ]
+    .iter()
+    .map(OsString::from)
+    .collect()
+}
+
+/// The arguments of `az` that restart `target`'s VM and wait until Azure
+/// reports the restart done (az 2.91: `az vm restart -g RG -n VM`).
+pub fn restart_args(target: &VmTarget) -> Vec<OsString> {
+    [
+        "vm",
+        "restart",
+        "--resource-group",
+        &target.resource_group,
+        "--name",
+        &target.vm,
+        "--output",
+        "none",
     ]
     .iter()
     .map(OsString::from)
@@ -49,5 +68,9 @@ mod tests {
         assert!(is_ready("Ready\n"));
         assert!(!is_ready("Not Ready\n"));
         assert!(!is_ready(""));
+        assert_eq!(
+            restart_args(&target).join(std::ffi::OsStr::new(" ")),
+            "vm restart --resource-group rg --name vm1 --output none"
+        );
     }
 }

@@ -8,6 +8,7 @@ pub mod dependencies;
 pub mod module;
 pub mod operation;
 pub mod run_value;
+pub mod windows_update;
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};

@@ -109,6 +109,8 @@ pub struct Operation {
     pub parameters: Vec<(String, Text)>,
     pub apps: Vec<App>,
     pub download_parallelism: Option<u32>,
+    /// `kind: windows-update`: its categories, exclusions and rounds.
+    pub windows_update: Option<super::windows_update::WindowsUpdate>,
     pub strict_stderr: bool,
     pub timeout: Option<Duration>,
     pub expected: Option<Duration>,
@@ -131,6 +133,7 @@ const KNOWN: &[&str] = &[
     "parameters",
     "apps",
     "download_parallelism",
+    "windows_update",
     "strict_stderr",
     "timeout",
     "duration",
@@ -286,6 +289,9 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, file: &Path) -> Option<Operation> 
     let download_parallelism = r
         .optional(&f, "download_parallelism")
         .and_then(|n| r.positive_int(n, "download_parallelism"));
+    let windows_update = r
+        .optional(&f, "windows_update")
+        .and_then(|n| super::windows_update::parse(r, n));
     let strict_stderr = r
         .optional(&f, "strict_stderr")
         .and_then(|n| r.bool(n, "strict_stderr"))
@@ -309,6 +315,13 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, file: &Path) -> Option<Operation> 
 
     let kind = kind?;
     check_kind_fields(r, &f, kind, &script, &powershell, &target, &apps);
+    if kind == OpKind::WindowsUpdate && windows_update.is_none() && !f.has("windows_update") {
+        r.error_help(
+            f.pos,
+            "windows-update operation needs `windows_update: {categories, exclude, max_rounds}`",
+            "categories: \"Security Updates, Critical Updates, Definition Updates\"",
+        );
+    }
 
     Some(Operation {
         id: id?,
@@ -324,6 +337,7 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, file: &Path) -> Option<Operation> 
         parameters,
         apps,
         download_parallelism,
+        windows_update,
         strict_stderr,
         timeout,
         expected,
@@ -384,9 +398,11 @@ fn parse_kind(r: &mut Reader<'_>, f: &Fields<'_>, template_type: Option<&str>) -
         "shell" => Some(OpKind::Shell),
         "run-command" => Some(OpKind::RunCommand),
         "install-apps" => Some(OpKind::InstallApps),
+        "windows-update" => Some(OpKind::WindowsUpdate),
         other => {
-            let help = suggest(other, ["shell", "run-command", "install-apps"])
-                .unwrap_or_else(|| "kinds are: shell, run-command, install-apps".into());
+            let kinds = ["shell", "run-command", "install-apps", "windows-update"];
+            let help =
+                suggest(other, kinds).unwrap_or_else(|| format!("kinds are: {}", kinds.join(", ")));
             r.error_help(node.pos, format!("unknown kind `{other}`"), help);
             None
         }
@@ -668,6 +684,14 @@ fn check_kind_fields(
                 r.error(
                     f.pos,
                     "run-command operation needs `powershell: {content | file}`",
+                );
+            }
+        }
+        OpKind::WindowsUpdate => {
+            if target.is_none() && !f.has("target") {
+                r.error(
+                    f.pos,
+                    "windows-update operation needs `target: {vm, resource_group}`",
                 );
             }
         }

@@ -474,7 +474,7 @@ fn unit_context(
         } else {
             std::time::Duration::ZERO
         },
-        rebooting: Default::default(),
+        restarts: Default::default(),
         azure: azure.session,
         cancelled: Default::default(),
     };

@@ -12,6 +12,7 @@ pub mod render;
 pub mod run_values;
 mod vm;
 pub mod when;
+mod windows_update;
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,6 +33,8 @@ pub fn default_timeout(kind: OpKind) -> Duration {
         OpKind::Shell => Duration::from_secs(30 * 60),
         // Azure's own limit for one run-command.
         OpKind::RunCommand | OpKind::InstallApps => Duration::from_secs(90 * 60),
+        // Every round: Packer's windows-update provisioner allows 4 hours.
+        OpKind::WindowsUpdate => Duration::from_secs(4 * 60 * 60),
     }
 }
 
@@ -174,6 +177,9 @@ pub struct RunCommandScript {
     /// `--parameters name=value`, resolved.
     pub parameters: Vec<(String, String)>,
     pub strict_stderr: bool,
+    /// How many times at most the script runs: a windows-update operation's
+    /// rounds (with a restart between them when Windows asks); 1 otherwise.
+    pub rounds: u32,
 }
 
 #[cfg(test)]

@@ -316,7 +316,7 @@ impl<'a> OpPlanner<'a> {
             .collect();
         match (script, op.kind) {
             (Script::RunCommand(rc), _) => locks.push(rc.target.lock_name()),
-            (_, OpKind::InstallApps) => {
+            (_, OpKind::InstallApps | OpKind::WindowsUpdate) => {
                 locks.extend(super::vm::target(op, config, catalog, diags).map(|t| t.lock_name()))
             }
             (_, OpKind::Shell) => {
@@ -357,7 +357,7 @@ fn config_secrets_used(op: &Operation, config: &Config) -> Vec<String> {
 fn default_retry(kind: OpKind) -> RetryPolicy {
     match kind {
         OpKind::Shell => RetryPolicy::none(),
-        OpKind::RunCommand | OpKind::InstallApps => RetryPolicy {
+        OpKind::RunCommand | OpKind::InstallApps | OpKind::WindowsUpdate => RetryPolicy {
             attempts: 1000,
             delay: std::time::Duration::from_secs(15),
             max_delay: std::time::Duration::from_secs(300),
@@ -367,7 +367,8 @@ fn default_retry(kind: OpKind) -> RetryPolicy {
                 FailureClass::MsiBusy,
                 FailureClass::Throttled,
             ],
-            budget: Some(std::time::Duration::from_secs(90 * 60)),
+            // As long as the operation may take: a windows-update round hours in still retries.
+            budget: Some(super::default_timeout(kind)),
         },
     }
 }
@@ -549,6 +550,8 @@ pub fn check_operation(
         OpKind::RunCommand => super::vm::run_command(op, config, catalog, diags)
             .map_or(Script::Invalid, Script::RunCommand),
         OpKind::InstallApps => super::vm::install_apps(op, config, catalog, diags)
+            .map_or(Script::Invalid, Script::RunCommand),
+        OpKind::WindowsUpdate => super::windows_update::plan(op, config, catalog, diags)
             .map_or(Script::Invalid, Script::RunCommand),
     };
     (script, check)

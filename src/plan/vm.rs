@@ -137,6 +137,7 @@ pub fn run_command(
             shown,
             parameters,
             strict_stderr: op.strict_stderr,
+            rounds: 1,
         }),
         Err(e) => {
             diags.push(
@@ -148,7 +149,7 @@ pub fn run_command(
 }
 
 /// The script wrapped twice: with the values it uses (as sent), and with secret values masked (as kept).
-fn wrap<'n>(
+pub(super) fn wrap<'n>(
     op: &Operation,
     script: &str,
     names: impl Iterator<Item = &'n str>,
@@ -265,6 +266,7 @@ pub fn install_apps(
             shown,
             parameters: Vec::new(),
             strict_stderr: op.strict_stderr,
+            rounds: 1,
         }),
         Err(e) => {
             diags.push(Diagnostic::error(&op.file, op.id_pos, e));

@@ -63,6 +63,13 @@ pub struct AttemptOutcome {
     /// An install restarted the VM (1641).
     #[serde(skip_serializing_if = "std::ops::Not::not", default)]
     pub reboot_started: bool,
+    /// The Windows updates a windows-update operation installed, round by round.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub updates: Option<Box<UpdateRun>>,
+    /// goldsmith restarted the VM before this attempt, because this
+    /// operation's result asked for it (3010, a Windows Update round).
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub restarted_for: Option<String>,
     /// Values the script reported (`##goldsmith-output:<name>=<value>`), on a
     /// pass; boxed, as most attempts report none.
     #[serde(skip_serializing_if = "Option::is_none", default)]
@@ -149,6 +156,8 @@ impl AttemptOutcome {
             apps: Vec::new(),
             reboot_required: false,
             reboot_started: false,
+            restarted_for: None,
+            updates: None,
             outputs: None,
         }
     }
@@ -175,6 +184,11 @@ impl AttemptOutcome {
         for a in &mut self.apps {
             mask(r, &mut a.name);
         }
+        if let Some(run) = &mut self.updates {
+            for u in &mut run.updates {
+                mask(r, &mut u.title);
+            }
+        }
         if let Some(outputs) = &mut self.outputs {
             outputs.values_mut().for_each(|v| mask(r, v));
         }
@@ -185,6 +199,52 @@ fn mask(r: &Redactor, text: &mut String) {
     if let std::borrow::Cow::Owned(masked) = r.redact(text) {
         *text = masked;
     }
+}
+
+/// What a windows-update operation did: its rounds (each one run-command),
+/// the restarts goldsmith made between them, and every update it tried.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct UpdateRun {
+    pub rounds: u32,
+    #[serde(default)]
+    pub restarts: u32,
+    #[serde(default)]
+    pub updates: Vec<UpdateResult>,
+    /// What the last round's `##goldsmith-update-round` line said.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub last_round: Option<RoundSummary>,
+}
+
+/// One update of one round (`##goldsmith-update:<kb>:<result>:<hresult>:<title>`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpdateResult {
+    pub round: u32,
+    /// `KB5046617`, or the update's id when it names no KB article.
+    pub kb: String,
+    pub title: String,
+    /// The Windows Update Agent's OperationResultCode: `succeeded`,
+    /// `succeeded-with-errors`, `failed`, `aborted`.
+    pub result: String,
+    /// `0x80240022`.
+    pub hresult: String,
+}
+
+impl UpdateResult {
+    pub fn failed(&self) -> bool {
+        !matches!(self.result.as_str(), "succeeded" | "succeeded-with-errors")
+    }
+}
+
+/// One round's summary line: how many updates the search found (after the
+/// categories and exclusions), how many installed, whether Windows needs a
+/// restart, and what failed before any update could (searching, say).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RoundSummary {
+    pub found: u32,
+    pub installed: u32,
+    pub reboot_required: bool,
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub error: Option<String>,
 }
 
 /// One phase of one app of an install-apps operation (`##goldsmith-app:` lines).
@@ -555,6 +615,9 @@ pub enum OpKind {
     RunCommand,
     /// A declared list of apps turned into one PowerShell script run inside a VM.
     InstallApps,
+    /// Windows updates installed through the Windows Update Agent, in rounds
+    /// with a restart between them, until a round finds nothing.
+    WindowsUpdate,
 }
 
 impl OpKind {
@@ -563,6 +626,7 @@ impl OpKind {
             OpKind::Shell => "shell",
             OpKind::RunCommand => "run-command",
             OpKind::InstallApps => "install-apps",
+            OpKind::WindowsUpdate => "windows-update",
         }
     }
 }
@@ -664,6 +728,9 @@ pub struct RunningOp {
         with = "crate::record::serde_opt_secs"
     )]
     pub expected: Option<Duration>,
+    /// Where a long operation is (`round 2 of at most 5: 3 updates`), when it says.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub step: Option<String>,
 }
 
 #[cfg(test)]

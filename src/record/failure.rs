@@ -47,13 +47,15 @@ pub enum FailureClass {
     MsiOtherVersion,
     /// Windows Installer reported any other failure code.
     MsiFailed,
+    /// A Windows update failed to download or install (its HRESULT names why).
+    UpdateFailed,
     /// goldsmith could not record the operation's output (disk full, log file unwritable), so
     /// what it did cannot be shown: the attempt fails even if the script succeeded.
     LogWrite,
 }
 
 impl FailureClass {
-    pub const ALL: [FailureClass; 20] = [
+    pub const ALL: [FailureClass; 21] = [
         FailureClass::ExitCode,
         FailureClass::Timeout,
         FailureClass::Signal,
@@ -73,6 +75,7 @@ impl FailureClass {
         FailureClass::MsiFatal,
         FailureClass::MsiOtherVersion,
         FailureClass::MsiFailed,
+        FailureClass::UpdateFailed,
         FailureClass::LogWrite,
     ];
 
@@ -97,6 +100,7 @@ impl FailureClass {
             FailureClass::MsiFatal => "msi-fatal",
             FailureClass::MsiOtherVersion => "msi-other-version",
             FailureClass::MsiFailed => "msi-failed",
+            FailureClass::UpdateFailed => "update-failed",
             FailureClass::LogWrite => "log-write",
         }
     }

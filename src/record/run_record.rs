@@ -111,6 +111,20 @@ impl OpRecord {
 }
 
 impl RunRecord {
+    /// The operation before whose attempt goldsmith restarted the VM because
+    /// `id`'s result asked for it (3010, a Windows Update round), if any.
+    pub fn restarted_for(&self, id: &str) -> Option<&str> {
+        self.ops
+            .iter()
+            .filter(|o| o.meta.id != id)
+            .find(|o| {
+                o.attempts
+                    .iter()
+                    .any(|a| a.outcome.restarted_for.as_deref() == Some(id))
+            })
+            .map(|o| o.meta.id.as_str())
+    }
+
     pub fn op(&self, id: &str) -> Option<&OpRecord> {
         self.index.get(id).map(|&i| &self.ops[i])
     }
@@ -499,6 +513,7 @@ mod tests {
                     op: "a".into(),
                     elapsed: Duration::from_secs(1),
                     expected: None,
+                    step: None,
                 }],
             },
             Event::StageStarted {

@@ -61,21 +61,7 @@ pub fn for_run(record: &RunRecord) -> Vec<Annotation> {
         out.push(a);
     }
     for op in record.ops.iter().filter(|o| o.reboot_required()) {
-        let started = op.attempts.last().is_some_and(|a| a.outcome.reboot_started);
-        let mut a = at_op(Level::Warning, op);
-        a.title = Some(format!("{}: reboot required", op.meta.id));
-        a.message = if started {
-            format!(
-                "An installer of {} restarted the VM (1641): make sure the VM is back before anything else runs on it.",
-                op.meta.id
-            )
-        } else {
-            format!(
-                "An installer of {} needs a restart to finish (3010): restart the VM before capturing the image.",
-                op.meta.id
-            )
-        };
-        out.push(a);
+        out.push(reboot(record, op));
     }
     out
 }
@@ -89,7 +75,8 @@ fn importance(class: Option<FailureClass>) -> u8 {
         FailureClass::MsiBusy
         | FailureClass::MsiFatal
         | FailureClass::MsiOtherVersion
-        | FailureClass::MsiFailed => 1,
+        | FailureClass::MsiFailed
+        | FailureClass::UpdateFailed => 1,
         FailureClass::ScriptExit | FailureClass::NoExitMarker => 2,
         FailureClass::Timeout => 3,
         FailureClass::ExitCode
@@ -105,6 +92,35 @@ fn importance(class: Option<FailureClass>) -> u8 {
         | FailureClass::Auth
         | FailureClass::AzError => 4,
     }
+}
+
+/// A restart an operation asked for: a warning unless goldsmith restarted
+/// the VM itself before a later step on it.
+fn reboot(record: &RunRecord, op: &OpRecord) -> Annotation {
+    let started = op.attempts.last().is_some_and(|a| a.outcome.reboot_started);
+    let restarted_before = record.restarted_for(&op.meta.id);
+    let level = if restarted_before.is_some() {
+        Level::Notice
+    } else {
+        Level::Warning
+    };
+    let mut a = at_op(level, op);
+    a.title = Some(format!("{}: reboot required", op.meta.id));
+    a.message = match (started, restarted_before) {
+        (true, _) => format!(
+            "An installer of {} restarted the VM (1641): goldsmith waits for its VM agent before the next step on it.",
+            op.meta.id
+        ),
+        (false, Some(next)) => format!(
+            "{} needed a restart to finish (3010): goldsmith restarted the VM before {next}.",
+            op.meta.id
+        ),
+        (false, None) => format!(
+            "{} needs a restart to finish (3010): goldsmith restarts the VM before the next step on it, but no later step ran on it; restart the VM before capturing the image.",
+            op.meta.id
+        ),
+    };
+    a
 }
 
 fn failure(op: &OpRecord) -> Annotation {
@@ -187,6 +203,9 @@ pub fn advice(class: FailureClass, op: &str) -> Cow<'static, str> {
         }
         FailureClass::MsiFailed => {
             "Windows Installer failed: look the code up in Microsoft's table of Windows Installer error codes (https://learn.microsoft.com/windows/win32/msi/error-codes)."
+        }
+        FailureClass::UpdateFailed => {
+            "A Windows update failed: the message names its KB and HRESULT; look the code up in Microsoft's Windows Update error reference (https://learn.microsoft.com/windows/deployment/update/windows-update-error-reference), or exclude the update in `windows_update.exclude` if it does not apply to the image."
         }
         FailureClass::LogWrite => {
             "goldsmith could not write the operation's log (disk full or the run directory unwritable), so its output is lost: free space and run again."

@@ -170,6 +170,22 @@ impl Console {
         })
     }
 
+    /// `still running: op (4m10s of ~25m expected; round 2 of at most 5: 3 updates), …`.
+    fn progress(&mut self, running: &[RunningOp]) -> Result<(), SinkError> {
+        let list: Vec<String> = running
+            .iter()
+            .map(|r| match &r.step {
+                Some(step) => format!("{} ({}; {step})", r.op, elapsed(r)),
+                None => format!("{} ({})", r.op, elapsed(r)),
+            })
+            .collect();
+        self.line(&format!(
+            "  {:<COL$}still running: {}",
+            "...",
+            list.join(", ")
+        ))
+    }
+
     fn line(&mut self, text: &str) -> Result<(), SinkError> {
         let redacted = self.redactor.redact(text);
         let text = visible_controls(&redacted);
@@ -292,17 +308,7 @@ impl Reporter for Console {
                 end,
                 continue_on_error,
             } => self.op_finished(op, end, *continue_on_error),
-            Event::Progress { running } => {
-                let list: Vec<String> = running
-                    .iter()
-                    .map(|r| format!("{} ({})", r.op, elapsed(r)))
-                    .collect();
-                self.line(&format!(
-                    "  {:<COL$}still running: {}",
-                    "...",
-                    list.join(", ")
-                ))
-            }
+            Event::Progress { running } => self.progress(running),
             Event::AzureSignedIn {
                 op,
                 sign_in,
@@ -366,12 +372,47 @@ mod tests {
             op: "install-m365-apps".into(),
             elapsed: Duration::from_secs(elapsed),
             expected: expected.map(Duration::from_secs),
+            step: None,
         };
         assert_eq!(elapsed(&op(40, None)), "40s");
         assert_eq!(elapsed(&op(250, Some(1500))), "4m10s of ~25m expected");
         assert_eq!(
             elapsed(&op(1620, Some(1500))),
             "27m, over the ~25m expected"
+        );
+    }
+
+    #[test]
+    fn a_step_an_operation_reports_joins_its_progress() {
+        let running = vec![RunningOp {
+            op: "install-windows-updates".into(),
+            elapsed: Duration::from_secs(600),
+            expected: Some(Duration::from_secs(2700)),
+            step: Some("round 2 of at most 5: 3 updates".into()),
+        }];
+        /// What the console wrote, kept after it is dropped.
+        #[derive(Clone, Default)]
+        struct Shared(std::sync::Arc<std::sync::Mutex<Vec<u8>>>);
+        impl Write for Shared {
+            fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+                self.0.lock().expect("lock").extend_from_slice(buf);
+                Ok(buf.len())
+            }
+            fn flush(&mut self) -> std::io::Result<()> {
+                Ok(())
+            }
+        }
+        let out = Shared::default();
+        let mut console = Console::new(
+            Box::new(out.clone()),
+            Redactor::new(Vec::<String>::new()),
+            PathBuf::from("runs/x"),
+        );
+        console.progress(&running).expect("writes");
+        let text = String::from_utf8(out.0.lock().expect("lock").clone()).expect("utf8");
+        assert_eq!(
+            text.trim_end(),
+            "  ...    still running: install-windows-updates (10m of ~45m expected; round 2 of at most 5: 3 updates)"
         );
     }
 

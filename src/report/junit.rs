@@ -131,6 +131,7 @@ fn suite(record: &RunRecord, logs: &LogReader, redactor: &Redactor) -> TestSuite
     for op in &record.ops {
         suite.add_test_case(op_case(op, &record.module, logs, redactor));
         suite.add_test_cases(app_cases(op, redactor));
+        suite.add_test_cases(super::updates::junit_cases(op, |s| clean(redactor, s)));
     }
     suite
 }

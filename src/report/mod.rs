@@ -14,3 +14,4 @@ pub mod jsonl;
 pub mod junit;
 pub mod state_file;
 pub mod summary;
+mod updates;

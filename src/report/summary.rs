@@ -33,8 +33,10 @@ const NOTE_RESERVE: usize = 512;
 pub fn render(record: &RunRecord, logs: &LogReader, redactor: &Redactor) -> String {
     let head = heading(record, redactor);
     let order = table_order(record);
-    let rows: Vec<String> = order.iter().map(|op| row(op, redactor)).collect();
-    let chart = gantt(record) + &apps(record, redactor);
+    let rows: Vec<String> = order.iter().map(|op| row(record, op, redactor)).collect();
+    let chart = gantt(record)
+        + &apps(record, redactor)
+        + &super::updates::summary_tables(record, |s| cell(redactor, s, CELL_CHARS));
     let details: Vec<String> = record
         .ops
         .iter()
@@ -273,7 +275,19 @@ fn table_order(record: &RunRecord) -> Vec<&OpRecord> {
     failed
 }
 
-fn row(op: &OpRecord, redactor: &Redactor) -> String {
+/// The table's note on a restart an operation asked for: who restarted the VM, or that nobody did.
+fn reboot_note(record: &RunRecord, op: &OpRecord) -> String {
+    let started = op.attempts.last().is_some_and(|a| a.outcome.reboot_started);
+    match record.restarted_for(&op.meta.id) {
+        _ if started => "reboot required (the installer restarted the VM)".to_string(),
+        Some(next) => format!("reboot required (goldsmith restarted the VM before {next})"),
+        None => {
+            "reboot required (no later step on the VM: restart it before capturing)".to_string()
+        }
+    }
+}
+
+fn row(record: &RunRecord, op: &OpRecord, redactor: &Redactor) -> String {
     let mut status = op.status.name().to_string();
     if op.is_flaky() {
         status.push_str(" (flaky)");
@@ -310,7 +324,7 @@ fn row(op: &OpRecord, redactor: &Redactor) -> String {
         if !note.is_empty() {
             note.push_str("; ");
         }
-        note.push_str("reboot required");
+        note.push_str(&reboot_note(record, op));
     }
     format!(
         "| {} | {} | {} | {} | {} | {} | {} |\n",

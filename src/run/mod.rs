@@ -18,6 +18,8 @@ pub mod signals;
 pub mod supervisor;
 pub mod unit;
 mod vm_attempt;
+pub mod vm_restart;
+mod windows_update;
 
 pub use executor::Executor;
 pub use scheduler::{ExecOptions, Preset, run_started};

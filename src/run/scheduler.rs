@@ -202,6 +202,8 @@ struct Slot {
     /// The failure (an op index, maybe its own) that this op failed by or was
     /// not run because of; whatever waits for it does not run either.
     taint: Option<usize>,
+    /// Where the running op says it is (`UnitMsg::Step`), for progress lines.
+    step: Option<String>,
 }
 
 /// The state of one run's scheduling, from `begin` to `finish`.
@@ -255,6 +257,7 @@ impl Scheduler {
                 lock_wait_since: None,
                 counts_as_failure: false,
                 taint: None,
+                step: None,
             })
             .collect();
         Scheduler {
@@ -444,6 +447,7 @@ impl Scheduler {
                     .map(|t| now.instant.saturating_duration_since(t))
                     .unwrap_or_default(),
                 expected: self.plan.ops[i].expected,
+                step: s.step.clone(),
             })
             .collect();
         if !running.is_empty() {
@@ -773,6 +777,10 @@ impl Scheduler {
                 op: self.plan.ops[op].id.clone(),
                 end,
             },
+            UnitMsg::Step { op, text } => {
+                self.slots[op].step = Some(text);
+                return;
+            }
             UnitMsg::SignedIn {
                 op,
                 sign_in,

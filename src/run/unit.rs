@@ -3,9 +3,8 @@
 //! A unit never decides what the user sees: it reports to the coordinator
 //! over a channel, and the coordinator turns that into events.
 
-use std::collections::HashSet;
 use std::path::PathBuf;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
@@ -18,7 +17,7 @@ use super::vm_attempt;
 use crate::azure::session::{Renewed, Session};
 use crate::duration::format_duration;
 use crate::plan::{PlannedOp, Script};
-use crate::record::event::{AttemptEnd, AttemptOutcome, AttemptResult, LockName, OpEnd};
+use crate::record::event::{AttemptEnd, AttemptOutcome, AttemptResult, OpEnd, OpKind};
 use crate::record::failure::FailureClass;
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
@@ -42,6 +41,12 @@ pub enum UnitMsg {
     AttemptFinished {
         op: usize,
         end: AttemptEnd,
+    },
+    /// Where a long operation is now (a windows-update round), for the
+    /// console's progress lines; no event of its own.
+    Step {
+        op: usize,
+        text: String,
     },
     /// The Azure CLI was signed in again before the op's next attempt.
     SignedIn {
@@ -83,9 +88,10 @@ pub struct UnitContext {
     /// about a second starting up, whatever the simulated speed (`--az-cli`);
     /// zero otherwise.
     pub min_timeout: Duration,
-    /// VMs (by lock name) restarted by an installer (1641): the next
-    /// run-command on one first waits for its VM agent.
-    pub rebooting: Mutex<HashSet<LockName>>,
+    /// VMs (by lock name) restarted by an installer (1641) or needing a
+    /// restart (3010, a Windows Update round): the next run-command on one
+    /// first restarts it if needed and waits for its VM agent.
+    pub restarts: super::vm_restart::VmRestarts,
     /// The run's Azure sign-in, renewed before an attempt when due or after
     /// Azure refused one (`azure::session`); `None` when goldsmith did not
     /// sign in (az uses the configuration it finds).
@@ -368,6 +374,21 @@ impl Unit {
                 let spec = bash_spec(&ctx, &self.op, text, "sh", self.op.timeout, attempt);
                 let result = run_prepared(spec, &mut self.log, self.stop.clone()).await;
                 (classify(&result), result.duration)
+            }
+            Script::RunCommand(rc) if self.op.kind == OpKind::WindowsUpdate => {
+                let (tx, op) = (self.tx.clone(), self.index);
+                let step = move |text: String| {
+                    let _ = tx.send((jiff::Timestamp::now(), UnitMsg::Step { op, text }));
+                };
+                super::windows_update::run(
+                    &ctx,
+                    &self.op,
+                    rc,
+                    (attempt, &step),
+                    &mut self.log,
+                    self.stop.clone(),
+                )
+                .await
             }
             Script::RunCommand(rc) => {
                 vm_attempt::run(

@@ -1,5 +1,5 @@
-//! One attempt of a run-command operation: wait for a restarted VM's agent
-//! if needed, send the wrapped script with `az vm run-command invoke`, and
+//! One attempt of a run-command operation: get the VM back first if it was
+//! restarted or needs a restart (`vm_restart`), send the wrapped script with `az vm run-command invoke`, and
 //! let `azure::run_command` decide what happened from az's output.
 
 use std::path::Path;
@@ -11,16 +11,12 @@ use super::oplog::OpLog;
 use super::process::{self, Exit, ProcessResult, ProcessSpec, Stop};
 use super::sealed::SealedScript;
 use super::unit::{UnitContext, describe};
-use crate::azure::run_command::{self, Invocation, VmTarget};
-use crate::azure::vm_agent;
+use super::vm_restart;
+use crate::azure::run_command::{self, Invocation};
 use crate::plan::{PlannedOp, RunCommandScript};
 use crate::record::event::{AttemptOutcome, AttemptResult};
 use crate::record::failure::FailureClass;
 use crate::run_dir::{RunDir, ScriptKind};
-
-/// How long a restarted VM's agent gets to come back.
-const AGENT_WAIT: Duration = Duration::from_secs(20 * 60);
-const AGENT_POLL: Duration = Duration::from_secs(15);
 
 /// Returns the outcome and how long the attempt took.
 pub async fn run(
@@ -32,48 +28,24 @@ pub async fn run(
     stop: watch::Receiver<Stop>,
 ) -> (AttemptOutcome, Duration) {
     let started = Instant::now();
-    if let Err(outcome) = wait_if_restarted(ctx, op, &rc.target, attempt, log, &stop).await {
-        return (outcome, started.elapsed());
-    }
+    let restarted_for = match vm_restart::settle(ctx, op, &rc.target, attempt, log, &stop).await {
+        Ok(cause) => cause.map(|c| c.op),
+        Err(outcome) => return (outcome, started.elapsed()),
+    };
     let script = match seal(op, rc) {
         Ok(script) => script,
         Err(outcome) => return (*outcome, started.elapsed()),
     };
     let result = invoke(ctx, op, rc, attempt, script, log, stop).await;
-    let outcome = match &result.exit {
+    let mut outcome = match &result.exit {
         Exit::Code(code) => decide(ctx, op, rc, *code, &result, log),
         other => az_failed(&result, other, log),
     };
-    if outcome.reboot_started
-        && let Ok(mut set) = ctx.rebooting.lock()
-    {
-        set.insert(rc.target.lock_name());
+    outcome.restarted_for = restarted_for;
+    if let Some(restart) = vm_restart::after(&op.id, &outcome) {
+        vm_restart::mark(ctx, &rc.target, restart);
     }
-    (outcome, result.duration)
-}
-
-/// When an installer restarted the VM, waits for its agent before sending anything.
-async fn wait_if_restarted(
-    ctx: &UnitContext,
-    op: &PlannedOp,
-    target: &VmTarget,
-    attempt: u32,
-    log: &mut OpLog,
-    stop: &watch::Receiver<Stop>,
-) -> Result<(), AttemptOutcome> {
-    let lock = target.lock_name();
-    let rebooting = ctx
-        .rebooting
-        .lock()
-        .map(|s| s.contains(&lock))
-        .unwrap_or(false);
-    if rebooting {
-        wait_for_agent(ctx, op, target, attempt, log, stop.clone()).await?;
-        if let Ok(mut set) = ctx.rebooting.lock() {
-            set.remove(&lock);
-        }
-    }
-    Ok(())
+    (outcome, started.elapsed())
 }
 
 /// The script as sent, which holds the values it uses, in sealed memory for az to read:
@@ -175,51 +147,6 @@ fn az_failed(result: &ProcessResult, exit: &Exit, log: &mut OpLog) -> AttemptOut
     }
     outcome.message = format!("az {}", describe(exit));
     outcome
-}
-
-/// Polls the VM agent's status until it is `Ready`.
-async fn wait_for_agent(
-    ctx: &UnitContext,
-    op: &PlannedOp,
-    target: &VmTarget,
-    attempt: u32,
-    log: &mut OpLog,
-    stop: watch::Receiver<Stop>,
-) -> Result<(), AttemptOutcome> {
-    log.note(&format!(
-        "{} was restarted by an installer: waiting for its VM agent",
-        target.vm
-    ));
-    let deadline = Instant::now() + ctx.scaled_timeout(AGENT_WAIT);
-    loop {
-        let spec = ProcessSpec {
-            program: "az".into(),
-            args: vm_agent::status_args(target),
-            env: ctx.env_for(op, attempt),
-            cwd: ctx.cwd.clone(),
-            timeout: Duration::from_secs(120),
-            grace: ctx.grace,
-            capture: true,
-            script: None,
-        };
-        let result = process::run(&spec, log, stop.clone()).await;
-        if result.exit == Exit::Code(0)
-            && vm_agent::is_ready(&String::from_utf8_lossy(&result.stdout))
-        {
-            log.note("the VM agent is ready");
-            return Ok(());
-        }
-        if result.exit == Exit::Cancelled || Instant::now() > deadline {
-            return Err(AttemptOutcome::new(
-                AttemptResult::failed(FailureClass::AgentNotReady),
-                format!(
-                    "the VM agent of {} did not become ready after the restart",
-                    target.vm
-                ),
-            ));
-        }
-        tokio::time::sleep(ctx.scaled(AGENT_POLL)).await;
-    }
 }
 
 /// Keeps az's JSON in `outputs/<op>.json`, secrets masked in its values.

@@ -302,3 +302,32 @@ pub fn real_az() -> Option<PathBuf> {
     );
     None
 }
+
+/// Runs tests/junit_check.py (junitparser + xmlschema); `None` when they are
+/// not installed, unless `GOLDSMITH_REQUIRE_JUNIT_CHECK` says CI installed them.
+pub fn junit_check(paths: &[&Path]) -> Option<serde_json::Value> {
+    let required = std::env::var_os("GOLDSMITH_REQUIRE_JUNIT_CHECK").is_some();
+    let probe = Command::new("python3")
+        .args(["-c", "import junitparser, xmlschema"])
+        .output();
+    if !probe.is_ok_and(|o| o.status.success()) {
+        assert!(
+            !required,
+            "GOLDSMITH_REQUIRE_JUNIT_CHECK is set but python3 with junitparser and xmlschema is missing"
+        );
+        println!(
+            "SKIP junit_check.py: python3 with junitparser and xmlschema not found \
+             (pip install junitparser xmlschema)"
+        );
+        return None;
+    }
+    let script = repo().join("tests/junit_check.py");
+    let out = Command::new("python3")
+        .arg(script)
+        .args(paths)
+        .output()
+        .expect("run junit_check.py");
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "junit_check.py failed:\n{stderr}");
+    Some(serde_json::from_slice(&out.stdout).expect("junit_check.py prints JSON"))
+}

@@ -56,6 +56,16 @@ pub struct Directives {
     pub reboot: bool,
     /// The VM's power state after the script.
     pub power: Option<PowerState>,
+    /// A generated windows-update round: its categories and exclusions
+    /// (`windows-update-categories=`, `windows-update-exclude=`).
+    pub windows_update: Option<WindowsUpdateRound>,
+}
+
+/// `windows-update`: the round script's selection, placeholders as `${env:NAME}`.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct WindowsUpdateRound {
+    pub categories: String,
+    pub exclude: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -77,6 +87,9 @@ const KEYS: &[&str] = &[
     "power",
     "app",
     "download-parallelism",
+    "windows-update",
+    "windows-update-categories",
+    "windows-update-exclude",
 ];
 
 impl Directives {
@@ -172,6 +185,18 @@ impl Directives {
                         ));
                     }
                 });
+            }
+            "windows-update" => {
+                if value.is_some() {
+                    return Err("`windows-update` takes no value".into());
+                }
+                self.windows_update.get_or_insert_default();
+            }
+            "windows-update-categories" => {
+                self.windows_update.get_or_insert_default().categories = value.unwrap_or_default();
+            }
+            "windows-update-exclude" => {
+                self.windows_update.get_or_insert_default().exclude = value.unwrap_or_default();
             }
             "no-marker" | "reboot" => {
                 if value.is_some() {

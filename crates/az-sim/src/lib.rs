@@ -57,6 +57,7 @@ mod vm_create;
 mod vm_extension;
 mod vm_power;
 mod wait;
+mod windows_update;
 mod world;
 
 use std::cell::RefCell;

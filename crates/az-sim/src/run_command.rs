@@ -135,8 +135,11 @@ pub fn begin(
     if vm.run_command.is_some() {
         return Err(AzError::conflict());
     }
-    let run = script::run(directives, script, now, vm.installer_busy_until);
+    let mut run = script::run(directives, script, now, vm.installer_busy_until);
     vm.installer_busy_until = run.installer_busy_until;
+    if let Some(selection) = &directives.windows_update {
+        super::windows_update::play(vm, scenario, selection, script, &mut run);
+    }
     vm.run_command = Some(Slot {
         until: now + run.seconds,
         owner: owner.to_string(),

@@ -28,6 +28,9 @@ pub struct Scenario {
     pub token_lifetime: Option<f64>,
     /// `installers:`: the codes simulated installers return instead of their directive's.
     pub installers: Vec<InstallerResult>,
+    /// `windows_updates:`: the updates every VM has pending, replacing the
+    /// default month of updates (`windows_update::default_updates`).
+    pub windows_updates: Option<Vec<super::windows_update::SimUpdate>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
@@ -166,6 +169,8 @@ struct RawScenario {
     token_lifetime: Option<SimDuration>,
     #[serde(default)]
     installers: Vec<Spanned<RawInstaller>>,
+    #[serde(default)]
+    windows_updates: Option<Vec<super::windows_update::SimUpdate>>,
 }
 
 /// `- { op: install-m365-apps, app: m365, code: 1603, attempts: 1 }`.
@@ -228,6 +233,7 @@ impl Scenario {
             vms: raw.vms,
             missing_vms: raw.missing_vms,
             token_lifetime: raw.token_lifetime.map(|d| d.0),
+            windows_updates: raw.windows_updates,
             notice: raw
                 .notice
                 .map(|n| n.trim().to_string())

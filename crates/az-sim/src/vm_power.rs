@@ -155,6 +155,7 @@ pub fn begin_restart(vm: &mut Vm, now: f64) -> Result<(), AzError> {
     }
     transition(vm, Phase::Starting, PowerState::Running, now + RESTART_SECS);
     vm.agent_ready_at = vm.agent_ready_at.max(now + RESTART_SECS);
+    vm.windows_update.restarted();
     Ok(())
 }
 

@@ -150,6 +150,9 @@ pub struct Vm {
     pub run_command: Option<Slot>,
     #[serde(default)]
     pub installer_busy_until: f64,
+    /// What Windows Update has installed and whether it waits for a restart.
+    #[serde(default)]
+    pub windows_update: super::windows_update::VmUpdates,
     /// What `vm create` was told (size, image, NIC, disk, ...); null for VMs
     /// that existed before the run.
     #[serde(default)]
@@ -175,6 +178,7 @@ impl Vm {
             agent_ready_at: 0.0,
             run_command: None,
             installer_busy_until: 0.0,
+            windows_update: Default::default(),
             model: Value::Null,
         }
     }

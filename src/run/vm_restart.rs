@@ -1,0 +1,253 @@
+//! Getting a VM back before the next run-command on it: an installer that
+//! restarted the VM (1641) leaves it `Started`, so goldsmith waits for its
+//! agent; one that asked for a restart (3010), or a Windows Update round that
+//! needs one, leaves it `Needed`, so goldsmith runs `az vm restart` first and
+//! then waits for the agent. The restart is always its own step, never a
+//! `Restart-Computer` inside a script.
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use tokio::sync::watch;
+
+use super::oplog::OpLog;
+use super::process::{self, Exit, ProcessSpec, Stop};
+use super::unit::{UnitContext, describe};
+use crate::azure::msi::{self, MsiVerdict};
+use crate::azure::run_command::VmTarget;
+use crate::azure::vm_agent;
+use crate::plan::PlannedOp;
+use crate::record::event::{AttemptOutcome, AttemptResult, LockName};
+use crate::record::failure::FailureClass;
+
+/// How long a restarted VM's agent gets to come back.
+const AGENT_WAIT: Duration = Duration::from_secs(20 * 60);
+const AGENT_POLL: Duration = Duration::from_secs(15);
+/// How long `az vm restart` may take (it waits for Azure's long-running operation).
+const RESTART_TIMEOUT: Duration = Duration::from_secs(15 * 60);
+
+/// What a VM needs before goldsmith sends it anything else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Restart {
+    /// Something inside the VM restarted it (1641): wait for its agent.
+    Started,
+    /// A restart is needed to finish what `by` did (3010, or a Windows Update
+    /// round): restart the VM, then wait for its agent.
+    Needed { by: RestartCause },
+}
+
+/// Who asked for a restart, for the log and the reports.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RestartCause {
+    /// The operation whose attempt asked.
+    pub op: String,
+    /// What asked: "adobe-acrobat-reader returned 3010", "Windows Update round 1".
+    pub what: String,
+}
+
+/// Per VM (by lock name), what it needs before the next run-command on it.
+pub type VmRestarts = Mutex<HashMap<LockName, Restart>>;
+
+/// What `outcome`, a finished run-command attempt of `op`, leaves the VM needing.
+pub fn after(op: &str, outcome: &AttemptOutcome) -> Option<Restart> {
+    if outcome.reboot_started {
+        return Some(Restart::Started);
+    }
+    let asked: Vec<String> = outcome
+        .installs
+        .iter()
+        .filter(|i| msi::verdict(i.code) == MsiVerdict::RebootRequired)
+        .map(|i| format!("{} returned {}", i.name, i.code))
+        .collect();
+    (!asked.is_empty()).then(|| Restart::Needed {
+        by: RestartCause {
+            op: op.to_string(),
+            what: asked.join(", "),
+        },
+    })
+}
+
+/// Records what `target` needs before the next run-command on it.
+pub fn mark(ctx: &UnitContext, target: &VmTarget, restart: Restart) {
+    if let Ok(mut map) = ctx.restarts.lock() {
+        map.insert(target.lock_name(), restart);
+    }
+}
+
+/// Before a run-command on `target`: restarts it if it needs one and waits
+/// for its agent if it was restarted. Returns who asked for the restart when
+/// goldsmith restarted it.
+pub async fn settle(
+    ctx: &UnitContext,
+    op: &PlannedOp,
+    target: &VmTarget,
+    attempt: u32,
+    log: &mut OpLog,
+    stop: &watch::Receiver<Stop>,
+) -> Result<Option<RestartCause>, AttemptOutcome> {
+    let lock = target.lock_name();
+    let pending = ctx
+        .restarts
+        .lock()
+        .ok()
+        .and_then(|map| map.get(&lock).cloned());
+    let cause = match pending {
+        None => return Ok(None),
+        Some(Restart::Started) => {
+            log.note(&format!(
+                "{} was restarted by an installer: waiting for its VM agent",
+                target.vm
+            ));
+            None
+        }
+        Some(Restart::Needed { by }) => {
+            log.note(&format!(
+                "{} needs a restart ({}: {}): restarting it first",
+                target.vm, by.op, by.what
+            ));
+            restart(ctx, op, target, attempt, log, stop.clone()).await?;
+            Some(by)
+        }
+    };
+    wait_for_agent(ctx, op, target, attempt, log, stop.clone()).await?;
+    if let Ok(mut map) = ctx.restarts.lock() {
+        map.remove(&lock);
+    }
+    Ok(cause)
+}
+
+/// Runs `az vm restart` on `target`.
+async fn restart(
+    ctx: &UnitContext,
+    op: &PlannedOp,
+    target: &VmTarget,
+    attempt: u32,
+    log: &mut OpLog,
+    stop: watch::Receiver<Stop>,
+) -> Result<(), AttemptOutcome> {
+    let args = vm_agent::restart_args(target);
+    log.note(&format!(
+        "az {}",
+        args.iter()
+            .map(|a| a.to_string_lossy())
+            .collect::<Vec<_>>()
+            .join(" ")
+    ));
+    let spec = ProcessSpec {
+        program: "az".into(),
+        args,
+        env: ctx.env_for(op, attempt),
+        cwd: ctx.cwd.clone(),
+        timeout: RESTART_TIMEOUT,
+        grace: ctx.grace,
+        capture: true,
+        script: None,
+    };
+    let result = process::run(&spec, log, stop).await;
+    match result.exit {
+        Exit::Code(0) => Ok(()),
+        Exit::Cancelled => Err(AttemptOutcome::new(
+            AttemptResult::Cancelled,
+            format!("cancelled while restarting {}", target.vm),
+        )),
+        Exit::Code(code) => {
+            let stderr = String::from_utf8_lossy(&result.stderr);
+            log.note("az's stderr:");
+            log.write(stderr.as_bytes());
+            log.finish();
+            Err(AttemptOutcome::new(
+                AttemptResult::failed(crate::azure::classify::classify(code, &stderr)),
+                format!(
+                    "az vm restart of {} exited with {code}: {}",
+                    target.vm,
+                    crate::azure::classify::headline(&stderr)
+                ),
+            ))
+        }
+        ref other => Err(AttemptOutcome::new(
+            AttemptResult::failed(FailureClass::AzError),
+            format!("az vm restart of {}: {}", target.vm, describe(other)),
+        )),
+    }
+}
+
+/// Polls the VM agent's status until it is `Ready`.
+async fn wait_for_agent(
+    ctx: &UnitContext,
+    op: &PlannedOp,
+    target: &VmTarget,
+    attempt: u32,
+    log: &mut OpLog,
+    stop: watch::Receiver<Stop>,
+) -> Result<(), AttemptOutcome> {
+    let deadline = Instant::now() + ctx.scaled_timeout(AGENT_WAIT);
+    loop {
+        let spec = ProcessSpec {
+            program: "az".into(),
+            args: vm_agent::status_args(target),
+            env: ctx.env_for(op, attempt),
+            cwd: ctx.cwd.clone(),
+            timeout: Duration::from_secs(120),
+            grace: ctx.grace,
+            capture: true,
+            script: None,
+        };
+        let result = process::run(&spec, log, stop.clone()).await;
+        if result.exit == Exit::Code(0)
+            && vm_agent::is_ready(&String::from_utf8_lossy(&result.stdout))
+        {
+            log.note("the VM agent is ready");
+            return Ok(());
+        }
+        if result.exit == Exit::Cancelled || Instant::now() > deadline {
+            return Err(AttemptOutcome::new(
+                AttemptResult::failed(FailureClass::AgentNotReady),
+                format!(
+                    "the VM agent of {} did not become ready after the restart",
+                    target.vm
+                ),
+            ));
+        }
+        tokio::time::sleep(ctx.scaled(AGENT_POLL)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::record::event::InstallResult;
+
+    fn outcome(codes: &[(&str, i64)]) -> AttemptOutcome {
+        let mut o = AttemptOutcome::new(AttemptResult::Pass { exit_code: Some(0) }, "");
+        o.installs = codes
+            .iter()
+            .map(|(name, code)| InstallResult {
+                name: name.to_string(),
+                code: *code,
+                meaning: msi::name(*code).to_string(),
+                ok: true,
+            })
+            .collect();
+        o.reboot_started = codes.iter().any(|(_, c)| *c == 1641);
+        o
+    }
+
+    #[test]
+    fn a_3010_asks_for_a_restart_naming_the_installer_and_1641_waits() {
+        assert_eq!(after("op", &outcome(&[("a", 0)])), None);
+        assert_eq!(
+            after("apps", &outcome(&[("a", 0), ("reader", 3010)])),
+            Some(Restart::Needed {
+                by: RestartCause {
+                    op: "apps".into(),
+                    what: "reader returned 3010".into()
+                }
+            })
+        );
+        assert_eq!(
+            after("apps", &outcome(&[("reader", 3010), ("b", 1641)])),
+            Some(Restart::Started)
+        );
+    }
+}
