@@ -87,9 +87,20 @@ fn an_installer_returning_3010_passes_and_says_a_reboot_is_required() {
         .find(|l| l.starts_with("| install-build-vm-apps |"))
         .expect("the operation's row");
     assert!(
-        row.contains("| succeeded |") && row.contains("reboot required"),
+        row.contains("| succeeded |")
+            && row.contains("reboot required (goldsmith restarted the VM before install-teams)"),
         "{row}"
     );
+    // The restart happened: the next run-command's log shows az vm restart before its script.
+    let log = std::fs::read_to_string(p.latest_run_dir().join("logs/install-teams.log"))
+        .expect("install-teams log");
+    let restart = log
+        .find("az vm restart --resource-group rg-avd-weu-001 --name vm-avdbuild01")
+        .unwrap_or_else(|| panic!("no restart in {log}"));
+    let invoke = log
+        .find("az vm run-command invoke")
+        .expect("the run-command");
+    assert!(restart < invoke, "{log}");
 }
 
 #[test]
