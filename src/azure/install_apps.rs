@@ -6,8 +6,9 @@
 //! at a time, because Windows Installer allows one install per machine, and
 //! a busy installer (1618) is waited out inside the VM. The script reports
 //! `##goldsmith-app:<name>:<phase>:<status>:<seconds>` per download and
-//! install and `##goldsmith-msi:<name>:<code>` per install; goldsmith's
-//! wrapper adds the exit marker last.
+//! install and `##goldsmith-msi:<name>:<code>` per install (an install is
+//! ok on 0, 3010, 1641 or a code the app's `ok_codes` lists; the line keeps
+//! the real code); goldsmith's wrapper adds the exit marker last.
 
 use std::time::Duration;
 
@@ -27,6 +28,8 @@ pub struct AppSpec<'a> {
     pub sha256: Option<&'a str>,
     pub args: Option<(&'a str, &'a [Placeholder])>,
     pub expected: AppDurations,
+    /// Exit codes besides 0/3010/1641 that mean "installed" for this app.
+    pub ok_codes: &'a [i64],
 }
 
 /// A templated value as a PowerShell expression: single-quoted literal parts
@@ -56,6 +59,15 @@ fn sim_app(app: &AppSpec<'_>) -> String {
     }
     let secs = |d: Option<Duration>| d.map_or(String::new(), |d| format!("{}s", d.as_secs_f64()));
     format!("{}:0:{}:{}", app.name, secs(install), secs(download))
+}
+
+/// Exit codes joined by `separator`.
+fn codes(codes: &[i64], separator: &str) -> String {
+    codes
+        .iter()
+        .map(i64::to_string)
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 /// How long the script takes by its apps' declared durations: downloads in
@@ -89,6 +101,13 @@ pub fn script(apps: &[AppSpec<'_>], download_parallelism: u32) -> String {
     ));
     for app in apps {
         s.push_str(&format!("# goldsmith-sim: app={}\n", sim_app(app)));
+        if !app.ok_codes.is_empty() {
+            s.push_str(&format!(
+                "# goldsmith-sim: app-ok-codes={}:{}\n",
+                app.name,
+                codes(app.ok_codes, ",")
+            ));
+        }
     }
     s.push_str("$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\n");
     s.push_str("[Net.ServicePointManager]::SecurityProtocol = [Net.SecurityProtocolType]::Tls12\n");
@@ -101,12 +120,13 @@ pub fn script(apps: &[AppSpec<'_>], download_parallelism: u32) -> String {
             .args
             .map_or_else(|| "''".to_string(), |(t, p)| expression(t, p));
         s.push_str(&format!(
-            "    [pscustomobject]@{{ Name = {}; Type = {}; Url = {}; Sha256 = {}; Args = {} }}\n",
+            "    [pscustomobject]@{{ Name = {}; Type = {}; Url = {}; Sha256 = {}; Args = {}; OkCodes = @({}) }}\n",
             literal(app.name),
             literal(app.kind),
             expression(app.url.0, app.url.1),
             literal(app.sha256.unwrap_or("")),
-            args
+            args,
+            codes(app.ok_codes, ", ")
         ));
     }
     s.push_str(")\n");
@@ -230,7 +250,8 @@ foreach ($entry in $goldsmithReady) {
         Start-Sleep -Seconds $delay
     }
     Write-Output "##goldsmith-msi:${name}:$code"
-    $status = if (@(0, 3010, 1641) -contains $code) { 'ok' } else { 'failed' }
+    # An app's OkCodes (its ok_codes) count as installed too; the real code is reported above.
+    $status = if ((@(0, 3010, 1641) + $app.OkCodes) -contains $code) { 'ok' } else { 'failed' }
     Write-Output "##goldsmith-app:${name}:install:${status}:$([int]$watch.Elapsed.TotalSeconds)"
     if ($status -eq 'failed') { $goldsmithFailed += $name }
 }
@@ -286,6 +307,7 @@ mod tests {
                     download: Some(Duration::from_secs(120)),
                     install: None,
                 },
+                ok_codes: &[],
             },
             AppSpec {
                 name: "adobe-reader",
@@ -294,6 +316,7 @@ mod tests {
                 sha256: None,
                 args: None,
                 expected: AppDurations::default(),
+                ok_codes: &[1638, -2147024891],
             },
         ];
         let text = script(&apps, 4);
@@ -301,7 +324,17 @@ mod tests {
             text.contains("Url = ('https://example.com/' + ${env:APP_VERSION} + '/chrome.msi')"),
             "{text}"
         );
-        assert!(text.contains("# goldsmith-sim: app=adobe-reader\n"));
+        assert!(text.contains(
+            "# goldsmith-sim: app=adobe-reader\n# goldsmith-sim: app-ok-codes=adobe-reader:1638,-2147024891\n"
+        ));
+        assert!(
+            text.contains("Args = ''; OkCodes = @(1638, -2147024891) }"),
+            "{text}"
+        );
+        assert!(
+            text.contains("Args = ('/qn /norestart'); OkCodes = @() }"),
+            "{text}"
+        );
         assert!(
             text.contains("# goldsmith-sim: app=chrome:0::120s\n"),
             "{text}"

@@ -1,5 +1,6 @@
 //! Windows Installer exit codes reported by scripts as `##goldsmith-msi:<name>:<code>`.
 
+use crate::record::event::InstallResult;
 use crate::record::failure::FailureClass;
 
 /// What one installer result means for the operation.
@@ -10,7 +11,43 @@ pub enum MsiVerdict {
     RebootRequired,
     /// Success; the installer started a restart (1641): wait for the VM agent before the next run-command.
     RebootStarted,
+    /// A failure code the app's `ok_codes` lists: it counts as installed (1638 from
+    /// a runtime bootstrapper when the same or a newer version is already there).
+    Accepted,
     Failed(FailureClass),
+}
+
+/// Per install-apps app, the codes its `ok_codes` lists: what the engine
+/// accepts from that app's installer on top of 0, 3010 and 1641.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct AcceptedCodes(Vec<(String, Vec<i64>)>);
+
+impl AcceptedCodes {
+    /// From `(app name, its ok_codes)`; apps without any are left out.
+    pub fn new<'a>(apps: impl IntoIterator<Item = (&'a str, &'a [i64])>) -> Self {
+        AcceptedCodes(
+            apps.into_iter()
+                .filter(|(_, codes)| !codes.is_empty())
+                .map(|(name, codes)| (name.to_string(), codes.to_vec()))
+                .collect(),
+        )
+    }
+
+    /// Whether `app` lists `code` in its `ok_codes`.
+    pub fn accepts(&self, app: &str, code: i64) -> bool {
+        self.0
+            .iter()
+            .any(|(name, codes)| name == app && codes.contains(&code))
+    }
+}
+
+/// The verdict on one reported install: its code's, unless its app's `ok_codes` accepted it.
+pub fn judge(install: &InstallResult) -> MsiVerdict {
+    if install.accepted {
+        MsiVerdict::Accepted
+    } else {
+        verdict(install.code)
+    }
 }
 
 /// HRESULT 0x80070652, the form bootstrappers report 1618 in.
@@ -107,6 +144,19 @@ mod tests {
     use super::*;
 
     #[test]
+    fn ok_codes_accept_only_their_own_apps_codes() {
+        let codes = [1638];
+        let accepted = AcceptedCodes::new([("vc-redist-x64", &codes[..]), ("teams", &[][..])]);
+        assert!(accepted.accepts("vc-redist-x64", 1638));
+        assert!(!accepted.accepts("vc-redist-x64", 1603));
+        assert!(!accepted.accepts("webrtc-redirector", 1638));
+        assert_eq!(
+            AcceptedCodes::new([("teams", &[][..])]),
+            AcceptedCodes::default()
+        );
+    }
+
+    #[test]
     fn installer_codes() {
         assert_eq!(verdict(0), MsiVerdict::Ok);
         assert_eq!(verdict(3010), MsiVerdict::RebootRequired);
@@ -128,6 +178,7 @@ mod tests {
         assert_eq!(verdict(1605), MsiVerdict::Ok);
         assert_eq!(verdict(1620), MsiVerdict::Failed(FailureClass::MsiFailed));
         assert_eq!(name(1620), "ERROR_INSTALL_PACKAGE_INVALID");
+        assert_eq!(name(1638), "ERROR_PRODUCT_VERSION");
         assert_eq!(
             name(-2147023278),
             "ERROR_INSTALL_ALREADY_RUNNING (HRESULT 0x80070652)"

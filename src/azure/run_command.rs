@@ -11,7 +11,7 @@ use std::path::Path;
 use serde::Deserialize;
 
 use super::classify;
-use super::msi::{self, MsiVerdict};
+use super::msi::{self, AcceptedCodes, MsiVerdict};
 use crate::record::event::{AttemptOutcome, AttemptResult, InstallResult, LockName};
 use crate::record::failure::FailureClass;
 
@@ -172,20 +172,23 @@ pub fn exit_marker(stdout: &str) -> Option<i32> {
         .and_then(|c| c.trim().parse().ok())
 }
 
-/// Every `##goldsmith-msi:<name>:<code>` in stdout, in order.
-pub fn installs(stdout: &str) -> Vec<InstallResult> {
+/// Every `##goldsmith-msi:<name>:<code>` in stdout, in order; a failure code
+/// the app's `ok_codes` lists is marked accepted.
+pub fn installs(stdout: &str, accepted: &AcceptedCodes) -> Vec<InstallResult> {
     stdout
         .lines()
         .filter_map(|l| l.trim().strip_prefix("##goldsmith-msi:"))
         .filter_map(|rest| {
             let (name, code) = rest.rsplit_once(':')?;
             let code: i64 = code.trim().parse().ok()?;
-            let verdict = msi::verdict(code);
+            let failed = matches!(msi::verdict(code), MsiVerdict::Failed(_));
+            let accepted = failed && accepted.accepts(name, code);
             Some(InstallResult {
                 name: name.to_string(),
                 code,
                 meaning: msi::name(code).to_string(),
-                ok: !matches!(verdict, MsiVerdict::Failed(_)),
+                ok: !failed || accepted,
+                accepted,
             })
         })
         .collect()
@@ -197,6 +200,8 @@ pub struct Invocation<'a> {
     pub az_stdout: &'a str,
     pub az_stderr: &'a str,
     pub strict_stderr: bool,
+    /// The codes install-apps apps accept by their `ok_codes`.
+    pub accepted: &'a AcceptedCodes,
 }
 
 /// Decides one attempt from what az printed. Returns the outcome and, on success, the VM's streams.
@@ -218,14 +223,14 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
             return (outcome, None);
         }
     };
-    outcome.installs = installs(&vm.stdout);
+    outcome.installs = installs(&vm.stdout, inv.accepted);
     outcome.apps = super::install_apps::results(&vm.stdout);
     outcome.updates = super::windows_update::parse(&vm.stdout, 1).map(Box::new);
     for install in &outcome.installs {
-        match msi::verdict(install.code) {
+        match msi::judge(install) {
             MsiVerdict::RebootRequired => outcome.reboot_required = true,
             MsiVerdict::RebootStarted => outcome.reboot_started = true,
-            MsiVerdict::Ok | MsiVerdict::Failed(_) => {}
+            MsiVerdict::Ok | MsiVerdict::Accepted | MsiVerdict::Failed(_) => {}
         }
     }
     let failed_install = worst_install(&outcome.installs);
@@ -287,7 +292,7 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
         }
     }
     for install in &outcome.installs {
-        match msi::verdict(install.code) {
+        match msi::judge(install) {
             MsiVerdict::RebootRequired => outcome.warnings.push(format!(
                 "`{}` needs a reboot to finish (3010)",
                 install.name
@@ -295,6 +300,10 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
             MsiVerdict::RebootStarted => outcome
                 .warnings
                 .push(format!("`{}` restarted the VM (1641)", install.name)),
+            MsiVerdict::Accepted => outcome.warnings.push(format!(
+                "`{}` returned {} accepted (ok_codes): {}",
+                install.name, install.code, install.meaning
+            )),
             MsiVerdict::Ok | MsiVerdict::Failed(_) => {}
         }
     }
@@ -304,7 +313,7 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
 /// The install failure that decides the class: a permanent failure outranks a busy installer,
 /// since retrying cannot fix it.
 fn worst_install(installs: &[InstallResult]) -> Option<(&InstallResult, FailureClass)> {
-    let failed = installs.iter().filter_map(|i| match msi::verdict(i.code) {
+    let failed = installs.iter().filter_map(|i| match msi::judge(i) {
         MsiVerdict::Failed(class) => Some((i, class)),
         _ => None,
     });
@@ -344,6 +353,7 @@ mod tests {
             az_stdout: stdout_json,
             az_stderr: "",
             strict_stderr: strict,
+            accepted: &AcceptedCodes::default(),
         })
         .0
     }
@@ -360,6 +370,7 @@ mod tests {
                 az_stdout: &fixture(case, "stdout"),
                 az_stderr: "",
                 strict_stderr: false,
+                accepted: &AcceptedCodes::default(),
             });
             assert!(outcome.passed(), "{case}: {}", outcome.message);
             assert_eq!(
@@ -424,11 +435,50 @@ mod tests {
     }
 
     #[test]
+    fn an_apps_ok_codes_accept_its_code_and_no_other_apps() {
+        let codes = [1638];
+        let accepted = AcceptedCodes::new([("vc-redist-x64", &codes[..])]);
+        let decide_with = |stdout: &str| {
+            decide(&Invocation {
+                az_exit: 0,
+                az_stdout: &json(stdout, ""),
+                az_stderr: "",
+                strict_stderr: false,
+                accepted: &accepted,
+            })
+            .0
+        };
+        let o = decide_with("##goldsmith-msi:vc-redist-x64:1638\n##goldsmith-exit:0");
+        assert!(o.passed(), "{}", o.message);
+        let i = &o.installs[0];
+        assert_eq!(
+            (i.code, i.meaning.as_str(), i.ok, i.accepted),
+            (1638, "ERROR_PRODUCT_VERSION", true, true)
+        );
+        assert_eq!(
+            o.warnings,
+            ["`vc-redist-x64` returned 1638 accepted (ok_codes): ERROR_PRODUCT_VERSION"]
+        );
+        let o = decide_with(
+            "##goldsmith-msi:vc-redist-x64:1603\n##goldsmith-msi:webrtc:1638\n##goldsmith-exit:1",
+        );
+        assert!(!o.passed());
+        assert!(o.installs.iter().all(|i| !i.ok && !i.accepted));
+        let o = decide_with("##goldsmith-msi:webrtc:1638\n##goldsmith-exit:1");
+        assert_eq!(o.failure_class(), Some(FailureClass::MsiOtherVersion));
+        assert!(
+            o.message
+                .contains("`webrtc` returned 1638 (ERROR_PRODUCT_VERSION)")
+        );
+    }
+
+    #[test]
     fn az_failures_are_classified() {
         let o = decide(&Invocation {
             az_exit: 1,
             az_stdout: "",
             az_stderr: &fixture("b_conflict_in_progress", "stderr"),
+            accepted: &AcceptedCodes::default(),
             strict_stderr: false,
         })
         .0;

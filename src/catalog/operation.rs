@@ -48,6 +48,8 @@ pub struct App {
     /// `expected: { download: 2m, install: 3m }`: how long each phase
     /// usually takes; the simulator plays them, the plan's estimate adds them up.
     pub expected: AppDurations,
+    /// `ok_codes: [1638]`: exit codes besides 0/3010/1641 that mean "installed" for this app.
+    pub ok_codes: Vec<i64>,
 }
 
 /// How long one app's download and install usually take (either may be unknown).
@@ -480,7 +482,9 @@ fn parse_apps(r: &mut Reader<'_>, node: &Node) -> Vec<App> {
         let Some(f) = r.fields(
             item,
             "apps[]",
-            &["name", "type", "url", "sha256", "args", "expected"],
+            &[
+                "name", "type", "url", "sha256", "args", "expected", "ok_codes",
+            ],
             &[],
         ) else {
             continue;
@@ -503,6 +507,10 @@ fn parse_apps(r: &mut Reader<'_>, node: &Node) -> Vec<App> {
         let expected = r
             .optional(&f, "expected")
             .map(|n| parse_app_durations(r, n))
+            .unwrap_or_default();
+        let ok_codes = r
+            .optional(&f, "ok_codes")
+            .map(|n| super::ok_codes::parse(r, n))
             .unwrap_or_default();
         if let Some(k) = r.optional(&f, "type")
             && let Some(kind) = &kind
@@ -532,6 +540,7 @@ fn parse_apps(r: &mut Reader<'_>, node: &Node) -> Vec<App> {
                 args,
                 pos: item.pos,
                 expected,
+                ok_codes,
             });
         }
     }

@@ -180,6 +180,8 @@ pub struct RunCommandScript {
     /// How many times at most the script runs: a windows-update operation's
     /// rounds (with a restart between them when Windows asks); 1 otherwise.
     pub rounds: u32,
+    /// An install-apps operation's apps' `ok_codes`, for judging their installers' codes.
+    pub accepted: crate::azure::msi::AcceptedCodes,
 }
 
 #[cfg(test)]

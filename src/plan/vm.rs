@@ -6,6 +6,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Plan, RunCommandScript};
 use crate::azure::install_apps::{self, AppSpec};
+use crate::azure::msi::AcceptedCodes;
 use crate::azure::powershell;
 use crate::azure::run_command::VmTarget;
 use crate::catalog::operation::{PowerShellSource, Text};
@@ -138,6 +139,7 @@ pub fn run_command(
             parameters,
             strict_stderr: op.strict_stderr,
             rounds: 1,
+            accepted: AcceptedCodes::default(),
         }),
         Err(e) => {
             diags.push(
@@ -248,6 +250,7 @@ pub fn install_apps(
                 .zip(args.as_ref())
                 .map(|(t, p)| (t.value.as_str(), p.as_slice())),
             expected: app.expected,
+            ok_codes: &app.ok_codes,
         })
         .collect();
     let script = install_apps::script(
@@ -267,6 +270,11 @@ pub fn install_apps(
             parameters: Vec::new(),
             strict_stderr: op.strict_stderr,
             rounds: 1,
+            accepted: AcceptedCodes::new(
+                op.apps
+                    .iter()
+                    .map(|a| (a.name.as_str(), a.ok_codes.as_slice())),
+            ),
         }),
         Err(e) => {
             diags.push(Diagnostic::error(&op.file, op.id_pos, e));

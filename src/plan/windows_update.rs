@@ -46,6 +46,7 @@ pub fn plan(
             parameters: Vec::new(),
             strict_stderr: op.strict_stderr,
             rounds: wu.max_rounds,
+            accepted: Default::default(),
         }),
         Err(e) => {
             diags.push(Diagnostic::error(&op.file, wu.pos, e));

@@ -466,6 +466,9 @@ pub struct InstallResult {
     /// Windows Installer's name for the code (`ERROR_SUCCESS_REBOOT_REQUIRED`).
     pub meaning: String,
     pub ok: bool,
+    /// A failure code the app's `ok_codes` lists, so it counts as installed.
+    #[serde(skip_serializing_if = "std::ops::Not::not", default)]
+    pub accepted: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]

@@ -19,7 +19,8 @@
 //! Every case has the property `goldsmith.status` with the status name.
 //! An install-apps app gets a case of its own (`<op>/<app>`) with its phase
 //! times and its installer's code (`goldsmith.installer-code`,
-//! `goldsmith.installer-result`, and `goldsmith.reboot-required` on 3010/1641).
+//! `goldsmith.installer-result`, `goldsmith.reboot-required` on 3010/1641,
+//! `goldsmith.installer-accepted` when the app's `ok_codes` accepted it).
 //! `<system-out>` holds the tail of `logs/<op>.log` (at most 64 KiB), redacted.
 //!
 //! This module reads records and log files; it never sees a process or an event
@@ -211,8 +212,9 @@ pub fn app_cases(op: &OpRecord, redactor: &Redactor) -> Vec<TestCase> {
 }
 
 /// What an app's installer returned: its code and Windows Installer's name
-/// for it, and `goldsmith.reboot-required` when it asks for a restart (3010)
-/// or started one (1641).
+/// for it, `goldsmith.reboot-required` when it asks for a restart (3010)
+/// or started one (1641), and `goldsmith.installer-accepted: ok_codes` when
+/// the code is a failure the app's `ok_codes` accepts.
 fn installer_properties(i: &InstallResult) -> Vec<Property> {
     let mut props = vec![
         Property::new("goldsmith.installer-code", i.code.to_string()),
@@ -220,6 +222,9 @@ fn installer_properties(i: &InstallResult) -> Vec<Property> {
     ];
     if matches!(i.code, 3010 | 1641) {
         props.push(Property::new("goldsmith.reboot-required", "true"));
+    }
+    if i.accepted {
+        props.push(Property::new("goldsmith.installer-accepted", "ok_codes"));
     }
     props
 }

@@ -120,12 +120,21 @@ fn apps(record: &RunRecord, redactor: &Redactor) -> String {
                         format!("{}{}s", if r.ok { "" } else { "failed after " }, r.seconds)
                     })
             };
+            let accepted = last
+                .outcome
+                .installs
+                .iter()
+                .rfind(|i| i.name == name)
+                .filter(|i| i.accepted)
+                .map_or(String::new(), |i| {
+                    format!(" ({} accepted (ok_codes))", i.code)
+                });
             let _ = writeln!(
                 out,
                 "| {} | {} | {} |",
                 cell(redactor, name, CELL_CHARS),
                 phase(AppPhase::Download),
-                phase(AppPhase::Install)
+                phase(AppPhase::Install) + &accepted
             );
         }
         out.push('\n');

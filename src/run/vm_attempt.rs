@@ -115,6 +115,7 @@ fn decide(
         az_stdout: &az_stdout,
         az_stderr: &az_stderr,
         strict_stderr: rc.strict_stderr,
+        accepted: &rc.accepted,
     });
     keep_output(ctx, op, &az_stdout);
     match vm {

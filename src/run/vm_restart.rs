@@ -57,7 +57,7 @@ pub fn after(op: &str, outcome: &AttemptOutcome) -> Option<Restart> {
     let asked: Vec<String> = outcome
         .installs
         .iter()
-        .filter(|i| msi::verdict(i.code) == MsiVerdict::RebootRequired)
+        .filter(|i| msi::judge(i) == MsiVerdict::RebootRequired)
         .map(|i| format!("{} returned {}", i.name, i.code))
         .collect();
     (!asked.is_empty()).then(|| Restart::Needed {
@@ -227,6 +227,7 @@ mod tests {
                 code: *code,
                 meaning: msi::name(*code).to_string(),
                 ok: true,
+                accepted: false,
             })
             .collect();
         o.reboot_started = codes.iter().any(|(_, c)| *c == 1641);

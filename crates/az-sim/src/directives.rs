@@ -42,6 +42,9 @@ pub struct App {
     /// How long its install takes.
     pub seconds: f64,
     pub download_seconds: f64,
+    /// `app-ok-codes=<name>:<code>[,<code>...]`: codes besides 0/3010/1641 that
+    /// count as installed (the app's `ok_codes`).
+    pub ok_codes: Vec<i32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -86,6 +89,7 @@ const KEYS: &[&str] = &[
     "reboot",
     "power",
     "app",
+    "app-ok-codes",
     "download-parallelism",
     "windows-update",
     "windows-update-categories",
@@ -164,6 +168,7 @@ impl Directives {
             }
             "msi" => self.steps.push(Step::Msi(parse_msi(&need(value)?)?)),
             "app" => self.apps.push(parse_app(&need(value)?)?),
+            "app-ok-codes" => self.set_ok_codes(&need(value)?)?,
             "download-parallelism" => {
                 let v = need(value)?;
                 self.download_parallelism = Some(
@@ -215,6 +220,31 @@ impl Directives {
                 ));
             }
         }
+        Ok(())
+    }
+}
+
+impl Directives {
+    /// `app-ok-codes=<name>:<code>[,<code>...]`, for an app an earlier `app=` named.
+    fn set_ok_codes(&mut self, value: &str) -> Result<(), String> {
+        let usage = "write app-ok-codes=<name>:<code>[,<code>...] after the app's app=, e.g. app-ok-codes=vc-redist-x64:1638";
+        let Some((name, list)) = value.rsplit_once(':') else {
+            return Err(format!("app-ok-codes={value}: no codes; {usage}"));
+        };
+        let codes = list
+            .split(',')
+            .map(|c| {
+                c.trim().parse::<i32>().map_err(|_| {
+                    format!("app-ok-codes={value}: `{c}` is not an exit code; {usage}")
+                })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let Some(app) = self.apps.iter_mut().rfind(|a| a.name == name) else {
+            return Err(format!(
+                "app-ok-codes={value}: no app={name} before it; {usage}"
+            ));
+        };
+        app.ok_codes = codes;
         Ok(())
     }
 }
@@ -303,6 +333,7 @@ fn parse_app(value: &str) -> Result<App, String> {
         code: 0,
         seconds: DEFAULT_MSI_SECONDS,
         download_seconds: DOWNLOAD_SECONDS,
+        ok_codes: Vec::new(),
     };
     let duration = |text: &str, default: f64, what: &str| -> Result<f64, String> {
         if text.is_empty() {
@@ -446,6 +477,37 @@ mod tests {
             "{}",
             e.message
         );
+    }
+
+    #[test]
+    fn app_ok_codes_name_an_earlier_app() {
+        let d = Directives::parse(
+            "# goldsmith-sim: app=vc-redist:0::1m\n# goldsmith-sim: app-ok-codes=vc-redist:1638,-2147024891\n# goldsmith-sim: app=a:b app-ok-codes=a:b:5\n",
+        )
+        .unwrap();
+        let codes: Vec<(&str, &[i32])> = d
+            .apps
+            .iter()
+            .map(|a| (a.name.as_str(), a.ok_codes.as_slice()))
+            .collect();
+        assert_eq!(
+            codes,
+            vec![("vc-redist", &[1638, -2147024891][..]), ("a:b", &[5][..])]
+        );
+        for (line, says) in [
+            ("app-ok-codes=teams:1638", "no app=teams before it"),
+            ("app-ok-codes=1638", "no codes"),
+            ("app=x app-ok-codes=x:16x8", "`16x8` is not an exit code"),
+            ("app=x app-ok-codes=x:", "`` is not an exit code"),
+        ] {
+            let e = Directives::parse(&format!("# goldsmith-sim: {line}\n")).unwrap_err();
+            assert!(
+                e.message.contains(says)
+                    && e.message.contains("e.g. app-ok-codes=vc-redist-x64:1638"),
+                "{line}: {}",
+                e.message
+            );
+        }
     }
 
     #[test]

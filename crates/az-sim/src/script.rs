@@ -130,7 +130,7 @@ fn install_apps(
             *installer = *clock;
             app.code
         };
-        let ok = matches!(code, 0 | 3010 | 1641);
+        let ok = matches!(code, 0 | 3010 | 1641) || app.ok_codes.contains(&code);
         if !ok {
             failed.push(app.name.clone());
         }
@@ -238,6 +238,28 @@ mod tests {
         assert_eq!(r.stderr, vec!["apps that failed: b"]);
         // 2 rounds of downloads (40 s), a waits for the installer until 50 s.
         assert_eq!(r.seconds, 50.0 + 30.0 + 10.0 + 10.0);
+    }
+
+    #[test]
+    fn an_apps_ok_codes_count_as_installed_and_keep_the_real_code() {
+        let d = directives(
+            "# goldsmith-sim: app=vc:1638\n# goldsmith-sim: app-ok-codes=vc:1638\n# goldsmith-sim: app=webrtc:1638\n",
+        );
+        let r = run(&d, "##goldsmith-exit:", 0.0, 0.0);
+        assert!(r.stdout.contains(&"##goldsmith-msi:vc:1638".to_string()));
+        assert!(
+            r.stdout
+                .contains(&"##goldsmith-app:vc:install:ok:30".to_string())
+        );
+        assert!(
+            r.stdout
+                .contains(&"##goldsmith-msi:webrtc:1638".to_string())
+        );
+        assert!(
+            r.stdout
+                .contains(&"##goldsmith-app:webrtc:install:failed:30".to_string())
+        );
+        assert_eq!(r.stderr, vec!["apps that failed: webrtc"]);
     }
 
     #[test]
