@@ -53,6 +53,13 @@ fn a_switched_off_entry_is_skipped_everywhere_and_blocks_nothing() {
     let json: serde_json::Value = serde_json::from_str(&json.stdout).expect("plan json");
     assert_eq!(json["estimated_duration"], 20.0, "{json}");
     assert_eq!(json["ops_without_estimate"], 0, "{json}");
+    // Nor is it a step of the longest chain the estimate follows.
+    assert_eq!(json["critical_path"], serde_json::json!(["a", "after"]));
+    assert!(
+        plan.stdout.contains("(longest chain: a -> after)"),
+        "{}",
+        plan.stdout
+    );
     assert_eq!(json["ops"][1]["off"], "off: features.extra is false");
 
     let run = p.run(&["run", "m"]);

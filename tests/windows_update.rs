@@ -52,6 +52,22 @@ fn kbs(outcome: &serde_json::Value) -> Vec<String> {
         .collect()
 }
 
+/// The console's op lines that name `op` (not a log tail's), without their indent,
+/// durations emptied (`[]`).
+fn console_of(stdout: &str, op: &str) -> Vec<String> {
+    stdout
+        .lines()
+        .filter(|l| l.starts_with("  ") && !l.trim_start().starts_with('|') && l.contains(op))
+        .map(|l| {
+            let l = l.trim_start();
+            match (l.find(" ["), l.find("] ")) {
+                (Some(a), Some(b)) if a < b => format!("{} []{}", &l[..a], &l[b + 1..]),
+                _ => l.to_string(),
+            }
+        })
+        .collect()
+}
+
 fn read(p: &Project, name: &str) -> String {
     std::fs::read_to_string(p.latest_run_dir().join(name)).expect(name)
 }
@@ -85,6 +101,39 @@ fn the_golden_image_installs_updates_in_rounds_with_a_restart() {
         (&3.into(), &1.into())
     );
     assert_eq!(o["message"], "5 updates installed in 3 rounds, 1 restart");
+    // The console follows the rounds as they end, and the pass says what they did.
+    let console = console_of(&r.stdout, "install-windows-updates");
+    assert_eq!(
+        console,
+        [
+            "START  install-windows-updates",
+            "...    install-windows-updates: round 1: 4 updates installed (KB5068861, KB5066131, KB2267602, KB890830), restart needed",
+            "...    vm-avdbuild01 restarted before install-windows-updates round 2 (round 1 needed it)",
+            "...    install-windows-updates: round 2: 1 update installed (KB4052623)",
+            "...    install-windows-updates: round 3: no updates found",
+            "PASS   install-windows-updates [] 5 updates in 3 rounds, 1 restart",
+        ],
+        "{}",
+        r.stdout
+    );
+    // Each line is an event of events.jsonl too.
+    let ev = p.events();
+    let rounds = events_of(&ev, "update_round_finished", "install-windows-updates");
+    assert_eq!(rounds.len(), 3);
+    assert_eq!(rounds[0]["summary"]["found"], 4);
+    assert_eq!(rounds[0]["summary"]["reboot_required"], true);
+    assert_eq!(rounds[0]["updates"][3]["kb"], "KB890830");
+    let restarts = events_of(&ev, "vm_restarted", "install-windows-updates");
+    assert_eq!(restarts.len(), 1);
+    assert_eq!(
+        restarts[0],
+        &serde_json::json!({
+            "version": 2, "time": restarts[0]["time"], "type": "vm_restarted",
+            "op": "install-windows-updates", "vm": "vm-avdbuild01", "round": 2,
+            "restarted_by": "goldsmith",
+            "cause": {"op": "install-windows-updates", "kind": "update-round", "round": 1}
+        })
+    );
     let log = read(&p, "logs/install-windows-updates.log");
     assert!(
         log.contains("round 1 of at most 5: 4 updates, Windows asks for a restart"),
@@ -145,6 +194,16 @@ fn a_failed_update_fails_the_operation_with_its_hresult_name() {
     assert_eq!(
         o["message"],
         "update KB890830 (Windows Malicious Software Removal Tool) failed in round 1: 0x80240022 WU_E_ALL_UPDATES_FAILED"
+    );
+    assert_eq!(
+        console_of(&r.stdout, "updates"),
+        [
+            "START  updates",
+            "...    updates: round 1: 1 update installed (KB5068861), 1 update failed (KB890830 0x80240022 WU_E_ALL_UPDATES_FAILED), restart needed",
+            "FAIL   updates [] update-failed: update KB890830 (Windows Malicious Software Removal Tool) failed in round 1: 0x80240022 WU_E_ALL_UPDATES_FAILED",
+        ],
+        "{}",
+        r.stdout
     );
     let summary = read(&p, "summary.md");
     assert!(
@@ -264,6 +323,21 @@ fn after_a_3010_the_next_run_command_on_the_vm_restarts_it_first() {
     assert!(log.contains("az vm restart --resource-group rg-images --name vm1 --output none"));
     assert!(log.contains("the VM agent is ready"));
     assert_eq!(outcome(&p, "settings")["restarted_for"], "apps");
+    assert!(
+        r.stdout.contains(
+            "  ...    vm1 restarted before settings (apps: adobe-acrobat-reader returned 3010)\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    let ev = p.events();
+    let restarted = events_of(&ev, "vm_restarted", "settings");
+    assert_eq!(restarted.len(), 1);
+    assert_eq!(restarted[0]["restarted_by"], "goldsmith");
+    assert_eq!(
+        restarted[0]["cause"],
+        serde_json::json!({"op": "apps", "kind": "installers", "installs": [{"name": "adobe-acrobat-reader", "code": 3010}]})
+    );
     assert_eq!(outcome(&p, "apps")["reboot_required"], true);
     let summary = read(&p, "summary.md");
     assert!(
@@ -286,4 +360,28 @@ fn after_a_3010_the_next_run_command_on_the_vm_restarts_it_first() {
     assert!(
         summary.contains("reboot required (no later step on the VM: restart it before capturing)")
     );
+}
+
+#[test]
+fn after_a_1641_the_console_says_an_installer_restarted_the_vm() {
+    let p = Project::new();
+    p.file("config.yaml", "azure:\n  resource_group: rg-images\n");
+    p.file("modules/m/sim-scenario.yaml", VMS);
+    vm_op(&p, "apps", "msi=teams:1641:30s");
+    vm_op(&p, "settings", "duration=20s");
+    p.module("m", "    - apps\n    - settings\n");
+    let r = run(&p);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert!(
+        r.stdout.contains(
+            "  ...    vm1 restarted by an installer, back before settings (apps: teams returned 1641)\n"
+        ),
+        "{}",
+        r.stdout
+    );
+    let ev = p.events();
+    let restarted = events_of(&ev, "vm_restarted", "settings");
+    assert_eq!(restarted[0]["restarted_by"], "installer");
+    // goldsmith did not restart it: the attempt is not `restarted_for` anything.
+    assert!(outcome(&p, "settings").get("restarted_for").is_none());
 }

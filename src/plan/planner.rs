@@ -664,10 +664,13 @@ pub(super) fn estimate(
             }
         }
     }
+    // Operations `when:` switched off take no time: they are links, not steps, of the chain.
     let mut path = Vec::new();
     let mut cur = running_max;
     while let Some(i) = cur {
-        path.push(ops[i].id.clone());
+        if ops[i].off.is_none() {
+            path.push(ops[i].id.clone());
+        }
         cur = prev[i];
     }
     path.reverse();

@@ -247,6 +247,84 @@ pub struct RoundSummary {
     pub error: Option<String>,
 }
 
+/// One finished round of a windows-update operation (one run-command), as
+/// its script reported it: told when it ends, so a person following a long
+/// update phase sees each round, not only the operation's end.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct UpdateRound {
+    pub round: u32,
+    /// The operation's `windows_update.max_rounds`.
+    pub max_rounds: u32,
+    /// The updates this round tried.
+    #[serde(default)]
+    pub updates: Vec<UpdateResult>,
+    /// Its `##goldsmith-update-round` line.
+    pub summary: RoundSummary,
+}
+
+/// A VM goldsmith got back before an operation's run-command on it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct VmRestart {
+    pub vm: String,
+    /// The round of the windows-update operation about to run, for one.
+    #[serde(skip_serializing_if = "Option::is_none", default)]
+    pub round: Option<u32>,
+    /// goldsmith restarted it, or an installer did and goldsmith waited for its agent.
+    pub restarted_by: Restarter,
+    pub cause: RestartCause,
+}
+
+/// Who restarted a VM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Restarter {
+    /// `az vm restart`, as an installer's 3010 or a Windows Update round asked.
+    Goldsmith,
+    /// An installer itself (1641): goldsmith only waited for the VM agent.
+    Installer,
+}
+
+/// Which operation's result asked for a restart, and what in it did.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RestartCause {
+    pub op: String,
+    #[serde(flatten)]
+    pub reason: RestartReason,
+}
+
+/// What asked for a restart.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum RestartReason {
+    /// Installers' exit codes: 3010 asks for a restart, 1641 started one.
+    Installers { installs: Vec<InstallerCode> },
+    /// A Windows Update round said Windows needs a restart.
+    UpdateRound { round: u32 },
+}
+
+/// One installer's exit code.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InstallerCode {
+    pub name: String,
+    pub code: i64,
+}
+
+/// `adobe-acrobat-reader returned 3010`, `Windows Update round 1`.
+impl std::fmt::Display for RestartReason {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            RestartReason::Installers { installs } => {
+                let each: Vec<String> = installs
+                    .iter()
+                    .map(|i| format!("{} returned {}", i.name, i.code))
+                    .collect();
+                f.write_str(&each.join(", "))
+            }
+            RestartReason::UpdateRound { round } => write!(f, "Windows Update round {round}"),
+        }
+    }
+}
+
 /// One phase of one app of an install-apps operation (`##goldsmith-app:` lines).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct AppResult {
@@ -550,6 +628,20 @@ pub enum Event {
         sign_in: u32,
         reason: String,
     },
+    /// A round of a windows-update operation ended.
+    UpdateRoundFinished {
+        op: String,
+        attempt: u32,
+        #[serde(flatten)]
+        round: UpdateRound,
+    },
+    /// goldsmith got a VM back (restarted it, or waited for it after an
+    /// installer restarted it) before `op`'s run-command on it.
+    VmRestarted {
+        op: String,
+        #[serde(flatten)]
+        restart: VmRestart,
+    },
     /// Operations still running, emitted every progress interval.
     Progress {
         running: Vec<RunningOp>,
@@ -592,6 +684,17 @@ impl Event {
                 end.log_tail.iter_mut().for_each(|l| mask(r, l));
             }
             Event::AzureSignedIn { reason, .. } => mask(r, reason),
+            Event::UpdateRoundFinished { round, .. } => {
+                round.updates.iter_mut().for_each(|u| mask(r, &mut u.title));
+                if let Some(error) = &mut round.summary.error {
+                    mask(r, error);
+                }
+            }
+            Event::VmRestarted { restart, .. } => {
+                if let RestartReason::Installers { installs } = &mut restart.cause.reason {
+                    installs.iter_mut().for_each(|i| mask(r, &mut i.name));
+                }
+            }
             Event::RunStarted { .. }
             | Event::StageStarted { .. }
             | Event::StageFinished { .. }

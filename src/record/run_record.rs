@@ -285,6 +285,8 @@ impl RunRecord {
             | Event::LockWait { .. }
             | Event::LockAcquired { .. }
             | Event::AzureSignedIn { .. }
+            | Event::UpdateRoundFinished { .. }
+            | Event::VmRestarted { .. }
             | Event::Progress { .. } => false,
         }
     }

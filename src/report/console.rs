@@ -11,6 +11,7 @@ use crate::record::run_record::RunRecord;
 use crate::record::sink::{Reporter, SinkError};
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
+use crate::report::console_steps::{restart_line, round_line, totals};
 use crate::run_dir::{LogReader, RunDir};
 use crate::text::count;
 
@@ -82,6 +83,7 @@ impl Console {
         op: &str,
         end: &OpEnd,
         continue_on_error: bool,
+        totals: Option<String>,
     ) -> Result<(), SinkError> {
         let OpEnd {
             status,
@@ -97,6 +99,8 @@ impl Console {
             self.log_group(op, *status, *duration)?;
         }
         let took = format_duration(*duration);
+        // A windows-update operation's totals follow a pass's time.
+        let totals = totals.map(|t| format!(" {t}")).unwrap_or_default();
         let text = match status {
             OpStatus::Succeeded if *attempts == 0 => format!(
                 "  {:<COL$}{op} ({})",
@@ -104,10 +108,10 @@ impl Console {
                 reason.as_deref().unwrap_or("succeeded before")
             ),
             OpStatus::Succeeded if *attempts > 1 => format!(
-                "  {:<COL$}{op} [{took}] (flaky: passed on attempt {attempts})",
+                "  {:<COL$}{op} [{took}]{totals} (flaky: passed on attempt {attempts})",
                 "PASS"
             ),
-            OpStatus::Succeeded => format!("  {:<COL$}{op} [{took}]", "PASS"),
+            OpStatus::Succeeded => format!("  {:<COL$}{op} [{took}]{totals}", "PASS"),
             OpStatus::AlreadyDone => format!(
                 "  {:<COL$}{op} [{took}] (already done: idempotency check passed)",
                 "DONE"
@@ -307,7 +311,16 @@ impl Reporter for Console {
                 op,
                 end,
                 continue_on_error,
-            } => self.op_finished(op, end, *continue_on_error),
+            } => {
+                let totals = run.op(op).and_then(totals);
+                self.op_finished(op, end, *continue_on_error, totals)
+            }
+            Event::UpdateRoundFinished { op, round, .. } => {
+                self.line(&format!("  {:<COL$}{}", "...", round_line(op, round)))
+            }
+            Event::VmRestarted { op, restart } => {
+                self.line(&format!("  {:<COL$}{}", "...", restart_line(op, restart)))
+            }
             Event::Progress { running } => self.progress(running),
             Event::AzureSignedIn {
                 op,

@@ -9,6 +9,7 @@
 pub mod annotations;
 pub mod check_run;
 pub mod console;
+mod console_steps;
 pub mod finish;
 pub mod jsonl;
 pub mod junit;

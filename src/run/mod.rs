@@ -16,6 +16,7 @@ mod scheduler;
 mod sealed;
 pub mod signals;
 pub mod supervisor;
+mod tell;
 pub mod unit;
 mod vm_attempt;
 pub mod vm_restart;

@@ -777,6 +777,15 @@ impl Scheduler {
                 op: self.plan.ops[op].id.clone(),
                 end,
             },
+            UnitMsg::UpdateRound { op, attempt, round } => Event::UpdateRoundFinished {
+                op: self.plan.ops[op].id.clone(),
+                attempt,
+                round,
+            },
+            UnitMsg::VmRestarted { op, restart } => Event::VmRestarted {
+                op: self.plan.ops[op].id.clone(),
+                restart,
+            },
             UnitMsg::Step { op, text } => {
                 self.slots[op].step = Some(text);
                 return;
@@ -1124,6 +1133,10 @@ mod tests {
             }
             Event::RunCancelling { reason } => format!("run_cancelling {reason}"),
             Event::AzureSignedIn { op, sign_in, .. } => format!("azure_signed_in {op} {sign_in}"),
+            Event::UpdateRoundFinished { op, round, .. } => {
+                format!("update_round_finished {op} {}", round.round)
+            }
+            Event::VmRestarted { op, restart } => format!("vm_restarted {op} {}", restart.vm),
             Event::CleanupStarted { after, ops } => {
                 format!("cleanup_started {}", cleanup_line(after, ops))
             }

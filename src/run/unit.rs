@@ -13,11 +13,14 @@ use super::backoff;
 use super::oplog::OpLog;
 use super::process::{self, Exit, ProcessResult, ProcessSpec, Stop};
 use super::sealed::SealedScript;
+use super::tell::Tell;
 use super::vm_attempt;
 use crate::azure::session::{Renewed, Session};
 use crate::duration::format_duration;
 use crate::plan::{PlannedOp, Script};
-use crate::record::event::{AttemptEnd, AttemptOutcome, AttemptResult, OpEnd, OpKind};
+use crate::record::event::{
+    AttemptEnd, AttemptOutcome, AttemptResult, OpEnd, OpKind, UpdateRound, VmRestart,
+};
 use crate::record::failure::FailureClass;
 use crate::record::status::OpStatus;
 use crate::redact::Redactor;
@@ -47,6 +50,17 @@ pub enum UnitMsg {
     Step {
         op: usize,
         text: String,
+    },
+    /// A round of a windows-update operation ended.
+    UpdateRound {
+        op: usize,
+        attempt: u32,
+        round: UpdateRound,
+    },
+    /// goldsmith got the op's VM back before a run-command on it.
+    VmRestarted {
+        op: usize,
+        restart: VmRestart,
     },
     /// The Azure CLI was signed in again before the op's next attempt.
     SignedIn {
@@ -376,30 +390,14 @@ impl Unit {
                 (classify(&result), result.duration)
             }
             Script::RunCommand(rc) if self.op.kind == OpKind::WindowsUpdate => {
-                let (tx, op) = (self.tx.clone(), self.index);
-                let step = move |text: String| {
-                    let _ = tx.send((jiff::Timestamp::now(), UnitMsg::Step { op, text }));
-                };
-                super::windows_update::run(
-                    &ctx,
-                    &self.op,
-                    rc,
-                    (attempt, &step),
-                    &mut self.log,
-                    self.stop.clone(),
-                )
-                .await
+                let tell = Tell::new(self.tx.clone(), self.index, attempt);
+                let stop = self.stop.clone();
+                super::windows_update::run(&ctx, &self.op, rc, &tell, &mut self.log, stop).await
             }
             Script::RunCommand(rc) => {
-                vm_attempt::run(
-                    &ctx,
-                    &self.op,
-                    rc,
-                    attempt,
-                    &mut self.log,
-                    self.stop.clone(),
-                )
-                .await
+                let tell = Tell::new(self.tx.clone(), self.index, attempt);
+                let stop = self.stop.clone();
+                vm_attempt::run(&ctx, &self.op, rc, &tell, &mut self.log, stop).await
             }
             Script::Invalid => unreachable!("handled before the first attempt"),
         };

@@ -10,8 +10,9 @@ use tokio::sync::watch;
 use super::oplog::OpLog;
 use super::process::{self, Exit, ProcessResult, ProcessSpec, Stop};
 use super::sealed::SealedScript;
+use super::tell::Tell;
 use super::unit::{UnitContext, describe};
-use super::vm_restart;
+use super::vm_restart::{self, Restart};
 use crate::azure::run_command::{self, Invocation};
 use crate::plan::{PlannedOp, RunCommandScript};
 use crate::record::event::{AttemptOutcome, AttemptResult};
@@ -23,13 +24,14 @@ pub async fn run(
     ctx: &UnitContext,
     op: &PlannedOp,
     rc: &RunCommandScript,
-    attempt: u32,
+    tell: &Tell,
     log: &mut OpLog,
     stop: watch::Receiver<Stop>,
 ) -> (AttemptOutcome, Duration) {
     let started = Instant::now();
+    let attempt = tell.attempt();
     let restarted_for = match vm_restart::settle(ctx, op, &rc.target, attempt, log, &stop).await {
-        Ok(cause) => cause.map(|c| c.op),
+        Ok(settled) => restarted(tell, &rc.target.vm, settled),
         Err(outcome) => return (outcome, started.elapsed()),
     };
     let script = match seal(op, rc) {
@@ -46,6 +48,18 @@ pub async fn run(
         vm_restart::mark(ctx, &rc.target, restart);
     }
     (outcome, started.elapsed())
+}
+
+/// Tells of the restart the VM came back from; returns the operation whose
+/// result made goldsmith restart it, for the attempt's `restarted_for`.
+fn restarted(tell: &Tell, vm: &str, settled: Option<Restart>) -> Option<String> {
+    let settled = settled?;
+    let by_goldsmith = match &settled {
+        Restart::Needed { by } => Some(by.op.clone()),
+        Restart::Started { .. } => None,
+    };
+    tell.vm_restarted(vm, settled);
+    by_goldsmith
 }
 
 /// The script as sent, which holds the values it uses, in sealed memory for az to read:

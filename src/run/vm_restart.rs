@@ -18,7 +18,9 @@ use crate::azure::msi::{self, MsiVerdict};
 use crate::azure::run_command::VmTarget;
 use crate::azure::vm_agent;
 use crate::plan::PlannedOp;
-use crate::record::event::{AttemptOutcome, AttemptResult, LockName};
+use crate::record::event::{
+    AttemptOutcome, AttemptResult, InstallerCode, LockName, RestartCause, RestartReason,
+};
 use crate::record::failure::FailureClass;
 
 /// How long a restarted VM's agent gets to come back.
@@ -31,19 +33,10 @@ const RESTART_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Restart {
     /// Something inside the VM restarted it (1641): wait for its agent.
-    Started,
+    Started { by: RestartCause },
     /// A restart is needed to finish what `by` did (3010, or a Windows Update
     /// round): restart the VM, then wait for its agent.
     Needed { by: RestartCause },
-}
-
-/// Who asked for a restart, for the log and the reports.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RestartCause {
-    /// The operation whose attempt asked.
-    pub op: String,
-    /// What asked: "adobe-acrobat-reader returned 3010", "Windows Update round 1".
-    pub what: String,
 }
 
 /// Per VM (by lock name), what it needs before the next run-command on it.
@@ -51,21 +44,29 @@ pub type VmRestarts = Mutex<HashMap<LockName, Restart>>;
 
 /// What `outcome`, a finished run-command attempt of `op`, leaves the VM needing.
 pub fn after(op: &str, outcome: &AttemptOutcome) -> Option<Restart> {
-    if outcome.reboot_started {
-        return Some(Restart::Started);
-    }
-    let asked: Vec<String> = outcome
-        .installs
-        .iter()
-        .filter(|i| msi::judge(i) == MsiVerdict::RebootRequired)
-        .map(|i| format!("{} returned {}", i.name, i.code))
-        .collect();
-    (!asked.is_empty()).then(|| Restart::Needed {
-        by: RestartCause {
+    let by = |verdict| {
+        let installs: Vec<InstallerCode> = outcome
+            .installs
+            .iter()
+            .filter(|i| msi::judge(i) == verdict)
+            .map(|i| InstallerCode {
+                name: i.name.clone(),
+                code: i.code,
+            })
+            .collect();
+        (!installs.is_empty()).then(|| RestartCause {
             op: op.to_string(),
-            what: asked.join(", "),
-        },
-    })
+            reason: RestartReason::Installers { installs },
+        })
+    };
+    if outcome.reboot_started {
+        let by = by(MsiVerdict::RebootStarted).unwrap_or_else(|| RestartCause {
+            op: op.to_string(),
+            reason: RestartReason::Installers { installs: vec![] },
+        });
+        return Some(Restart::Started { by });
+    }
+    by(MsiVerdict::RebootRequired).map(|by| Restart::Needed { by })
 }
 
 /// Records what `target` needs before the next run-command on it.
@@ -76,8 +77,7 @@ pub fn mark(ctx: &UnitContext, target: &VmTarget, restart: Restart) {
 }
 
 /// Before a run-command on `target`: restarts it if it needs one and waits
-/// for its agent if it was restarted. Returns who asked for the restart when
-/// goldsmith restarted it.
+/// for its agent if it was restarted. Returns the restart it got the VM back from.
 pub async fn settle(
     ctx: &UnitContext,
     op: &PlannedOp,
@@ -85,36 +85,32 @@ pub async fn settle(
     attempt: u32,
     log: &mut OpLog,
     stop: &watch::Receiver<Stop>,
-) -> Result<Option<RestartCause>, AttemptOutcome> {
+) -> Result<Option<Restart>, AttemptOutcome> {
     let lock = target.lock_name();
     let pending = ctx
         .restarts
         .lock()
         .ok()
         .and_then(|map| map.get(&lock).cloned());
-    let cause = match pending {
+    match &pending {
         None => return Ok(None),
-        Some(Restart::Started) => {
-            log.note(&format!(
-                "{} was restarted by an installer: waiting for its VM agent",
-                target.vm
-            ));
-            None
-        }
+        Some(Restart::Started { by }) => log.note(&format!(
+            "{} was restarted by an installer ({}: {}): waiting for its VM agent",
+            target.vm, by.op, by.reason
+        )),
         Some(Restart::Needed { by }) => {
             log.note(&format!(
                 "{} needs a restart ({}: {}): restarting it first",
-                target.vm, by.op, by.what
+                target.vm, by.op, by.reason
             ));
             restart(ctx, op, target, attempt, log, stop.clone()).await?;
-            Some(by)
         }
-    };
+    }
     wait_for_agent(ctx, op, target, attempt, log, stop.clone()).await?;
     if let Ok(mut map) = ctx.restarts.lock() {
         map.remove(&lock);
     }
-    Ok(cause)
+    Ok(pending)
 }
 
 /// Runs `az vm restart` on `target`.
@@ -236,19 +232,32 @@ mod tests {
 
     #[test]
     fn a_3010_asks_for_a_restart_naming_the_installer_and_1641_waits() {
+        let cause = |name: &str, code| RestartCause {
+            op: "apps".into(),
+            reason: RestartReason::Installers {
+                installs: vec![InstallerCode {
+                    name: name.into(),
+                    code,
+                }],
+            },
+        };
         assert_eq!(after("op", &outcome(&[("a", 0)])), None);
+        let needed = after("apps", &outcome(&[("a", 0), ("reader", 3010)]));
         assert_eq!(
-            after("apps", &outcome(&[("a", 0), ("reader", 3010)])),
+            needed,
             Some(Restart::Needed {
-                by: RestartCause {
-                    op: "apps".into(),
-                    what: "reader returned 3010".into()
-                }
+                by: cause("reader", 3010)
             })
         );
         assert_eq!(
+            cause("reader", 3010).reason.to_string(),
+            "reader returned 3010"
+        );
+        assert_eq!(
             after("apps", &outcome(&[("reader", 3010), ("b", 1641)])),
-            Some(Restart::Started)
+            Some(Restart::Started {
+                by: cause("b", 1641)
+            })
         );
     }
 }

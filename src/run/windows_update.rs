@@ -10,13 +10,17 @@ use tokio::sync::watch;
 
 use super::oplog::OpLog;
 use super::process::Stop;
+use super::tell::Tell;
 use super::unit::UnitContext;
 use super::vm_attempt;
-use super::vm_restart::{self, Restart, RestartCause};
+use super::vm_restart::{self, Restart};
 use crate::azure::windows_update::described;
 use crate::duration::format_duration;
 use crate::plan::{PlannedOp, RunCommandScript};
-use crate::record::event::{AttemptOutcome, AttemptResult, UpdateResult, UpdateRun};
+use crate::record::event::{
+    AttemptOutcome, AttemptResult, RestartCause, RestartReason, UpdateResult, UpdateRound,
+    UpdateRun,
+};
 use crate::record::failure::FailureClass;
 
 /// Where the rounds are: what every round so far reported.
@@ -29,12 +33,12 @@ struct Rounds {
 }
 
 /// Returns the outcome (carrying every update of every round) and how long the rounds took.
-/// `step` tells the console where the rounds are.
+/// `tell` tells the coordinator where the rounds are and how each ended.
 pub async fn run(
     ctx: &UnitContext,
     op: &PlannedOp,
     rc: &RunCommandScript,
-    (attempt, step): (u32, &(dyn Fn(String) + Send + Sync)),
+    tell: &Tell,
     log: &mut OpLog,
     stop: watch::Receiver<Stop>,
 ) -> (AttemptOutcome, Duration) {
@@ -54,11 +58,12 @@ pub async fn run(
         };
         let searching = format!("round {round} of at most {}: searching", rc.rounds);
         log.note(&searching);
-        step(searching);
+        tell.step(searching);
         let mut this_op = op.clone();
         this_op.timeout = left;
-        let (outcome, _) = vm_attempt::run(ctx, &this_op, rc, attempt, log, stop.clone()).await;
-        if let Some(end) = rounds.after(ctx, op, rc, round, outcome, log, step) {
+        let in_round = tell.in_round(round);
+        let (outcome, _) = vm_attempt::run(ctx, &this_op, rc, &in_round, log, stop.clone()).await;
+        if let Some(end) = rounds.after(ctx, op, rc, round, outcome, log, tell) {
             return (end, started.elapsed());
         }
     }
@@ -76,7 +81,7 @@ impl Rounds {
         round: u32,
         mut outcome: AttemptOutcome,
         log: &mut OpLog,
-        step: &(dyn Fn(String) + Send + Sync),
+        tell: &Tell,
     ) -> Option<AttemptOutcome> {
         match outcome.restarted_for.take() {
             Some(by) if by == op.id => self.total.restarts += 1,
@@ -101,11 +106,12 @@ impl Rounds {
             }
         );
         log.note(&found);
-        step(found);
+        tell.step(found);
+        tell.round_finished(self.round(round, rc.rounds));
         if reported.reboot {
             let by = RestartCause {
                 op: op.id.clone(),
-                what: format!("Windows Update round {round}"),
+                reason: RestartReason::UpdateRound { round },
             };
             vm_restart::mark(ctx, &rc.target, Restart::Needed { by });
         }
@@ -128,6 +134,19 @@ impl Rounds {
         }
         outcome.message = done_message(&self.total);
         Some(self.finish(outcome))
+    }
+
+    /// Round `round` as it ended: its updates and its summary line.
+    fn round(&self, round: u32, max_rounds: u32) -> UpdateRound {
+        UpdateRound {
+            round,
+            max_rounds,
+            updates: (self.total.updates.iter())
+                .filter(|u| u.round == round)
+                .cloned()
+                .collect(),
+            summary: self.total.last_round.clone().unwrap_or_default(),
+        }
     }
 
     /// The attempt's outcome: the last round's, carrying every round's updates and warnings.
