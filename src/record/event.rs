@@ -188,6 +188,9 @@ impl AttemptOutcome {
             for u in &mut run.updates {
                 mask(r, &mut u.title);
             }
+            if let Some(error) = run.last_round.as_mut().and_then(|l| l.error.as_mut()) {
+                mask(r, error);
+            }
         }
         if let Some(outputs) = &mut self.outputs {
             outputs.values_mut().for_each(|v| mask(r, v));
@@ -842,6 +845,35 @@ pub struct RunningOp {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn masking_an_outcome_masks_what_the_vm_wrote_about_updates() {
+        let mut outcome = AttemptOutcome::new(AttemptResult::Pass { exit_code: Some(0) }, "ok");
+        outcome.updates = Some(Box::new(UpdateRun {
+            rounds: 1,
+            restarts: 0,
+            updates: vec![UpdateResult {
+                round: 1,
+                kb: "KB1".into(),
+                title: "an update hunter2".into(),
+                result: "succeeded".into(),
+                hresult: "0x00000000".into(),
+            }],
+            last_round: Some(RoundSummary {
+                found: 1,
+                installed: 1,
+                reboot_required: false,
+                error: Some("search failed for hunter2".into()),
+            }),
+        }));
+        outcome.mask(&Redactor::new(["hunter2"]));
+        let run = outcome.updates.expect("updates");
+        assert_eq!(run.updates[0].title, "an update ***");
+        assert_eq!(
+            run.last_round.and_then(|l| l.error).as_deref(),
+            Some("search failed for ***")
+        );
+    }
 
     /// The on-disk shape of the typed payloads (schema 2), and that it reads back.
     #[test]
