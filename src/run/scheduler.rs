@@ -787,7 +787,7 @@ impl Scheduler {
                 restart,
             },
             UnitMsg::Step { op, text } => {
-                self.slots[op].step = Some(text);
+                self.slots[op].step = text;
                 return;
             }
             UnitMsg::SignedIn {

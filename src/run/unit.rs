@@ -45,11 +45,12 @@ pub enum UnitMsg {
         op: usize,
         end: AttemptEnd,
     },
-    /// Where a long operation is now (a windows-update round), for the
-    /// console's progress lines; no event of its own.
+    /// Where a long operation is now (a windows-update round, a VM restart),
+    /// for the console's progress lines, `None` when nothing more than its
+    /// run-command; no event of its own.
     Step {
         op: usize,
-        text: String,
+        text: Option<String>,
     },
     /// A round of a windows-update operation ended.
     UpdateRound {

@@ -30,7 +30,7 @@ pub async fn run(
 ) -> (AttemptOutcome, Duration) {
     let started = Instant::now();
     let attempt = tell.attempt();
-    let restarted_for = match vm_restart::settle(ctx, op, &rc.target, attempt, log, &stop).await {
+    let restarted_for = match vm_restart::settle(ctx, op, &rc.target, tell, log, &stop).await {
         Ok(settled) => restarted(tell, &rc.target.vm, settled),
         Err(outcome) => return (outcome, started.elapsed()),
     };

@@ -13,6 +13,7 @@ use tokio::sync::watch;
 
 use super::oplog::OpLog;
 use super::process::{self, Exit, ProcessSpec, Stop};
+use super::tell::Tell;
 use super::unit::{UnitContext, describe};
 use crate::azure::msi::{self, MsiVerdict};
 use crate::azure::run_command::VmTarget;
@@ -82,10 +83,11 @@ pub async fn settle(
     ctx: &UnitContext,
     op: &PlannedOp,
     target: &VmTarget,
-    attempt: u32,
+    tell: &Tell,
     log: &mut OpLog,
     stop: &watch::Receiver<Stop>,
 ) -> Result<Option<Restart>, AttemptOutcome> {
+    let attempt = tell.attempt();
     let lock = target.lock_name();
     let pending = ctx
         .restarts
@@ -94,19 +96,30 @@ pub async fn settle(
         .and_then(|map| map.get(&lock).cloned());
     match &pending {
         None => return Ok(None),
-        Some(Restart::Started { by }) => log.note(&format!(
-            "{} was restarted by an installer ({}: {}): waiting for its VM agent",
-            target.vm, by.op, by.reason
-        )),
+        Some(Restart::Started { by }) => {
+            log.note(&format!(
+                "{} was restarted by an installer ({}: {}): waiting for its VM agent",
+                target.vm, by.op, by.reason
+            ));
+            tell.meanwhile(format!(
+                "waiting for {} to come back from a restart",
+                target.vm
+            ));
+        }
         Some(Restart::Needed { by }) => {
             log.note(&format!(
                 "{} needs a restart ({}: {}): restarting it first",
+                target.vm, by.op, by.reason
+            ));
+            tell.meanwhile(format!(
+                "restarting {} ({}: {})",
                 target.vm, by.op, by.reason
             ));
             restart(ctx, op, target, attempt, log, stop.clone()).await?;
         }
     }
     wait_for_agent(ctx, op, target, attempt, log, stop.clone()).await?;
+    tell.resume();
     if let Ok(mut map) = ctx.restarts.lock() {
         map.remove(&lock);
     }

@@ -58,10 +58,10 @@ pub async fn run(
         };
         let searching = format!("round {round} of at most {}: searching", rc.rounds);
         log.note(&searching);
-        tell.step(searching);
+        let in_round = tell.in_round(round);
+        in_round.step(searching);
         let mut this_op = op.clone();
         this_op.timeout = left;
-        let in_round = tell.in_round(round);
         let (outcome, _) = vm_attempt::run(ctx, &this_op, rc, &in_round, log, stop.clone()).await;
         if let Some(end) = rounds.after(ctx, op, rc, round, outcome, log, tell) {
             return (end, started.elapsed());
