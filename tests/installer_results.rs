@@ -5,54 +5,13 @@
 
 mod common;
 
-use common::{Project, library_copy, op_status, real_az, repo};
+use common::{Project, golden_image_with, junit_and_summary, junit_case, op_status, real_az};
 
-const MODULES: [&str; 3] = ["00-resource-group", "01-networking", "05-golden-image"];
-const SECRETS: [(&str, &str); 1] = [("ADMIN_PASSWORD", "Gs-Installer-Pw#7c1e!")];
+const ADMIN_PASSWORD: &str = "Gs-Installer-Pw#7c1e!";
 const APP_CASE: &str = "install-build-vm-apps/adobe-acrobat-reader";
 
-/// Runs the golden image with the scenario `tests/fixtures/scenarios/<name>.yaml`
-/// (copied into the project, where goldsmith reads scenarios from).
 fn run_with(name: &str) -> (Project, common::Run) {
-    let p = library_copy(&MODULES);
-    let file = p.root().join(format!("{name}.yaml"));
-    std::fs::copy(
-        repo()
-            .join("tests/fixtures/scenarios")
-            .join(format!("{name}.yaml")),
-        &file,
-    )
-    .expect("copy the scenario");
-    let file = file.to_str().expect("a UTF-8 path");
-    let args = [
-        "run",
-        "05-golden-image",
-        "--simulate",
-        "--sim-speed",
-        "5000",
-        "--with-dependencies",
-        "--sim-scenario",
-        file,
-    ];
-    let r = p.run_env(&args, &SECRETS);
-    (p, r)
-}
-
-/// The JUnit `<testcase>` element named `name`, up to its end.
-fn case<'x>(junit: &'x str, name: &str) -> &'x str {
-    let start = junit
-        .find(&format!("<testcase name=\"{name}\""))
-        .unwrap_or_else(|| panic!("no case {name} in {junit}"));
-    let end = junit[start..]
-        .find("</testcase>")
-        .map_or(junit.len(), |e| start + e);
-    &junit[start..end]
-}
-
-fn reports(p: &Project) -> (String, String) {
-    let dir = p.latest_run_dir();
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect(f);
-    (read("junit.xml"), read("summary.md"))
+    golden_image_with(name, ADMIN_PASSWORD)
 }
 
 #[test]
@@ -60,8 +19,8 @@ fn an_installer_returning_3010_passes_and_says_a_reboot_is_required() {
     let (p, r) = run_with("adobe-reboot-required");
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
     assert_eq!(op_status(&p.state(), "install-build-vm-apps"), "succeeded");
-    let (junit, summary) = reports(&p);
-    let app = case(&junit, APP_CASE);
+    let (junit, summary) = junit_and_summary(&p);
+    let app = junit_case(&junit, APP_CASE);
     assert!(!app.contains("<failure"), "{app}");
     for property in [
         "name=\"goldsmith.installer-code\" value=\"3010\"",
@@ -71,13 +30,13 @@ fn an_installer_returning_3010_passes_and_says_a_reboot_is_required() {
         assert!(app.contains(property), "{property} missing: {app}");
     }
     // Only Adobe asked for a restart.
-    let chrome = case(&junit, "install-build-vm-apps/google-chrome");
+    let chrome = junit_case(&junit, "install-build-vm-apps/google-chrome");
     assert!(
         chrome.contains("name=\"goldsmith.installer-code\" value=\"0\"")
             && !chrome.contains("reboot-required"),
         "{chrome}"
     );
-    let op = case(&junit, "install-build-vm-apps");
+    let op = junit_case(&junit, "install-build-vm-apps");
     assert!(
         op.contains("name=\"goldsmith.reboot-required\" value=\"true\""),
         "{op}"
@@ -110,14 +69,14 @@ fn an_installer_returning_1603_fails_the_operation_with_its_name() {
     let state = p.state();
     assert_eq!(op_status(&state, "install-build-vm-apps"), "failed");
     assert_eq!(op_status(&state, "install-m365-apps"), "skipped");
-    let (junit, summary) = reports(&p);
-    let app = case(&junit, APP_CASE);
+    let (junit, summary) = junit_and_summary(&p);
+    let app = junit_case(&junit, APP_CASE);
     // 120 s: the install time the library declares for Adobe (`expected: { install: 2m }`).
     assert!(
         app.contains("<failure message=\"install of `adobe-acrobat-reader` failed after 120s: the installer returned 1603 (ERROR_INSTALL_FAILURE)\" type=\"app-install\""),
         "{app}"
     );
-    let op = case(&junit, "install-build-vm-apps");
+    let op = junit_case(&junit, "install-build-vm-apps");
     assert!(
         op.contains("type=\"msi-fatal\"")
             && op.contains("install `adobe-acrobat-reader` returned 1603 (ERROR_INSTALL_FAILURE)"),
@@ -133,7 +92,7 @@ fn an_installer_returning_1603_fails_the_operation_with_its_name() {
     );
     // The other apps' installers were untouched.
     assert!(
-        !case(&junit, "install-build-vm-apps/google-chrome").contains("<failure"),
+        !junit_case(&junit, "install-build-vm-apps/google-chrome").contains("<failure"),
         "{junit}"
     );
 }
@@ -169,14 +128,14 @@ fn the_stand_in_applies_installers_to_the_operation_they_name() {
         az.to_str().expect("a UTF-8 path"),
     ]);
     assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
-    let (junit, _) = reports(&p);
-    let reader = case(&junit, "install/reader");
+    let (junit, _) = junit_and_summary(&p);
+    let reader = junit_case(&junit, "install/reader");
     assert!(
         reader.contains("name=\"goldsmith.installer-code\" value=\"3010\"")
             && reader.contains("name=\"goldsmith.reboot-required\" value=\"true\""),
         "{reader}"
     );
-    let editor = case(&junit, "install/editor");
+    let editor = junit_case(&junit, "install/editor");
     assert!(
         editor.contains("name=\"goldsmith.installer-code\" value=\"0\"")
             && !editor.contains("<failure"),

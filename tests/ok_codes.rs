@@ -5,52 +5,12 @@
 
 mod common;
 
-use common::{Project, library_copy, op_status, repo};
+use common::{Project, golden_image_with, junit_and_summary, junit_case, op_status};
 
-const MODULES: [&str; 3] = ["00-resource-group", "01-networking", "05-golden-image"];
-const SECRETS: [(&str, &str); 1] = [("ADMIN_PASSWORD", "Gs-OkCodes-Pw#4d2a!")];
+const ADMIN_PASSWORD: &str = "Gs-OkCodes-Pw#4d2a!";
 
-/// Runs the golden image with the scenario `tests/fixtures/scenarios/<name>.yaml`.
 fn run_with(name: &str) -> (Project, common::Run) {
-    let p = library_copy(&MODULES);
-    let file = p.root().join(format!("{name}.yaml"));
-    std::fs::copy(
-        repo()
-            .join("tests/fixtures/scenarios")
-            .join(format!("{name}.yaml")),
-        &file,
-    )
-    .expect("copy the scenario");
-    let file = file.to_str().expect("a UTF-8 path");
-    let args = [
-        "run",
-        "05-golden-image",
-        "--simulate",
-        "--sim-speed",
-        "5000",
-        "--with-dependencies",
-        "--sim-scenario",
-        file,
-    ];
-    let r = p.run_env(&args, &SECRETS);
-    (p, r)
-}
-
-/// The JUnit `<testcase>` element named `name`, up to its end.
-fn case<'x>(junit: &'x str, name: &str) -> &'x str {
-    let start = junit
-        .find(&format!("<testcase name=\"{name}\""))
-        .unwrap_or_else(|| panic!("no case {name} in {junit}"));
-    let end = junit[start..]
-        .find("</testcase>")
-        .map_or(junit.len(), |e| start + e);
-    &junit[start..end]
-}
-
-fn reports(p: &Project) -> (String, String) {
-    let dir = p.latest_run_dir();
-    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect(f);
-    (read("junit.xml"), read("summary.md"))
+    golden_image_with(name, ADMIN_PASSWORD)
 }
 
 #[test]
@@ -60,8 +20,8 @@ fn a_runtime_already_installed_is_accepted_by_the_apps_ok_codes() {
     let state = p.state();
     assert_eq!(op_status(&state, "install-teams"), "succeeded");
     assert_eq!(op_status(&state, "create-image-version"), "succeeded");
-    let (junit, summary) = reports(&p);
-    let app = case(&junit, "install-teams/vc-redist-x64");
+    let (junit, summary) = junit_and_summary(&p);
+    let app = junit_case(&junit, "install-teams/vc-redist-x64");
     assert!(!app.contains("<failure"), "{app}");
     for property in [
         "name=\"goldsmith.installer-code\" value=\"1638\"",
@@ -70,7 +30,7 @@ fn a_runtime_already_installed_is_accepted_by_the_apps_ok_codes() {
     ] {
         assert!(app.contains(property), "{property} missing: {app}");
     }
-    let teams = case(&junit, "install-teams/microsoft-teams");
+    let teams = junit_case(&junit, "install-teams/microsoft-teams");
     assert!(
         teams.contains("name=\"goldsmith.installer-code\" value=\"0\"")
             && !teams.contains("installer-accepted"),
@@ -102,15 +62,15 @@ fn an_app_without_ok_codes_still_fails_on_1638() {
     let (p, r) = run_with("webrtc-redirector-other-version");
     assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
     assert_eq!(op_status(&p.state(), "install-teams"), "failed");
-    let (junit, _) = reports(&p);
-    let app = case(&junit, "install-teams/webrtc-redirector");
+    let (junit, _) = junit_and_summary(&p);
+    let app = junit_case(&junit, "install-teams/webrtc-redirector");
     assert!(
         app.contains("the installer returned 1638 (ERROR_PRODUCT_VERSION)")
             && app.contains("type=\"app-install\"")
             && !app.contains("installer-accepted"),
         "{app}"
     );
-    let op = case(&junit, "install-teams");
+    let op = junit_case(&junit, "install-teams");
     assert!(
         op.contains("install `webrtc-redirector` returned 1638 (ERROR_PRODUCT_VERSION)"),
         "{op}"

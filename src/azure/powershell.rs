@@ -82,6 +82,11 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Pr
     if !problems.is_empty() {
         return Err(problems);
     }
+    Ok(env_references(text, placeholders))
+}
+
+/// `text` with each `{{NAME}}` replaced by `${env:NAME}`.
+pub fn env_references(text: &str, placeholders: &[Placeholder]) -> String {
     let mut out = String::with_capacity(text.len());
     let mut last = 0;
     for ph in placeholders {
@@ -90,7 +95,7 @@ pub fn render(text: &str, placeholders: &[Placeholder]) -> Result<String, Vec<Pr
         last = ph.end;
     }
     out.push_str(&text[last..]);
-    Ok(out)
+    out
 }
 
 fn syntax_errors(root: tree_sitter::Node<'_>) -> Vec<Problem> {

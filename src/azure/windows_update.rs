@@ -11,6 +11,7 @@
 //! It never restarts the VM: goldsmith does that as a step of its own.
 
 use crate::azure::install_apps::expression;
+use crate::azure::powershell::env_references;
 use crate::record::event::{RoundSummary, UpdateResult, UpdateRun};
 use crate::template::Placeholder;
 
@@ -51,15 +52,8 @@ fn sim_text(exclude: Option<Templated<'_>>) -> String {
     let Some((text, placeholders)) = exclude else {
         return String::new();
     };
-    let mut out = String::new();
-    let mut last = 0;
-    for ph in placeholders {
-        out.push_str(&text[last..ph.start]);
-        out.push_str(&format!("${{env:{}}}", ph.name));
-        last = ph.end;
-    }
-    out.push_str(&text[last..]);
-    out.replace(['\r', '\n'], " ")
+    env_references(text, placeholders)
+        .replace(['\r', '\n'], " ")
         .replace('\\', "\\\\")
         .replace('"', "\\\"")
 }

@@ -256,6 +256,52 @@ pub fn library_copy(modules: &[&str]) -> Project {
     p
 }
 
+/// The shipped golden image with its dependencies, simulated fast, with the
+/// scenario `tests/fixtures/scenarios/<scenario>.yaml` (copied into the project,
+/// where goldsmith reads scenarios from).
+pub fn golden_image_with(scenario: &str, admin_password: &str) -> (Project, Run) {
+    let p = library_copy(&["00-resource-group", "01-networking", "05-golden-image"]);
+    let file = p.root().join(format!("{scenario}.yaml"));
+    std::fs::copy(
+        repo()
+            .join("tests/fixtures/scenarios")
+            .join(format!("{scenario}.yaml")),
+        &file,
+    )
+    .expect("copy the scenario");
+    let file = file.to_str().expect("a UTF-8 path");
+    let args = [
+        "run",
+        "05-golden-image",
+        "--simulate",
+        "--sim-speed",
+        "5000",
+        "--with-dependencies",
+        "--sim-scenario",
+        file,
+    ];
+    let r = p.run_env(&args, &[("ADMIN_PASSWORD", admin_password)]);
+    (p, r)
+}
+
+/// The JUnit `<testcase>` element named `name`, up to its end.
+pub fn junit_case<'x>(junit: &'x str, name: &str) -> &'x str {
+    let start = junit
+        .find(&format!("<testcase name=\"{name}\""))
+        .unwrap_or_else(|| panic!("no case {name} in {junit}"));
+    let end = junit[start..]
+        .find("</testcase>")
+        .map_or(junit.len(), |e| start + e);
+    &junit[start..end]
+}
+
+/// The latest run's `junit.xml` and `summary.md`.
+pub fn junit_and_summary(p: &Project) -> (String, String) {
+    let dir = p.latest_run_dir();
+    let read = |f: &str| std::fs::read_to_string(dir.join(f)).expect(f);
+    (read("junit.xml"), read("summary.md"))
+}
+
 pub fn all_files(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     let mut stack = vec![dir.to_path_buf()];
