@@ -143,17 +143,7 @@ async fn restart(
             .collect::<Vec<_>>()
             .join(" ")
     ));
-    let spec = ProcessSpec {
-        program: "az".into(),
-        args,
-        env: ctx.env_for(op, attempt),
-        cwd: ctx.cwd.clone(),
-        timeout: RESTART_TIMEOUT,
-        grace: ctx.grace,
-        capture: true,
-        script: None,
-    };
-    let result = process::run(&spec, log, stop).await;
+    let result = process::run(&az(ctx, op, attempt, args, RESTART_TIMEOUT), log, stop).await;
     match result.exit {
         Exit::Code(0) => Ok(()),
         Exit::Cancelled => Err(AttemptOutcome::new(
@@ -181,6 +171,26 @@ async fn restart(
     }
 }
 
+/// An `az` call of `op`'s attempt, its output captured.
+fn az(
+    ctx: &UnitContext,
+    op: &PlannedOp,
+    attempt: u32,
+    args: Vec<std::ffi::OsString>,
+    timeout: Duration,
+) -> ProcessSpec {
+    ProcessSpec {
+        program: "az".into(),
+        args,
+        env: ctx.env_for(op, attempt),
+        cwd: ctx.cwd.clone(),
+        timeout,
+        grace: ctx.grace,
+        capture: true,
+        script: None,
+    }
+}
+
 /// Polls the VM agent's status until it is `Ready`.
 async fn wait_for_agent(
     ctx: &UnitContext,
@@ -192,16 +202,8 @@ async fn wait_for_agent(
 ) -> Result<(), AttemptOutcome> {
     let deadline = Instant::now() + ctx.scaled_timeout(AGENT_WAIT);
     loop {
-        let spec = ProcessSpec {
-            program: "az".into(),
-            args: vm_agent::status_args(target),
-            env: ctx.env_for(op, attempt),
-            cwd: ctx.cwd.clone(),
-            timeout: Duration::from_secs(120),
-            grace: ctx.grace,
-            capture: true,
-            script: None,
-        };
+        let args = vm_agent::status_args(target);
+        let spec = az(ctx, op, attempt, args, Duration::from_secs(120));
         let result = process::run(&spec, log, stop.clone()).await;
         if result.exit == Exit::Code(0)
             && vm_agent::is_ready(&String::from_utf8_lossy(&result.stdout))
