@@ -111,7 +111,7 @@ fn the_golden_image_installs_updates_in_rounds_with_a_restart() {
             "...    vm-avdbuild01 restarted before install-windows-updates round 2 (round 1 needed it)",
             "...    install-windows-updates: round 2: 1 update installed (KB4052623)",
             "...    install-windows-updates: round 3: no updates found",
-            "PASS   install-windows-updates [] 5 updates in 3 rounds, 1 restart",
+            "PASS   install-windows-updates [] 5 updates installed in 3 rounds, 1 restart",
         ],
         "{}",
         r.stdout

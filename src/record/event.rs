@@ -12,6 +12,7 @@ use serde::{Deserialize, Serialize};
 use crate::record::failure::FailureClass;
 use crate::record::status::{FailFast, OpStatus, RunStatus};
 use crate::redact::Redactor;
+use crate::text::count;
 
 /// 2: attempt outcomes carry `result` (`pass`, `fail`, `timeout`, `exec-fail`,
 /// `cancelled`) instead of `passed`; `run_cancelling` carries a typed reason;
@@ -230,6 +231,20 @@ pub struct UpdateResult {
     pub result: String,
     /// `0x80240022`.
     pub hresult: String,
+}
+
+impl UpdateRun {
+    /// `5 updates installed in 3 rounds, 1 restart`: the one wording of a
+    /// windows-update attempt's totals (message, console, summary).
+    pub fn totals(&self) -> String {
+        let installed = self.updates.iter().filter(|u| !u.failed()).count();
+        format!(
+            "{} installed in {}, {}",
+            count(installed, "update"),
+            count(self.rounds as usize, "round"),
+            count(self.restarts as usize, "restart")
+        )
+    }
 }
 
 impl UpdateResult {

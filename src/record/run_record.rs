@@ -10,7 +10,7 @@ use serde::Serialize;
 
 use crate::record::event::{
     AttemptOutcome, AttemptResult, CancelReason, CleanupCause, Event, EventLine, PlannedOpRef,
-    RunSetup,
+    RunSetup, UpdateRun,
 };
 use crate::record::failure::FailureClass;
 use crate::record::status::{OpStatus, RunStatus};
@@ -101,6 +101,11 @@ impl OpRecord {
         let last = self.attempts.last()?;
         let passed = self.status == OpStatus::Succeeded && last.outcome.passed();
         last.outcome.outputs.as_deref().filter(|_| passed)
+    }
+
+    /// What a windows-update operation's last attempt did; `None` for any other operation.
+    pub fn update_run(&self) -> Option<&UpdateRun> {
+        self.attempts.last()?.outcome.updates.as_deref()
     }
 
     pub fn reboot_required(&self) -> bool {

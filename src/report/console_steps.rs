@@ -4,7 +4,9 @@
 //! windows-update operation's totals for its PASS line.
 
 use crate::azure::windows_update::described;
-use crate::record::event::{RestartReason, Restarter, UpdateResult, UpdateRound, VmRestart};
+use crate::record::event::{
+    RestartReason, Restarter, UpdateResult, UpdateRound, UpdateRun, VmRestart,
+};
 use crate::record::run_record::OpRecord;
 use crate::text::count;
 
@@ -67,17 +69,10 @@ pub fn restart_line(op: &str, r: &VmRestart) -> String {
     }
 }
 
-/// `6 updates in 3 rounds, 1 restart`: what a windows-update operation's last
+/// `6 updates installed in 3 rounds, 1 restart`: what a windows-update operation's last
 /// attempt installed; `None` for any other operation.
 pub fn totals(op: &OpRecord) -> Option<String> {
-    let run = op.attempts.last()?.outcome.updates.as_deref()?;
-    let installed = run.updates.iter().filter(|u| !u.failed()).count();
-    Some(format!(
-        "{} in {}, {}",
-        count(installed, "update"),
-        count(run.rounds as usize, "round"),
-        count(run.restarts as usize, "restart")
-    ))
+    op.update_run().map(UpdateRun::totals)
 }
 
 #[cfg(test)]

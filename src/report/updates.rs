@@ -15,10 +15,7 @@ use crate::record::run_record::{OpRecord, RunRecord};
 
 /// The updates of `op`'s last attempt, if it is a windows-update operation that reported any.
 fn updates(op: &OpRecord) -> &[UpdateResult] {
-    op.attempts
-        .last()
-        .and_then(|a| a.outcome.updates.as_deref())
-        .map_or(&[], |run| run.updates.as_slice())
+    op.update_run().map_or(&[], |run| run.updates.as_slice())
 }
 
 /// How an update ended, for people: `succeeded`, `failed: 0x80240022 WU_E_ALL_UPDATES_FAILED`.
@@ -72,23 +69,14 @@ pub fn summary_tables(record: &RunRecord, cell: impl Fn(&str) -> String) -> Stri
     let mut out = String::new();
     for op in &record.ops {
         let list = updates(op);
-        let Some(run) = op
-            .attempts
-            .last()
-            .and_then(|a| a.outcome.updates.as_deref())
-        else {
+        let Some(run) = op.update_run() else {
             continue;
         };
         let _ = writeln!(
             out,
-            "#### Windows updates of {}\n\n{} update{} in {} round{}, {} restart{} by goldsmith.\n",
+            "#### Windows updates of {}\n\n{}.\n",
             cell(&op.meta.id),
-            list.len(),
-            if list.len() == 1 { "" } else { "s" },
-            run.rounds,
-            if run.rounds == 1 { "" } else { "s" },
-            run.restarts,
-            if run.restarts == 1 { "" } else { "s" },
+            run.totals()
         );
         if list.is_empty() {
             continue;

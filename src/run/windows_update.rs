@@ -22,6 +22,7 @@ use crate::record::event::{
     UpdateRun,
 };
 use crate::record::failure::FailureClass;
+use crate::text::count;
 
 /// Where the rounds are: what every round so far reported.
 #[derive(Default)]
@@ -95,10 +96,9 @@ impl Rounds {
             return Some(self.finish(outcome));
         };
         let found = format!(
-            "round {round} of at most {}: {} update{}{}",
+            "round {round} of at most {}: {}{}",
             rc.rounds,
-            reported.found,
-            if reported.found == 1 { "" } else { "s" },
+            count(reported.found as usize, "update"),
             if reported.reboot {
                 ", Windows asks for a restart"
             } else {
@@ -132,7 +132,7 @@ impl Rounds {
                 "Windows Update still found updates in round {round}, the last one `max_rounds` allows: run the operation again or raise `windows_update.max_rounds`"
             ));
         }
-        outcome.message = done_message(&self.total);
+        outcome.message = self.total.totals();
         Some(self.finish(outcome))
     }
 
@@ -207,18 +207,6 @@ fn failed(total: &UpdateRun, round: u32) -> Option<String> {
     total.last_round.as_ref()?.error.clone()
 }
 
-fn done_message(total: &UpdateRun) -> String {
-    let installed = total.updates.iter().filter(|u| !u.failed()).count();
-    format!(
-        "{installed} update{} installed in {} round{}, {} restart{}",
-        if installed == 1 { "" } else { "s" },
-        total.rounds,
-        if total.rounds == 1 { "" } else { "s" },
-        total.restarts,
-        if total.restarts == 1 { "" } else { "s" }
-    )
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -268,9 +256,6 @@ mod tests {
             )
         );
         assert!(take_round(&mut total, None, 3).is_none());
-        assert_eq!(
-            done_message(&total),
-            "1 update installed in 2 rounds, 0 restarts"
-        );
+        assert_eq!(total.totals(), "1 update installed in 2 rounds, 0 restarts");
     }
 }
