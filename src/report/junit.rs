@@ -137,6 +137,23 @@ fn suite(record: &RunRecord, logs: &LogReader, redactor: &Redactor) -> TestSuite
     suite
 }
 
+/// A case for something inside `op` (an app, an update): it has the
+/// operation's class name and file.
+pub(super) fn inner_case(
+    op: &OpRecord,
+    name: &str,
+    status: TestCaseStatus,
+    clean: impl Fn(&str) -> String,
+) -> TestCase {
+    let mut case = TestCase::new(clean(name), status);
+    case.set_classname(clean(&format!("{}.{}", op.meta.capability, op.meta.id)));
+    if !op.meta.file.is_empty() {
+        case.extra
+            .insert("file".into(), clean(&op.meta.file).into());
+    }
+    case
+}
+
 /// One case per app of an install-apps operation, named `<op>/<app>`, from
 /// the last attempt's `##goldsmith-app` results: its download and install.
 pub fn app_cases(op: &OpRecord, redactor: &Redactor) -> Vec<TestCase> {
@@ -187,16 +204,8 @@ pub fn app_cases(op: &OpRecord, redactor: &Redactor) -> Vec<TestCase> {
                     s
                 }
             };
-            let mut case =
-                TestCase::new(clean(redactor, &format!("{}/{name}", op.meta.id)), status);
-            case.set_classname(clean(
-                redactor,
-                &format!("{}.{}", op.meta.capability, op.meta.id),
-            ));
-            if !op.meta.file.is_empty() {
-                case.extra
-                    .insert("file".into(), clean(redactor, &op.meta.file).into());
-            }
+            let name = format!("{}/{name}", op.meta.id);
+            let mut case = inner_case(op, &name, status, |s| clean(redactor, s));
             let total: f64 = phases.iter().map(|r| r.seconds).sum();
             case.set_time(std::time::Duration::from_secs_f64(total.max(0.0)));
             case.add_properties(phases.iter().map(|r| {

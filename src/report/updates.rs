@@ -47,12 +47,7 @@ pub fn junit_cases(op: &OpRecord, clean: impl Fn(&str) -> String) -> Vec<TestCas
                 TestCaseStatus::success()
             };
             let name = format!("{} / {} {}", op.meta.id, u.kb, u.title);
-            let mut case = TestCase::new(clean(&name), status);
-            case.set_classname(clean(&format!("{}.{}", op.meta.capability, op.meta.id)));
-            if !op.meta.file.is_empty() {
-                case.extra
-                    .insert("file".into(), clean(&op.meta.file).into());
-            }
+            let mut case = super::junit::inner_case(op, &name, status, &clean);
             case.add_properties([
                 Property::new("goldsmith.round", u.round.to_string()),
                 Property::new("goldsmith.kb", clean(&u.kb)),
