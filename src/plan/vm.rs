@@ -151,7 +151,7 @@ pub fn run_command(
 }
 
 /// The script wrapped twice: with the values it uses (as sent), and with secret values masked (as kept).
-pub(super) fn wrap<'n>(
+fn wrap<'n>(
     op: &Operation,
     script: &str,
     names: impl Iterator<Item = &'n str>,
@@ -262,22 +262,41 @@ pub fn install_apps(
         .iter()
         .flat_map(|(u, a)| u.iter().chain(a.iter().flatten()))
         .map(|p| p.name.as_str());
-    match wrap(op, &script, names, config) {
+    let rc = generated(op, &script, names, target?, config, op.id_pos, diags)?;
+    Some(RunCommandScript {
+        accepted: AcceptedCodes::new(
+            op.apps
+                .iter()
+                .map(|a| (a.name.as_str(), a.ok_codes.as_slice())),
+        ),
+        ..rc
+    })
+}
+
+/// A script goldsmith generated (install-apps, windows-update), wrapped with
+/// the values of `names`, run once with no parameters; a script that cannot
+/// be wrapped is an error at `pos`.
+pub(super) fn generated<'n>(
+    op: &Operation,
+    script: &str,
+    names: impl Iterator<Item = &'n str>,
+    target: VmTarget,
+    config: &Config,
+    pos: Pos,
+    diags: &mut Diagnostics,
+) -> Option<RunCommandScript> {
+    match wrap(op, script, names, config) {
         Ok((wrapped, shown)) => Some(RunCommandScript {
-            target: target?,
+            target,
             wrapped,
             shown,
             parameters: Vec::new(),
             strict_stderr: op.strict_stderr,
             rounds: 1,
-            accepted: AcceptedCodes::new(
-                op.apps
-                    .iter()
-                    .map(|a| (a.name.as_str(), a.ok_codes.as_slice())),
-            ),
+            accepted: AcceptedCodes::default(),
         }),
         Err(e) => {
-            diags.push(Diagnostic::error(&op.file, op.id_pos, e));
+            diags.push(Diagnostic::error(&op.file, pos, e));
             None
         }
     }

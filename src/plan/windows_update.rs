@@ -6,7 +6,7 @@ use super::RunCommandScript;
 use crate::azure::windows_update;
 use crate::catalog::{Catalog, Operation};
 use crate::config::Config;
-use crate::source::{Diagnostic, Diagnostics};
+use crate::source::Diagnostics;
 
 /// Generates, checks and wraps the round script of a windows-update operation.
 pub fn plan(
@@ -38,19 +38,9 @@ pub fn plan(
         .iter()
         .chain(exclude.iter().flatten())
         .map(|p| p.name.as_str());
-    match super::vm::wrap(op, &script, names, config) {
-        Ok((wrapped, shown)) => Some(RunCommandScript {
-            target: target?,
-            wrapped,
-            shown,
-            parameters: Vec::new(),
-            strict_stderr: op.strict_stderr,
-            rounds: wu.max_rounds,
-            accepted: Default::default(),
-        }),
-        Err(e) => {
-            diags.push(Diagnostic::error(&op.file, wu.pos, e));
-            None
-        }
-    }
+    let rc = super::vm::generated(op, &script, names, target?, config, wu.pos, diags)?;
+    Some(RunCommandScript {
+        rounds: wu.max_rounds,
+        ..rc
+    })
 }
