@@ -14,6 +14,14 @@ fn run_with(name: &str) -> (Project, common::Run) {
     golden_image_with(name, ADMIN_PASSWORD)
 }
 
+/// The summary's row of install-build-vm-apps.
+fn apps_row(summary: &str) -> &str {
+    summary
+        .lines()
+        .find(|l| l.starts_with("| install-build-vm-apps |"))
+        .expect("the operation's row")
+}
+
 #[test]
 fn an_installer_returning_3010_passes_and_says_a_reboot_is_required() {
     let (p, r) = run_with("adobe-reboot-required");
@@ -41,10 +49,7 @@ fn an_installer_returning_3010_passes_and_says_a_reboot_is_required() {
         op.contains("name=\"goldsmith.reboot-required\" value=\"true\""),
         "{op}"
     );
-    let row = summary
-        .lines()
-        .find(|l| l.starts_with("| install-build-vm-apps |"))
-        .expect("the operation's row");
+    let row = apps_row(&summary);
     assert!(
         row.contains("| succeeded |")
             && row.contains("reboot required (goldsmith restarted the VM before install-teams)"),
@@ -82,10 +87,7 @@ fn an_installer_returning_1603_fails_the_operation_with_its_name() {
             && op.contains("install `adobe-acrobat-reader` returned 1603 (ERROR_INSTALL_FAILURE)"),
         "{op}"
     );
-    let row = summary
-        .lines()
-        .find(|l| l.starts_with("| install-build-vm-apps |"))
-        .expect("the operation's row");
+    let row = apps_row(&summary);
     assert!(
         row.contains("| failed |") && row.contains("1603 (ERROR_INSTALL_FAILURE)"),
         "{row}"

@@ -16,6 +16,16 @@ use common::{
 };
 use serde_json::Value;
 
+/// The golden image's steps that config switches (`when:`), in module order: off in config.example.yaml.
+const OPTIONAL_STEPS: [&str; 6] = [
+    "install-language-packs",
+    "set-default-language",
+    "remove-appx-packages",
+    "enable-multimedia-redirection",
+    "configure-session-time-limits",
+    "enable-screen-capture-protection",
+];
+
 const MODULES: [&str; 7] = [
     "00-resource-group",
     "01-networking",
@@ -488,17 +498,7 @@ fn golden_image_module_runs_in_the_simulator_with_its_vm_steps_in_turn() {
     let (off, vm_steps): (Vec<&str>, Vec<&str>) = vm_steps
         .into_iter()
         .partition(|id| op_status(&state, id) == "skipped");
-    assert_eq!(
-        off,
-        [
-            "install-language-packs",
-            "set-default-language",
-            "remove-appx-packages",
-            "enable-multimedia-redirection",
-            "configure-session-time-limits",
-            "enable-screen-capture-protection",
-        ]
-    );
+    assert_eq!(off, OPTIONAL_STEPS);
 
     // Run-commands on the build VM never overlapped, and ran in the module's order.
     let events = p.events();
@@ -551,14 +551,7 @@ fn golden_image_runs_every_optional_step_when_config_switches_it_on() {
     p.file("config.yaml", &every_optional_step_on());
     run_simulated(&p, "05-golden-image");
     let state = p.state();
-    for id in [
-        "install-language-packs",
-        "set-default-language",
-        "remove-appx-packages",
-        "enable-multimedia-redirection",
-        "configure-session-time-limits",
-        "enable-screen-capture-protection",
-    ] {
+    for id in OPTIONAL_STEPS {
         assert_eq!(op_status(&state, id), "succeeded", "{id}");
     }
 }
