@@ -147,7 +147,9 @@ fn the_golden_image_installs_updates_in_rounds_with_a_restart() {
 
     let summary = read(&p, "summary.md");
     assert!(
-        summary.contains("#### Windows updates of install-windows-updates"),
+        summary.contains(
+            "#### Windows updates of install-windows-updates\n\n5 updates installed in 3 rounds, 1 restart.\n"
+        ),
         "{summary}"
     );
     assert!(summary.contains("| Round | KB | Title | Result |"));
