@@ -60,8 +60,9 @@ pub const IMAGE_VERSION: TypeSpec = TypeSpec {
     update: tags_only,
     wrap: None,
     children: &[],
-    // Replicating an image takes long: this is the step a golden image waits on.
-    create_secs: 600.0,
+    // Replicating an image takes long: this is the step a golden image waits on. Half an
+    // hour, as docs/library.md cites ("30 minutes to an hour", terraform-provider-azurerm#3517).
+    create_secs: 1800.0,
     update_secs: 60.0,
     delete_secs: 60.0,
     confirm_delete: false,
