@@ -26,9 +26,14 @@ pub struct VmTarget {
 }
 
 impl VmTarget {
-    /// The lock every run-command on this VM holds. Azure compares names case-insensitively.
+    /// The lock every action run-command on this VM holds. Azure compares names case-insensitively.
     pub fn lock_name(&self) -> LockName {
         LockName::vm(&self.resource_group, &self.vm)
+    }
+
+    /// The lock of this VM's Windows Installer, held by every operation that runs installers.
+    pub fn msi_lock_name(&self) -> LockName {
+        LockName::msi(&self.resource_group, &self.vm)
     }
 }
 
