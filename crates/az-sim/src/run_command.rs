@@ -223,7 +223,7 @@ pub fn invoke(call: &Call) -> Outcome {
 
 /// Appends the install-apps phases to `<sim dir>/timeline.jsonl`, so tests
 /// and people can see which downloads overlapped and that installs took turns.
-fn record_timeline(call: &Call, vm: &impl std::fmt::Display, run: &Run) {
+pub fn record_timeline(call: &Call, vm: &impl std::fmt::Display, run: &Run) {
     if run.phases.is_empty() {
         return;
     }
@@ -234,6 +234,11 @@ fn record_timeline(call: &Call, vm: &impl std::fmt::Display, run: &Run) {
         text.push_str(&line.to_string());
         text.push('\n');
     }
+    append_timeline(call, &text);
+}
+
+/// Appends whole lines to `<sim dir>/timeline.jsonl`.
+pub fn append_timeline(call: &Call, text: &str) {
     let path = call.sim.env.dir.join("timeline.jsonl");
     // One append per script: O_APPEND keeps concurrent writers' lines whole.
     if let Ok(mut f) = std::fs::OpenOptions::new()
