@@ -249,7 +249,10 @@ impl Attempt<'_> {
                     }
                     Ok(_) => failures = 0,
                     Err(e) => {
-                        return AttemptOutcome::new(AttemptResult::failed(FailureClass::AzError), e);
+                        return AttemptOutcome::new(
+                            AttemptResult::failed(FailureClass::AzError),
+                            e,
+                        );
                     }
                 },
                 Exit::Code(code) => {
