@@ -382,3 +382,34 @@ fn validate_and_plan_explain_the_locks_and_the_estimate_counts_the_msi_lock() {
         serde_json::json!(["m365", "managed-msi"])
     );
 }
+
+#[test]
+fn a_leftover_of_a_crashed_run_is_deleted_and_a_vm_fault_is_retried() {
+    let p = project();
+    p.file(
+        "modules/m/sim-scenario.yaml",
+        "vms:\n  - { resource_group: rg-images, name: vm1 }\nexists:\n  - 'az vm run-command create -g {{AZURE_RESOURCE_GROUP}} --vm-name vm1 --name goldsmith-step-1 --script \"# goldsmith-sim: duration=3h\" --async-execution true'\nfaults:\n  - vm: { resource_group: rg-images, name: vm1 }\n    agent_not_ready_for: 40s\n",
+    );
+    vm_op(
+        &p,
+        "step",
+        "mode: managed",
+        "# goldsmith-sim: duration=30s\nWrite-Output ok",
+    );
+    p.module("m", "    - step\n");
+    let r = run(&p);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    let events = p.events();
+    let attempts = events_of(&events, "op_attempt_finished", "step");
+    assert!(
+        attempts.len() >= 2,
+        "the agent fault was retried: {attempts:?}"
+    );
+    assert_eq!(attempts[0]["outcome"]["failure_class"], "agent-not-ready");
+    let log = std::fs::read_to_string(p.latest_run_dir().join("logs/step.log")).expect("log");
+    assert!(
+        log.contains("deleting run command goldsmith-step-1, left on the VM by an earlier attempt"),
+        "{log}"
+    );
+    assert!(run_commands_left(&p.latest_run_dir()).is_empty());
+}
