@@ -413,3 +413,29 @@ fn a_leftover_of_a_crashed_run_is_deleted_and_a_vm_fault_is_retried() {
     );
     assert!(run_commands_left(&p.latest_run_dir()).is_empty());
 }
+
+#[test]
+fn the_operations_timeout_is_the_scripts_timeout_in_azure() {
+    let p = project();
+    vm_op(
+        &p,
+        "slow",
+        "mode: managed\ntimeout: 30s\nretry: { attempts: 1 }",
+        "# goldsmith-sim: duration=2h\nStart-Sleep 7200",
+    );
+    p.module("m", "    - slow\n");
+    let r = run(&p);
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let state = p.state();
+    assert_eq!(op_status(&state, "slow"), "failed");
+    assert_eq!(state["ops"][0]["failure_class"], "timeout", "{state}");
+    assert!(
+        r.stdout
+            .contains("the script ran into its timeout of 30 s in Azure"),
+        "{}",
+        r.stdout
+    );
+    let calls = std::fs::read_to_string(p.latest_run_dir().join("sim/calls.jsonl")).expect("calls");
+    assert!(calls.contains("\"--timeout-in-seconds\",\"30\""), "{calls}");
+    assert!(run_commands_left(&p.latest_run_dir()).is_empty());
+}
