@@ -439,3 +439,64 @@ fn the_operations_timeout_is_the_scripts_timeout_in_azure() {
     assert!(calls.contains("\"--timeout-in-seconds\",\"30\""), "{calls}");
     assert!(run_commands_left(&p.latest_run_dir()).is_empty());
 }
+
+#[test]
+fn the_real_az_runs_managed_run_commands_against_the_stand_in() {
+    let Some(az) = common::real_az() else { return };
+    let p = project();
+    for id in ["reg-a", "reg-b"] {
+        vm_op(
+            &p,
+            id,
+            "mode: managed",
+            &format!(
+                "# goldsmith-sim: duration=3m stdout={id}-done\n$p = \"{{{{ADMIN_PASSWORD}}}}\"\nWrite-Output ok"
+            ),
+        );
+    }
+    vm_op(
+        &p,
+        "fails",
+        "mode: managed\nretry: { attempts: 1 }",
+        "# goldsmith-sim: exit=4\nexit 4",
+    );
+    p.module("m", &group(&["reg-a", "reg-b", "fails"]));
+    let az = az.to_string_lossy().to_string();
+    let r = p.run_env(
+        &[
+            "run",
+            "m",
+            "--simulate",
+            "--sim-speed",
+            "50",
+            "--az-cli",
+            &az,
+        ],
+        &[("ADMIN_PASSWORD", SECRET)],
+    );
+    assert_eq!(r.code, 1, "{}{}", r.stdout, r.stderr);
+    let state = p.state();
+    assert_eq!(op_status(&state, "reg-a"), "succeeded");
+    assert_eq!(op_status(&state, "reg-b"), "succeeded");
+    assert_eq!(op_status(&state, "fails"), "failed");
+    assert_eq!(state["ops"][2]["exit_code"], 4);
+    let scripts = timeline(&p, "script");
+    assert_eq!(scripts.len(), 3, "{scripts:?}");
+    let span = |id: &str| scripts.iter().find(|s| s.0 == id).expect("a script line");
+    let (a, b) = (span("reg-a"), span("reg-b"));
+    assert!(
+        a.1 < b.2 && b.1 < a.2,
+        "the two scripts overlap: {scripts:?}"
+    );
+    assert!(run_commands_left(&p.latest_run_dir()).is_empty());
+    let log = std::fs::read_to_string(p.latest_run_dir().join("logs/reg-a.log")).expect("log");
+    assert!(log.contains("reg-a-done"), "{log}");
+    for file in common::all_files(&p.latest_run_dir()) {
+        let text = String::from_utf8_lossy(&std::fs::read(&file).expect("read")).to_string();
+        assert!(
+            !text.contains(SECRET),
+            "{} holds the secret",
+            file.display()
+        );
+    }
+}

@@ -8,6 +8,7 @@
 //! Get" shapes it; deleting a running one cancels it and frees the installer.
 
 use std::collections::BTreeMap;
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
@@ -18,8 +19,9 @@ use super::error::AzError;
 use super::ids;
 use super::installers;
 use super::power_state::PowerState;
-use super::run_command::{REBOOT_SECS, record_timeline};
-use super::script::{self, TAIL_BYTES, tail};
+use super::run_command::{REBOOT_SECS, append_timeline, record_timeline};
+use super::scenario::Scenario;
+use super::script::{self, Run, TAIL_BYTES, tail};
 use super::world::{Vm, World, vm_key};
 
 /// ARM's type of the resource.
@@ -119,31 +121,48 @@ fn instance_view(run: &ManagedRun, now: f64, started_unix: f64) -> Value {
     })
 }
 
-/// The resource as az prints it (aaz flattens `properties`).
-fn resource_json(run: &ManagedRun, view: Option<Value>) -> Value {
+/// The resource as ARM returns it (REST: "Virtual Machine Run Commands - Get").
+pub fn rest_json(run: &ManagedRun, view: Option<Value>) -> Value {
     let parameters: Vec<Value> = (run.parameters.iter())
         .map(|(n, v)| json!({ "name": n, "value": v }))
         .collect();
-    let mut body = json!({
+    let mut properties = json!({
         "asyncExecution": run.async_execution,
-        "id": run.id,
-        "location": run.location,
-        "name": run.name,
         "parameters": parameters,
         "provisioningState": "Succeeded",
         "source": { "script": run.script },
         "timeoutInSeconds": run.timeout_in_seconds,
         "treatFailureAsDeploymentFailure": false,
-        "type": ARM_TYPE,
     });
     if let Some(uri) = &run.output_blob_uri {
-        body["outputBlobUri"] = json!(uri);
+        properties["outputBlobUri"] = json!(uri);
     }
     if let Some(uri) = &run.error_blob_uri {
-        body["errorBlobUri"] = json!(uri);
+        properties["errorBlobUri"] = json!(uri);
     }
     if let Some(view) = view {
-        body["instanceView"] = view;
+        properties["instanceView"] = view;
+    }
+    json!({
+        "id": run.id,
+        "location": run.location,
+        "name": run.name,
+        "properties": properties,
+        "type": ARM_TYPE,
+    })
+}
+
+/// The resource as az prints it: aaz flattens `properties` into the top level.
+fn resource_json(run: &ManagedRun, view: Option<Value>) -> Value {
+    flatten(rest_json(run, view))
+}
+
+fn flatten(mut body: Value) -> Value {
+    if let Some(Value::Object(properties)) =
+        body.as_object_mut().and_then(|b| b.remove("properties"))
+        && let Some(top) = body.as_object_mut()
+    {
+        top.extend(properties);
     }
     body
 }
@@ -221,21 +240,22 @@ fn observe(vm: &mut Vm, now: f64) {
     }
 }
 
-/// What `create` was told.
-struct Request {
-    rg: String,
-    vm: String,
-    name: String,
-    script: String,
-    parameters: Vec<(String, String)>,
-    async_execution: bool,
-    timeout: i64,
-    location: Option<String>,
-    output_blob_uri: Option<String>,
-    error_blob_uri: Option<String>,
+/// What a create asks for (from az's options or ARM's PUT body).
+pub struct Spec {
+    pub rg: String,
+    pub vm: String,
+    pub name: String,
+    pub script: String,
+    pub parameters: Vec<(String, String)>,
+    pub async_execution: bool,
+    /// 0: none.
+    pub timeout: i64,
+    pub location: Option<String>,
+    pub output_blob_uri: Option<String>,
+    pub error_blob_uri: Option<String>,
 }
 
-fn request(call: &Call) -> Result<Request, AzError> {
+fn request(call: &Call) -> Result<Spec, AzError> {
     let (rg, vm, name) = names(call)?;
     let script = match call.args.one("script")? {
         Some(s) => expand_file(&s)?,
@@ -248,7 +268,7 @@ fn request(call: &Call) -> Result<Request, AzError> {
     };
     // Protected values are read (as az does) and never kept.
     name_values(&call.args.many("protected-parameters"))?;
-    Ok(Request {
+    Ok(Spec {
         rg,
         vm,
         name,
@@ -262,67 +282,142 @@ fn request(call: &Call) -> Result<Request, AzError> {
     })
 }
 
-/// `az vm run-command create`: ARM checks the VM as for an action run-command
-/// (running, agent ready), then the script plays from now, alongside every
-/// other script on the VM, sharing its installer mutex.
+/// Creates a run command as ARM does: the VM is checked as for an action
+/// run-command (running, agent ready), then the script plays from its start,
+/// alongside every other script on the VM, sharing its installer mutex. Both
+/// front ends (the built-in az and the stand-in) create run commands here.
+pub fn begin(
+    state: &mut World,
+    now: f64,
+    subscription: &str,
+    scenario: &Scenario,
+    directives: &Directives,
+    spec: &Spec,
+) -> Result<(ManagedRun, Run), AzError> {
+    if scenario.is_missing(&spec.rg, &spec.vm) {
+        return Err(AzError::vm_not_found(&spec.rg, &spec.vm));
+    }
+    let vm = vm_of(state, subscription, &spec.rg, &spec.vm)?;
+    if !vm.accepts_run_command() {
+        return Err(AzError::vm_not_running());
+    }
+    if vm.agent_ready_at > now {
+        return Err(AzError::agent_not_ready(&vm.name));
+    }
+    let start = now + PROVISION_SECS;
+    let played = script::run(directives, &spec.script, start, vm.installer_busy_until);
+    let took_installer = played.installer_busy_until > vm.installer_busy_until;
+    vm.installer_busy_until = played.installer_busy_until;
+    let limit = if spec.timeout > 0 {
+        spec.timeout as f64
+    } else {
+        f64::INFINITY
+    };
+    let run = ManagedRun {
+        id: ids::resource_id(
+            subscription,
+            &spec.rg,
+            ARM_TYPE,
+            &[spec.vm.clone(), spec.name.clone()],
+        ),
+        name: spec.name.clone(),
+        location: spec.location.clone().unwrap_or_else(|| vm.location.clone()),
+        script: spec.script.clone(),
+        parameters: spec.parameters.clone(),
+        async_execution: spec.async_execution,
+        timeout_in_seconds: spec.timeout,
+        output_blob_uri: spec.output_blob_uri.clone(),
+        error_blob_uri: spec.error_blob_uri.clone(),
+        start,
+        end: start + played.seconds.min(limit),
+        timed_out: played.seconds > limit,
+        exit_code: played.exit,
+        stdout: played.stdout.join("\n"),
+        stderr: played.stderr.join("\n"),
+        canceled_at: None,
+        installer_until: took_installer.then_some(played.installer_busy_until),
+        reboot: played.reboot,
+        power: played.power,
+        applied: false,
+    };
+    // A PUT on an existing name replaces it (and whatever it was running).
+    vm.managed_run_commands
+        .insert(spec.name.to_lowercase(), run.clone());
+    Ok((run, played))
+}
+
+/// The run command (ARM's body) at `now`, its instance view with `expand`.
+pub fn get(
+    state: &mut World,
+    now: f64,
+    subscription: &str,
+    (rg, vm, name): (&str, &str, &str),
+    expand: bool,
+) -> Result<Value, AzError> {
+    let started = state.started_unix;
+    let machine = vm_of(state, subscription, rg, vm)?;
+    observe(machine, now);
+    let run = (machine.managed_run_commands.get(&name.to_lowercase()))
+        .ok_or_else(|| not_found(rg, vm, name))?;
+    Ok(rest_json(
+        run,
+        expand.then(|| instance_view(run, now, started)),
+    ))
+}
+
+/// The VM's run commands (ARM's bodies) at `now`.
+pub fn all(
+    state: &mut World,
+    now: f64,
+    subscription: &str,
+    (rg, vm): (&str, &str),
+    expand: bool,
+) -> Result<Vec<Value>, AzError> {
+    let started = state.started_unix;
+    let machine = vm_of(state, subscription, rg, vm)?;
+    observe(machine, now);
+    Ok((machine.managed_run_commands.values())
+        .map(|r| rest_json(r, expand.then(|| instance_view(r, now, started))))
+        .collect())
+}
+
+/// Deletes a run command: a running script is stopped (Canceled) and its hold
+/// on the installer mutex released. Returns what was deleted, if anything.
+pub fn remove(
+    state: &mut World,
+    now: f64,
+    subscription: &str,
+    (rg, vm, name): (&str, &str, &str),
+) -> Result<Option<ManagedRun>, AzError> {
+    let machine = vm_of(state, subscription, rg, vm)?;
+    observe(machine, now);
+    let Some(mut run) = machine.managed_run_commands.remove(&name.to_lowercase()) else {
+        return Ok(None);
+    };
+    if now < run.end {
+        run.canceled_at = Some(now);
+        if run.installer_until == Some(machine.installer_busy_until) {
+            machine.installer_busy_until = now;
+        }
+    }
+    Ok(Some(run))
+}
+
+/// `az vm run-command create`.
 pub fn create(call: &Call) -> Outcome {
-    let req = request(call)?;
-    let directives = Directives::parse(&req.script).map_err(|e| AzError::sim(e.to_string()))?;
+    let spec = request(call)?;
+    let directives = Directives::parse(&spec.script).map_err(|e| AzError::sim(e.to_string()))?;
     let scenario = &call.sim.scenario;
     let (op, attempt) = (call.sim.env.op.as_deref(), call.sim.env.attempt);
     let directives = installers::apply(&scenario.installers, op, attempt, &directives);
     let sub = call.sub().to_string();
-    let key = vm_key(&sub, &req.rg, &req.vm);
-    let (run, played) = call.sim.transact(|state, now| {
-        if scenario.is_missing(&req.rg, &req.vm) {
-            return Err(AzError::vm_not_found(&req.rg, &req.vm));
-        }
-        let vm = vm_of(state, &sub, &req.rg, &req.vm)?;
-        if !vm.accepts_run_command() {
-            return Err(AzError::vm_not_running());
-        }
-        if vm.agent_ready_at > now {
-            return Err(AzError::agent_not_ready(&vm.name));
-        }
-        let start = now + PROVISION_SECS;
-        let played = script::run(&directives, &req.script, start, vm.installer_busy_until);
-        let took_installer = played.installer_busy_until > vm.installer_busy_until;
-        vm.installer_busy_until = played.installer_busy_until;
-        let limit = if req.timeout > 0 {
-            req.timeout as f64
-        } else {
-            f64::INFINITY
-        };
-        let timed_out = played.seconds > limit;
-        let run = ManagedRun {
-            id: ids::resource_id(&sub, &req.rg, ARM_TYPE, &[req.vm.clone(), req.name.clone()]),
-            name: req.name.clone(),
-            location: req.location.clone().unwrap_or_else(|| vm.location.clone()),
-            script: req.script.clone(),
-            parameters: req.parameters.clone(),
-            async_execution: req.async_execution,
-            timeout_in_seconds: req.timeout,
-            output_blob_uri: req.output_blob_uri.clone(),
-            error_blob_uri: req.error_blob_uri.clone(),
-            start,
-            end: start + played.seconds.min(limit),
-            timed_out,
-            exit_code: played.exit,
-            stdout: played.stdout.join("\n"),
-            stderr: played.stderr.join("\n"),
-            canceled_at: None,
-            installer_until: took_installer.then_some(played.installer_busy_until),
-            reboot: played.reboot,
-            power: played.power,
-            applied: false,
-        };
-        // A PUT on an existing name replaces it (and whatever it was running).
-        vm.managed_run_commands
-            .insert(req.name.to_lowercase(), run.clone());
-        Ok((run, played))
-    })??;
-    record_timeline(call, &key, &played);
-    record_script(call, &key, &run, "script", run.start, run.end);
+    let (run, played) = call
+        .sim
+        .transact(|state, now| begin(state, now, &sub, scenario, &directives, &spec))??;
+    let key = vm_key(&sub, &spec.rg, &spec.vm);
+    let (dir, op) = (&call.sim.env.dir, op.unwrap_or_default());
+    record_timeline(dir, op, &key, &played);
+    record_script(dir, op, &key, &run, "script", run.start, run.end);
     let wait = if run.async_execution {
         PROVISION_SECS
     } else {
@@ -338,15 +433,10 @@ pub fn show(call: &Call) -> Outcome {
     let expand = call.args.flag("instance-view")?
         || call.args.one("expand")?.as_deref() == Some("instanceView");
     let sub = call.sub().to_string();
-    call.sim.transact(|state, now| {
-        let started = state.started_unix;
-        let machine = vm_of(state, &sub, &rg, &vm)?;
-        observe(machine, now);
-        let run = (machine.managed_run_commands.get(&name.to_lowercase()))
-            .ok_or_else(|| not_found(&rg, &vm, &name))?;
-        let view = expand.then(|| instance_view(run, now, started));
-        Ok(Some(resource_json(run, view)))
-    })?
+    let body = call
+        .sim
+        .transact(|state, now| get(state, now, &sub, (&rg, &vm, &name), expand))??;
+    Ok(Some(flatten(body)))
 }
 
 /// `az vm run-command list --vm-name VM -g RG [--expand instanceView]`.
@@ -358,20 +448,15 @@ pub fn list(call: &Call) -> Outcome {
     };
     let expand = call.args.one("expand")?.as_deref() == Some("instanceView");
     let sub = call.sub().to_string();
-    call.sim.transact(|state, now| {
-        let started = state.started_unix;
-        let machine = vm_of(state, &sub, &rg, &vm)?;
-        observe(machine, now);
-        let runs: Vec<Value> = (machine.managed_run_commands.values())
-            .map(|r| resource_json(r, expand.then(|| instance_view(r, now, started))))
-            .collect();
-        Ok(Some(Value::Array(runs)))
-    })?
+    let bodies = call
+        .sim
+        .transact(|state, now| all(state, now, &sub, (&rg, &vm), expand))??;
+    Ok(Some(Value::Array(
+        bodies.into_iter().map(flatten).collect(),
+    )))
 }
 
-/// `az vm run-command delete --yes`: a running script is stopped (Canceled)
-/// and its hold on the installer mutex released; deleting what is not there
-/// succeeds, as ARM answers 204.
+/// `az vm run-command delete --yes`: deleting what is not there succeeds, as ARM answers 204.
 pub fn delete(call: &Call) -> Outcome {
     let (rg, vm, name) = (
         call.args.req("resource-group")?,
@@ -380,41 +465,47 @@ pub fn delete(call: &Call) -> Outcome {
     );
     call.confirm()?;
     let sub = call.sub().to_string();
-    let key = vm_key(&sub, &rg, &vm);
-    let removed = call.sim.transact(|state, now| {
-        let machine = vm_of(state, &sub, &rg, &vm)?;
-        observe(machine, now);
-        let Some(mut run) = machine.managed_run_commands.remove(&name.to_lowercase()) else {
-            return Ok::<_, AzError>(None);
-        };
-        if now < run.end {
-            run.canceled_at = Some(now);
-            if run.installer_until == Some(machine.installer_busy_until) {
-                machine.installer_busy_until = now;
-            }
-        }
-        Ok(Some(run))
-    })??;
-    if let Some(run) = removed
-        && let Some(t) = run.canceled_at
-    {
-        record_script(call, &key, &run, "canceled", run.start.min(t), t);
-    }
+    let removed = call
+        .sim
+        .transact(|state, now| remove(state, now, &sub, (&rg, &vm, &name)))??;
+    let op = call.sim.env.op.as_deref().unwrap_or_default();
+    record_cancel(
+        &call.sim.env.dir,
+        op,
+        &vm_key(&sub, &rg, &vm),
+        removed.as_ref(),
+    );
     if !call.no_wait()? {
         call.delay(DELETE_SECS);
     }
     Ok(None)
 }
 
+/// Notes in the timeline that deleting `removed` stopped its script.
+pub fn record_cancel(dir: &Path, op: &str, vm: &str, removed: Option<&ManagedRun>) {
+    if let Some(run) = removed
+        && let Some(t) = run.canceled_at
+    {
+        record_script(dir, op, vm, run, "canceled", run.start.min(t), t);
+    }
+}
+
 /// A managed script's span in `<sim dir>/timeline.jsonl` (from create; a
 /// delete that cancels it adds a `canceled` line), so tests and people see
 /// which scripts overlapped on a VM.
-fn record_script(call: &Call, vm: &str, run: &ManagedRun, phase: &str, start: f64, end: f64) {
-    let op = call.sim.env.op.clone().unwrap_or_default();
+pub fn record_script(
+    dir: &Path,
+    op: &str,
+    vm: &str,
+    run: &ManagedRun,
+    phase: &str,
+    start: f64,
+    end: f64,
+) {
     let line = json!({
         "vm": vm, "op": op, "run_command": run.name, "phase": phase, "start": start, "end": end,
     });
-    super::run_command::append_timeline(call, &format!("{line}\n"));
+    append_timeline(dir, &format!("{line}\n"));
 }
 
 /// The VM's managed run commands, by lower-cased name, for `world::Vm`.
