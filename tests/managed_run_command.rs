@@ -364,6 +364,19 @@ fn validate_and_plan_explain_the_locks_and_the_estimate_counts_the_msi_lock() {
     assert!(r.stderr.contains(
         "note: `m365` holds `vm:rg-images/vm1`, as it sends its script with `az vm run-command invoke`: Azure runs one per VM at a time; `msi:rg-images/vm1`, as it declares `installs: true`: Windows Installer runs one installer per machine"
     ), "{}", r.stderr);
+    let text = p.run(&["plan", "m"]).stdout;
+    let line = |id: &str| {
+        text.lines()
+            .find(|l| l.trim_start().starts_with(&format!("{id} ")))
+            .unwrap_or_else(|| panic!("{id} in {text}"))
+            .to_string()
+    };
+    assert!(line("managed-msi").contains("mode managed  "), "{text}");
+    assert!(
+        line("managed-msi").contains("locks msi:rg-images/vm1"),
+        "{text}"
+    );
+    assert!(!line("m365").contains("mode managed"), "{text}");
     let out = p.run(&["plan", "m", "--json"]);
     assert_eq!(out.code, 0, "{}", out.stderr);
     let plan: serde_json::Value = serde_json::from_str(&out.stdout).expect("plan json");
