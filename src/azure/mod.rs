@@ -11,6 +11,7 @@
 pub mod classify;
 pub mod install_apps;
 pub mod login;
+pub mod managed_run_command;
 pub mod msi;
 pub mod powershell;
 pub mod preflight;

@@ -137,6 +137,20 @@ fn syntax_errors(root: tree_sitter::Node<'_>) -> Vec<Problem> {
 /// prints `##goldsmith-exit:<code>` as the very last stdout line, where it
 /// survives run-command's 4,096-byte output tail.
 pub fn wrap(op_id: &str, script: &str, values: &[(String, String)]) -> Result<String, String> {
+    wrap_with_parameters(op_id, script, values, &[])
+}
+
+/// [`wrap`] for a managed run-command: the values named in `parameters`
+/// arrive as the script's parameters (Azure passes a managed run-command's
+/// `parameters` and `protectedParameters` to a PowerShell script as named
+/// arguments), so secrets never appear in the script text; each is then set
+/// as `$env:<name>` like any other value.
+pub fn wrap_with_parameters(
+    op_id: &str,
+    script: &str,
+    values: &[(String, String)],
+    parameters: &[&str],
+) -> Result<String, String> {
     if script.lines().any(|l| l.starts_with("'@")) {
         return Err(
             "a line of the script starts with `'@`, which would end goldsmith's here-string".into(),
@@ -144,11 +158,18 @@ pub fn wrap(op_id: &str, script: &str, values: &[(String, String)]) -> Result<St
     }
     let mut out = String::new();
     out.push_str("# goldsmith run-command wrapper\n");
+    if !parameters.is_empty() {
+        let declared: Vec<String> = parameters.iter().map(|p| format!("[string]${p}")).collect();
+        out.push_str(&format!("param({})\n", declared.join(", ")));
+    }
     out.push_str("$ErrorActionPreference = 'Stop'\n$ProgressPreference = 'SilentlyContinue'\n");
     // The script runs from a file in the VM; the machine's policy must not block it.
     out.push_str("Set-ExecutionPolicy -Scope Process -ExecutionPolicy Bypass -Force\n");
     for (name, value) in values {
         out.push_str(&format!("${{env:{name}}} = {}\n", literal(value)));
+    }
+    for name in parameters {
+        out.push_str(&format!("${{env:{name}}} = ${name}\n"));
     }
     out.push_str(&format!(
         "$goldsmithScript = Join-Path $env:TEMP ('goldsmith-' + {} + '-' + [guid]::NewGuid().ToString('N') + '.ps1')\n",

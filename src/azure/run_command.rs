@@ -26,9 +26,14 @@ pub struct VmTarget {
 }
 
 impl VmTarget {
-    /// The lock every run-command on this VM holds. Azure compares names case-insensitively.
+    /// The lock every action run-command on this VM holds. Azure compares names case-insensitively.
     pub fn lock_name(&self) -> LockName {
         LockName::vm(&self.resource_group, &self.vm)
+    }
+
+    /// The lock of this VM's Windows Installer, held by every operation that runs installers.
+    pub fn msi_lock_name(&self) -> LockName {
+        LockName::msi(&self.resource_group, &self.vm)
     }
 }
 
@@ -223,7 +228,22 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
             return (outcome, None);
         }
     };
-    outcome.installs = installs(&vm.stdout, inv.accepted);
+    let exit = exit_marker(&vm.stdout);
+    let outcome = judge(&vm, exit, inv.strict_stderr, inv.accepted);
+    (outcome, Some(vm))
+}
+
+/// Judges what the script printed and how it exited (`exit`: the exit
+/// marker's code for an action run-command, Azure's `exitCode` for a managed
+/// one; `None` when the script did not finish), with its installers' codes.
+pub fn judge(
+    vm: &VmOutput,
+    exit: Option<i32>,
+    strict_stderr: bool,
+    accepted: &AcceptedCodes,
+) -> AttemptOutcome {
+    let mut outcome = AttemptOutcome::new(AttemptResult::failed(FailureClass::AzError), "");
+    outcome.installs = installs(&vm.stdout, accepted);
     outcome.apps = super::install_apps::results(&vm.stdout);
     outcome.updates = super::windows_update::parse(&vm.stdout, 1).map(Box::new);
     for install in &outcome.installs {
@@ -234,7 +254,7 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
         }
     }
     let failed_install = worst_install(&outcome.installs);
-    match exit_marker(&vm.stdout) {
+    match exit {
         None => {
             outcome.result = AttemptResult::failed(FailureClass::NoExitMarker);
             let truncated = vm.stdout.len() >= OUTPUT_TAIL_BYTES - 64;
@@ -271,7 +291,7 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
                 outcome.result = failed(class);
                 outcome.message =
                     format!("install `{}` returned {} ({})", i.name, i.code, i.meaning);
-            } else if !vm.stderr.trim().is_empty() && inv.strict_stderr {
+            } else if !vm.stderr.trim().is_empty() && strict_stderr {
                 outcome.result = failed(FailureClass::ScriptExit);
                 outcome.message = format!(
                     "the script wrote to stderr (strict_stderr): {}",
@@ -307,7 +327,7 @@ pub fn decide(inv: &Invocation<'_>) -> (AttemptOutcome, Option<VmOutput>) {
             MsiVerdict::Ok | MsiVerdict::Failed(_) => {}
         }
     }
-    (outcome, Some(vm))
+    outcome
 }
 
 /// The install failure that decides the class: a permanent failure outranks a busy installer,

@@ -8,6 +8,7 @@ pub mod dependencies;
 pub mod module;
 pub mod ok_codes;
 pub mod operation;
+pub mod run_mode;
 pub mod run_value;
 pub mod windows_update;
 

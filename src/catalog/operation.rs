@@ -109,6 +109,11 @@ pub struct Operation {
     pub powershell: Option<PowerShellSource>,
     pub target: Option<Target>,
     pub parameters: Vec<(String, Text)>,
+    /// `mode:` of a run-command: `action` (`invoke`, the default) or `managed` (`create`).
+    pub mode: super::run_mode::RunMode,
+    /// `installs: true`: the script runs installers, so it holds the VM's `msi:` lock
+    /// (install-apps and windows-update always do).
+    pub installs: bool,
     pub apps: Vec<App>,
     pub download_parallelism: Option<u32>,
     /// `kind: windows-update`: its categories, exclusions and rounds.
@@ -133,6 +138,8 @@ const KNOWN: &[&str] = &[
     "powershell",
     "target",
     "parameters",
+    "mode",
+    "installs",
     "apps",
     "download_parallelism",
     "windows_update",
@@ -315,6 +322,7 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, file: &Path) -> Option<Operation> 
         .map(|n| parse_locks(r, n))
         .unwrap_or_default();
 
+    let (mode, installs) = super::run_mode::parse(r, &f, kind);
     let kind = kind?;
     check_kind_fields(r, &f, kind, &script, &powershell, &target, &apps);
     if kind == OpKind::WindowsUpdate && windows_update.is_none() && !f.has("windows_update") {
@@ -337,6 +345,8 @@ pub fn parse(r: &mut Reader<'_>, root: &Node, file: &Path) -> Option<Operation> 
         powershell,
         target,
         parameters,
+        mode,
+        installs,
         apps,
         download_parallelism,
         windows_update,

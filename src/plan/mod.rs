@@ -11,6 +11,7 @@ mod planner;
 pub mod render;
 pub mod run_values;
 mod vm;
+mod vm_locks;
 pub mod when;
 mod windows_update;
 
@@ -160,7 +161,7 @@ pub struct ExternalRequirement {
 pub enum Script {
     /// A rendered bash script: placeholders are `${NAME}` references.
     Bash(String),
-    /// PowerShell sent to a VM with `az vm run-command invoke`.
+    /// PowerShell sent to a VM with `az vm run-command invoke` or `create`.
     RunCommand(RunCommandScript),
     /// Rendering failed; such a plan has errors and never runs.
     #[default]
@@ -182,6 +183,11 @@ pub struct RunCommandScript {
     pub rounds: u32,
     /// An install-apps operation's apps' `ok_codes`, for judging their installers' codes.
     pub accepted: crate::azure::msi::AcceptedCodes,
+    /// `invoke` (action) or `create` (managed).
+    pub mode: crate::catalog::run_mode::RunMode,
+    /// Managed only: the secrets the script uses, by name with their values, sent
+    /// as `--protected-parameters` (`wrapped` then holds no secret value).
+    pub protected: Vec<(String, String)>,
 }
 
 #[cfg(test)]

@@ -299,7 +299,7 @@ impl<'a> OpPlanner<'a> {
         requires_outside
     }
 
-    /// The locks an op holds: those it and its entry name, and the lock of the VM it runs on.
+    /// The locks an op holds: those it and its entry name, and the locks of the VM it runs on.
     fn locks(
         &self,
         entry: &crate::catalog::Entry,
@@ -315,9 +315,16 @@ impl<'a> OpPlanner<'a> {
             .map(|(l, _)| l.parse().unwrap_or_else(|never| match never {}))
             .collect();
         match (script, op.kind) {
-            (Script::RunCommand(rc), _) => locks.push(rc.target.lock_name()),
+            (Script::RunCommand(rc), _) => {
+                locks.extend(super::vm_locks::locks(op, &rc.target, diags))
+            }
             (_, OpKind::InstallApps | OpKind::WindowsUpdate) => {
-                locks.extend(super::vm::target(op, config, catalog, diags).map(|t| t.lock_name()))
+                let target = super::vm::target(op, config, catalog, diags);
+                locks.extend(
+                    target
+                        .iter()
+                        .flat_map(|t| super::vm_locks::locks(op, t, diags)),
+                )
             }
             (_, OpKind::Shell) => {
                 locks.extend(super::vm::inferred_lock(op, config, catalog, diags))

@@ -113,6 +113,11 @@ fn op_line(plan: &Plan, i: usize, width: usize) -> String {
         op.kind.name(),
         format_duration(op.timeout)
     );
+    if let super::Script::RunCommand(rc) = &op.script
+        && rc.mode == crate::catalog::run_mode::RunMode::Managed
+    {
+        line.push_str("  mode managed");
+    }
     if let Some(e) = op.expected {
         let _ = write!(line, "  expected {}", format_duration(e));
     }

@@ -10,6 +10,7 @@ use crate::azure::msi::AcceptedCodes;
 use crate::azure::powershell;
 use crate::azure::run_command::VmTarget;
 use crate::catalog::operation::{PowerShellSource, Text};
+use crate::catalog::run_mode::RunMode;
 use crate::catalog::{Catalog, Operation};
 use crate::config::Config;
 use crate::record::event::LockName;
@@ -131,8 +132,13 @@ pub fn run_command(
         return None;
     }
     let target = target?;
-    match wrap(op, &rendered, found.iter().map(|p| p.name.as_str()), config) {
-        Ok((wrapped, shown)) => Some(RunCommandScript {
+    let names = found.iter().map(|p| p.name.as_str());
+    let wrapped = match op.mode {
+        RunMode::Action => wrap(op, &rendered, names, config).map(|w| (w, Vec::new())),
+        RunMode::Managed => wrap_managed(op, &rendered, names, &parameters, config),
+    };
+    match wrapped {
+        Ok(((wrapped, shown), protected)) => Some(RunCommandScript {
             target,
             wrapped,
             shown,
@@ -140,6 +146,8 @@ pub fn run_command(
             strict_stderr: op.strict_stderr,
             rounds: 1,
             accepted: AcceptedCodes::default(),
+            mode: op.mode,
+            protected,
         }),
         Err(e) => {
             diags.push(
@@ -179,6 +187,40 @@ fn wrap<'n>(
         powershell::wrap(&op.id, script, &values)?,
         powershell::wrap(&op.id, script, &masked)?,
     ))
+}
+
+/// A wrapped script as sent and as kept in the run directory.
+type Wrapped = (String, String);
+
+/// The script of a managed run-command wrapped with the values of the config
+/// names it uses, and the secrets among them as script parameters (sent as
+/// `--protected-parameters`, returned with their values), so that neither
+/// copy of the script holds a secret.
+fn wrap_managed<'n>(
+    op: &Operation,
+    script: &str,
+    names: impl Iterator<Item = &'n str>,
+    parameters: &[(String, String)],
+    config: &Config,
+) -> Result<(Wrapped, Vec<(String, String)>), String> {
+    let mut names: Vec<&str> = names.collect();
+    names.sort();
+    names.dedup();
+    let is_secret = |n: &str| !config.vars.contains_key(n);
+    let values: Vec<(String, String)> = (names.iter().filter(|n| !is_secret(n)))
+        .map(|n| (n.to_string(), config.vars[*n].value.clone()))
+        .collect();
+    let protected: Vec<(String, String)> = (names.iter().filter(|n| is_secret(n)))
+        .map(|n| {
+            let value = config.secret_values.get(*n).cloned().unwrap_or_default();
+            (n.to_string(), value)
+        })
+        .collect();
+    let declared: Vec<&str> = (protected.iter().map(|(n, _)| n.as_str()))
+        .chain(parameters.iter().map(|(n, _)| n.as_str()))
+        .collect();
+    let wrapped = powershell::wrap_with_parameters(&op.id, script, &values, &declared)?;
+    Ok(((wrapped.clone(), wrapped), protected))
 }
 
 /// Generates, checks and wraps the script of an install-apps operation.
@@ -294,6 +336,8 @@ pub(super) fn generated<'n>(
             strict_stderr: op.strict_stderr,
             rounds: 1,
             accepted: AcceptedCodes::default(),
+            mode: RunMode::Action,
+            protected: Vec::new(),
         }),
         Err(e) => {
             diags.push(Diagnostic::error(&op.file, pos, e));

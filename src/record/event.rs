@@ -784,9 +784,12 @@ pub struct PlannedOpRef {
 /// run one at a time, in list order. Written as text (`vm:rg/name`, `my-lock`).
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum LockName {
-    /// One VM (`vm:<resource-group>/<vm>`): Azure runs one run-command per VM at a
-    /// time, and Windows one installer per machine.
+    /// One VM's action run-command channel (`vm:<resource-group>/<vm>`): Azure
+    /// runs one `az vm run-command invoke` per VM at a time.
     Vm { resource_group: String, vm: String },
+    /// One VM's Windows Installer (`msi:<resource-group>/<vm>`): Windows runs one
+    /// installer per machine, whichever channel started it (a second gets 1618).
+    Msi { resource_group: String, vm: String },
     /// A lock a module or operation names itself.
     Named(String),
 }
@@ -799,22 +802,34 @@ impl LockName {
             vm: vm.to_lowercase(),
         }
     }
+
+    /// The Windows Installer lock of a VM, lower-cased like [`LockName::vm`].
+    pub fn msi(resource_group: &str, vm: &str) -> Self {
+        LockName::Msi {
+            resource_group: resource_group.to_lowercase(),
+            vm: vm.to_lowercase(),
+        }
+    }
 }
 
 impl std::str::FromStr for LockName {
     type Err = std::convert::Infallible;
 
-    /// As written: a declared `vm:RG/Name` is the VM lock with that exact spelling.
+    /// As written: a declared `vm:RG/Name` (or `msi:RG/Name`) is the VM's lock
+    /// with that exact spelling.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
-        Ok(
-            match text.strip_prefix("vm:").and_then(|r| r.split_once('/')) {
-                Some((resource_group, vm)) => LockName::Vm {
-                    resource_group: resource_group.to_string(),
-                    vm: vm.to_string(),
-                },
-                None => LockName::Named(text.to_string()),
-            },
-        )
+        let vm_part = |prefix: &str| {
+            text.strip_prefix(prefix)
+                .and_then(|r| r.split_once('/'))
+                .map(|(rg, vm)| (rg.to_string(), vm.to_string()))
+        };
+        Ok(if let Some((resource_group, vm)) = vm_part("vm:") {
+            LockName::Vm { resource_group, vm }
+        } else if let Some((resource_group, vm)) = vm_part("msi:") {
+            LockName::Msi { resource_group, vm }
+        } else {
+            LockName::Named(text.to_string())
+        })
     }
 }
 
@@ -822,6 +837,7 @@ impl std::fmt::Display for LockName {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             LockName::Vm { resource_group, vm } => write!(f, "vm:{resource_group}/{vm}"),
+            LockName::Msi { resource_group, vm } => write!(f, "msi:{resource_group}/{vm}"),
             LockName::Named(name) => f.write_str(name),
         }
     }
@@ -958,5 +974,10 @@ mod tests {
         let declared: LockName = "vm:RG/Name".parse().unwrap_or_else(|never| match never {});
         assert!(matches!(declared, LockName::Vm { .. }));
         assert_eq!(declared.to_string(), "vm:RG/Name");
+        let msi = LockName::msi("RG-Images", "GM-VM");
+        assert_eq!(msi.to_string(), "msi:rg-images/gm-vm");
+        let back: LockName = serde_json::from_str("\"msi:rg-images/gm-vm\"").expect("json");
+        assert_eq!(back, msi);
+        assert_ne!(msi, vm);
     }
 }

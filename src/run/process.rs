@@ -47,8 +47,9 @@ pub struct ProcessSpec {
     /// Keep stdout and stderr apart in memory (for a program whose output is
     /// data, like az's JSON) instead of streaming both to the log.
     pub capture: bool,
-    /// The script the child reads by its `/dev/fd/<n>` path (named in `args`).
-    pub script: Option<SealedScript>,
+    /// What the child reads by `/dev/fd/<n>` paths (named in `args`): its
+    /// script, and a managed run-command's protected parameter values.
+    pub sealed: Vec<SealedScript>,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -356,8 +357,8 @@ fn spawn(spec: &ProcessSpec) -> std::io::Result<Spawned> {
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
         .stdin(Stdio::null())
         .process_group(0);
-    if let Some(script) = &spec.script {
-        let fd = script.fd();
+    for sealed in &spec.sealed {
+        let fd = sealed.fd();
         // SAFETY: between fork and exec only fcntl runs, which is async-signal-safe.
         // The fd is close-on-exec in every other child, so only this one inherits it.
         unsafe {

@@ -16,6 +16,7 @@ use super::sealed::SealedScript;
 use super::tell::Tell;
 use super::vm_attempt;
 use crate::azure::session::{Renewed, Session};
+use crate::catalog::run_mode::RunMode;
 use crate::duration::format_duration;
 use crate::plan::{PlannedOp, Script};
 use crate::record::event::{
@@ -395,6 +396,11 @@ impl Unit {
                 let stop = self.stop.clone();
                 super::windows_update::run(&ctx, &self.op, rc, &tell, &mut self.log, stop).await
             }
+            Script::RunCommand(rc) if rc.mode == RunMode::Managed => {
+                let tell = Tell::new(self.tx.clone(), self.index, attempt);
+                let stop = self.stop.clone();
+                super::managed_attempt::run(&ctx, &self.op, rc, &tell, &mut self.log, stop).await
+            }
             Script::RunCommand(rc) => {
                 let tell = Tell::new(self.tx.clone(), self.index, attempt);
                 let stop = self.stop.clone();
@@ -546,7 +552,7 @@ fn bash_spec(
         timeout,
         grace: ctx.grace,
         capture: false,
-        script: Some(script),
+        sealed: vec![script],
     })
 }
 

@@ -107,7 +107,7 @@ async fn invoke(
         timeout: op.timeout,
         grace: ctx.grace,
         capture: true,
-        script: Some(script),
+        sealed: vec![script],
     };
     process::run(&spec, log, stop).await
 }
@@ -165,7 +165,7 @@ fn az_failed(result: &ProcessResult, exit: &Exit, log: &mut OpLog) -> AttemptOut
 }
 
 /// Keeps az's JSON in `outputs/<op>.json`, secrets masked in its values.
-fn keep_output(ctx: &UnitContext, op: &PlannedOp, stdout: &str) {
+pub(super) fn keep_output(ctx: &UnitContext, op: &PlannedOp, stdout: &str) {
     if stdout.is_empty() {
         return;
     }

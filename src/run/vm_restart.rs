@@ -187,7 +187,7 @@ fn az(
         timeout,
         grace: ctx.grace,
         capture: true,
-        script: None,
+        sealed: Vec::new(),
     }
 }
 

@@ -9,6 +9,7 @@ use super::error::AzError;
 use super::gallery::{self, GALLERY, IMAGE_DEFINITION, IMAGE_VERSION};
 use super::groups;
 use super::identity as id;
+use super::managed_run_command as managed;
 use super::network::{NIC, NSG, NSG_RULE, PUBLIC_IP, SUBNET, VNET};
 use super::resources;
 use super::rest;
@@ -77,6 +78,7 @@ impl Command {
 
 use Handler::{Create, Delete, List, Run, Show, Update};
 
+const RUN_COMMAND_NAME: &[(&str, &str)] = &[("--run-command-name", "name")];
 const SHOW_DETAILS: &[(&str, &str)] = &[("-d", "show-details")];
 const ACCOUNT_NAME: &[(&str, &str)] = &[("--account-name", "name")];
 const SHARE_ALIASES: &[(&str, &str)] = &[
@@ -185,6 +187,10 @@ pub static COMMANDS: &[Command] = &[
     Command::new("vm get-instance-view", Run(vm::get_instance_view)),
     Command::new("vm wait", Run(wait::wait)),
     Command::new("vm run-command invoke", Run(run_command::invoke)),
+    Command::new("vm run-command create", Run(managed::create)).aliased(RUN_COMMAND_NAME),
+    Command::new("vm run-command show", Run(managed::show)).aliased(RUN_COMMAND_NAME),
+    Command::new("vm run-command list", Run(managed::list)),
+    Command::new("vm run-command delete", Run(managed::delete)).aliased(RUN_COMMAND_NAME),
     Command::new("vm extension set", Run(vm_extension::set)),
     Command::new("vm extension show", Run(vm_extension::show)).aliased(vm_extension::ALIASES),
     Command::new("vm extension list", Run(vm_extension::list)),

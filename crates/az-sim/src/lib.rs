@@ -34,6 +34,7 @@ mod ids;
 mod installers;
 mod json_arg;
 mod lock;
+mod managed_run_command;
 mod network;
 mod output;
 mod power_state;

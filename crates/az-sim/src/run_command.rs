@@ -3,6 +3,8 @@
 //! directives, and the result printed as Windows (`ComponentStatus/…`) or
 //! Linux (`ProvisioningState/…`) run-command output.
 
+use std::path::Path;
+
 use serde_json::{Value, json};
 
 use super::call::{Call, Outcome};
@@ -210,7 +212,8 @@ pub fn invoke(call: &Call) -> Outcome {
             &owner,
         )
     })??;
-    record_timeline(call, &key, &run);
+    let op = call.sim.env.op.as_deref().unwrap_or_default();
+    record_timeline(&call.sim.env.dir, op, &key, &run);
     call.delay(run.seconds);
     call.sim
         .transact(|state, now| finish(state, now, &key, &owner, run.reboot, run.power))?;
@@ -223,18 +226,22 @@ pub fn invoke(call: &Call) -> Outcome {
 
 /// Appends the install-apps phases to `<sim dir>/timeline.jsonl`, so tests
 /// and people can see which downloads overlapped and that installs took turns.
-fn record_timeline(call: &Call, vm: &impl std::fmt::Display, run: &Run) {
+pub fn record_timeline(dir: &Path, op: &str, vm: &impl std::fmt::Display, run: &Run) {
     if run.phases.is_empty() {
         return;
     }
-    let op = call.sim.env.op.clone().unwrap_or_default();
     let mut text = String::new();
     for p in &run.phases {
         let line = json!({ "vm": vm.to_string(), "op": op, "app": p.app, "phase": p.phase, "start": p.start, "end": p.end });
         text.push_str(&line.to_string());
         text.push('\n');
     }
-    let path = call.sim.env.dir.join("timeline.jsonl");
+    append_timeline(dir, &text);
+}
+
+/// Appends whole lines to `<sim dir>/timeline.jsonl`.
+pub fn append_timeline(dir: &Path, text: &str) {
+    let path = dir.join("timeline.jsonl");
     // One append per script: O_APPEND keeps concurrent writers' lines whole.
     if let Ok(mut f) = std::fs::OpenOptions::new()
         .create(true)

@@ -19,6 +19,9 @@ pub struct Run {
     pub seconds: f64,
     pub stdout: Vec<String>,
     pub stderr: Vec<String>,
+    /// How the script exits (what the exit marker reports; a managed
+    /// run-command's instance view reports it as `exitCode`).
+    pub exit: i32,
     /// When the last MSI install of this script releases the mutex.
     pub installer_busy_until: f64,
     pub reboot: bool,
@@ -76,6 +79,7 @@ pub fn run(d: &Directives, script: &str, start: f64, installer_busy_until: f64) 
         seconds: d.duration.unwrap_or(DEFAULT_SECONDS).max(clock - start),
         stdout,
         stderr,
+        exit,
         installer_busy_until: installer,
         reboot: d.reboot,
         power: d.power,

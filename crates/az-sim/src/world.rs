@@ -150,6 +150,9 @@ pub struct Vm {
     pub run_command: Option<Slot>,
     #[serde(default)]
     pub installer_busy_until: f64,
+    /// Managed run commands (`az vm run-command create`), by lower-cased name.
+    #[serde(default)]
+    pub managed_run_commands: super::managed_run_command::ManagedRuns,
     /// What Windows Update has installed and whether it waits for a restart.
     #[serde(default)]
     pub windows_update: super::windows_update::VmUpdates,
@@ -178,6 +181,7 @@ impl Vm {
             agent_ready_at: 0.0,
             run_command: None,
             installer_busy_until: 0.0,
+            managed_run_commands: Default::default(),
             windows_update: Default::default(),
             model: Value::Null,
         }

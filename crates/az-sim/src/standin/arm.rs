@@ -92,6 +92,9 @@ pub fn route(standin: &StandIn, req: &Request<'_>) -> Reply {
         (_, segments) if super::run_command::serves(segments) => {
             super::run_command::route(standin, req)
         }
+        (_, segments) if super::managed_run_command::serves(segments) => {
+            super::managed_run_command::route(standin, req)
+        }
         (_, segments) if super::compute::serves(segments) => super::compute::route(standin, req),
         (
             "POST",

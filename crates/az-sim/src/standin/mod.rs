@@ -17,6 +17,7 @@ pub(crate) mod entra;
 mod extensions;
 mod faults;
 mod graph;
+mod managed_run_command;
 mod operations;
 mod resources;
 mod run_command;
