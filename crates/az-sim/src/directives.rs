@@ -57,6 +57,9 @@ pub struct Directives {
     /// install-apps: downloaded together, then installed one at a time.
     pub apps: Vec<App>,
     pub download_parallelism: Option<u32>,
+    /// `download=<payload>:<duration>`: payloads fetched into the VM's cache
+    /// at the script's start, unless already there (see `payload_cache`).
+    pub downloads: Vec<super::payload_cache::Download>,
     pub exit: i32,
     pub no_marker: bool,
     pub reboot: bool,
@@ -72,6 +75,8 @@ pub struct Directives {
 pub struct WindowsUpdateRound {
     pub categories: String,
     pub exclude: String,
+    /// `windows-update-download-only`: search and download, install nothing.
+    pub download_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,9 +100,11 @@ const KEYS: &[&str] = &[
     "app-ok-codes",
     "app-after",
     "download-parallelism",
+    "download",
     "windows-update",
     "windows-update-categories",
     "windows-update-exclude",
+    "windows-update-download-only",
 ];
 
 impl Directives {
@@ -174,6 +181,9 @@ impl Directives {
             "app" => self.apps.push(parse_app(&need(value)?)?),
             "app-ok-codes" => self.set_ok_codes(&need(value)?)?,
             "app-after" => self.set_after(&need(value)?)?,
+            "download" => self
+                .downloads
+                .push(super::payload_cache::parse(&need(value)?)?),
             "download-parallelism" => {
                 let v = need(value)?;
                 self.download_parallelism = Some(
@@ -207,6 +217,12 @@ impl Directives {
             }
             "windows-update-exclude" => {
                 self.windows_update.get_or_insert_default().exclude = value.unwrap_or_default();
+            }
+            "windows-update-download-only" => {
+                if value.is_some() {
+                    return Err("`windows-update-download-only` takes no value".into());
+                }
+                self.windows_update.get_or_insert_default().download_only = true;
             }
             "no-marker" | "reboot" => {
                 if value.is_some() {

@@ -36,6 +36,7 @@ mod json_arg;
 mod lock;
 mod network;
 mod output;
+mod payload_cache;
 mod power_state;
 mod rbac;
 mod resources;
