@@ -557,7 +557,7 @@ fn golden_image_runs_every_optional_step_when_config_switches_it_on() {
 }
 
 #[test]
-fn golden_image_downloads_overlap_and_installs_take_turns() {
+fn golden_image_downloads_overlap_and_each_app_installs_once_downloaded() {
     let p = library();
     let dir = run_simulated(&p, "05-golden-image");
     let apps = [
@@ -583,21 +583,45 @@ fn golden_image_downloads_overlap_and_installs_take_turns() {
             })
             .collect()
     };
-    assert_eq!(phase("download"), apps);
-    assert_eq!(phase("install"), apps, "installs run in the listed order");
+    // Reported as they end: the small downloads first.
+    let mut downloaded = phase("download");
+    assert_eq!(
+        downloaded,
+        [
+            "7-zip",
+            "notepad-plus-plus",
+            "google-chrome",
+            "adobe-acrobat-reader"
+        ]
+    );
+    downloaded.sort_unstable();
+    let mut listed = apps.to_vec();
+    listed.sort_unstable();
+    assert_eq!(downloaded, listed);
+    // 7-Zip and Notepad++ install while Chrome and Adobe still download.
+    assert_eq!(
+        phase("install"),
+        [
+            "7-zip",
+            "notepad-plus-plus",
+            "google-chrome",
+            "adobe-acrobat-reader"
+        ],
+        "each app installs once its download is done"
+    );
     let installs = outcome["installs"].as_array().expect("installs");
     assert_eq!(installs.len(), apps.len());
     assert!(installs.iter().all(|i| i["ok"] == true), "{installs:?}");
-    // Every download is reported before the first install: the installs waited for them.
-    let first_install = results
-        .iter()
-        .position(|r| r["phase"] == "install")
-        .expect("install");
-    assert!(
-        results[..first_install]
-            .iter()
-            .all(|r| r["phase"] == "download")
-    );
+    // Each app's install is reported after its own download.
+    for app in apps {
+        let at = |phase: &str| {
+            results
+                .iter()
+                .position(|r| r["name"] == app && r["phase"] == phase)
+                .expect("a result")
+        };
+        assert!(at("download") < at("install"), "{app}: {results:?}");
+    }
 
     // When each phase ran, from the simulator's timeline (simulated seconds).
     let timeline: Vec<Value> = std::fs::read_to_string(dir.join("sim/timeline.jsonl"))
@@ -617,6 +641,16 @@ fn golden_image_downloads_overlap_and_installs_take_turns() {
             })
             .collect()
     };
+    let span_of = |app: &str, phase: &str| {
+        let t = timeline
+            .iter()
+            .find(|t| t["app"] == app && t["phase"] == phase)
+            .expect("a phase");
+        (
+            t["start"].as_f64().expect("start"),
+            t["end"].as_f64().expect("end"),
+        )
+    };
     let (downloads, installs) = (spans("download"), spans("install"));
     assert_eq!((downloads.len(), installs.len()), (4, 4), "{timeline:?}");
     let overlaps = |a: (f64, f64), b: (f64, f64)| a.0 < b.1 && b.0 < a.1;
@@ -633,11 +667,15 @@ fn golden_image_downloads_overlap_and_installs_take_turns() {
             assert!(!overlaps(*a, *b), "installs overlapped: {installs:?}");
         }
     }
+    for app in apps {
+        assert!(
+            span_of(app, "install").0 >= span_of(app, "download").1,
+            "{timeline:?}"
+        );
+    }
     let last_download = downloads.iter().map(|d| d.1).fold(0.0, f64::max);
-    assert!(
-        installs.iter().all(|i| i.0 >= last_download),
-        "{timeline:?}"
-    );
+    let first_install = installs.iter().map(|i| i.0).fold(f64::MAX, f64::min);
+    assert!(first_install < last_download, "{timeline:?}");
 }
 
 #[test]

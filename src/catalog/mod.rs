@@ -4,6 +4,7 @@
 //! It knows the operation and module file formats (reading YAML itself is
 //! `crate::source`'s job); it knows nothing of plans or runs.
 
+pub mod app_after;
 pub mod dependencies;
 pub mod module;
 pub mod ok_codes;

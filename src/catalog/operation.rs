@@ -50,6 +50,8 @@ pub struct App {
     pub expected: AppDurations,
     /// `ok_codes: [1638]`: exit codes besides 0/3010/1641 that mean "installed" for this app.
     pub ok_codes: Vec<i64>,
+    /// `after: [vc-redist-x64]`: the earlier apps (their indices) whose installs end before this one's.
+    pub after: Vec<usize>,
 }
 
 /// How long one app's download and install usually take (either may be unknown).
@@ -493,7 +495,7 @@ fn parse_apps(r: &mut Reader<'_>, node: &Node) -> Vec<App> {
             item,
             "apps[]",
             &[
-                "name", "type", "url", "sha256", "args", "expected", "ok_codes",
+                "name", "type", "url", "sha256", "args", "expected", "ok_codes", "after",
             ],
             &[],
         ) else {
@@ -522,6 +524,11 @@ fn parse_apps(r: &mut Reader<'_>, node: &Node) -> Vec<App> {
             .optional(&f, "ok_codes")
             .map(|n| super::ok_codes::parse(r, n))
             .unwrap_or_default();
+        let earlier: Vec<&str> = apps.iter().map(|a| a.name.as_str()).collect();
+        let after = match (r.optional(&f, "after"), &name) {
+            (Some(n), Some(name)) => super::app_after::parse(r, n, name, &earlier),
+            _ => Vec::new(),
+        };
         if let Some(k) = r.optional(&f, "type")
             && let Some(kind) = &kind
             && !matches!(kind.as_str(), "msi" | "exe" | "msix" | "ps1")
@@ -551,6 +558,7 @@ fn parse_apps(r: &mut Reader<'_>, node: &Node) -> Vec<App> {
                 pos: item.pos,
                 expected,
                 ok_codes,
+                after,
             });
         }
     }

@@ -340,7 +340,14 @@ impl<'a> OpPlanner<'a> {
 /// An install-apps operation without `duration.expected` of its own takes as
 /// long as its apps' declared downloads (side by side) and installs (in turn).
 fn apps_expected(op: &Operation) -> Option<std::time::Duration> {
-    let apps: Vec<_> = op.apps.iter().map(|a| a.expected).collect();
+    let apps: Vec<_> = op
+        .apps
+        .iter()
+        .map(|a| crate::azure::install_apps::Timed {
+            expected: a.expected,
+            after: &a.after,
+        })
+        .collect();
     let parallel = op
         .download_parallelism
         .unwrap_or(crate::azure::install_apps::DEFAULT_DOWNLOAD_PARALLELISM);

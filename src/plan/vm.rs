@@ -293,6 +293,7 @@ pub fn install_apps(
                 .map(|(t, p)| (t.value.as_str(), p.as_slice())),
             expected: app.expected,
             ok_codes: &app.ok_codes,
+            after: &app.after,
         })
         .collect();
     let script = install_apps::script(

@@ -45,6 +45,9 @@ pub struct App {
     /// `app-ok-codes=<name>:<code>[,<code>...]`: codes besides 0/3010/1641 that
     /// count as installed (the app's `ok_codes`).
     pub ok_codes: Vec<i32>,
+    /// `app-after=<name>:<earlier>[,<earlier>...]`: the earlier apps (indices)
+    /// whose installs end before this one starts (the app's `after`).
+    pub after: Vec<usize>,
 }
 
 #[derive(Debug, Clone, PartialEq, Default)]
@@ -54,6 +57,9 @@ pub struct Directives {
     /// install-apps: downloaded together, then installed one at a time.
     pub apps: Vec<App>,
     pub download_parallelism: Option<u32>,
+    /// `download=<payload>:<duration>`: payloads fetched into the VM's cache
+    /// at the script's start, unless already there (see `payload_cache`).
+    pub downloads: Vec<super::payload_cache::Download>,
     pub exit: i32,
     pub no_marker: bool,
     pub reboot: bool,
@@ -69,6 +75,8 @@ pub struct Directives {
 pub struct WindowsUpdateRound {
     pub categories: String,
     pub exclude: String,
+    /// `windows-update-download-only`: search and download, install nothing.
+    pub download_only: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -90,10 +98,13 @@ const KEYS: &[&str] = &[
     "power",
     "app",
     "app-ok-codes",
+    "app-after",
     "download-parallelism",
+    "download",
     "windows-update",
     "windows-update-categories",
     "windows-update-exclude",
+    "windows-update-download-only",
 ];
 
 impl Directives {
@@ -169,6 +180,10 @@ impl Directives {
             "msi" => self.steps.push(Step::Msi(parse_msi(&need(value)?)?)),
             "app" => self.apps.push(parse_app(&need(value)?)?),
             "app-ok-codes" => self.set_ok_codes(&need(value)?)?,
+            "app-after" => self.set_after(&need(value)?)?,
+            "download" => self
+                .downloads
+                .push(super::payload_cache::parse(&need(value)?)?),
             "download-parallelism" => {
                 let v = need(value)?;
                 self.download_parallelism = Some(
@@ -202,6 +217,12 @@ impl Directives {
             }
             "windows-update-exclude" => {
                 self.windows_update.get_or_insert_default().exclude = value.unwrap_or_default();
+            }
+            "windows-update-download-only" => {
+                if value.is_some() {
+                    return Err("`windows-update-download-only` takes no value".into());
+                }
+                self.windows_update.get_or_insert_default().download_only = true;
             }
             "no-marker" | "reboot" => {
                 if value.is_some() {
@@ -245,6 +266,36 @@ impl Directives {
             ));
         };
         app.ok_codes = codes;
+        Ok(())
+    }
+}
+
+impl Directives {
+    /// `app-after=<name>:<earlier>[,<earlier>...]`, naming apps an earlier `app=` gave.
+    fn set_after(&mut self, value: &str) -> Result<(), String> {
+        let usage = "write app-after=<name>:<earlier app>[,<earlier app>...] after the app's app=, e.g. app-after=webrtc-redirector:vc-redist-x64";
+        let Some((name, list)) = value.rsplit_once(':') else {
+            return Err(format!("app-after={value}: no earlier app; {usage}"));
+        };
+        let Some(at) = self.apps.iter().rposition(|a| a.name == name) else {
+            return Err(format!(
+                "app-after={value}: no app={name} before it; {usage}"
+            ));
+        };
+        let after = list
+            .split(',')
+            .map(|earlier| {
+                self.apps[..at]
+                    .iter()
+                    .position(|a| a.name == earlier.trim())
+                    .ok_or_else(|| {
+                        format!(
+                            "app-after={value}: `{earlier}` is not an app before {name}; {usage}"
+                        )
+                    })
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        self.apps[at].after = after;
         Ok(())
     }
 }
@@ -334,6 +385,7 @@ fn parse_app(value: &str) -> Result<App, String> {
         seconds: DEFAULT_MSI_SECONDS,
         download_seconds: DOWNLOAD_SECONDS,
         ok_codes: Vec::new(),
+        after: Vec::new(),
     };
     let duration = |text: &str, default: f64, what: &str| -> Result<f64, String> {
         if text.is_empty() {
@@ -504,6 +556,35 @@ mod tests {
             assert!(
                 e.message.contains(says)
                     && e.message.contains("e.g. app-ok-codes=vc-redist-x64:1638"),
+                "{line}: {}",
+                e.message
+            );
+        }
+    }
+
+    #[test]
+    fn app_after_names_earlier_apps() {
+        let d = Directives::parse(
+            "# goldsmith-sim: app=vc app=webrtc app=teams\n# goldsmith-sim: app-after=teams:vc,webrtc\n",
+        )
+        .unwrap();
+        let after: Vec<&[usize]> = d.apps.iter().map(|a| a.after.as_slice()).collect();
+        assert_eq!(after, vec![&[][..], &[][..], &[0, 1][..]]);
+        for (line, says) in [
+            (
+                "app=vc app-after=vc:teams",
+                "`teams` is not an app before vc",
+            ),
+            (
+                "app=vc app=teams app-after=vc:teams",
+                "`teams` is not an app before vc",
+            ),
+            ("app-after=teams:vc", "no app=teams before it"),
+            ("app=vc app-after=vc", "no earlier app"),
+        ] {
+            let e = Directives::parse(&format!("# goldsmith-sim: {line}\n")).unwrap_err();
+            assert!(
+                e.message.contains(says) && e.message.contains("e.g. app-after="),
                 "{line}: {}",
                 e.message
             );

@@ -37,6 +37,7 @@ mod lock;
 mod managed_run_command;
 mod network;
 mod output;
+mod payload_cache;
 mod power_state;
 mod rbac;
 mod resources;

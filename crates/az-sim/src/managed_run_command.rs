@@ -305,7 +305,19 @@ pub fn begin(
         return Err(AzError::agent_not_ready(&vm.name));
     }
     let start = now + PROVISION_SECS;
-    let played = script::run(directives, &spec.script, start, vm.installer_busy_until);
+    // The script's downloads come first; a payload already in the VM's cache costs nothing.
+    let fetched = vm.payloads.fetch(&directives.downloads, start);
+    let mut played = script::run(
+        directives,
+        &spec.script,
+        start + fetched.seconds,
+        vm.installer_busy_until,
+    );
+    played.seconds += fetched.seconds;
+    played.phases.splice(0..0, fetched.phases);
+    if let Some(selection) = &directives.windows_update {
+        super::windows_update::play(vm, scenario, selection, &spec.script, start, &mut played);
+    }
     let took_installer = played.installer_busy_until > vm.installer_busy_until;
     vm.installer_busy_until = played.installer_busy_until;
     let limit = if spec.timeout > 0 {

@@ -137,10 +137,19 @@ pub fn begin(
     if vm.run_command.is_some() {
         return Err(AzError::conflict());
     }
-    let mut run = script::run(directives, script, now, vm.installer_busy_until);
+    // The script's downloads come first; a payload already in the VM's cache costs nothing.
+    let fetched = vm.payloads.fetch(&directives.downloads, now);
+    let mut run = script::run(
+        directives,
+        script,
+        now + fetched.seconds,
+        vm.installer_busy_until,
+    );
+    run.seconds += fetched.seconds;
+    run.phases.splice(0..0, fetched.phases);
     vm.installer_busy_until = run.installer_busy_until;
     if let Some(selection) = &directives.windows_update {
-        super::windows_update::play(vm, scenario, selection, script, &mut run);
+        super::windows_update::play(vm, scenario, selection, script, now, &mut run);
     }
     vm.run_command = Some(Slot {
         until: now + run.seconds,
@@ -224,8 +233,9 @@ pub fn invoke(call: &Call) -> Outcome {
     }))
 }
 
-/// Appends the install-apps phases to `<sim dir>/timeline.jsonl`, so tests
-/// and people can see which downloads overlapped and that installs took turns.
+/// Appends the install-apps phases and the payload downloads (`download=`)
+/// to `<sim dir>/timeline.jsonl`, so tests and people can see which
+/// downloads overlapped, that installs took turns and which step paid for a payload.
 pub fn record_timeline(dir: &Path, op: &str, vm: &impl std::fmt::Display, run: &Run) {
     if run.phases.is_empty() {
         return;

@@ -87,9 +87,13 @@ pub fn run(d: &Directives, script: &str, start: f64, installer_busy_until: f64) 
     }
 }
 
-/// What goldsmith's generated install-apps script does: downloads, at most
-/// `download-parallelism` at a time, then one install at a time, waiting out
-/// a busy installer for up to 30 minutes. Returns the apps that failed.
+/// What goldsmith's generated install-apps script does: downloads start in
+/// list order, at most `download-parallelism` at a time; each app installs
+/// as soon as its download is done, the installer is free and its
+/// `app-after` apps have installed (one install at a time, the first-listed
+/// ready app first), waiting out a busy installer
+/// for up to 30 minutes. Lines are printed when their step ends. Returns the
+/// apps that failed.
 fn install_apps(
     d: &Directives,
     clock: &mut f64,
@@ -101,8 +105,10 @@ fn install_apps(
         .download_parallelism
         .unwrap_or(DEFAULT_DOWNLOAD_PARALLELISM)
         .max(1) as usize;
+    let mut printed: Vec<(f64, Vec<String>)> = Vec::new();
     // Each download starts in list order as soon as one of the slots is free.
     let mut slots = vec![*clock; parallel];
+    let mut downloaded = Vec::new();
     for app in &d.apps {
         let slot = slots
             .iter_mut()
@@ -110,10 +116,14 @@ fn install_apps(
             .expect("at least one slot");
         let start = *slot;
         *slot += app.download_seconds;
-        stdout.push(format!(
-            "##goldsmith-app:{}:download:ok:{}",
-            app.name,
-            app.download_seconds.round() as u64
+        downloaded.push(*slot);
+        printed.push((
+            *slot,
+            vec![format!(
+                "##goldsmith-app:{}:download:ok:{}",
+                app.name,
+                app.download_seconds.round() as u64
+            )],
         ));
         phases.push(Phase {
             app: app.name.clone(),
@@ -122,18 +132,40 @@ fn install_apps(
             end: *slot,
         });
     }
-    *clock = slots.into_iter().fold(*clock, f64::max);
     let mut failed = Vec::new();
-    for app in &d.apps {
-        let started = *clock;
-        let code = if *installer - *clock > INSTALLER_PATIENCE {
-            *clock += INSTALLER_PATIENCE;
-            MSI_BUSY
-        } else {
-            *clock = clock.max(*installer) + app.seconds;
-            *installer = *clock;
-            app.code
+    let mut free = *clock;
+    let mut left: Vec<usize> = (0..d.apps.len()).collect();
+    loop {
+        // Apps whose `after` apps have installed (the first one left always has).
+        let waiting: Vec<usize> = left
+            .iter()
+            .copied()
+            .filter(|&i| d.apps[i].after.iter().all(|a| !left.contains(a)))
+            .collect();
+        let Some(first_done) = waiting.iter().map(|&i| downloaded[i]).reduce(f64::min) else {
+            break;
         };
+        // The install job starts when the last one ended, or at the next download
+        // when nothing is ready then; its seconds count from there.
+        let turn = free.max(first_done);
+        let index = *waiting
+            .iter()
+            .find(|&&i| downloaded[i] <= turn)
+            .expect("the earliest download is ready");
+        left.retain(|&i| i != index);
+        let app = &d.apps[index];
+        let (code, start, end) = if *installer - turn > INSTALLER_PATIENCE {
+            (
+                MSI_BUSY,
+                turn + INSTALLER_PATIENCE,
+                turn + INSTALLER_PATIENCE,
+            )
+        } else {
+            let start = turn.max(*installer);
+            *installer = start + app.seconds;
+            (app.code, start, *installer)
+        };
+        free = end;
         let ok = matches!(code, 0 | 3010 | 1641) || app.ok_codes.contains(&code);
         if !ok {
             failed.push(app.name.clone());
@@ -141,17 +173,26 @@ fn install_apps(
         phases.push(Phase {
             app: app.name.clone(),
             phase: "install",
-            start: *clock - if code == MSI_BUSY { 0.0 } else { app.seconds },
-            end: *clock,
+            start,
+            end,
         });
-        stdout.push(format!("##goldsmith-msi:{}:{code}", app.name));
-        stdout.push(format!(
-            "##goldsmith-app:{}:install:{}:{}",
-            app.name,
-            if ok { "ok" } else { "failed" },
-            (*clock - started).round() as u64
+        printed.push((
+            end,
+            vec![
+                format!("##goldsmith-msi:{}:{code}", app.name),
+                format!(
+                    "##goldsmith-app:{}:install:{}:{}",
+                    app.name,
+                    if ok { "ok" } else { "failed" },
+                    (end - turn).round() as u64
+                ),
+            ],
         ));
     }
+    // A stable sort: at the same moment, downloads (pushed first) print first.
+    printed.sort_by(|a, b| a.0.total_cmp(&b.0));
+    *clock = printed.iter().map(|p| p.0).fold(*clock, f64::max);
+    stdout.extend(printed.into_iter().flat_map(|p| p.1));
     failed
 }
 
@@ -219,7 +260,7 @@ mod tests {
     }
 
     #[test]
-    fn install_apps_downloads_together_and_installs_in_turn() {
+    fn install_apps_installs_in_turn_as_downloads_finish() {
         let d = directives(
             "# goldsmith-sim: download-parallelism=2\n# goldsmith-sim: app=a\n# goldsmith-sim: app=b:1603:10s\n# goldsmith-sim: app=c:0:10s\n",
         );
@@ -231,7 +272,7 @@ mod tests {
                 "##goldsmith-app:b:download:ok:20",
                 "##goldsmith-app:c:download:ok:20",
                 "##goldsmith-msi:a:0",
-                "##goldsmith-app:a:install:ok:40",
+                "##goldsmith-app:a:install:ok:60",
                 "##goldsmith-msi:b:1603",
                 "##goldsmith-app:b:install:failed:10",
                 "##goldsmith-msi:c:0",
@@ -240,8 +281,34 @@ mod tests {
             ]
         );
         assert_eq!(r.stderr, vec!["apps that failed: b"]);
-        // 2 rounds of downloads (40 s), a waits for the installer until 50 s.
+        // a is ready at 20 s and waits for the installer until 50 s.
         assert_eq!(r.seconds, 50.0 + 30.0 + 10.0 + 10.0);
+        assert_eq!(r.installer_busy_until, 100.0);
+    }
+
+    #[test]
+    fn the_seeds_two_apps_take_seven_minutes() {
+        let d = directives(
+            "# goldsmith-sim: download-parallelism=2\n# goldsmith-sim: app=chrome:0:3m:2m\n# goldsmith-sim: app=adobe:0:2m:3m\n",
+        );
+        let r = run(&d, "##goldsmith-exit:", 0.0, 0.0);
+        assert_eq!(
+            spans(&r),
+            vec![
+                ("chrome", "download", 0.0, 120.0),
+                ("adobe", "download", 0.0, 180.0),
+                ("chrome", "install", 120.0, 300.0),
+                ("adobe", "install", 300.0, 420.0),
+            ]
+        );
+        assert_eq!(r.seconds, 420.0);
+    }
+
+    fn spans(r: &Run) -> Vec<(&str, &str, f64, f64)> {
+        r.phases
+            .iter()
+            .map(|p| (p.app.as_str(), p.phase, p.start, p.end))
+            .collect()
     }
 
     #[test]
@@ -267,36 +334,59 @@ mod tests {
     }
 
     #[test]
-    fn each_download_takes_its_own_time_in_the_free_slot() {
+    fn each_download_takes_its_own_time_and_ready_apps_install_in_list_order() {
         let d = directives(
             "# goldsmith-sim: download-parallelism=2\n# goldsmith-sim: app=chrome:0:3m:2m\n# goldsmith-sim: app=adobe:0:2m:1m\n# goldsmith-sim: app=small:0:10s:30s\n",
         );
         let r = run(&d, "##goldsmith-exit:", 0.0, 0.0);
-        let downloads: Vec<(&str, f64, f64)> = r
-            .phases
-            .iter()
-            .filter(|p| p.phase == "download")
-            .map(|p| (p.app.as_str(), p.start, p.end))
-            .collect();
         // small starts when adobe's slot frees at 60 s, and ends before chrome.
+        // adobe installs first (ready at 60 s, chrome still downloading); when it
+        // ends both are ready and chrome, listed first, goes before small.
         assert_eq!(
-            downloads,
+            spans(&r),
             vec![
-                ("chrome", 0.0, 120.0),
-                ("adobe", 0.0, 60.0),
-                ("small", 60.0, 90.0)
+                ("chrome", "download", 0.0, 120.0),
+                ("adobe", "download", 0.0, 60.0),
+                ("small", "download", 60.0, 90.0),
+                ("adobe", "install", 60.0, 180.0),
+                ("chrome", "install", 180.0, 360.0),
+                ("small", "install", 360.0, 370.0),
             ]
         );
-        assert!(
-            r.stdout
-                .contains(&"##goldsmith-app:chrome:download:ok:120".to_string())
+        // Each line is printed when its step ends.
+        assert_eq!(
+            r.stdout,
+            vec![
+                "##goldsmith-app:adobe:download:ok:60",
+                "##goldsmith-app:small:download:ok:30",
+                "##goldsmith-app:chrome:download:ok:120",
+                "##goldsmith-msi:adobe:0",
+                "##goldsmith-app:adobe:install:ok:120",
+                "##goldsmith-msi:chrome:0",
+                "##goldsmith-app:chrome:install:ok:180",
+                "##goldsmith-msi:small:0",
+                "##goldsmith-app:small:install:ok:10",
+                "##goldsmith-exit:0",
+            ]
         );
-        assert!(
-            r.stdout
-                .contains(&"##goldsmith-app:small:download:ok:30".to_string())
+        assert_eq!(r.seconds, 370.0);
+    }
+
+    #[test]
+    fn an_app_after_another_waits_for_its_install() {
+        let d = directives(
+            "# goldsmith-sim: download-parallelism=3\n# goldsmith-sim: app=vc:0:1m:20s app=webrtc:0:30s:10s app=teams:0:2m:90s\n# goldsmith-sim: app-after=webrtc:vc\n",
         );
-        // Installs start once every download is done, one after the other.
-        assert_eq!(r.seconds, 120.0 + 180.0 + 120.0 + 10.0);
+        let r = run(&d, "##goldsmith-exit:", 0.0, 0.0);
+        let installs: Vec<_> = spans(&r).into_iter().filter(|s| s.1 == "install").collect();
+        assert_eq!(
+            installs,
+            vec![
+                ("vc", "install", 20.0, 80.0),
+                ("webrtc", "install", 80.0, 110.0),
+                ("teams", "install", 110.0, 230.0),
+            ]
+        );
     }
 
     #[test]

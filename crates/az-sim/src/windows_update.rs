@@ -5,6 +5,13 @@
 //! (`after_restarts`), as Windows offers the Defender platform update after
 //! the cumulative update's restart. An installed update that needs a restart
 //! leaves the VM "reboot pending" until `az vm restart`.
+//!
+//! Part of an update's time is its download (`download`): a download-only
+//! pass (`windows-update-download-only`, goldsmith's download-windows-updates
+//! operation) spends it and leaves the update downloaded on the VM, so a
+//! round that starts after that pass ended spends only the rest.
+
+use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
@@ -17,6 +24,9 @@ use super::world::Vm;
 /// How long a round's search takes before anything downloads (Windows Update
 /// Agent scans on Azure VMs take about a minute).
 pub const SEARCH_SECONDS: f64 = 60.0;
+/// The download's share of a default update's time: the month's cumulative
+/// update downloads in about 5 of its 25 minutes on a D4s_v5.
+const DOWNLOAD_SHARE: f64 = 0.2;
 /// The HRESULT a failed update reports when the scenario gives none
 /// (ERROR_INSTALL_FAILURE, the most common install failure).
 const DEFAULT_FAILURE: &str = "0x80070643";
@@ -31,6 +41,9 @@ pub struct SimUpdate {
     pub category: String,
     /// Download and install together.
     pub seconds: SimDuration,
+    /// The download's part of `seconds` (none when absent).
+    #[serde(default)]
+    pub download: Option<SimDuration>,
     #[serde(default)]
     pub reboot: bool,
     /// Offered only once the VM has restarted this many times.
@@ -60,6 +73,9 @@ pub struct VmUpdates {
     pub installed: Vec<String>,
     /// An installed update waits for a restart.
     pub reboot_pending: bool,
+    /// KBs a download-only pass downloaded, and when each download ended.
+    #[serde(default)]
+    pub downloaded: BTreeMap<String, f64>,
 }
 
 impl VmUpdates {
@@ -72,13 +88,15 @@ impl VmUpdates {
 
 /// The default pending updates: a Windows 11 multi-session VM from a
 /// Marketplace image a few weeks old. Durations are download and install
-/// together (sources in docs/simulator.md); the KB numbers are examples.
+/// together, of which the first fifth is the download (sources in
+/// docs/simulator.md); the KB numbers are examples.
 pub fn default_updates() -> Vec<SimUpdate> {
     let update = |kb: &str, title: &str, category: &str, seconds: f64, reboot, after| SimUpdate {
         kb: kb.into(),
         title: title.into(),
         category: category.into(),
         seconds: SimDuration(seconds),
+        download: Some(SimDuration(seconds * DOWNLOAD_SHARE)),
         reboot,
         after_restarts: after,
         result: SimResult::Succeeded,
@@ -169,18 +187,47 @@ fn wanted(u: &SimUpdate, categories: &[String], exclude: &[String]) -> bool {
     in_category && !excluded
 }
 
-/// Searches, downloads and installs what is pending on `vm`, as the round script does.
-pub fn round(vm: &mut VmUpdates, updates: &[SimUpdate], selection: &Selection) -> Round {
+/// The pending updates the selection wants.
+fn pending<'u>(
+    vm: &VmUpdates,
+    updates: &'u [SimUpdate],
+    selection: &Selection,
+) -> Vec<&'u SimUpdate> {
     let (categories, exclude) = (list(&selection.categories), list(&selection.exclude));
-    let found: Vec<&SimUpdate> = updates
+    updates
         .iter()
         .filter(|u| u.after_restarts <= vm.restarts && !vm.installed.contains(&u.kb))
         .filter(|u| wanted(u, &categories, &exclude))
-        .collect();
+        .collect()
+}
+
+impl SimUpdate {
+    fn download_seconds(&self) -> f64 {
+        self.download.map_or(0.0, |d| d.0.min(self.seconds.0))
+    }
+}
+
+/// Searches, downloads and installs what is pending on `vm`, as the round
+/// script does, starting at simulated time `start`: an update a download-only
+/// pass finished downloading before the search ended skips its download.
+pub fn round(
+    vm: &mut VmUpdates,
+    updates: &[SimUpdate],
+    selection: &Selection,
+    start: f64,
+) -> Round {
+    let found = pending(vm, updates, selection);
     let mut lines = Vec::new();
     let (mut seconds, mut installed, mut failed) = (SEARCH_SECONDS, 0, false);
+    let searched = start + SEARCH_SECONDS;
     for u in &found {
-        seconds += u.seconds.0;
+        let downloaded = vm.downloaded.get(&u.kb).is_some_and(|&at| at <= searched);
+        seconds += u.seconds.0
+            - if downloaded {
+                u.download_seconds()
+            } else {
+                0.0
+            };
         let (result, hresult) = match u.result {
             SimResult::Succeeded => {
                 vm.installed.push(u.kb.clone());
@@ -210,6 +257,41 @@ pub fn round(vm: &mut VmUpdates, updates: &[SimUpdate], selection: &Selection) -
     }
 }
 
+/// A download-only pass from `start`: searches, then downloads each wanted
+/// update not yet downloaded, one after the other, and records when each
+/// download ended. Prints `##goldsmith-update-download:<kb>:succeeded:0x00000000:<title>`
+/// per update and `##goldsmith-update-download-round:found=<n>:downloaded=<n>`.
+pub fn download_round(
+    vm: &mut VmUpdates,
+    updates: &[SimUpdate],
+    selection: &Selection,
+    start: f64,
+) -> Round {
+    let found = pending(vm, updates, selection);
+    let mut clock = start + SEARCH_SECONDS;
+    let mut lines = Vec::new();
+    for u in &found {
+        if !vm.downloaded.contains_key(&u.kb) {
+            clock += u.download_seconds();
+            vm.downloaded.insert(u.kb.clone(), clock);
+        }
+        lines.push(format!(
+            "##goldsmith-update-download:{}:succeeded:0x00000000:{}",
+            u.kb, u.title
+        ));
+    }
+    lines.push(format!(
+        "##goldsmith-update-download-round:found={}:downloaded={}",
+        found.len(),
+        found.len()
+    ));
+    Round {
+        lines,
+        seconds: clock - start,
+        failed: false,
+    }
+}
+
 /// Plays a windows-update round on `vm` into `run`: its lines go before the
 /// wrapper's exit marker, which says 1 when an update failed, and the run
 /// takes the round's time.
@@ -218,6 +300,7 @@ pub fn play(
     scenario: &Scenario,
     round_of: &WindowsUpdateRound,
     script: &str,
+    start: f64,
     run: &mut Run,
 ) {
     let selection = Selection {
@@ -232,7 +315,11 @@ pub fn play(
             defaults.as_slice()
         }
     };
-    let played = round(&mut vm.windows_update, updates, &selection);
+    let played = if round_of.download_only {
+        download_round(&mut vm.windows_update, updates, &selection, start)
+    } else {
+        round(&mut vm.windows_update, updates, &selection, start)
+    };
     let marker = run.stdout.iter().position(|l| l.starts_with(EXIT_MARKER));
     let at = marker.unwrap_or(run.stdout.len());
     run.stdout.splice(at..at, played.lines);
@@ -290,7 +377,7 @@ mod tests {
     fn the_default_month_takes_two_rounds_and_a_restart() {
         let updates = default_updates();
         let mut vm = VmUpdates::default();
-        let first = round(&mut vm, &updates, &all());
+        let first = round(&mut vm, &updates, &all(), 0.0);
         assert_eq!(first.lines.len(), 5);
         assert_eq!(
             first.lines[4],
@@ -302,19 +389,19 @@ mod tests {
         );
         assert!(!first.failed);
         // Nothing new until the restart.
-        let again = round(&mut vm, &updates, &all());
+        let again = round(&mut vm, &updates, &all(), 0.0);
         assert_eq!(
             again.lines,
             vec!["##goldsmith-update-round:found=0:installed=0:reboot=yes"]
         );
         vm.restarted();
-        let second = round(&mut vm, &updates, &all());
+        let second = round(&mut vm, &updates, &all(), 0.0);
         assert!(second.lines[0].starts_with("##goldsmith-update:KB4052623:succeeded:0x00000000:"));
         assert_eq!(
             second.lines[1],
             "##goldsmith-update-round:found=1:installed=1:reboot=no"
         );
-        let third = round(&mut vm, &updates, &all());
+        let third = round(&mut vm, &updates, &all(), 0.0);
         assert_eq!(
             third.lines,
             vec!["##goldsmith-update-round:found=0:installed=0:reboot=no"]
@@ -330,7 +417,7 @@ mod tests {
             categories: "Security Updates, update rollups".into(),
             exclude: "kb5066131, Cumulative Update for Windows".into(),
         };
-        let r = round(&mut VmUpdates::default(), &updates, &selection);
+        let r = round(&mut VmUpdates::default(), &updates, &selection, 0.0);
         assert_eq!(
             r.lines,
             vec![
@@ -339,6 +426,42 @@ mod tests {
             ]
         );
         assert!(r.failed);
+    }
+
+    #[test]
+    fn a_download_only_pass_leaves_the_round_only_its_installs() {
+        let updates = default_updates();
+        let mut vm = VmUpdates::default();
+        let pass = download_round(&mut vm, &updates, &all(), 0.0);
+        // The four offered now download: a fifth of 1500 + 300 + 60 + 120 s.
+        assert_eq!(pass.seconds, SEARCH_SECONDS + 0.2 * 1980.0);
+        assert_eq!(
+            pass.lines.last().map(String::as_str),
+            Some("##goldsmith-update-download-round:found=4:downloaded=4")
+        );
+        assert!(vm.installed.is_empty());
+        // A round searching before the pass ended downloads again: full time.
+        let mut early = vm.clone();
+        let r = round(&mut early, &updates, &all(), 0.0);
+        assert_eq!(r.seconds, SEARCH_SECONDS + 1980.0);
+        // A round after it spends only the installs.
+        let r = round(&mut vm, &updates, &all(), pass.seconds);
+        assert!(
+            (r.seconds - (SEARCH_SECONDS + 0.8 * 1980.0)).abs() < 1e-6,
+            "{}",
+            r.seconds
+        );
+        // A second pass downloads nothing new (the platform update comes after a restart).
+        let again = download_round(
+            &mut VmUpdates {
+                installed: Vec::new(),
+                ..vm.clone()
+            },
+            &updates,
+            &all(),
+            0.0,
+        );
+        assert_eq!(again.seconds, SEARCH_SECONDS);
     }
 
     #[test]

@@ -156,6 +156,9 @@ pub struct Vm {
     /// What Windows Update has installed and whether it waits for a restart.
     #[serde(default)]
     pub windows_update: super::windows_update::VmUpdates,
+    /// Payloads scripts downloaded into the VM's local cache (`download=`).
+    #[serde(default)]
+    pub payloads: super::payload_cache::PayloadCache,
     /// What `vm create` was told (size, image, NIC, disk, ...); null for VMs
     /// that existed before the run.
     #[serde(default)]
@@ -183,6 +186,7 @@ impl Vm {
             installer_busy_until: 0.0,
             managed_run_commands: Default::default(),
             windows_update: Default::default(),
+            payloads: Default::default(),
             model: Value::Null,
         }
     }
