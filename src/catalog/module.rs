@@ -38,6 +38,9 @@ pub struct Entry {
     pub pos: Pos,
     pub parallel_group: Option<(u32, Pos)>,
     pub timeout: Option<Duration>,
+    /// `expected:`: this use's expected duration, when the module makes it
+    /// differ from the operation's own (a payload an earlier step downloaded).
+    pub expected: Option<Duration>,
     pub retry: Option<RetryPolicy>,
     pub continue_on_error: bool,
     /// `always: true`: a cleanup, run after a failure or a cancellation too.
@@ -63,6 +66,7 @@ const ENTRY_FIELDS: &[&str] = &[
     "id",
     "parallel_group",
     "timeout",
+    "expected",
     "retry",
     "continue_on_error",
     "always",
@@ -154,6 +158,7 @@ fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
             pos: item.pos,
             parallel_group: None,
             timeout: None,
+            expected: None,
             retry: None,
             continue_on_error: false,
             always: false,
@@ -180,6 +185,9 @@ fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
     let timeout = r
         .optional(&f, "timeout")
         .and_then(|n| r.duration(n, "timeout"));
+    let expected = r
+        .optional(&f, "expected")
+        .and_then(|n| r.duration(n, "expected"));
     let retry = r
         .optional(&f, "retry")
         .and_then(|n| parse_retry(r, n, "retry"));
@@ -205,6 +213,7 @@ fn parse_entry(r: &mut Reader<'_>, item: &Node) -> Option<Entry> {
         pos: id_node.pos,
         parallel_group,
         timeout,
+        expected,
         retry,
         continue_on_error,
         always,

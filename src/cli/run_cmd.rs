@@ -475,6 +475,7 @@ fn unit_context(
             std::time::Duration::ZERO
         },
         restarts: Default::default(),
+        busy: Default::default(),
         azure: azure.session,
         cancelled: Default::default(),
     };

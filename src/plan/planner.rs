@@ -197,7 +197,7 @@ impl<'a> OpPlanner<'a> {
                 .timeout
                 .or(op.timeout)
                 .unwrap_or_else(|| default_timeout(op.kind)),
-            expected: op.expected.or_else(|| apps_expected(op)),
+            expected: entry.expected.or(op.expected).or_else(|| apps_expected(op)),
             retry: entry
                 .retry
                 .clone()

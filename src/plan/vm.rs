@@ -4,7 +4,7 @@
 
 use std::path::{Path, PathBuf};
 
-use super::{Plan, RunCommandScript};
+use super::{Plan, RunCommandScript, Script};
 use crate::azure::install_apps::{self, AppSpec};
 use crate::azure::msi::AcceptedCodes;
 use crate::azure::powershell;
@@ -448,7 +448,9 @@ fn shell_words(line: &str) -> Vec<String> {
     words
 }
 
-/// Warns at both entries when two operations of one parallel group run on one VM.
+/// Warns at both entries when two operations of one parallel group take turns
+/// on one VM's lock, unless a managed run-command of the group runs on that VM
+/// beside them: such a group serialises its action run-commands on purpose.
 pub fn warn_shared_vms(
     plan: &Plan,
     module_file: &Path,
@@ -459,11 +461,18 @@ pub fn warn_shared_vms(
         let Some(group) = stage.parallel_group else {
             continue;
         };
+        // A managed run-command on the VM that runs beside the ones taking turns.
+        let beside = |lock: &LockName| {
+            stage.ops.iter().any(|&i| {
+                matches!(&plan.ops[i].script, Script::RunCommand(rc)
+                    if rc.target.lock_name() == *lock && !plan.ops[i].locks.contains(lock))
+            })
+        };
         for (n, &a) in stage.ops.iter().enumerate() {
             for &b in &stage.ops[n + 1..] {
                 let (oa, ob) = (&plan.ops[a], &plan.ops[b]);
                 let Some(vm) = oa.locks.iter().find_map(|l| match l {
-                    LockName::Vm { vm, .. } if ob.locks.contains(l) => Some(vm),
+                    LockName::Vm { vm, .. } if ob.locks.contains(l) && !beside(l) => Some(vm),
                     _ => None,
                 }) else {
                     continue;

@@ -49,17 +49,22 @@ pub async fn run(
         number: tell.attempt(),
         name: managed::name(&op.id, tell.attempt()),
     };
-    let restarted_for = match vm_restart::settle(ctx, op, &rc.target, tell, log, &stop).await {
-        Ok(settled) => settled.map(|r| {
-            let by = match &r {
-                vm_restart::Restart::Needed { by } => Some(by.op.clone()),
-                vm_restart::Restart::Started { .. } => None,
-            };
-            tell.vm_restarted(&rc.target.vm, r);
-            by
-        }),
-        Err(outcome) => return (outcome, started.elapsed()),
-    };
+    // `_on_vm` counts this script on its VM until the attempt ends.
+    let (restarted_for, _on_vm) =
+        match vm_restart::settle(ctx, op, &rc.target, tell, log, &stop).await {
+            Ok((settled, on_vm)) => (
+                settled.map(|r| {
+                    let by = match &r {
+                        vm_restart::Restart::Needed { by } => Some(by.op.clone()),
+                        vm_restart::Restart::Started { .. } => None,
+                    };
+                    tell.vm_restarted(&rc.target.vm, r);
+                    by
+                }),
+                on_vm,
+            ),
+            Err(outcome) => return (outcome, started.elapsed()),
+        };
     attempt.clear_leftovers(log, &stop).await;
     let mut outcome = match attempt.create(log, stop.clone()).await {
         Created::Refused(outcome) => outcome,

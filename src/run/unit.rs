@@ -108,6 +108,8 @@ pub struct UnitContext {
     /// restart (3010, a Windows Update round): the next run-command on one
     /// first restarts it if needed and waits for its VM agent.
     pub restarts: super::vm_restart::VmRestarts,
+    /// Per VM, how many scripts of this run are running on it: a restart waits for none.
+    pub busy: super::vm_restart::VmBusy,
     /// The run's Azure sign-in, renewed before an attempt when due or after
     /// Azure refused one (`azure::session`); `None` when goldsmith did not
     /// sign in (az uses the configuration it finds).

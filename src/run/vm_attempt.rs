@@ -30,10 +30,12 @@ pub async fn run(
 ) -> (AttemptOutcome, Duration) {
     let started = Instant::now();
     let attempt = tell.attempt();
-    let restarted_for = match vm_restart::settle(ctx, op, &rc.target, tell, log, &stop).await {
-        Ok(settled) => restarted(tell, &rc.target.vm, settled),
-        Err(outcome) => return (outcome, started.elapsed()),
-    };
+    // `_on_vm` counts this script on its VM until the attempt ends.
+    let (restarted_for, _on_vm) =
+        match vm_restart::settle(ctx, op, &rc.target, tell, log, &stop).await {
+            Ok((settled, on_vm)) => (restarted(tell, &rc.target.vm, settled), on_vm),
+            Err(outcome) => return (outcome, started.elapsed()),
+        };
     let script = match seal(op, rc) {
         Ok(script) => script,
         Err(outcome) => return (*outcome, started.elapsed()),

@@ -4,6 +4,10 @@
 //! needs one, leaves it `Needed`, so goldsmith runs `az vm restart` first and
 //! then waits for the agent. The restart is always its own step, never a
 //! `Restart-Computer` inside a script.
+//!
+//! Managed run-commands run side by side on one VM, so a restart waits until
+//! no other script of this run is running there (`VmBusy`): it never cuts
+//! another step's script short.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -43,6 +47,35 @@ pub enum Restart {
 /// Per VM (by lock name), what it needs before the next run-command on it.
 pub type VmRestarts = Mutex<HashMap<LockName, Restart>>;
 
+/// Per VM (by lock name), how many scripts of this run are running on it.
+pub type VmBusy = Mutex<HashMap<LockName, usize>>;
+
+/// How often a restart that waits for other scripts looks again.
+const BUSY_POLL: Duration = Duration::from_secs(10);
+
+/// One script of this run on a VM, counted in `VmBusy` until dropped.
+pub struct OnVm<'a> {
+    busy: &'a VmBusy,
+    lock: LockName,
+}
+
+impl<'a> OnVm<'a> {
+    fn enter(busy: &'a VmBusy, map: &mut HashMap<LockName, usize>, lock: LockName) -> Self {
+        *map.entry(lock.clone()).or_default() += 1;
+        OnVm { busy, lock }
+    }
+}
+
+impl Drop for OnVm<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut map) = self.busy.lock()
+            && let Some(n) = map.get_mut(&self.lock)
+        {
+            *n = n.saturating_sub(1);
+        }
+    }
+}
+
 /// What `outcome`, a finished run-command attempt of `op`, leaves the VM needing.
 pub fn after(op: &str, outcome: &AttemptOutcome) -> Option<Restart> {
     let by = |verdict| {
@@ -77,25 +110,23 @@ pub fn mark(ctx: &UnitContext, target: &VmTarget, restart: Restart) {
     }
 }
 
-/// Before a run-command on `target`: restarts it if it needs one and waits
-/// for its agent if it was restarted. Returns the restart it got the VM back from.
-pub async fn settle(
-    ctx: &UnitContext,
+/// Before a run-command on `target`: restarts it if it needs one (once no
+/// other script of this run is running on it) and waits for its agent if it
+/// was restarted. Returns the restart it got the VM back from, and the
+/// script's place on the VM, to hold while the script runs.
+pub async fn settle<'a>(
+    ctx: &'a UnitContext,
     op: &PlannedOp,
     target: &VmTarget,
     tell: &Tell,
     log: &mut OpLog,
     stop: &watch::Receiver<Stop>,
-) -> Result<Option<Restart>, AttemptOutcome> {
+) -> Result<(Option<Restart>, OnVm<'a>), AttemptOutcome> {
     let attempt = tell.attempt();
     let lock = target.lock_name();
-    let pending = ctx
-        .restarts
-        .lock()
-        .ok()
-        .and_then(|map| map.get(&lock).cloned());
+    let (pending, on_vm) = enter_when_free(ctx, target, tell, log, stop).await?;
     match &pending {
-        None => return Ok(None),
+        None => return Ok((None, on_vm)),
         Some(Restart::Started { by }) => {
             log.note(&format!(
                 "{} was restarted by an installer ({}: {}): waiting for its VM agent",
@@ -123,7 +154,62 @@ pub async fn settle(
     if let Ok(mut map) = ctx.restarts.lock() {
         map.remove(&lock);
     }
-    Ok(pending)
+    Ok((pending, on_vm))
+}
+
+/// Takes a place on `target`, first waiting while it needs a restart and
+/// other scripts of this run are still running on it. Returns what the VM
+/// needs at that moment.
+async fn enter_when_free<'a>(
+    ctx: &'a UnitContext,
+    target: &VmTarget,
+    tell: &Tell,
+    log: &mut OpLog,
+    stop: &watch::Receiver<Stop>,
+) -> Result<(Option<Restart>, OnVm<'a>), AttemptOutcome> {
+    let lock = target.lock_name();
+    let mut told = false;
+    loop {
+        let others = {
+            let restarts = ctx.restarts.lock().ok();
+            let pending = restarts.as_ref().and_then(|m| m.get(&lock).cloned());
+            let mut busy = ctx.busy.lock().map_err(|_| poisoned())?;
+            let others = busy.get(&lock).copied().unwrap_or(0);
+            if others == 0 || !matches!(pending, Some(Restart::Needed { .. })) {
+                return Ok((pending, OnVm::enter(&ctx.busy, &mut busy, lock)));
+            }
+            others
+        };
+        if !told {
+            log.note(&format!(
+                "{} needs a restart, and {others} other script(s) of this run are running on it: waiting for them to end first",
+                target.vm
+            ));
+            tell.meanwhile(format!(
+                "waiting for other steps on {} to end before restarting it",
+                target.vm
+            ));
+            told = true;
+        }
+        let mut stop = stop.clone();
+        tokio::select! {
+            _ = tokio::time::sleep(ctx.scaled(BUSY_POLL)) => {}
+            _ = stop.changed() => {}
+        }
+        if *stop.borrow() != Stop::No {
+            return Err(AttemptOutcome::new(
+                AttemptResult::Cancelled,
+                format!("cancelled while waiting to restart {}", target.vm),
+            ));
+        }
+    }
+}
+
+fn poisoned() -> AttemptOutcome {
+    AttemptOutcome::new(
+        AttemptResult::failed(FailureClass::AzError),
+        "goldsmith's table of running scripts was poisoned by a panic",
+    )
 }
 
 /// Runs `az vm restart` on `target`.
