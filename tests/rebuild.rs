@@ -204,8 +204,8 @@ fn break_m365(p: &Project, broken: bool) {
         .join("capabilities/compute/operations/install-m365-apps.yaml");
     let text = std::fs::read_to_string(&path).expect("op file");
     let (from, to) = (
-        "# goldsmith-sim: duration=25m\n",
-        "# goldsmith-sim: duration=25m exit=1\n",
+        "# goldsmith-sim: download=m365-apps-payload:8m duration=17m\n",
+        "# goldsmith-sim: download=m365-apps-payload:8m duration=17m exit=1\n",
     );
     let text = if broken {
         text.replacen(from, to, 1)

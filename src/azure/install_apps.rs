@@ -260,6 +260,8 @@ $goldsmithInstall = {
                 }
             }
             'ps1' {
+                # The job is a process of its own: as the run-command itself, it runs scripts.
+                Set-ExecutionPolicy -Scope Process -ExecutionPolicy Bypass -Force
                 $global:LASTEXITCODE = 0
                 & $Path
                 $code = $LASTEXITCODE

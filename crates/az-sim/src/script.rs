@@ -2,7 +2,7 @@
 //! prints, how long it takes and what it leaves behind, honouring the VM's
 //! Windows Installer mutex (a held mutex makes an MSI install return 1618).
 
-use super::directives::{DEFAULT_DOWNLOAD_PARALLELISM, DEFAULT_SECONDS, Directives, Step};
+use super::directives::{App, DEFAULT_DOWNLOAD_PARALLELISM, DEFAULT_SECONDS, Directives, Step};
 use super::power_state::PowerState;
 
 /// What goldsmith's run-command wrapper prints as its last stdout line.
@@ -91,9 +91,8 @@ pub fn run(d: &Directives, script: &str, start: f64, installer_busy_until: f64) 
 /// list order, at most `download-parallelism` at a time; each app installs
 /// as soon as its download is done, the installer is free and its
 /// `app-after` apps have installed (one install at a time, the first-listed
-/// ready app first), waiting out a busy installer
-/// for up to 30 minutes. Lines are printed when their step ends. Returns the
-/// apps that failed.
+/// ready app first), waiting out a busy installer for up to 30 minutes.
+/// Lines are printed when their step ends. Returns the apps that failed.
 fn install_apps(
     d: &Directives,
     clock: &mut f64,
@@ -101,65 +100,18 @@ fn install_apps(
     stdout: &mut Vec<String>,
     phases: &mut Vec<Phase>,
 ) -> Vec<String> {
-    let parallel = d
-        .download_parallelism
-        .unwrap_or(DEFAULT_DOWNLOAD_PARALLELISM)
-        .max(1) as usize;
+    // What the script prints, with the moment each step ends.
     let mut printed: Vec<(f64, Vec<String>)> = Vec::new();
-    // Each download starts in list order as soon as one of the slots is free.
-    let mut slots = vec![*clock; parallel];
-    let mut downloaded = Vec::new();
-    for app in &d.apps {
-        let slot = slots
-            .iter_mut()
-            .min_by(|a, b| a.total_cmp(b))
-            .expect("at least one slot");
-        let start = *slot;
-        *slot += app.download_seconds;
-        downloaded.push(*slot);
-        printed.push((
-            *slot,
-            vec![format!(
-                "##goldsmith-app:{}:download:ok:{}",
-                app.name,
-                app.download_seconds.round() as u64
-            )],
-        ));
-        phases.push(Phase {
-            app: app.name.clone(),
-            phase: "download",
-            start,
-            end: *slot,
-        });
-    }
+    let downloaded = downloads(d, *clock, &mut printed, phases);
     let mut failed = Vec::new();
     let mut free = *clock;
     let mut left: Vec<usize> = (0..d.apps.len()).collect();
-    loop {
-        // Apps whose `after` apps have installed (the first one left always has).
-        let waiting: Vec<usize> = left
-            .iter()
-            .copied()
-            .filter(|&i| d.apps[i].after.iter().all(|a| !left.contains(a)))
-            .collect();
-        let Some(first_done) = waiting.iter().map(|&i| downloaded[i]).reduce(f64::min) else {
-            break;
-        };
-        // The install job starts when the last one ended, or at the next download
-        // when nothing is ready then; its seconds count from there.
-        let turn = free.max(first_done);
-        let index = *waiting
-            .iter()
-            .find(|&&i| downloaded[i] <= turn)
-            .expect("the earliest download is ready");
+    while let Some((index, turn)) = next_install(&d.apps, &left, &downloaded, free) {
         left.retain(|&i| i != index);
         let app = &d.apps[index];
         let (code, start, end) = if *installer - turn > INSTALLER_PATIENCE {
-            (
-                MSI_BUSY,
-                turn + INSTALLER_PATIENCE,
-                turn + INSTALLER_PATIENCE,
-            )
+            let gave_up = turn + INSTALLER_PATIENCE;
+            (MSI_BUSY, gave_up, gave_up)
         } else {
             let start = turn.max(*installer);
             *installer = start + app.seconds;
@@ -176,14 +128,15 @@ fn install_apps(
             start,
             end,
         });
+        let status = if ok { "ok" } else { "failed" };
         printed.push((
             end,
             vec![
                 format!("##goldsmith-msi:{}:{code}", app.name),
+                // Its seconds count from when its install job started.
                 format!(
-                    "##goldsmith-app:{}:install:{}:{}",
+                    "##goldsmith-app:{}:install:{status}:{}",
                     app.name,
-                    if ok { "ok" } else { "failed" },
                     (end - turn).round() as u64
                 ),
             ],
@@ -194,6 +147,68 @@ fn install_apps(
     *clock = printed.iter().map(|p| p.0).fold(*clock, f64::max);
     stdout.extend(printed.into_iter().flat_map(|p| p.1));
     failed
+}
+
+/// The downloads from `start`, each in list order in the slot that frees
+/// first; returns when each app's download ends.
+fn downloads(
+    d: &Directives,
+    start: f64,
+    printed: &mut Vec<(f64, Vec<String>)>,
+    phases: &mut Vec<Phase>,
+) -> Vec<f64> {
+    let parallel = d
+        .download_parallelism
+        .unwrap_or(DEFAULT_DOWNLOAD_PARALLELISM)
+        .max(1) as usize;
+    let mut slots = vec![start; parallel];
+    let mut ends = Vec::new();
+    for app in &d.apps {
+        let slot = slots
+            .iter_mut()
+            .min_by(|a, b| a.total_cmp(b))
+            .expect("at least one slot");
+        let began = *slot;
+        *slot += app.download_seconds;
+        ends.push(*slot);
+        printed.push((
+            *slot,
+            vec![format!(
+                "##goldsmith-app:{}:download:ok:{}",
+                app.name,
+                app.download_seconds.round() as u64
+            )],
+        ));
+        phases.push(Phase {
+            app: app.name.clone(),
+            phase: "download",
+            start: began,
+            end: *slot,
+        });
+    }
+    ends
+}
+
+/// The app (index) whose install job starts next and when: the installer is
+/// free at `free`; the first-listed app left that is downloaded by then and
+/// whose `after` apps have installed, or, when none is, the first to become
+/// so. `None` when no app is left.
+fn next_install(
+    apps: &[App],
+    left: &[usize],
+    downloaded: &[f64],
+    free: f64,
+) -> Option<(usize, f64)> {
+    // The first app left always qualifies: its `after` apps come before it.
+    let waiting: Vec<usize> = left
+        .iter()
+        .copied()
+        .filter(|&i| apps[i].after.iter().all(|a| !left.contains(a)))
+        .collect();
+    let first_done = waiting.iter().map(|&i| downloaded[i]).reduce(f64::min)?;
+    let turn = free.max(first_done);
+    let index = *waiting.iter().find(|&&i| downloaded[i] <= turn)?;
+    Some((index, turn))
 }
 
 /// `n` bytes of output in lines of 100 (never ending in a newline).
