@@ -44,6 +44,7 @@ const SIMULATE: [&str; 4] = ["--simulate", "--sim-speed", "600", "--with-depende
 
 /// The build VM's run-command lock, from config.example.yaml.
 const BUILD_VM_LOCK: &str = "vm:rg-avd-weu-001/vm-avdbuild01";
+const BUILD_MSI_LOCK: &str = "msi:rg-avd-weu-001/vm-avdbuild01";
 
 /// A project holding a copy of the library and config.example.yaml as config.yaml.
 fn library() -> Project {
@@ -208,36 +209,62 @@ fn every_module_plans_with_estimates_and_no_vm_shared_within_a_stage() {
         let ops = plan["ops"].as_array().expect("ops");
         assert!(!ops.is_empty(), "{module}");
         for stage in plan["stages"].as_array().expect("stages") {
+            let members: Vec<&Value> = stage["ops"]
+                .as_array()
+                .expect("ops")
+                .iter()
+                .map(|i| &ops[i.as_u64().expect("index") as usize])
+                .collect();
+            // Two action run-commands on one VM share a stage only beside a managed one.
             let mut vms = BTreeSet::new();
-            for i in stage["ops"].as_array().expect("ops") {
-                let op = &ops[i.as_u64().expect("index") as usize];
-                for lock in op["locks"].as_array().expect("locks") {
-                    let lock = lock.as_str().expect("lock");
-                    if lock.starts_with("vm:") {
-                        assert!(
-                            vms.insert(lock.to_string()),
-                            "{module}: two operations on {lock} in stage {}",
-                            stage["number"]
-                        );
-                    }
-                }
-            }
+            let shared = members.iter().any(|op| {
+                op["locks"]
+                    .as_array()
+                    .expect("locks")
+                    .iter()
+                    .filter_map(|l| l.as_str())
+                    .any(|l| l.starts_with("vm:") && !vms.insert(l.to_string()))
+            });
+            assert!(
+                !shared || members.iter().any(|op| managed(op)),
+                "{module}: two operations share a VM lock in stage {}",
+                stage["number"]
+            );
         }
         for op in ops {
             let kind = op["kind"].as_str().expect("kind");
-            if kind == "run-command" || kind == "install-apps" {
+            let holds = |lock: &str| {
+                op["locks"]
+                    .as_array()
+                    .expect("locks")
+                    .iter()
+                    .any(|l| l == lock)
+            };
+            if ["run-command", "install-apps", "windows-update"].contains(&kind) {
+                assert_eq!(
+                    holds(BUILD_VM_LOCK),
+                    !managed(op),
+                    "{module}: {} holds the build VM's lock unless it is a managed run-command",
+                    op["id"]
+                );
+            }
+            if kind != "run-command" && kind != "shell" {
                 assert!(
-                    op["locks"]
-                        .as_array()
-                        .expect("locks")
-                        .iter()
-                        .any(|l| l == BUILD_VM_LOCK),
-                    "{module}: {} holds the build VM's lock",
+                    holds(BUILD_MSI_LOCK),
+                    "{module}: {} runs installers and holds the msi lock",
                     op["id"]
                 );
             }
         }
     }
+}
+
+/// Whether the planned operation `op` is a managed run-command (`mode: managed` in its file).
+fn managed(op: &Value) -> bool {
+    let file = repo().join(op["file"].as_str().expect("file"));
+    std::fs::read_to_string(file)
+        .expect("operation file")
+        .contains("\n  mode: managed\n")
 }
 
 #[test]
@@ -256,8 +283,11 @@ fn the_golden_image_plan_overlaps_the_gallery_with_the_build_vm() {
     assert_eq!(stage_of("create-compute-gallery"), vm);
     assert_eq!(stage_of("create-image-definition"), vm);
 
-    // Every VM step is a stage of its own, in the order of the module.
+    // The VM steps come in the module's order; one stage, the customisation group,
+    // holds several (installers taking turns on the msi lock, managed steps beside
+    // them), every other VM step has its stage to itself.
     let mut last = vm;
+    let mut shared_stages = BTreeSet::new();
     for op in ops.iter().filter(|o| {
         o["locks"]
             .as_array()
@@ -266,13 +296,41 @@ fn the_golden_image_plan_overlaps_the_gallery_with_the_build_vm() {
             .any(|l| l == BUILD_VM_LOCK)
     }) {
         let stage = op["stage"].as_u64().expect("stage");
-        assert!(stage > last, "{} runs after the previous VM step", op["id"]);
+        assert!(
+            stage >= last,
+            "{} runs after the previous VM step",
+            op["id"]
+        );
         let members = plan["stages"][(stage - 1) as usize]["ops"]
             .as_array()
             .expect("ops")
             .len();
-        assert_eq!(members, 1, "{} has its stage to itself", op["id"]);
+        if members > 1 {
+            shared_stages.insert(stage);
+        } else {
+            assert!(stage > last, "{} has its stage to itself", op["id"]);
+        }
         last = stage;
+    }
+    assert_eq!(
+        shared_stages.into_iter().collect::<Vec<_>>(),
+        [stage_of("install-build-vm-apps")],
+        "one customisation group"
+    );
+    // The module's `expected:` overrides the operation's own when a payload was downloaded before.
+    let expected = |id: &str| {
+        ops.iter().find(|o| o["id"] == id).expect("op")["expected"]
+            .as_f64()
+            .expect("expected")
+    };
+    assert_eq!(expected("install-m365-apps"), 17.0 * 60.0);
+    assert_eq!(expected("install-windows-updates"), 37.0 * 60.0);
+    for id in ["download-m365-apps", "run-vdot", "apply-default-settings"] {
+        assert_eq!(
+            stage_of(id),
+            stage_of("install-build-vm-apps"),
+            "{id} runs beside the installers"
+        );
     }
 
     let estimate = plan["estimated_duration"].as_f64().expect("estimate");
@@ -479,28 +537,7 @@ fn golden_image_module_runs_in_the_simulator_with_its_vm_steps_in_turn() {
     let plan: Value =
         serde_json::from_str(&std::fs::read_to_string(dir.join("plan.json")).expect("plan"))
             .expect("plan json");
-    let vm_steps: Vec<&str> = plan["ops"]
-        .as_array()
-        .expect("ops")
-        .iter()
-        .filter(|o| {
-            o["locks"]
-                .as_array()
-                .expect("locks")
-                .iter()
-                .any(|l| l == BUILD_VM_LOCK)
-        })
-        .map(|o| o["id"].as_str().expect("id"))
-        .collect();
-    assert_eq!(vm_steps.len(), 18, "{vm_steps:?}");
-    // The optional steps are planned, and off with config.example.yaml's values.
     let state = p.state();
-    let (off, vm_steps): (Vec<&str>, Vec<&str>) = vm_steps
-        .into_iter()
-        .partition(|id| op_status(&state, id) == "skipped");
-    assert_eq!(off, OPTIONAL_STEPS);
-
-    // Run-commands on the build VM never overlapped, and ran in the module's order.
     let events = p.events();
     let span = |id: &str| {
         (
@@ -508,14 +545,50 @@ fn golden_image_module_runs_in_the_simulator_with_its_vm_steps_in_turn() {
             time_of(events_of(&events, "op_finished", id)[0]),
         )
     };
-    for pair in vm_steps.windows(2) {
-        let (a, b) = (span(pair[0]), span(pair[1]));
-        assert!(
-            a.1 <= b.0,
-            "{} finished before {} started",
-            pair[0],
-            pair[1]
-        );
+    // The holders of each lock never overlapped, and took it in the module's order.
+    for lock in [BUILD_VM_LOCK, BUILD_MSI_LOCK, "default-user-hive"] {
+        let holders: Vec<&str> = plan["ops"]
+            .as_array()
+            .expect("ops")
+            .iter()
+            .filter(|o| {
+                o["locks"]
+                    .as_array()
+                    .expect("locks")
+                    .iter()
+                    .any(|l| l == lock)
+            })
+            .map(|o| o["id"].as_str().expect("id"))
+            .filter(|id| op_status(&state, id) != "skipped")
+            .collect();
+        assert!(holders.len() >= 2, "{lock}: {holders:?}");
+        for pair in holders.windows(2) {
+            let (a, b) = (span(pair[0]), span(pair[1]));
+            assert!(
+                a.1 <= b.0,
+                "{lock}: {} finished before {} started",
+                pair[0],
+                pair[1]
+            );
+        }
+    }
+    // The optional steps are planned, and off with config.example.yaml's values.
+    let off: Vec<&str> = plan["ops"]
+        .as_array()
+        .expect("ops")
+        .iter()
+        .map(|o| o["id"].as_str().expect("id"))
+        .filter(|id| op_status(&state, id) == "skipped")
+        .collect();
+    assert_eq!(off, OPTIONAL_STEPS);
+    // Managed steps ran beside the installers on the one VM.
+    for (a, b) in [
+        ("download-m365-apps", "install-build-vm-apps"),
+        ("download-windows-updates", "install-build-vm-apps"),
+        ("run-vdot", "install-m365-apps"),
+    ] {
+        let (sa, sb) = (span(a), span(b));
+        assert!(sa.0 < sb.1 && sb.0 < sa.1, "{a} ran beside {b}");
     }
     // The VM went through sysprep, capture and deletion.
     for id in [

@@ -38,7 +38,12 @@ fn a_restart_after_3010_waits_for_the_managed_script_beside_it() {
         "mode: managed",
         "# goldsmith-sim: duration=10m stdout=long-done\nWrite-Output long-done",
     );
-    vm_op(&p, "after", "", "# goldsmith-sim: duration=10s\nWrite-Output ok");
+    vm_op(
+        &p,
+        "after",
+        "",
+        "# goldsmith-sim: duration=10s\nWrite-Output ok",
+    );
     p.module(
         "m",
         "    - { id: setup, parallel_group: 1 }\n    - { id: long, parallel_group: 1 }\n    - { id: after, parallel_group: 1, depends_on: [setup] }\n",
