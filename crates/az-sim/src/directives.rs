@@ -3,7 +3,7 @@
 //! how it exits and what happens to the VM afterwards).
 
 use super::duration::parse_seconds;
-use super::power_state::PowerState;
+use super::power_state::{PowerChange, PowerState};
 
 /// The marker a directive line starts with, after `#` and optional spaces.
 pub const PREFIX: &str = "goldsmith-sim:";
@@ -64,7 +64,7 @@ pub struct Directives {
     pub no_marker: bool,
     pub reboot: bool,
     /// The VM's power state after the script.
-    pub power: Option<PowerState>,
+    pub power: Option<PowerChange>,
     /// A generated windows-update round: its categories and exclusions
     /// (`windows-update-categories=`, `windows-update-exclude=`).
     pub windows_update: Option<WindowsUpdateRound>,
@@ -96,6 +96,7 @@ const KEYS: &[&str] = &[
     "no-marker",
     "reboot",
     "power",
+    "power-after",
     "app",
     "app-ok-codes",
     "app-after",
@@ -195,7 +196,7 @@ impl Directives {
             }
             "power" => {
                 let v = need(value)?;
-                self.power = Some(match v.as_str() {
+                let to = match v.as_str() {
                     "running" => PowerState::Running,
                     "stopped" => PowerState::Stopped,
                     "deallocated" => PowerState::Deallocated,
@@ -204,7 +205,15 @@ impl Directives {
                             "power={v}: use power=stopped, power=deallocated or power=running"
                         ));
                     }
-                });
+                };
+                let after = self.power.map_or(0.0, |p| p.after);
+                self.power = Some(PowerChange { to, after });
+            }
+            "power-after" => {
+                let v = need(value)?;
+                let after = parse_seconds(&v).map_err(|e| e.to_string())?;
+                let to = self.power.map_or(PowerState::Stopped, |p| p.to);
+                self.power = Some(PowerChange { to, after });
             }
             "windows-update" => {
                 if value.is_some() {
@@ -458,7 +467,13 @@ mod tests {
         assert_eq!(d.duration, Some(300.0));
         assert_eq!(d.exit, 4);
         assert!(d.reboot && d.no_marker);
-        assert_eq!(d.power, Some(PowerState::Stopped));
+        assert_eq!(
+            d.power,
+            Some(PowerChange {
+                to: PowerState::Stopped,
+                after: 0.0
+            })
+        );
         assert_eq!(
             d.steps,
             vec![
@@ -602,5 +617,20 @@ mod tests {
         let d = Directives::parse("# goldsmith-sim: app=5:6").unwrap();
         assert_eq!((d.apps[0].name.as_str(), d.apps[0].code), ("5", 6));
         assert!(Directives::parse("# goldsmith-sim: power=off").is_err());
+        assert!(Directives::parse("# goldsmith-sim: power-after=soon").is_err());
+    }
+
+    #[test]
+    fn a_power_change_may_come_after_the_script_in_either_order() {
+        let shutdown = Some(PowerChange {
+            to: PowerState::Stopped,
+            after: 480.0,
+        });
+        for text in [
+            "# goldsmith-sim: power=stopped power-after=8m",
+            "# goldsmith-sim: power-after=8m power=stopped",
+        ] {
+            assert_eq!(Directives::parse(text).unwrap().power, shutdown, "{text}");
+        }
     }
 }

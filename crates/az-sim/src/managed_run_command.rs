@@ -18,7 +18,7 @@ use super::directives::Directives;
 use super::error::AzError;
 use super::ids;
 use super::installers;
-use super::power_state::PowerState;
+use super::power_state::PowerChange;
 use super::run_command::{REBOOT_SECS, append_timeline, record_timeline};
 use super::scenario::Scenario;
 use super::script::{self, Run, TAIL_BYTES, tail};
@@ -56,7 +56,7 @@ pub struct ManagedRun {
     /// When the installer mutex this script took frees, if it took it.
     pub installer_until: Option<f64>,
     pub reboot: bool,
-    pub power: Option<PowerState>,
+    pub power: Option<PowerChange>,
     /// The VM has seen the script's reboot or power change.
     #[serde(default)]
     pub applied: bool,
@@ -229,14 +229,13 @@ fn observe(vm: &mut Vm, now: f64) {
         if run.reboot {
             reboot_at = Some(run.end);
         }
-        power = run.power.or(power);
+        power = run.power.map(|p| (p, run.end)).or(power);
     }
     if let Some(t) = reboot_at {
         vm.agent_ready_at = vm.agent_ready_at.max(t + REBOOT_SECS);
     }
-    if let Some(p) = power {
-        vm.power = p;
-        vm.transition = None;
+    if let Some((p, ended)) = power {
+        p.apply(vm, ended);
     }
 }
 

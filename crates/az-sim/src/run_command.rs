@@ -12,7 +12,7 @@ use super::clock::unix_now;
 use super::directives::Directives;
 use super::error::{AzError, Example};
 use super::installers;
-use super::power_state::PowerState;
+use super::power_state::PowerChange;
 use super::scenario::Scenario;
 use super::script::{self, Run, TAIL_BYTES, tail};
 use super::world::{Slot, World, vm_key};
@@ -166,7 +166,7 @@ pub fn finish(
     key: &str,
     owner: &str,
     reboot: bool,
-    power: Option<PowerState>,
+    power: Option<PowerChange>,
 ) {
     let Some(vm) = state.vms.get_mut(key) else {
         return;
@@ -178,8 +178,7 @@ pub fn finish(
         vm.agent_ready_at = vm.agent_ready_at.max(now + REBOOT_SECS);
     }
     if let Some(power) = power {
-        vm.power = power;
-        vm.transition = None;
+        power.apply(vm, now);
     }
 }
 

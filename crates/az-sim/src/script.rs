@@ -3,7 +3,7 @@
 //! Windows Installer mutex (a held mutex makes an MSI install return 1618).
 
 use super::directives::{App, DEFAULT_DOWNLOAD_PARALLELISM, DEFAULT_SECONDS, Directives, Step};
-use super::power_state::PowerState;
+use super::power_state::PowerChange;
 
 /// What goldsmith's run-command wrapper prints as its last stdout line.
 pub const EXIT_MARKER: &str = "##goldsmith-exit:";
@@ -25,7 +25,7 @@ pub struct Run {
     /// When the last MSI install of this script releases the mutex.
     pub installer_busy_until: f64,
     pub reboot: bool,
-    pub power: Option<PowerState>,
+    pub power: Option<PowerChange>,
     /// When each app of an install-apps script downloaded and installed, in simulated seconds.
     pub phases: Vec<Phase>,
 }

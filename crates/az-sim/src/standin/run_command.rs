@@ -15,7 +15,7 @@ use crate::clock::unix_now;
 use crate::directives::Directives;
 use crate::error::AzError;
 use crate::installers;
-use crate::power_state::PowerState;
+use crate::power_state::PowerChange;
 use crate::run_command::{self, Target, begin, finish, linux_result, windows_result};
 use crate::world::vm_key;
 
@@ -29,7 +29,7 @@ struct Running {
     until: f64,
     result: Value,
     reboot: bool,
-    power: Option<PowerState>,
+    power: Option<PowerChange>,
     finished: bool,
 }
 
