@@ -94,7 +94,8 @@ fn two_managed_operations_run_at_once_on_one_vm_and_leave_nothing_behind() {
             &p,
             id,
             "mode: managed",
-            &format!("# goldsmith-sim: duration=2m stdout={id}-done\nWrite-Output ok"),
+            // Long enough (3 s real) that the two overlap however late the second starts.
+            &format!("# goldsmith-sim: duration=10m stdout={id}-done\nWrite-Output ok"),
         );
     }
     p.module("m", &group(&["reg-a", "reg-b"]));
@@ -152,7 +153,7 @@ fn action_operations_still_take_turns_beside_a_managed_one() {
     assert!(started("managed") < finished("act-a"));
 }
 
-/// Two managed operations that each install an MSI for 2 minutes; `installs`
+/// Two managed operations that each install an MSI for 10 minutes; `installs`
 /// says whether they declare it.
 fn installers(p: &Project, installs: bool) {
     for id in ["msi-a", "msi-b"] {
@@ -160,7 +161,7 @@ fn installers(p: &Project, installs: bool) {
             p,
             id,
             &format!("mode: managed\ninstalls: {installs}\nretry: {{ attempts: 1 }}"),
-            &format!("# goldsmith-sim: msi={id}:0:2m\nStart-Process msiexec -Wait"),
+            &format!("# goldsmith-sim: msi={id}:0:10m\nStart-Process msiexec -Wait"),
         );
     }
     p.module("m", &group(&["msi-a", "msi-b"]));
@@ -401,7 +402,7 @@ fn a_leftover_of_a_crashed_run_is_deleted_and_a_vm_fault_is_retried() {
     let p = project();
     p.file(
         "modules/m/sim-scenario.yaml",
-        "vms:\n  - { resource_group: rg-images, name: vm1 }\nexists:\n  - 'az vm run-command create -g {{AZURE_RESOURCE_GROUP}} --vm-name vm1 --name goldsmith-step-1 --script \"# goldsmith-sim: duration=3h\" --async-execution true'\nfaults:\n  - vm: { resource_group: rg-images, name: vm1 }\n    agent_not_ready_for: 40s\n",
+        "vms:\n  - { resource_group: rg-images, name: vm1 }\nexists:\n  - 'az vm run-command create -g {{AZURE_RESOURCE_GROUP}} --vm-name vm1 --name goldsmith-step-1 --script \"# goldsmith-sim: duration=3h\" --async-execution true'\nfaults:\n  - { op: step, command: vm run-command create, attempts: 1, class: agent-not-ready }\n",
     );
     vm_op(
         &p,
@@ -419,6 +420,11 @@ fn a_leftover_of_a_crashed_run_is_deleted_and_a_vm_fault_is_retried() {
         "the agent fault was retried: {attempts:?}"
     );
     assert_eq!(attempts[0]["outcome"]["failure_class"], "agent-not-ready");
+    let message = attempts[0]["outcome"]["message"].as_str().expect("message");
+    assert!(
+        message.contains("VM 'vm1' has not reported status"),
+        "{message}"
+    );
     let log = std::fs::read_to_string(p.latest_run_dir().join("logs/step.log")).expect("log");
     assert!(
         log.contains("deleting run command goldsmith-step-1, left on the VM by an earlier attempt"),
@@ -463,7 +469,7 @@ fn the_real_az_runs_managed_run_commands_against_the_stand_in() {
             id,
             "mode: managed",
             &format!(
-                "# goldsmith-sim: duration=3m stdout={id}-done\n$p = \"{{{{ADMIN_PASSWORD}}}}\"\nWrite-Output ok"
+                "# goldsmith-sim: duration=5m stdout={id}-done\n$p = \"{{{{ADMIN_PASSWORD}}}}\"\nWrite-Output ok"
             ),
         );
     }

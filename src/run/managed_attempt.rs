@@ -14,7 +14,7 @@ use super::process::{self, Exit, ProcessResult, ProcessSpec, Stop};
 use super::sealed::SealedScript;
 use super::tell::Tell;
 use super::unit::{UnitContext, describe};
-use super::vm_restart;
+use super::{vm_attempt, vm_restart};
 use crate::azure::classify;
 use crate::azure::managed_run_command::{self as managed, CreateRequest, ExecutionState};
 use crate::duration::format_duration;
@@ -52,20 +52,17 @@ pub async fn run(
     // `_on_vm` counts this script on its VM until the attempt ends.
     let (restarted_for, _on_vm) =
         match vm_restart::settle(ctx, op, &rc.target, tell, log, &stop).await {
-            Ok((settled, on_vm)) => (
-                settled.map(|r| {
-                    let by = match &r {
-                        vm_restart::Restart::Needed { by } => Some(by.op.clone()),
-                        vm_restart::Restart::Started { .. } => None,
-                    };
-                    tell.vm_restarted(&rc.target.vm, r);
-                    by
-                }),
-                on_vm,
-            ),
+            Ok((settled, on_vm)) => (vm_attempt::restarted(tell, &rc.target.vm, settled), on_vm),
             Err(outcome) => return (outcome, started.elapsed()),
         };
     attempt.clear_leftovers(log, &stop).await;
+    if *stop.borrow() != Stop::No {
+        let outcome = AttemptOutcome::new(
+            AttemptResult::Cancelled,
+            "cancelled before the run command was created",
+        );
+        return (outcome, started.elapsed());
+    }
     let mut outcome = match attempt.create(log, stop.clone()).await {
         Created::Refused(outcome) => outcome,
         Created::Maybe(outcome) => {
@@ -80,7 +77,7 @@ pub async fn run(
         }
     };
     log.finish();
-    outcome.restarted_for = restarted_for.flatten();
+    outcome.restarted_for = restarted_for;
     if let Some(restart) = vm_restart::after(&op.id, &outcome) {
         vm_restart::mark(ctx, &rc.target, restart);
     }
@@ -186,7 +183,9 @@ impl Attempt<'_> {
         let args = managed::create_args(&req, Path::new(&sealed[0].path()));
         let shown = RunDir::shown_script(&self.op.id, ScriptKind::PowerShell);
         log.note(&managed::shown_create(&req, Path::new(&shown)));
-        let result = self.az(args, sealed, AZ_CALL, log, stop).await;
+        let result = self
+            .az(args, sealed, self.op.timeout.min(AZ_CALL), log, stop)
+            .await;
         match &result.exit {
             Exit::Code(0) => Created::Yes,
             Exit::Code(code) => {

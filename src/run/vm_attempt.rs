@@ -54,7 +54,7 @@ pub async fn run(
 
 /// Tells of the restart the VM came back from; returns the operation whose
 /// result made goldsmith restart it, for the attempt's `restarted_for`.
-fn restarted(tell: &Tell, vm: &str, settled: Option<Restart>) -> Option<String> {
+pub(super) fn restarted(tell: &Tell, vm: &str, settled: Option<Restart>) -> Option<String> {
     let settled = settled?;
     let by_goldsmith = match &settled {
         Restart::Needed { by } => Some(by.op.clone()),

@@ -62,9 +62,12 @@ fn retries_without_retry_after(command: &str, args: &Args) -> bool {
 
 fn fault_error(class: FaultClass, command: &str, arm_type: &str, args: &Args) -> AzError {
     let option = |name: &str| args.one(name).ok().flatten();
-    // `vm extension …` names its VM with --vm-name and the extension with -n.
+    // `vm extension …` and managed `vm run-command …` name their VM with
+    // --vm-name and the child resource with -n.
     let extension = command.starts_with("vm extension ");
-    let name = (if extension {
+    let child =
+        extension || (command.starts_with("vm run-command ") && command != "vm run-command invoke");
+    let name = (if child {
         option("vm-name")
     } else {
         option("name")
