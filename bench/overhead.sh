@@ -2,11 +2,15 @@
 # Benchmark of goldsmith's own costs. Prints numbers; it is not a test:
 # it exits 0 when a target is missed and says so.
 #
-#   1. Engine overhead per operation: 1,000 trivial operations in 50 stages
-#      of 20, run with --max-parallel 20, against the same 1,000 bash spawns
-#      done by `xargs -P 20` in 50 batches of 20 (the stage barriers).
-#      Target: <= 3 ms per operation.
-#   2. Peak RSS while one operation writes 1 GiB to stdout, from the engine's
+#   1. Engine overhead: 1,000 trivial operations (script: true) in 50 stages
+#      of 20, run with --max-parallel 20, side by side with the same 1,000
+#      spawns (`bash --noprofile --norc -euo pipefail <script>`, as goldsmith
+#      runs them) done by a plain bash barrier loop (every op of a stage in
+#      the background, then `wait`) and by `xargs -P 20`, one call per stage.
+#      Target: goldsmith's wall time <= the bash loop's (medians).
+#   2. Linear: 10,000 operations in 500 stages of 20, goldsmith alone.
+#      Target: <= 10 x goldsmith's 1,000-operation time.
+#   3. Peak RSS while one operation writes 1 GiB to stdout, from the engine's
 #      `run_finished` event (peak_rss_kib) and measured from outside.
 #      Target: <= 32 MiB.
 #
@@ -17,16 +21,16 @@
 #
 # Needs bash >= 4, coreutils, findutils (xargs) and python3. GNU time
 # (/usr/bin/time) is used for the external RSS measurement when present;
-# otherwise python3's getrusage(RUSAGE_CHILDREN) is used. The 1 GiB part
-# needs about 1.1 GiB free under ${TMPDIR:-/tmp}.
+# otherwise python3's getrusage(RUSAGE_CHILDREN) is used. Part 3 needs about
+# 1.1 GiB free under ${TMPDIR:-/tmp}.
 set -euo pipefail
 
-OPS=1000
-STAGES=50
 PER_STAGE=20
 PARALLEL=20
+SMALL_STAGES=50   # 1,000 ops
+LARGE_STAGES=500  # 10,000 ops
 REPS=${BENCH_REPS:-3}
-TARGET_MS_PER_OP=3
+TARGET_LINEAR=10
 TARGET_RSS_MIB=32
 BIG_BYTES=1073741824 # 1 GiB
 
@@ -68,92 +72,109 @@ fmt_s() { python3 -c "import sys; print(' '.join(f'{float(x):.3f}' for x in sys.
 median() { python3 -c "import statistics, sys; print(statistics.median(map(float, sys.argv[1:])))" "$@"; }
 verdict() { if [[ $1 == 1 ]]; then echo PASS; else echo FAIL; fi; }
 
-# --- 1. overhead per operation ------------------------------------------------------
-proj=$work/overhead
-mkdir -p "$proj/capabilities/bench/operations" "$proj/modules/bench" "$work/xargs-scripts"
-{
-    echo "module:"
-    echo "  id: bench"
-    echo "  name: Engine overhead benchmark"
-    echo "  operations:"
-} >"$proj/modules/bench/module.yaml"
-for ((i = 1; i <= OPS; i++)); do
-    id=$(printf 'op-%04d' "$i")
-    group=$(((i - 1) / PER_STAGE + 1))
-    printf 'operation:\n  id: %s\n  kind: shell\n  timeout: 1m\n  script: "true"\n' "$id" \
-        >"$proj/capabilities/bench/operations/$id.yaml"
-    printf '    - id: %s\n      parallel_group: %d\n' "$id" "$group" >>"$proj/modules/bench/module.yaml"
-    # The same script goldsmith writes to scripts/<op>.sh.
-    printf 'true' >"$work/xargs-scripts/$id.sh"
-    (((i - 1) % PER_STAGE == 0)) && : >"$work/xargs-scripts/batch-$group"
-    echo "$work/xargs-scripts/$id.sh" >>"$work/xargs-scripts/batch-$group"
-done
-
-gs_run() {
-    "$bin" run bench --max-parallel "$PARALLEL" --root "$proj" >"$work/gs-console.txt" 2>&1
+# --- 1 and 2. engine overhead, side by side, and linearity -----------------------
+# make_project DIR STAGES: STAGES x PER_STAGE operations `op-NNNNN` (script:
+# true) in parallel groups of PER_STAGE, and under DIR/spawn/ the same scripts
+# with one list per stage for the bash loop and xargs.
+make_project() {
+    local dir=$1 stages=$2 i id group ops=$(($2 * PER_STAGE))
+    mkdir -p "$dir/capabilities/bench/operations" "$dir/modules/bench" "$dir/spawn"
+    {
+        echo "module:"
+        echo "  id: bench"
+        echo "  name: Engine overhead benchmark"
+        echo "  operations:"
+        for ((i = 1; i <= ops; i++)); do
+            printf '    - id: op-%05d\n      parallel_group: %d\n' "$i" $(((i - 1) / PER_STAGE + 1))
+        done
+    } >"$dir/modules/bench/module.yaml"
+    for ((i = 1; i <= ops; i++)); do
+        printf -v id 'op-%05d' "$i"
+        group=$(((i - 1) / PER_STAGE + 1))
+        printf 'operation:\n  id: %s\n  kind: shell\n  timeout: 1m\n  script: "true"\n' "$id" \
+            >"$dir/capabilities/bench/operations/$id.yaml"
+        # The same script goldsmith runs (it renders `true` without a newline).
+        printf 'true' >"$dir/spawn/$id.sh"
+        echo "$dir/spawn/$id.sh" >>"$dir/spawn/stage-$group"
+    done
 }
-xargs_run() {
-    local b
-    for ((b = 1; b <= STAGES; b++)); do
-        xargs -P "$PARALLEL" -n 1 -a "$work/xargs-scripts/batch-$b" \
+
+gs_run() { # DIR
+    "$bin" run bench --max-parallel "$PARALLEL" --root "$1" >"$work/gs-console.txt" 2>&1
+}
+bash_loop() { # DIR STAGES: every op of a stage in the background, then wait.
+    local s script
+    for ((s = 1; s <= $2; s++)); do
+        while IFS= read -r script; do
+            bash --noprofile --norc -euo pipefail "$script" >/dev/null 2>&1 &
+        done <"$1/spawn/stage-$s"
+        wait
+    done
+}
+xargs_loop() { # DIR STAGES: one `xargs -P` per stage.
+    local s
+    for ((s = 1; s <= $2; s++)); do
+        xargs -P "$PARALLEL" -n 1 -a "$1/spawn/stage-$s" \
             bash --noprofile --norc -euo pipefail >/dev/null 2>&1
     done
+}
+# timed OUT_ARRAY CMD...: runs CMD once, appends its wall time in seconds to OUT_ARRAY.
+timed() {
+    local -n into=$1
+    shift
+    local t0 t1 status=0
+    t0=$(now)
+    "$@" || status=$?
+    t1=$(now)
+    if ((status != 0)); then
+        echo "   $1 exited $status:"
+        tail -n 20 "$work/gs-console.txt"
+        exit 1
+    fi
+    into+=("$(calc "$t1 - $t0")")
 }
 
 echo "goldsmith overhead benchmark"
 echo "  binary:  $bin"
-echo "  machine: $(nproc) CPUs, $(uname -sr), bash ${BASH_VERSION%%(*}"
+echo "  machine: $(nproc) CPUs, $(uname -sr), bash ${BASH_VERSION%%(*}, load $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "  temp dir: $work ($(stat -f -c %T "$work") filesystem)"
 echo
-echo "1. engine overhead per operation"
-echo "   $OPS operations (script: true) in $STAGES stages of $PER_STAGE, --max-parallel $PARALLEL"
-echo "   baseline: the same $OPS x 'bash --noprofile --norc -euo pipefail <script>' via xargs -P $PARALLEL, $STAGES batches of $PER_STAGE"
+
+small=$work/small
+small_ops=$((SMALL_STAGES * PER_STAGE))
+make_project "$small" "$SMALL_STAGES"
+echo "1. $small_ops operations (script: true) in $SMALL_STAGES stages of $PER_STAGE, --max-parallel $PARALLEL"
+echo "   each spawn: bash --noprofile --norc -euo pipefail <script>; medians of $REPS, runs interleaved"
 
 # One untimed warm-up of each (page cache, binary, bash).
-gs_run || { echo "   goldsmith run failed during warm-up:"; tail -n 20 "$work/gs-console.txt"; exit 1; }
-xargs_run
+gs_run "$small" || { echo "   goldsmith run failed during warm-up:"; tail -n 20 "$work/gs-console.txt"; exit 1; }
+bash_loop "$small" "$SMALL_STAGES"
+xargs_loop "$small" "$SMALL_STAGES"
 
 # Run directories are kept between repetitions, as in a real project: deleting
 # thousands of files right before a run slows file creation on some
 # filesystems (ext4 without a journal skips recently deleted inodes).
-gs_times=() xa_times=() gs_starts=()
+gs_times=() bash_times=() xa_times=() gs_starts=()
 for ((r = 1; r <= REPS; r++)); do
-    t0=$(now)
-    gs_status=0
-    gs_run || gs_status=$?
-    t1=$(now)
-    if ((gs_status != 0)); then
-        echo "   goldsmith exited $gs_status in repetition $r:"
-        tail -n 20 "$work/gs-console.txt"
-        exit 1
-    fi
-    gs_times+=("$(calc "$t1 - $t0")")
-    gs_starts+=("$t0")
-
-    t0=$(now)
-    xargs_run
-    t1=$(now)
-    xa_times+=("$(calc "$t1 - $t0")")
+    gs_starts+=("$(now)")
+    timed gs_times gs_run "$small"
+    timed bash_times bash_loop "$small" "$SMALL_STAGES"
+    timed xa_times xargs_loop "$small" "$SMALL_STAGES"
 done
-
 gs_med=$(median "${gs_times[@]}")
+bash_med=$(median "${bash_times[@]}")
 xa_med=$(median "${xa_times[@]}")
-per_op_ms=$(calc "($gs_med - $xa_med) * 1000 / $OPS")
-per_rep=()
-for ((r = 0; r < REPS; r++)); do
-    per_rep+=("$(calc "round((${gs_times[r]} - ${xa_times[r]}) * 1000 / $OPS, 3)")")
-done
-ok1=$(calc "int($per_op_ms <= $TARGET_MS_PER_OP)")
+ok1=$(calc "int($gs_med <= $bash_med)")
+printf '   goldsmith:       %.3f s   (runs: %s s)\n' "$gs_med" "$(fmt_s "${gs_times[@]}")"
+printf '   bash loop:       %.3f s   (runs: %s s)\n' "$bash_med" "$(fmt_s "${bash_times[@]}")"
+printf '   xargs -P %d:     %.3f s   (runs: %s s)\n' "$PARALLEL" "$xa_med" "$(fmt_s "${xa_times[@]}")"
+printf '   goldsmith / bash loop: %.2f x; per op beyond the bash loop: %.3f ms\n' \
+    "$(calc "$gs_med / $bash_med")" "$(calc "($gs_med - $bash_med) * 1000 / $small_ops")"
+printf '   target:          goldsmith <= bash loop   -> %s\n' "$(verdict "$ok1")"
 
-printf '   goldsmith wall time: median %.3f s   (runs: %s s)\n' "$gs_med" "$(fmt_s "${gs_times[@]}")"
-printf '   xargs wall time:     median %.3f s   (runs: %s s)\n' "$xa_med" "$(fmt_s "${xa_times[@]}")"
-printf '   overhead per op:     %.3f ms   (median goldsmith - median xargs) / %d; per repetition: %s ms\n' \
-    "$per_op_ms" "$OPS" "${per_rep[*]}"
-printf '   target:              <= %d ms per op   -> %s\n' "$TARGET_MS_PER_OP" "$(verdict "$ok1")"
-
-# Where goldsmith's time went in the last repetition, from its events.jsonl.
+# Where goldsmith's time went in its last repetition, from its events.jsonl.
 # Run ids start with a UTC timestamp: the last one sorts last.
-events=$(find "$proj/artifacts/runs" -name events.jsonl | sort | tail -n1)
+events=$(find "$small/artifacts/runs" -name events.jsonl | sort | tail -n1)
 python3 - "$events" "${gs_starts[REPS - 1]}" "${gs_times[REPS - 1]}" <<'PY'
 import json, sys
 from datetime import datetime
@@ -191,11 +212,29 @@ bad = [o["op"] for o in ops if o["status"] != "succeeded"]
 if bad:
     print(f"     WARNING: {len(bad)} operations did not succeed, e.g. {bad[:3]}")
 PY
-rm -rf "$proj"
+state_kib=$(($(stat -c %s "$(dirname "$events")/state.json") / 1024))
+echo "     state.json: $state_kib KiB"
+rm -rf "$small"
 
-# --- 2. peak RSS with 1 GiB of output -------------------------------------------------
+large=$work/large
+large_ops=$((LARGE_STAGES * PER_STAGE))
 echo
-echo "2. peak RSS while one operation writes 1 GiB to stdout"
+echo "2. $large_ops operations in $LARGE_STAGES stages of $PER_STAGE, --max-parallel $PARALLEL (goldsmith alone)"
+make_project "$large" "$LARGE_STAGES"
+large_times=()
+for ((r = 1; r <= REPS; r++)); do
+    timed large_times gs_run "$large"
+done
+large_med=$(median "${large_times[@]}")
+ok2=$(calc "int($large_med <= $TARGET_LINEAR * $gs_med)")
+printf '   goldsmith:       %.3f s   (runs: %s s)\n' "$large_med" "$(fmt_s "${large_times[@]}")"
+printf '   %d ops / %d ops: %.2f x (linear: %d x)\n' "$large_ops" "$small_ops" "$(calc "$large_med / $gs_med")" "$TARGET_LINEAR"
+printf '   target:          <= %d x the %d-op time   -> %s\n' "$TARGET_LINEAR" "$small_ops" "$(verdict "$ok2")"
+rm -rf "$large"
+
+# --- 3. peak RSS with 1 GiB of output -------------------------------------------------
+echo
+echo "3. peak RSS while one operation writes 1 GiB to stdout"
 big=$work/bigout
 mkdir -p "$big/capabilities/bench/operations" "$big/modules/bench"
 cat >"$big/capabilities/bench/operations/big-output.yaml" <<EOF
@@ -218,6 +257,9 @@ free_kib=$(df -Pk "$work" | tail -n1 | tr -s ' ' | cut -d' ' -f4)
 if ((free_kib < 1153434)); then # 1.1 GiB
     echo "   SKIPPED: only $((free_kib / 1024)) MiB free under $work; the log needs 1 GiB"
     echo "   target:              <= $TARGET_RSS_MIB MiB   -> not measured"
+    echo
+    echo "summary: goldsmith $(printf '%.3f' "$gs_med") s vs bash loop $(printf '%.3f' "$bash_med") s $(verdict "$ok1");" \
+        "linear $(printf '%.2f' "$(calc "$large_med / $gs_med")") x (target <= $TARGET_LINEAR) $(verdict "$ok2"); peak RSS not measured"
     exit 0
 fi
 
@@ -263,15 +305,16 @@ rm -f -- "$run_dir"/logs/*.log # the 1 GiB log
 engine_mib=$(calc "$engine_kib / 1024")
 external_mib=$(calc "$external_kib / 1024")
 worst_mib=$(calc "max($engine_mib, $external_mib)")
-ok2=$(calc "int($worst_mib <= $TARGET_RSS_MIB)")
+ok3=$(calc "int($worst_mib <= $TARGET_RSS_MIB)")
 printf '   run took %.1f s; log written: %d bytes (%s)\n' "$(calc "$t1 - $t0")" "$log_bytes" \
     "$(if ((log_bytes >= BIG_BYTES)); then echo "complete"; else echo "SHORT: expected at least $BIG_BYTES"; fi)"
 printf '   engine peak RSS (run_finished.peak_rss_kib): %8.1f MiB\n' "$engine_mib"
 printf '   external peak RSS (%s): %8.1f MiB\n' "$external_tool" "$external_mib"
 echo "     (the external figure is the largest of goldsmith and its children: bash, head, tr)"
-printf '   target:              <= %d MiB (the larger of the two)   -> %s\n' "$TARGET_RSS_MIB" "$(verdict "$ok2")"
+printf '   target:              <= %d MiB (the larger of the two)   -> %s\n' "$TARGET_RSS_MIB" "$(verdict "$ok3")"
 
 echo
-echo "summary: overhead $(printf '%.3f' "$per_op_ms") ms/op (target <= $TARGET_MS_PER_OP) $(verdict "$ok1");" \
-    "peak RSS $(printf '%.1f' "$worst_mib") MiB (target <= $TARGET_RSS_MIB) $(verdict "$ok2")"
+echo "summary: goldsmith $(printf '%.3f' "$gs_med") s vs bash loop $(printf '%.3f' "$bash_med") s $(verdict "$ok1");" \
+    "linear $(printf '%.2f' "$(calc "$large_med / $gs_med")") x (target <= $TARGET_LINEAR) $(verdict "$ok2");" \
+    "peak RSS $(printf '%.1f' "$worst_mib") MiB (target <= $TARGET_RSS_MIB) $(verdict "$ok3")"
 exit 0

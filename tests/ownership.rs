@@ -583,3 +583,63 @@ fn sigkill_at_random_moments_leaves_no_op_alive_and_resume_finishes_every_op_onc
         "too few trials hit a running run: {interrupted}"
     );
 }
+
+/// state.json is a paced snapshot (at most one every 100 ms): a kill right
+/// after an operation succeeded and the next one started finds the success
+/// in events.jsonl (flushed before the next operation started), not yet in
+/// the snapshot. `status` and `resume` must read it there: `a` has no
+/// idempotency check, so running it again would show in the ledger.
+#[test]
+fn sigkill_right_after_a_success_resume_does_not_run_it_again() {
+    let p = Project::new();
+    let ledger = p.root().join("ledger");
+    let (l, root) = (ledger.display(), p.root().display());
+    p.shell_op("a", "", &format!("echo a >> {l}"));
+    p.shell_op(
+        "b",
+        "",
+        &format!("echo b >> {l}\nif [ ! -e {root}/b-may-end ]; then sleep 30; fi"),
+    );
+    p.module("m", "    - a\n    - b\n");
+    let mut coordinator = Background(
+        p.command(&["run", "m", "--kill-grace", "300ms"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("spawn"),
+    );
+    wait_until("b started", || {
+        ledger_lines(&ledger).contains(&"b".to_string())
+    });
+    signal(&coordinator.0, libc::SIGKILL);
+    coordinator.0.wait().expect("reap");
+    let snapshot = p.state();
+    eprintln!(
+        "state.json at the kill: a {}, b {}",
+        common::op_status(&snapshot, "a"),
+        common::op_status(&snapshot, "b")
+    );
+    wait_until("every op process is gone", || {
+        op_processes(p.root()).is_empty()
+    });
+
+    let status = p.run(&["status", "m"]);
+    assert!(
+        status
+            .stdout
+            .lines()
+            .any(|l| l.starts_with("a ") && l.contains("succeeded")),
+        "{}",
+        status.stdout
+    );
+    std::fs::write(p.root().join("b-may-end"), "").expect("marker");
+    let r = p.run(&["resume", "m", "--wait"]);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+    assert_eq!(
+        ledger_lines(&ledger),
+        ["a", "b", "b"],
+        "a ran once, b twice"
+    );
+    let state = p.state();
+    assert_eq!(common::op_status(&state, "a"), "succeeded");
+    assert_eq!(common::op_status(&state, "b"), "succeeded");
+}

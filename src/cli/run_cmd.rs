@@ -460,10 +460,14 @@ fn unit_context(
         }
         time_scale = 1.0 / flags.sim_speed;
     }
+    let cwd = std::fs::canonicalize(&project.root).unwrap_or(project.root.clone());
+    let bash =
+        crate::run::environment::find_program("bash", &env, &cwd).unwrap_or_else(|| "bash".into());
     let ctx = UnitContext {
         run_id: dir.id.clone(),
         run_dir: dir.clone(),
-        cwd: std::fs::canonicalize(&project.root).unwrap_or(project.root.clone()),
+        cwd,
+        bash,
         env,
         secrets: project.config.secret_values.clone(),
         grace: flags.kill_grace,

@@ -4,6 +4,8 @@
 //! `Reporter`. Reporters never fold events themselves and never read back
 //! what another reporter wrote.
 
+use std::time::Instant;
+
 use crate::record::event::EventLine;
 use crate::record::run_record::RunRecord;
 use crate::redact::Redactor;
@@ -11,16 +13,26 @@ use crate::redact::Redactor;
 /// What the executor emits into.
 pub trait EventSink {
     fn event(&mut self, line: &EventLine) -> Result<(), SinkError>;
-    /// Called once per scheduling round: coalesced writes happen here.
+    /// Called once per scheduling round, and before any operation starts:
+    /// everything emitted so far that anything may depend on (the event
+    /// stream) is on disk when it returns; snapshots may be held back.
     fn flush(&mut self) -> Result<(), SinkError>;
+    /// When a held-back write is due: `flush` must be called by then.
+    fn due(&self) -> Option<Instant>;
 }
 
 /// A consumer of the event stream and of the run as folded so far.
 pub trait Reporter {
     /// `run` already includes `line`.
     fn event(&mut self, line: &EventLine, run: &RunRecord) -> Result<(), SinkError>;
-    /// Once per scheduling round, after the events of the round.
+    /// Once per scheduling round, after the events of the round, and before
+    /// any operation starts. A reporter may hold back a costly write until
+    /// the moment it returns from `due` (the driver flushes again by then).
     fn flush(&mut self, run: &RunRecord) -> Result<(), SinkError>;
+    /// When a write held back by `flush` is due; `None` when nothing is held back.
+    fn due(&self) -> Option<Instant> {
+        None
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -74,6 +86,10 @@ impl EventSink for Recorder<'_> {
     fn flush(&mut self) -> Result<(), SinkError> {
         let run = &self.run;
         first_error(self.reporters.iter_mut().map(|r| r.flush(run)))
+    }
+
+    fn due(&self) -> Option<Instant> {
+        self.reporters.iter().filter_map(|r| r.due()).min()
     }
 }
 

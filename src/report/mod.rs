@@ -16,3 +16,4 @@ pub mod junit;
 pub mod state_file;
 pub mod summary;
 mod updates;
+mod write_pace;

@@ -1,5 +1,9 @@
-//! `state.json`: the run record's projection, written atomically when the record changed.
+//! `state.json`: the run record's projection, written atomically when the
+//! record changed, at the pace `write_pace` sets, and when the run finishes.
 
+use std::time::Instant;
+
+use super::write_pace::WritePace;
 use crate::record::event::EventLine;
 use crate::record::run_record::RunRecord;
 use crate::record::sink::{Reporter, SinkError};
@@ -10,14 +14,34 @@ pub struct StateWriter {
     dir: RunDir,
     /// The record's revision last written.
     written: Option<u64>,
+    pace: WritePace,
+    /// A change was held back: it must be written by `pace.next()`.
+    held: bool,
 }
 
 impl StateWriter {
+    /// For a run directory whose first state.json was just written.
     pub fn new(dir: &RunDir) -> Self {
         StateWriter {
             dir: dir.clone(),
             written: None,
+            pace: WritePace::new(Instant::now()),
+            held: false,
         }
+    }
+
+    fn write(&mut self, run: &RunRecord) -> Result<(), SinkError> {
+        let started = Instant::now();
+        self.dir
+            .write_state(&StateFile::from(run))
+            .map_err(|source| SinkError {
+                what: format!("cannot write {}", self.dir.state().display()),
+                source,
+            })?;
+        self.pace.wrote(started, Instant::now());
+        self.written = Some(run.revision());
+        self.held = false;
+        Ok(())
     }
 }
 
@@ -30,13 +54,15 @@ impl Reporter for StateWriter {
         if self.written == Some(run.revision()) {
             return Ok(());
         }
-        self.dir
-            .write_state(&StateFile::from(run))
-            .map_err(|source| SinkError {
-                what: format!("cannot write {}", self.dir.state().display()),
-                source,
-            })?;
-        self.written = Some(run.revision());
+        let finished = run.status.is_some();
+        if finished || self.pace.ready(Instant::now()) {
+            return self.write(run);
+        }
+        self.held = true;
         Ok(())
+    }
+
+    fn due(&self) -> Option<Instant> {
+        self.held.then(|| self.pace.next())
     }
 }

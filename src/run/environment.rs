@@ -117,9 +117,59 @@ fn is_credential(name: &str) -> bool {
     )
 }
 
+/// Where `name` is on the `PATH` of `env` (the last `PATH` in it, as a child
+/// would see it), relative entries taken from `cwd`: the file a child's own
+/// lookup would execute. Found once per run, so that each spawn execs it
+/// directly instead of trying every `PATH` entry in turn.
+pub fn find_program(
+    name: &str,
+    env: &[(String, String)],
+    cwd: &std::path::Path,
+) -> Option<std::path::PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let path = env.iter().rev().find(|(k, _)| k == "PATH")?;
+    path.1
+        .split(':')
+        .map(|dir| cwd.join(if dir.is_empty() { "." } else { dir }).join(name))
+        .find(|candidate| {
+            std::fs::metadata(candidate)
+                .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+        })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_program_is_found_on_the_last_path_in_order() {
+        let dir = tempfile::tempdir().expect("temp dir");
+        for sub in ["a", "b"] {
+            std::fs::create_dir(dir.path().join(sub)).expect("dir");
+        }
+        let tool = |sub: &str, mode: u32| {
+            use std::os::unix::fs::PermissionsExt;
+            let path = dir.path().join(sub).join("tool");
+            std::fs::write(&path, "").expect("write");
+            std::fs::set_permissions(&path, std::fs::Permissions::from_mode(mode)).expect("mode");
+            path
+        };
+        tool("a", 0o644);
+        let runnable = tool("b", 0o755);
+        let env = |path: &str| {
+            vec![
+                ("PATH".to_string(), "/nowhere".to_string()),
+                ("PATH".to_string(), path.to_string()),
+            ]
+        };
+        // Not executable in `a`; relative entries are taken from `cwd`.
+        assert_eq!(
+            find_program("tool", &env("/nowhere:a:b"), dir.path()),
+            Some(runnable)
+        );
+        assert_eq!(find_program("tool", &env("a"), dir.path()), None);
+        assert_eq!(find_program("tool", &[], dir.path()), None);
+    }
 
     fn host(names: &[&str]) -> Vec<(String, String)> {
         names

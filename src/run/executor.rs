@@ -145,6 +145,8 @@ impl<'s> Executor<'s> {
                     let due = self.scheduler.tick(now());
                     self.apply(due, &mut units);
                 }
+                // A write a reporter held back is due: the flush below makes it.
+                _ = sleep_until(self.sink.due()) => {}
             }
             self.flush(&mut units);
         }
@@ -161,11 +163,16 @@ impl<'s> Executor<'s> {
     }
 
     /// Writes the events, spawns the units, then passes on the stop request.
+    /// Before anything starts, the sink flushes: what it waits for ended in
+    /// events that are on disk by then (`resume` reads them after a kill).
     fn apply(&mut self, actions: Actions, units: &mut Units) {
         for line in &actions.events {
             if let Err(e) = self.sink.event(line) {
                 self.sink_failed(e, units);
             }
+        }
+        if !actions.start.is_empty() || !actions.start_cleanup.is_empty() {
+            self.flush(units);
         }
         for i in actions.start {
             units.spawn(i, false);

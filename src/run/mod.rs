@@ -9,6 +9,7 @@ pub mod cleanup;
 pub mod environment;
 pub mod executor;
 pub mod fd_budget;
+mod fd_pass;
 mod managed_attempt;
 mod op_outputs;
 mod oplog;

@@ -15,7 +15,6 @@ use std::ffi::OsString;
 use std::os::fd::OwnedFd;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::PathBuf;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncReadExt;
@@ -351,25 +350,12 @@ fn spawn(spec: &ProcessSpec) -> std::io::Result<Spawned> {
     // std's pipes, not tokio's: both ends are created O_CLOEXEC atomically, and
     // the child gets blocking write ends as programs expect.
     let (out_reader, out_writer) = std::io::pipe()?;
-    let (mut cmd, reports) = supervisor::command(&spec.program, &spec.args, spec.grace)?;
+    let sealed = spec.sealed.iter().map(SealedScript::fd).collect();
+    let (mut cmd, handover) = supervisor::command(&spec.program, &spec.args, spec.grace, sealed)?;
     cmd.current_dir(&spec.cwd)
         .env_clear()
         .envs(spec.env.iter().map(|(k, v)| (k, v)))
-        .stdin(Stdio::null())
         .process_group(0);
-    for sealed in &spec.sealed {
-        let fd = sealed.fd();
-        // SAFETY: between fork and exec only fcntl runs, which is async-signal-safe.
-        // The fd is close-on-exec in every other child, so only this one inherits it.
-        unsafe {
-            cmd.pre_exec(move || {
-                if libc::fcntl(fd, libc::F_SETFD, 0) < 0 {
-                    return Err(std::io::Error::last_os_error());
-                }
-                Ok(())
-            });
-        }
-    }
     let mut readers = vec![out_reader];
     if spec.capture {
         let (err_reader, err_writer) = std::io::pipe()?;
@@ -382,8 +368,9 @@ fn spawn(spec: &ProcessSpec) -> std::io::Result<Spawned> {
     let mut cmd = tokio::process::Command::from(cmd);
     let child = cmd.spawn()?;
     // Dropping the command closes our copies of the write ends, so EOF means
-    // every process holding them has gone.
+    // every process holding them has gone, and our copy of the handover socket.
     drop(cmd);
+    let reports = handover.send()?;
     let streams = readers
         .into_iter()
         .map(|r| {

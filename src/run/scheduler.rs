@@ -213,9 +213,8 @@ pub struct Scheduler {
     slots: Vec<Slot>,
     /// For each lock, the ops that hold it, in list order.
     lock_queues: HashMap<LockName, Vec<usize>>,
-    /// For each op, the ops it waits for: its `depends_on`, and every op of
-    /// an earlier stage unless `depends_on` was given.
-    waits: Vec<Vec<usize>>,
+    /// Some op carries a taint: until then nothing needs a look at what an op waits for.
+    tainted: bool,
     /// Ops not yet terminal, by stage number (index 0 unused).
     stage_remaining: Vec<usize>,
     stage_started: Vec<bool>,
@@ -262,7 +261,7 @@ impl Scheduler {
             .collect();
         Scheduler {
             stage_started: vec![false; plan.stages.len() + 1],
-            waits: waits(&plan),
+            tainted: false,
             clock: CleanupClock::new(opts.cancel_budget),
             plan,
             opts,
@@ -328,6 +327,7 @@ impl Scheduler {
                 } => {
                     self.finish_without_running(i, status, failure_class, reason, now);
                     self.slots[i].taint = self.slots[i].taint.or(taint);
+                    self.tainted |= taint.is_some();
                 }
                 Decision::WaitForLock { lock, holder } => self.wait_for_lock(i, lock, holder, now),
                 Decision::Start => self.start(i, now),
@@ -498,7 +498,12 @@ impl Scheduler {
         if let Some(why) = &self.stopping {
             return why.unstarted();
         }
-        if let Some(&a) = self.waits[i].iter().find(|&&w| self.deferred(w)) {
+        // Only after trouble is an op deferred: no walk over what it waits for before.
+        if let Some(a) = self
+            .troubled()
+            .then(|| self.waits(i).find(|&w| self.deferred(w)))
+            .flatten()
+        {
             let root = self.first_failure.unwrap_or(a);
             return Decision::skip_after(
                 root,
@@ -563,9 +568,13 @@ impl Scheduler {
     /// `continue`, when an earlier stage failed.
     fn after_failure(&self, i: usize) -> Option<Decision> {
         let op = &self.plan.ops[i];
-        let tainted = self.waits[i]
-            .iter()
-            .find_map(|&w| self.slots[w].taint.map(|root| (w, root)));
+        let tainted = self
+            .tainted
+            .then(|| {
+                self.waits(i)
+                    .find_map(|w| self.slots[w].taint.map(|root| (w, root)))
+            })
+            .flatten();
         if let Some((w, root)) = tainted {
             let (id, root_id) = (&self.plan.ops[w].id, &self.plan.ops[root].id);
             let reason = match (op.depends_on.contains(&w), w == root) {
@@ -671,6 +680,17 @@ impl Scheduler {
         s.status.is_ok()
             || (s.status == OpStatus::Failed && !s.counts_as_failure)
             || self.plan.ops[d].off.is_some()
+    }
+
+    /// What op `i` waits for, in list order: its `depends_on`, and every op of
+    /// an earlier stage unless its entry gave `depends_on` (which then narrows
+    /// the wait). Computed when asked, not kept: kept lists grow with the
+    /// square of the number of ops, and only a failure or a cancellation asks.
+    fn waits(&self, i: usize) -> impl Iterator<Item = usize> + '_ {
+        let op = &self.plan.ops[i];
+        (0..self.plan.ops.len()).filter(move |&j| {
+            (op.waits_for_stage && self.plan.ops[j].stage < op.stage) || op.depends_on.contains(&j)
+        })
     }
 
     /// Says once that op `i` waits for `holder`, and from when.
@@ -831,6 +851,7 @@ impl Scheduler {
         slot.counts_as_failure = status == OpStatus::Failed && !self.plan.ops[i].continue_on_error;
         if slot.counts_as_failure {
             slot.taint = Some(i);
+            self.tainted = true;
         }
         true
     }
@@ -872,27 +893,6 @@ impl Scheduler {
         self.out.emit(now.time, Event::RunCancelling { reason });
         self.out.ask(Stop::Terminate);
     }
-}
-
-/// What each op waits for: its `depends_on`, and every op of an earlier stage
-/// unless its entry gave `depends_on` (then `depends_on` narrows the wait).
-fn waits(plan: &Plan) -> Vec<Vec<usize>> {
-    plan.ops
-        .iter()
-        .map(|op| {
-            let mut w: Vec<usize> = if op.waits_for_stage {
-                (0..plan.ops.len())
-                    .filter(|&j| plan.ops[j].stage < op.stage)
-                    .collect()
-            } else {
-                Vec::new()
-            };
-            w.extend(&op.depends_on);
-            w.sort_unstable();
-            w.dedup();
-            w
-        })
-        .collect()
 }
 
 /// The first event of a run: what it will do.

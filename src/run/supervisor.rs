@@ -25,10 +25,13 @@
 use std::ffi::OsString;
 use std::io::Write;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::net::UnixStream;
 use std::os::unix::process::{CommandExt, ExitStatusExt};
 use std::path::Path;
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
+
+use super::fd_pass;
 
 /// `goldsmith __goldsmith-supervise <grace-ms> -- <program> <args>…`: the hidden mode.
 pub const ARG: &str = "__goldsmith-supervise";
@@ -67,35 +70,63 @@ fn lifeline() -> std::io::Result<RawFd> {
     }
 }
 
-/// A command that runs `program args` under a supervisor, and the read end of
-/// its status pipe. The caller sets cwd, env, stdio and `process_group(0)`.
-/// Dropping the command closes the coordinator's copy of the status pipe's
-/// write end, so do that right after spawning.
+/// A command that runs `program args` under a supervisor, and the handover
+/// to make right after spawning it. The caller sets cwd, env, stdout, stderr
+/// and `process_group(0)`; stdin is the handover's socket. `sealed` are
+/// descriptors the operation reads by their numbers (`/dev/fd/<n>`). Dropping the
+/// command closes the coordinator's copy of the socket, so do that right
+/// after spawning.
+///
+/// No pre-exec hook: std then spawns with `posix_spawn`, whose cost does not
+/// grow with the coordinator's memory (`fd_pass`).
 pub fn command(
     program: &Path,
     args: &[OsString],
     grace: Duration,
-) -> std::io::Result<(std::process::Command, OwnedFd)> {
+    sealed: Vec<RawFd>,
+) -> std::io::Result<(std::process::Command, Handover)> {
     let lifeline = lifeline()?;
-    let (status_read, status_write) = std::io::pipe()?;
-    let status_write = OwnedFd::from(status_write);
-    let lock = RUN_LOCK.get().map(|f| f.as_raw_fd()).unwrap_or(-1);
+    let (ours, theirs) = UnixStream::pair()?;
     let mut cmd = std::process::Command::new(self_exe());
     cmd.arg(ARG)
         .arg(grace.as_millis().to_string())
         .arg("--")
         .arg(program)
-        .args(args);
-    let sources = [lifeline, lock, status_write.as_raw_fd()];
-    // SAFETY: the closure only calls fcntl and dup2, which are async-signal-safe,
-    // on descriptors it owns (status_write moves in) or that live for the process.
-    unsafe {
-        cmd.pre_exec(move || {
-            let _keep = &status_write;
-            hand_over(&sources)
-        });
+        .args(args)
+        .stdin(OwnedFd::from(theirs));
+    let handover = Handover {
+        socket: ours,
+        lifeline,
+        sealed,
+    };
+    Ok((cmd, handover))
+}
+
+/// What a spawned supervisor is handed over its stdin: the lifeline, its
+/// status pipe, the run lock and the sealed scripts.
+pub struct Handover {
+    socket: UnixStream,
+    lifeline: RawFd,
+    sealed: Vec<RawFd>,
+}
+
+impl Handover {
+    /// Hands the spawned supervisor its descriptors; returns the read end of
+    /// its status pipe (the coordinator keeps no copy of the write end).
+    pub fn send(self) -> std::io::Result<OwnedFd> {
+        let (status_read, status_write) = std::io::pipe()?;
+        let lock = RUN_LOCK.get().map(|f| f.as_raw_fd());
+        let mut fds = vec![self.lifeline, status_write.as_raw_fd()];
+        fds.extend(lock);
+        fds.extend(&self.sealed);
+        let mut data = u8::from(lock.is_some()).to_string();
+        for fd in &self.sealed {
+            data.push_str(&format!(" {fd}"));
+        }
+        data.push('\n');
+        fd_pass::send(&self.socket, data.as_bytes(), &fds)?;
+        Ok(OwnedFd::from(status_read))
     }
-    Ok((cmd, OwnedFd::from(status_read)))
 }
 
 /// The running goldsmith binary: /proc/self/exe is still the right file when
@@ -108,26 +139,65 @@ fn self_exe() -> std::path::PathBuf {
     }
 }
 
-/// In the forked child: puts `sources` on fds 3, 4, 5 (-1: leave that fd alone).
-/// Via temporary copies above 9 first, so a source that already sits on one of
-/// the targets is not overwritten before it is moved.
-fn hand_over(sources: &[RawFd; 3]) -> std::io::Result<()> {
-    let mut temps = [-1; 3];
-    for (temp, &source) in temps.iter_mut().zip(sources) {
-        if source >= 0 {
-            // SAFETY: fcntl on a descriptor number; no memory is involved.
-            *temp = unsafe { libc::fcntl(source, libc::F_DUPFD_CLOEXEC, 10) };
-            if *temp < 0 {
-                return Err(std::io::Error::last_os_error());
-            }
+/// In the supervisor: takes what the coordinator hands over on stdin and
+/// puts it in place (lifeline, status pipe, run lock on 3, 5, 4; each sealed
+/// script on the number the operation reads it by), then points stdin at /dev/null.
+/// False when the coordinator is gone before it handed anything over.
+fn receive_handover() -> bool {
+    let Ok((data, fds)) = super::fd_pass::recv(libc::STDIN_FILENO) else {
+        return false;
+    };
+    let text = String::from_utf8_lossy(&data);
+    let mut words = text.split_whitespace().map(str::parse::<RawFd>);
+    let Some(Ok(has_lock)) = words.next() else {
+        return false;
+    };
+    let mut targets = vec![LIFELINE_FD, STATUS_FD];
+    if has_lock == 1 {
+        targets.push(LOCK_FD);
+    }
+    for sealed in words {
+        match sealed {
+            Ok(fd) if fd >= 0 => targets.push(fd),
+            _ => return false,
         }
     }
-    for (target, &temp) in (LIFELINE_FD..).zip(&temps) {
-        // dup2 clears O_CLOEXEC on the target; the temporary copies close at exec.
+    fds.len() == targets.len() && place(fds, &targets).is_ok() && null_stdin().is_ok()
+}
+
+/// Moves each of `fds` to its target number. Via copies above every target
+/// first, so a descriptor that arrived on a target is not overwritten before
+/// it is moved.
+fn place(fds: Vec<OwnedFd>, targets: &[RawFd]) -> std::io::Result<()> {
+    let floor = targets.iter().copied().max().unwrap_or(0).max(9) + 1;
+    let temps = fds
+        .iter()
+        .map(|fd| {
+            // SAFETY: fcntl on a descriptor we own; the copy is owned below.
+            let temp = unsafe { libc::fcntl(fd.as_raw_fd(), libc::F_DUPFD_CLOEXEC, floor) };
+            match temp {
+                t if t < 0 => Err(std::io::Error::last_os_error()),
+                // SAFETY: `t` was just returned by fcntl and nothing else owns it.
+                t => Ok(unsafe { OwnedFd::from_raw_fd(t) }),
+            }
+        })
+        .collect::<std::io::Result<Vec<_>>>()?;
+    drop(fds);
+    for (temp, &target) in temps.iter().zip(targets) {
+        // dup2 clears O_CLOEXEC on the target; the copies close when dropped.
         // SAFETY: dup2 on descriptor numbers; no memory is involved.
-        if temp >= 0 && unsafe { libc::dup2(temp, target) } < 0 {
+        if unsafe { libc::dup2(temp.as_raw_fd(), target) } < 0 {
             return Err(std::io::Error::last_os_error());
         }
+    }
+    Ok(())
+}
+
+fn null_stdin() -> std::io::Result<()> {
+    let null = std::fs::File::open("/dev/null")?;
+    // SAFETY: dup2 on descriptor numbers; no memory is involved.
+    if unsafe { libc::dup2(null.as_raw_fd(), libc::STDIN_FILENO) } < 0 {
+        return Err(std::io::Error::last_os_error());
     }
     Ok(())
 }
@@ -171,6 +241,10 @@ pub fn main(args: Vec<OsString>) -> i32 {
     if sep != "--" {
         eprintln!("goldsmith: {ARG} is internal to goldsmith; it is not meant to be run by hand");
         return 2;
+    }
+    if !receive_handover() {
+        // The coordinator died before it handed anything over: do not start.
+        return 0;
     }
     for fd in [LIFELINE_FD, LOCK_FD, STATUS_FD] {
         // The operation gets none of them: a leaked background process must

@@ -84,6 +84,10 @@ pub struct UnitContext {
     pub run_id: String,
     pub run_dir: RunDir,
     pub cwd: PathBuf,
+    /// The bash every shell script and idempotency check runs in, found once
+    /// on the operations' `PATH` (`environment::find_program`); `bash` when
+    /// it is not there, so the spawn fails with the usual message.
+    pub bash: PathBuf,
     /// What every operation's processes get: inherited basics, config values, simulator settings.
     pub env: Vec<(String, String)>,
     /// Secret values by name; an operation gets only those it uses (`PlannedOp::secrets`).
@@ -541,7 +545,7 @@ fn bash_spec(
 ) -> std::io::Result<ProcessSpec> {
     let script = SealedScript::new(&format!("{}.{ext}", op.id), text.as_bytes())?;
     Ok(ProcessSpec {
-        program: "bash".into(),
+        program: ctx.bash.clone(),
         args: vec![
             "--noprofile".into(),
             "--norc".into(),

@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{RunDir, runs_root};
 use crate::record::state::StateFile;
+use crate::record::status::RunStatus;
 
 /// Every run's state, newest first. Runs without a readable state are passed over.
 pub fn all_runs(root: &Path) -> Vec<(PathBuf, StateFile)> {
@@ -20,7 +21,7 @@ pub fn all_runs(root: &Path) -> Vec<(PathBuf, StateFile)> {
     dirs.sort();
     dirs.reverse();
     dirs.into_iter()
-        .filter_map(|d| read_state(&d.join("state.json")).ok().map(|s| (d, s)))
+        .filter_map(|d| read_state(&d).ok().map(|s| (d, s)))
         .collect()
 }
 
@@ -77,10 +78,27 @@ pub fn was_simulated(dir: &Path, state: &StateFile) -> bool {
 
 /// The state of the run `id` under `root`.
 pub fn read_run(root: &Path, id: &str) -> Result<StateFile, StateError> {
-    read_state(&RunDir::open(root, id).state())
+    read_state(&RunDir::open(root, id).path)
 }
 
-fn read_state(path: &Path) -> Result<StateFile, StateError> {
+/// The state of the run in `dir`: its `state.json`, or for a run that has
+/// not finished (going on, or its coordinator killed), the fold of its
+/// events, which the snapshot may lag behind (`recover`).
+fn read_state(dir: &Path) -> Result<StateFile, StateError> {
+    let run = RunDir {
+        id: String::new(),
+        path: dir.to_path_buf(),
+    };
+    let state = read_snapshot(&run.state())?;
+    if state.status != RunStatus::Running {
+        return Ok(state);
+    }
+    Ok(super::recover::from_events(&run.events())
+        .filter(|folded| folded.run_id == state.run_id)
+        .unwrap_or(state))
+}
+
+fn read_snapshot(path: &Path) -> Result<StateFile, StateError> {
     let text = std::fs::read_to_string(path).map_err(|source| StateError::Read {
         path: path.to_path_buf(),
         source,

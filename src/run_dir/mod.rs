@@ -8,6 +8,7 @@
 mod files;
 mod history;
 mod logs;
+mod recover;
 
 use std::path::{Path, PathBuf};
 
