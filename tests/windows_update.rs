@@ -53,13 +53,15 @@ fn kbs(outcome: &serde_json::Value) -> Vec<String> {
 }
 
 /// The console's op lines that name `op` (not a log tail's), without their indent,
-/// durations emptied (`[]`).
+/// durations emptied (`[]`); waiting for a lock (which depends on timing) left out.
 fn console_of(stdout: &str, op: &str) -> Vec<String> {
     stdout
         .lines()
         .filter(|l| l.starts_with("  ") && !l.trim_start().starts_with('|') && l.contains(op))
+        .filter(|l| !l.trim_start().starts_with("WAIT "))
         .map(|l| {
             let l = l.trim_start();
+            let l = l.split(" (waited ").next().unwrap_or(l);
             match (l.find(" ["), l.find("] ")) {
                 (Some(a), Some(b)) if a < b => format!("{} []{}", &l[..a], &l[b + 1..]),
                 _ => l.to_string(),
