@@ -702,7 +702,7 @@ def run_modules(goldsmith, az, work, modules):
 def check_faulted(run_dir, served):
     """The golden-faults run: the conflicted operation took a second attempt, ARM throttled VM reads."""
     ops = {op["id"]: op for op in json.loads((run_dir / "state.json").read_text())["ops"]}
-    attempts = ops["apply-default-settings"]["attempts"]
+    attempts = ops["prepare-build-vm"]["attempts"]
     throttled = sum(1 for r in served if r["status"] == 429 and r["command"] == "vm show")
     if attempts < 2 or throttled < 2:
         return f"expected a retried conflict and two throttled reads, got {attempts} attempts, {throttled} 429s"
