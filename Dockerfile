@@ -14,7 +14,8 @@ COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY crates ./crates
 RUN cargo build --release --locked --package goldsmith --target x86_64-unknown-linux-musl \
- && cp target/x86_64-unknown-linux-musl/release/goldsmith /goldsmith
+ && mkdir /out \
+ && cp target/x86_64-unknown-linux-musl/release/goldsmith target/x86_64-unknown-linux-musl/release/goldsmith-supervise /out/
 
 FROM python:3.12-slim-bookworm
 ARG AZURE_CLI_VERSION=2.91.0
@@ -25,7 +26,8 @@ RUN apt-get update \
  && rm -rf /var/lib/apt/lists/* \
  && pip install --no-cache-dir "azure-cli==${AZURE_CLI_VERSION}" \
  && az config set core.collect_telemetry=false --only-show-errors
-COPY --from=build /goldsmith /usr/local/bin/goldsmith
+# goldsmith-supervise beside goldsmith: the small supervisor each operation runs under.
+COPY --from=build /out/goldsmith /out/goldsmith-supervise /usr/local/bin/
 ENV AZURE_CORE_COLLECT_TELEMETRY=false \
     AZURE_EXTENSION_USE_DYNAMIC_INSTALL=no \
     AZURE_EXTENSION_RUN_AFTER_DYNAMIC_INSTALL=false

@@ -129,13 +129,27 @@ impl Handover {
     }
 }
 
-/// The running goldsmith binary: /proc/self/exe is still the right file when
-/// the binary on disk was replaced or deleted during the run.
+/// The program a supervisor runs as: `goldsmith-supervise` beside the running
+/// binary when it is there (it holds only this module's code, so it starts in
+/// about half the time: once per operation, that is most of goldsmith's own
+/// cost per operation), else the running goldsmith binary itself. Both are
+/// named through descriptors the coordinator holds (`/proc/<pid>/fd/<n>`,
+/// `/proc/self/exe`), so they stay the right files when the binaries on disk
+/// are replaced or deleted during the run.
 fn self_exe() -> std::path::PathBuf {
-    if cfg!(target_os = "linux") {
-        "/proc/self/exe".into()
-    } else {
-        std::env::current_exe().unwrap_or_else(|_| "goldsmith".into())
+    static SUPERVISE: std::sync::OnceLock<Option<std::fs::File>> = std::sync::OnceLock::new();
+    if !cfg!(target_os = "linux") {
+        return std::env::current_exe().unwrap_or_else(|_| "goldsmith".into());
+    }
+    let sibling = SUPERVISE.get_or_init(|| {
+        let path = std::env::current_exe()
+            .ok()?
+            .with_file_name("goldsmith-supervise");
+        std::fs::File::open(path).ok()
+    });
+    match sibling {
+        Some(file) => format!("/proc/{}/fd/{}", std::process::id(), file.as_raw_fd()).into(),
+        None => "/proc/self/exe".into(),
     }
 }
 
