@@ -45,6 +45,12 @@ YAML
 op a1 vm-a "$A1"
 op a2 vm-a "$A2"
 op b vm-b "$B"
+# The simulated Azure starts empty: the module's scenario declares the two VMs.
+cat > "$work/modules/m/sim-scenario.yaml" <<YAML
+vms:
+  - { resource_group: rg-bench, name: vm-a }
+  - { resource_group: rg-bench, name: vm-b }
+YAML
 cat > "$work/modules/m/module.yaml" <<YAML
 module:
   id: m
