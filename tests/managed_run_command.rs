@@ -519,3 +519,56 @@ fn the_real_az_runs_managed_run_commands_against_the_stand_in() {
         );
     }
 }
+
+/// A VM restart goldsmith owes an installer (3010) waits until no other script of
+/// the run is running on that VM: the managed script beside it is never cut short.
+#[test]
+fn a_restart_after_3010_waits_for_the_managed_script_beside_it() {
+    let p = project();
+    vm_op(
+        &p,
+        "setup",
+        "installs: true",
+        "# goldsmith-sim: msi=reader:3010:10s\nWrite-Output installed",
+    );
+    vm_op(
+        &p,
+        "long",
+        "mode: managed",
+        "# goldsmith-sim: duration=10m stdout=long-done\nWrite-Output long-done",
+    );
+    vm_op(
+        &p,
+        "after",
+        "",
+        "# goldsmith-sim: duration=10s\nWrite-Output ok",
+    );
+    p.module(
+        "m",
+        "    - { id: setup, parallel_group: 1 }\n    - { id: long, parallel_group: 1 }\n    - { id: after, parallel_group: 1, depends_on: [setup] }\n",
+    );
+    let r = run(&p);
+    assert_eq!(r.code, 0, "{}{}", r.stdout, r.stderr);
+
+    let events = p.events();
+    let finished = |id| time_of(events_of(&events, "op_finished", id)[0]);
+    let started = |id| time_of(events_of(&events, "op_started", id)[0]);
+    assert!(
+        started("after") < finished("long"),
+        "`after` became ready while `long` ran"
+    );
+    let log = std::fs::read_to_string(p.latest_run_dir().join("logs/after.log")).expect("log");
+    let waited = log
+        .find("1 other script(s) of this run are running on it: waiting for them to end first")
+        .unwrap_or_else(|| panic!("after waited for long: {log}"));
+    let restarted = log
+        .find("az vm restart")
+        .unwrap_or_else(|| panic!("after restarted vm1: {log}"));
+    assert!(waited < restarted, "{log}");
+    let long_log = std::fs::read_to_string(p.latest_run_dir().join("logs/long.log")).expect("log");
+    assert!(long_log.contains("long-done"), "{long_log}");
+    assert!(
+        !long_log.contains("restart"),
+        "nothing restarted vm1 under long: {long_log}"
+    );
+}
