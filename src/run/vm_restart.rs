@@ -192,9 +192,10 @@ async fn enter_when_free<'a>(
             told = true;
         }
         let mut stop = stop.clone();
+        // A closed channel disables the second branch instead of waking at once.
         tokio::select! {
             _ = tokio::time::sleep(ctx.scaled(BUSY_POLL)) => {}
-            _ = stop.changed() => {}
+            Ok(()) = stop.changed() => {}
         }
         if *stop.borrow() != Stop::No {
             return Err(AttemptOutcome::new(
