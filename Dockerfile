@@ -1,9 +1,16 @@
-# syntax=docker/dockerfile:1
 # goldsmith as a container action: a static (musl) binary on an image with
 # bash and the Azure CLI. tini is PID 1: it reaps orphaned processes and
 # forwards signals to goldsmith, which forwards them to the operations.
+#
+# Base images are pinned by digest (the multi-arch index of the tag named
+# beside it) and the Azure CLI by version, so a rebuild of a release gets the
+# same bits; Dependabot (.github/dependabot.yml) proposes newer digests.
+# tools/smoke/smoke.sh checks a built image the way the runner uses it.
 
-FROM rust:1.95-slim-bookworm AS build
+FROM rust:1.95-slim-bookworm@sha256:b8ecdb97c5b9c1ae058249f72710dbe33d4da19f7b8d911bd3c72e5f048af251 AS build
+# The release's SBOM (BuildKit's scanner) also reads this stage: the Rust
+# crates compiled into goldsmith are listed from Cargo.lock.
+ARG BUILDKIT_SBOM_SCAN_STAGE=true
 RUN apt-get update \
  && apt-get install -y --no-install-recommends musl-tools \
  && rm -rf /var/lib/apt/lists/* \
@@ -17,7 +24,7 @@ RUN cargo build --release --locked --package goldsmith --target x86_64-unknown-l
  && mkdir /out \
  && cp target/x86_64-unknown-linux-musl/release/goldsmith target/x86_64-unknown-linux-musl/release/goldsmith-supervise /out/
 
-FROM python:3.12-slim-bookworm
+FROM python:3.12-slim-bookworm@sha256:0f5b26b9518d002b6173fd61daad821fa340635ebfec5bba471013f9ca114579
 ARG AZURE_CLI_VERSION=2.91.0
 # No CLI extension: the AVD operations call the DesktopVirtualization REST API
 # through `az rest`; az is told never to install or prompt for one on its own.
