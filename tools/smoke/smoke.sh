@@ -9,7 +9,7 @@
 # another docker-compatible CLI; tools/smoke/fake-docker/docker is one for
 # machines without an engine (see its README). The steps, in order:
 #   1. goldsmith --version is the version in Cargo.toml; goldsmith-supervise is beside it
-#   2. az version is the Dockerfile's AZURE_CLI_VERSION, with no extension installed
+#   2. az version is the one tools/az-spec/requirements.txt locks, with no extension installed
 #   3. the golden-image module (with its dependencies) on the simulated Azure, started
 #      as the runner starts the action: every input as INPUT_*, the workspace at
 #      /github/workspace, HOME and the file commands mounted; it succeeds and writes
@@ -17,6 +17,7 @@
 #   4. tini is PID 1 and reaps an orphan an operation leaves behind
 #   5. SIGTERM to the container reaches the running operation; the run exits 130
 #   6. so does SIGINT, which the runner sends first when a job is cancelled
+# SMOKE_KEEP=1 keeps the temporary directory (workspace, logs, file commands).
 set -euo pipefail
 
 image=${1:?usage: tools/smoke/smoke.sh IMAGE}
@@ -41,11 +42,9 @@ cleanup() {
 trap cleanup EXIT
 [ -z "${SMOKE_KEEP:-}" ] || trap - EXIT
 
-# A value of `key = "value"` (or `ARG key=value`) in a file, the first one found.
-first_value() { sed -n -E "s/^$2 *= *\"?([^\"]*)\"?$/\1/p" "$1" | head -n 1; }
 
 step "1. goldsmith --version"
-want="goldsmith $(first_value "$repo/Cargo.toml" version)"
+want="goldsmith $(sed -n 's/^version = "\(.*\)"$/\1/p' "$repo/Cargo.toml" | head -n 1)"
 got=$("$docker" run --rm --entrypoint goldsmith "$image" --version)
 [ "$got" = "$want" ] || fail "goldsmith --version printed '$got', expected '$want'"
 "$docker" run --rm --entrypoint sh "$image" -c 'test -x /usr/local/bin/goldsmith-supervise' \
@@ -53,14 +52,14 @@ got=$("$docker" run --rm --entrypoint goldsmith "$image" --version)
 echo "$got, with goldsmith-supervise"
 
 step "2. az version and extensions"
-want=$(first_value "$repo/Dockerfile" "ARG AZURE_CLI_VERSION")
+want=$(sed -n 's/^azure-cli==\([^ ]*\).*/\1/p' "$repo/tools/az-spec/requirements.txt")
 "$docker" run --rm --entrypoint az "$image" version --output json > "$tmp/az-version.json"
 "$docker" run --rm --entrypoint az "$image" extension list --output json > "$tmp/az-extensions.json"
 python3 - "$tmp/az-version.json" "$tmp/az-extensions.json" "$want" <<'EOF'
 import json, sys
 version, extensions, want = json.load(open(sys.argv[1])), json.load(open(sys.argv[2])), sys.argv[3]
 if version.get("azure-cli") != want:
-    sys.exit(f"smoke: FAILED: az version says azure-cli {version.get('azure-cli')}, the Dockerfile pins {want}")
+    sys.exit(f"smoke: FAILED: az version says azure-cli {version.get('azure-cli')}, tools/az-spec/requirements.txt locks {want}")
 if version.get("extensions") or extensions:
     sys.exit(f"smoke: FAILED: the image has az extensions installed: {extensions}")
 print(f"azure-cli {want}, no extensions")
