@@ -45,7 +45,8 @@ def main():
         print(f"check-msrv: {line}, Cargo.toml says rust-version = \"{declared}\"", file=sys.stderr)
     if newer:
         return 1
-    needs = max((version(p["rust_version"]), p["name"]) for i, p in packages.items() if p.get("rust_version") and i not in meta["workspace_members"])
+    dependencies = [p for i, p in packages.items() if i not in meta["workspace_members"]]
+    needs = max((version(p["rust_version"]), p["name"]) for p in dependencies if p.get("rust_version"))
     print(
         f"check-msrv: rust-version {declared} covers all {len(meta['resolve']['nodes'])} crates "
         f"(the newest need: {needs[1]}, Rust {'.'.join(map(str, needs[0]))})"
