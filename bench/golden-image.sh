@@ -49,7 +49,8 @@ makespan() { # root, extra flags... -> simulated seconds of module 05, first sta
   run "$root" 00-resource-group "$@"
   run "$root" 01-networking "$@"
   run "$root" 05-golden-image "$@"
-  python3 - "$(ls -d "$root"/artifacts/runs/*-golden-image/ | tail -n 1)events.jsonl" "$SPEED" <<'PY'
+  local runs=("$root"/artifacts/runs/*-golden-image/) # oldest first: run ids start with the time
+  python3 - "${runs[-1]}events.jsonl" "$SPEED" <<'PY'
 import json, sys
 from datetime import datetime
 def t(s): return datetime.fromisoformat(s.replace("Z", "+00:00")).timestamp()

@@ -49,7 +49,8 @@ printf 'module:\n  id: m\n  operations:\n    - install-apps\n' > "$work/modules/
 
 estimate=$("$GOLDSMITH_BIN" --root "$work" plan m --json | python3 -c 'import json, sys; print(json.load(sys.stdin)["ops"][0]["expected"])')
 "$GOLDSMITH_BIN" --root "$work" run m --simulate --sim-speed "$SPEED" > "$work/out.txt" 2>&1 || { cat "$work/out.txt"; exit 1; }
-run=$(ls -d "$work"/artifacts/runs/*/ | tail -n 1)
+runs=("$work"/artifacts/runs/*/)
+run=${runs[-1]}
 
 python3 - "$run" "$estimate" "$PARALLEL" "${APPS[@]}" <<'PY'
 import json, sys

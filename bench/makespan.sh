@@ -68,7 +68,8 @@ printf '  lower bound: max(a1 + a2, b) = %ss simulated = %.3f s real\n' "$(( A1 
 runs=()
 for _ in $(seq "$REPS"); do
   "$GOLDSMITH_BIN" --root "$work" run m --simulate --sim-speed "$SPEED" > "$work/out.txt" 2>&1 || { cat "$work/out.txt"; exit 1; }
-  events=$(ls -d "$work"/artifacts/runs/*/ | tail -n 1)events.jsonl
+  run_dirs=("$work"/artifacts/runs/*/) # oldest first: run ids start with the time
+  events=${run_dirs[-1]}events.jsonl
   # Makespan: first operation start to last operation finish, from the events.
   m=$(python3 - "$events" <<'PY'
 import json, sys

@@ -55,6 +55,7 @@ bin=$(cd "$(dirname "$bin")" && pwd)/$(basename "$bin")
 
 # --- temp dirs, removed at exit ---------------------------------------------------
 work=$(mktemp -d "${TMPDIR:-/tmp}/goldsmith-bench.XXXXXX")
+# shellcheck disable=SC2329 # called by the trap
 cleanup() { rm -rf -- "$work"; }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
@@ -77,7 +78,8 @@ verdict() { if [[ $1 == 1 ]]; then echo PASS; else echo FAIL; fi; }
 # true) in parallel groups of PER_STAGE, and under DIR/spawn/ the same scripts
 # with one list per stage for the bash loop and xargs.
 make_project() {
-    local dir=$1 stages=$2 i id group ops=$(($2 * PER_STAGE))
+    local dir=$1 stages=$2 i id group
+    local ops=$((stages * PER_STAGE))
     mkdir -p "$dir/capabilities/bench/operations" "$dir/modules/bench" "$dir/spawn"
     {
         echo "module:"

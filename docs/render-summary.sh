@@ -196,7 +196,7 @@ JS
 
 render() {
   local md=$1 png=$2 open=${3:-}
-  TZ=UTC node "$work/render.mjs" "$md" "$work/$(basename "$png")" "$job" "$width" "$chromium_bin" $open
+  TZ=UTC node "$work/render.mjs" "$md" "$work/$(basename "$png")" "$job" "$width" "$chromium_bin" ${open:+"$open"}
   pngquant --force --quality 70-95 --speed 1 --output "$work/q.png" "$work/$(basename "$png")"
   optipng -quiet -o5 "$work/q.png"
   cp "$work/q.png" "$png"

@@ -30,7 +30,8 @@ echo "spec ok"
 
 echo "== every module under --simulate, every recorded call replayed against the real az"
 cp -r capabilities modules config.yaml "$work/"
-export ADMIN_PASSWORD="ci-$(date +%s%N)-Aa1!"
+ADMIN_PASSWORD="ci-$(date +%s%N)-Aa1!"
+export ADMIN_PASSWORD
 for module in modules/*/; do
   module=$(basename "$module")
   # demo is bash only (no az), and its sleeps take real time, which the

@@ -22,6 +22,10 @@ set -euo pipefail
 
 image=${1:?usage: tools/smoke/smoke.sh IMAGE}
 docker=${DOCKER:-docker}
+command -v "$docker" > /dev/null || {
+  echo "smoke: no '$docker' here: these tests need a Docker engine, or DOCKER=tools/smoke/fake-docker/docker (see its README)" >&2
+  exit 1
+}
 repo=$(cd "$(dirname "$0")/../.." && pwd)
 started=$SECONDS
 
