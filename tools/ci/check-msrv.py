@@ -34,22 +34,24 @@ def main():
         print(f"check-msrv: no rust-version in the Cargo.toml of {', '.join(undeclared)}", file=sys.stderr)
         return 1
     declared = min((m["rust_version"] for m in members), key=version)
-    newer = sorted(
-        (version(p["rust_version"]), f"{p['name']} {p['version']} needs Rust {p['rust_version']}")
+    dependencies = [
+        (version(p["rust_version"]), p)
         for node in meta["resolve"]["nodes"]
-        if node["id"] not in meta["workspace_members"]
-        and (p := packages[node["id"]]).get("rust_version")
-        and version(p["rust_version"]) > version(declared)
-    )
-    for _, line in newer:
-        print(f"check-msrv: {line}, Cargo.toml says rust-version = \"{declared}\"", file=sys.stderr)
+        if node["id"] not in meta["workspace_members"] and (p := packages[node["id"]]).get("rust_version")
+    ]
+    newer = sorted(((needs, p["name"]), p) for needs, p in dependencies if needs > version(declared))
+    for _, p in newer:
+        print(
+            f"check-msrv: {p['name']} {p['version']} needs Rust {p['rust_version']}, "
+            f'Cargo.toml says rust-version = "{declared}"',
+            file=sys.stderr,
+        )
     if newer:
         return 1
-    dependencies = [p for i, p in packages.items() if i not in meta["workspace_members"]]
-    needs = max((version(p["rust_version"]), p["name"]) for p in dependencies if p.get("rust_version"))
+    needs, newest = max(((needs, p["name"]) for needs, p in dependencies), default=((0, 0, 0), "none"))
     print(
         f"check-msrv: rust-version {declared} covers all {len(meta['resolve']['nodes'])} crates "
-        f"(the newest need: {needs[1]}, Rust {'.'.join(map(str, needs[0]))})"
+        f"(the newest need: {newest}, Rust {'.'.join(map(str, needs))})"
     )
     return 0
 

@@ -21,7 +21,7 @@ import sys
 import tempfile
 from pathlib import Path
 
-from ruamel.yaml import YAML
+from actions_yaml import load, steps
 
 SHA = re.compile(r"^[^@\s]+@[0-9a-f]{40}$")
 DIGEST = re.compile(r"^docker://[^@\s]+@sha256:[0-9a-f]{64}$")
@@ -43,17 +43,9 @@ def problem(ref, line_text):
 
 def uses_in(doc):
     """(value, line) of every `uses:` of a workflow or action, and a docker runs.image."""
-    found = []
-    for job in (doc.get("jobs") or {}).values():
-        if "uses" in job:
-            found.append((job["uses"], job.lc.value("uses")[0]))
-        for step in job.get("steps") or []:
-            if "uses" in step:
-                found.append((step["uses"], step.lc.value("uses")[0]))
+    callers = [*(doc.get("jobs") or {}).values(), *steps(doc)]  # a job `uses:` a reusable workflow
+    found = [(c["uses"], c.lc.value("uses")[0]) for c in callers if "uses" in c]
     runs = doc.get("runs") or {}
-    for step in runs.get("steps") or []:
-        if "uses" in step:
-            found.append((step["uses"], step.lc.value("uses")[0]))
     image = runs.get("image")
     if isinstance(image, str) and image.startswith("docker://"):
         found.append((image, runs.lc.value("image")[0]))
@@ -61,9 +53,7 @@ def uses_in(doc):
 
 
 def check(path):
-    text = Path(path).read_text()
-    lines = text.splitlines()
-    doc = YAML().load(text) or {}
+    doc, lines = load(Path(path))
     findings = []
     for ref, line in uses_in(doc):
         why = problem(str(ref), lines[line])

@@ -3,6 +3,7 @@
 and on every bash `run:` step of the workflows and action.yml.
 
   tools/ci/check-shell.py            the tracked scripts, .github/workflows/*.yml, action.yml
+  tools/ci/check-shell.py --self-test  planted findings are reported at their YAML line and column
 
 A `${{ … }}` expression is replaced by a plain word first: the runner substitutes
 it before bash sees the script. Findings name the YAML file and line.
@@ -17,7 +18,7 @@ import sysconfig
 import tempfile
 from pathlib import Path
 
-from ruamel.yaml import YAML
+from actions_yaml import load, steps
 
 SEVERITY = ["--severity=info", "--format=gcc"]
 HEADER = "#!/usr/bin/env bash\nset -eo pipefail\n"
@@ -38,13 +39,9 @@ def scripts(root):
 
 
 def run_steps(path):
-    """(line, column offset of the script in the YAML, script) for each `run:` step."""
-    text = path.read_text()
-    doc = YAML().load(text)
-    steps = [s for job in (doc.get("jobs") or {}).values() for s in job.get("steps", [])]
-    steps += (doc.get("runs") or {}).get("steps", [])
-    lines = text.splitlines()
-    for step in steps:
+    """(line, column offset of the script in the YAML, script) for each bash `run:` step."""
+    doc, lines = load(path)
+    for step in steps(doc):
         if "run" in step and str(step.get("shell", "bash")).split()[0] in ("bash", "sh"):
             line, column = step.lc.value("run")
             script = str(step["run"])
@@ -72,28 +69,64 @@ def shellcheck(binary, path):
     return result.stdout.splitlines()
 
 
-def main():
+def check_run_steps(binary, path, name):
+    """(steps checked, findings named `name:line:column`) for the `run:` steps of one file."""
+    checked, findings = 0, []
+    with tempfile.TemporaryDirectory() as tmp:
+        script_file = Path(tmp) / "run.sh"
+        for first_line, indent, script in run_steps(path):
+            checked += 1
+            script_file.write_text(HEADER + EXPRESSION.sub("EXPR", script))
+            for line in shellcheck(binary, script_file):
+                m = FINDING.match(line)
+                if m:
+                    at = first_line + int(m["line"]) - 1 - HEADER.count("\n")
+                    findings.append(f"{name}:{at}:{int(m['col']) + indent}: {m['rest']}")
+    return checked, findings
+
+
+def self_test(binary):
+    """A block step and a one-line step, each with `$unset` where the runner would find it."""
+    workflow = (
+        "on: push\n"
+        "jobs:\n"
+        "  a:\n"
+        "    runs-on: x\n"
+        "    steps:\n"
+        "      - run: |\n"
+        "          echo ${{ github.sha }}\n"
+        "          cd $unset\n"
+        "      - run: cargo test $unset_flags\n"
+        "      - shell: pwsh\n"
+        "        run: Write-Output $unset\n"
+    )
+    want = ["w.yml:8:14: warning:", "w.yml:8:14: note:", "w.yml:9:25: warning:", "w.yml:9:25: note:"]
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "w.yml"
+        path.write_text(workflow)
+        checked, findings = check_run_steps(binary, path, "w.yml")
+    got = [" ".join(f.split(" ")[:2]) for f in findings]
+    if checked == 2 and got == want:
+        print(f"check-shell self-test: {len(want)} planted findings at their YAML line and column")
+        return 0
+    print(f"check-shell self-test: {checked} bash steps (expected 2), findings {findings}, expected {want}")
+    return 1
+
+
+def main(args):
     binary = find_shellcheck()
+    if args == ["--self-test"]:
+        return self_test(binary)
     root = Path(__file__).resolve().parents[2]
     findings = []
     checked = 0
     for path in scripts(root):
         checked += 1
         findings += [line.replace(str(root) + "/", "") for line in shellcheck(binary, path)]
-    workflows = sorted((root / ".github" / "workflows").glob("*.yml")) + [root / "action.yml"]
-    with tempfile.TemporaryDirectory() as tmp:
-        script_file = Path(tmp) / "run.sh"
-        for path in workflows:
-            for first_line, indent, script in run_steps(path):
-                checked += 1
-                script_file.write_text(HEADER + EXPRESSION.sub("EXPR", script))
-                for line in shellcheck(binary, script_file):
-                    m = FINDING.match(line)
-                    if not m:
-                        continue
-                    at = first_line + int(m["line"]) - 1 - HEADER.count("\n")
-                    column = int(m["col"]) + indent
-                    findings.append(f"{path.relative_to(root)}:{at}:{column}: {m['rest']}")
+    for path in sorted((root / ".github" / "workflows").glob("*.yml")) + [root / "action.yml"]:
+        steps_checked, step_findings = check_run_steps(binary, path, path.relative_to(root))
+        checked += steps_checked
+        findings += step_findings
     for finding in findings:
         print(finding)
     print(f"check-shell: {checked} scripts and run: steps, {len(findings)} findings")
@@ -101,4 +134,4 @@ def main():
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    sys.exit(main(sys.argv[1:]))
